@@ -1,8 +1,27 @@
 /**
  * The pipeline, top to bottom: config → model → passes → evaluate → benchmark → gate → report.
- * (Stub signature; the implementation lands with the foundation.)
+ * Adapters (cli.ts, action.ts) call runGate and publish what it returns; nothing here knows GitHub.
  */
-import type { Report } from './report/types.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from './config/load.js';
+import type { CandidateSpec, LoadedConfig } from './config/types.js';
+import { loadModel, saveModel, type Model } from './model/onnx.js';
+import { resolveInputs, type IoSpec } from './model/io.js';
+import type { Feeds } from './model/host-tensor.js';
+import { loadDataset, syntheticDataset, type Dataset } from './data/dataset.js';
+import { runRecipe } from './passes/registry.js';
+import type { PassContext } from './passes/pass.js';
+import { OrtSession, type RuntimeOptions } from './runtime/session.js';
+import { evaluate, type EvalResult } from './evaluate/metrics.js';
+import { measureInterleaved, compareLatency, type LatencyStats } from './benchmark/runner.js';
+import { hardwareFingerprint } from './benchmark/hardware.js';
+import { checkCandidate, selectCandidate, type GateSubject, type LatencyComparison } from './gate/gate.js';
+import { renderMarkdown } from './report/markdown.js';
+import type { CandidateReport, Report } from './report/types.js';
+import { ModelGateError, errorMessage } from './errors.js';
+import { TOOL_VERSION } from './version.js';
+import { ORT_VERSION } from './runtime/ort.js';
 
 export interface GateRunOptions {
   configPath: string;
@@ -27,6 +46,194 @@ export interface GateRunResult {
   locate?: (path: ReadonlyArray<string | number>) => { line: number; col: number } | undefined;
 }
 
-export async function runGate(_options: GateRunOptions): Promise<GateRunResult> {
-  throw new Error('not implemented yet');
+export const REFERENCE_ID = 'reference';
+/** Evaluation batch for models with a dynamic batch dim: large enough to amortize per-run overhead. */
+const EVAL_BATCH = 100;
+const BOOTSTRAP_SEED = 20261127;
+
+interface Built {
+  id: string;
+  recipe: unknown[];
+  file: string;
+  bytes: number;
+  runtime: RuntimeOptions;
+  error?: string;
+  quality?: EvalResult;
+  latency?: LatencyStats;
+  vsReference?: LatencyComparison;
+}
+
+export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
+  const log = options.log ?? (() => {});
+  const outDir = path.resolve(options.outDir);
+  const report: Report = {
+    schemaVersion: 1,
+    passed: false,
+    tool: { name: 'modelgate', version: TOOL_VERSION },
+    hardware: hardwareFingerprint(),
+    runtime: { onnxruntime: ORT_VERSION },
+    reference: REFERENCE_ID,
+    selected: null,
+    candidates: [],
+  };
+  let loaded: LoadedConfig | undefined;
+  const finish = (exitCode: 0 | 1 | 2, error?: string): GateRunResult => {
+    if (error) report.error = error;
+    mkdirSync(outDir, { recursive: true });
+    const reportPath = path.join(outDir, 'report.json');
+    const markdownPath = path.join(outDir, 'report.md');
+    const markdown = renderMarkdown(report);
+    writeFileSync(reportPath, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(markdownPath, markdown);
+    const selected = report.candidates.find((c) => c.id === report.selected);
+    return {
+      exitCode, report, markdown, outDir, reportPath, markdownPath, error,
+      selectedModelPath: selected ? path.join(outDir, selected.file) : null,
+      configFile: loaded?.file, locate: loaded?.locate,
+    };
+  };
+
+  try {
+    loaded = loadConfig(options.configPath);
+    const { config } = loaded;
+    report.config = path.relative(process.cwd(), path.resolve(loaded.file)) || loaded.file;
+    checkCandidateNames(config.optimize, loaded);
+
+    const modelFile = loaded.resolve(config.model);
+    log(`model: ${config.model}`);
+    const model = loadModel(modelFile);
+    if ((model.graph?.node ?? []).length === 0) throw new ModelGateError(`${config.model}: the graph has no nodes`);
+    const inputs = resolveInputs(model, config.inputs, config.benchmark.batch, config.model);
+    const dataset = config.dataset ? loadDataset(config.dataset, loaded.resolve, inputs) : syntheticDataset(inputs);
+    report.dataset = { samples: dataset.count, labelled: dataset.hasLabels, synthetic: dataset.synthetic };
+    log(`dataset: ${dataset.count} ${dataset.synthetic ? 'synthetic ' : ''}samples${dataset.hasLabels ? ' with labels' : ''}`);
+
+    const modelsDir = path.join(outDir, 'models');
+    rmSync(modelsDir, { recursive: true, force: true });
+    const built = await buildCandidates(model, config.optimize, modelsDir, outDir, dataset, log);
+
+    const fixedBatch = inputs.some((i) => !i.dynamicBatch);
+    const evalBatch = fixedBatch ? inputs[0]!.shape[0] ?? 1 : EVAL_BATCH;
+    const threads = config.benchmark.threads;
+    let reference: Int32Array | undefined;
+    for (const b of built) {
+      if (b.error) continue;
+      log(`evaluate ${b.id} on ${dataset.count} samples`);
+      try {
+        const session = await OrtSession.create(path.join(outDir, b.file), { ...b.runtime, intraOpThreads: threads }, b.id);
+        try {
+          b.quality = await evaluate(session, dataset, { metric: config.metric, batchSize: evalBatch, pad: fixedBatch, reference });
+        } finally {
+          await session.release();
+        }
+        if (b.id === REFERENCE_ID) reference = b.quality.predictions;
+      } catch (err) {
+        if (b.id === REFERENCE_ID) throw err;
+        b.error = `evaluation failed: ${errorMessage(err)}`;
+      }
+    }
+
+    const runnable = built.filter((b) => !b.error);
+    const feeds: Feeds = dataset.feedsForBatch(benchmarkBatch(inputs, config.benchmark.batch));
+    log(`benchmark ${runnable.length} models interleaved (batch ${config.benchmark.batch}, ${threads} thread${threads > 1 ? 's' : ''})`);
+    const stats = await measureInterleaved(
+      runnable.map((b) => ({ id: b.id, path: path.join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads } })),
+      feeds,
+      { batch: config.benchmark.batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs },
+      (msg: string) => log(msg),
+    );
+    const ref = built[0]!;
+    ref.latency = stats.get(ref.id);
+    for (const b of runnable) {
+      b.latency = stats.get(b.id);
+      if (b !== ref && b.latency && ref.latency) b.vsReference = compareLatency(ref.latency, b.latency, config.gate.latency_ratio_max ?? 1, BOOTSTRAP_SEED);
+    }
+
+    const subjects: GateSubject[] = built.map((b) => ({
+      id: b.id, bytes: b.bytes, accuracy: b.quality?.accuracy ?? null, agreement: b.id === REFERENCE_ID ? null : b.quality?.agreement ?? null,
+      mse: b.quality?.mse ?? null, p50_ms: b.latency?.p50_ms ?? null, latencyVsReference: b.vsReference, error: b.error,
+    }));
+    const refSubject = subjects[0]!;
+    const checks = new Map(subjects.map((s) => [s.id, checkCandidate(s, refSubject, config.gate, config.metric)]));
+    report.selected = selectCandidate(subjects, checks, config.select);
+    report.passed = report.selected !== null;
+    report.candidates = built.map((b) => candidateReport(b, checks.get(b.id) ?? []));
+    report.gate = { ...config.gate, select: config.select, metric: config.metric };
+    return finish(report.passed ? 0 : 1);
+  } catch (err) {
+    const message = err instanceof ModelGateError ? err.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+    return finish(2, message);
+  }
+}
+
+function checkCandidateNames(specs: CandidateSpec[], loaded: LoadedConfig): void {
+  const seen = new Set<string>([REFERENCE_ID]);
+  specs.forEach((s, i) => {
+    if (seen.has(s.name)) {
+      const pos = loaded.locate(['optimize', i, 'name']);
+      throw new ModelGateError(`optimize[${i}].name: '${s.name}' is ${s.name === REFERENCE_ID ? 'reserved for the unoptimized model' : 'used twice'}${pos ? ` (${path.basename(loaded.file)}:${pos.line}:${pos.col})` : ''}`);
+    }
+    seen.add(s.name);
+  });
+}
+
+function benchmarkBatch(inputs: IoSpec[], batch: number): number {
+  const fixed = inputs.find((i) => !i.dynamicBatch);
+  return fixed ? fixed.shape[0] ?? 1 : batch;
+}
+
+async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: string, outDir: string, dataset: Dataset, log: (m: string) => void): Promise<Built[]> {
+  const save = (id: string, m: Model): { file: string; bytes: number } => {
+    const file = path.join(modelsDir, `${id}.onnx`);
+    const bytes = saveModel(m, file);
+    return { file: path.relative(outDir, file).split(path.sep).join('/'), bytes };
+  };
+  const built: Built[] = [{ id: REFERENCE_ID, recipe: [], runtime: {}, ...save(REFERENCE_ID, model) }];
+  const ctx: PassContext = {
+    log,
+    async calibration(samples: number) {
+      const out: Feeds[] = [];
+      for (const batch of dataset.batches(1)) {
+        out.push(batch.feeds);
+        if (out.length >= samples) break;
+      }
+      return out;
+    },
+  };
+  for (const spec of specs) {
+    log(`optimize ${spec.name}: ${spec.passes.map((p) => Object.keys(p)[0]).join(' → ')}`);
+    try {
+      const result = await runRecipe(model, spec.passes, ctx);
+      built.push({ id: spec.name, recipe: spec.passes, runtime: result.runtime ?? {}, ...save(spec.name, result.model) });
+    } catch (err) {
+      if (err instanceof ModelGateError && /^optimize|^passes|option/.test(err.message) && !/failed/.test(err.message)) throw err;
+      built.push({ id: spec.name, recipe: spec.passes, runtime: {}, file: '', bytes: 0, error: `${spec.name}: ${errorMessage(err)}` });
+    }
+  }
+  return built;
+}
+
+function candidateReport(b: Built, checks: CandidateReport['checks']): CandidateReport {
+  const lat = b.latency;
+  const out: CandidateReport = {
+    id: b.id,
+    recipe: b.recipe,
+    file: b.file,
+    bytes: b.bytes,
+    accuracy: b.quality?.accuracy ?? null,
+    agreement: b.id === REFERENCE_ID ? null : b.quality?.agreement ?? null,
+    latency: lat
+      ? {
+          batch: lat.batch, threads: lat.threads, p50_ms: lat.p50_ms, p90_ms: lat.p90_ms, p99_ms: lat.p99_ms, samples: lat.samples,
+          mean_ms: lat.mean_ms, stddev_ms: lat.stddev_ms, cv: lat.cv, ci95_ms: lat.ci95_ms, throughput_items_per_s: lat.throughput_items_per_s,
+          cold_start_ms: lat.cold_start_ms, peak_rss_bytes: lat.peak_rss_bytes,
+          ...(b.vsReference ? { ratio: b.vsReference.ratio, ratio_ci95: b.vsReference.ci95, verdict: b.vsReference.verdict } : {}),
+        }
+      : null,
+    checks,
+  };
+  if (b.quality?.mse != null) out.mse = b.quality.mse;
+  if (Object.keys(b.runtime).length > 0) out.runtime_options = b.runtime;
+  if (b.error) out.error = b.error;
+  return out;
 }

@@ -1,0 +1,139 @@
+/**
+ * Loads modelgate.yml: YAML with positions (the `yaml` library's CST ranges), validated with ajv
+ * against ./schema.ts. Every error names the file, the key path and line:col.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode, type Document } from 'yaml';
+import { Ajv, type ErrorObject } from 'ajv';
+import { configSchema } from './schema.js';
+import type { Config, LoadedConfig, SourcePosition } from './types.js';
+import { ModelGateError, errorMessage } from '../errors.js';
+
+const MAX_CONFIG_BYTES = 1 << 20;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile(configSchema);
+
+export function loadConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    const buf = readFileSync(file);
+    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`${buf.length} bytes is more than a config may be (1 MiB)`);
+    text = buf.toString('utf8');
+  } catch (err) {
+    throw new ModelGateError(`${file}: cannot read config (${errorMessage(err)})`, { cause: err });
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file: string): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const name = path.basename(file);
+  const at = (offset: number): SourcePosition => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, col };
+  };
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = at(e.pos[0]);
+    throw new ModelGateError(`${file}: invalid YAML: ${e.message.split('\n')[0]} (${name}:${pos.line}:${pos.col})`);
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const locate = (keyPath: ReadonlyArray<string | number>, wantKey = false): SourcePosition | undefined => {
+    const node = nodeAt(doc, keyPath, wantKey);
+    return node?.range ? at(node.range[0]) : undefined;
+  };
+  if (!validate(data)) {
+    const found = (validate.errors ?? []).filter(relevant).map((e) => describe(e, data, locate, name));
+    found.sort((a, b) => a.line - b.line || a.col - b.col);
+    const messages = [...new Set(found.map((f) => f.text))];
+    throw new ModelGateError(`${file}: invalid config:\n  ${messages.join('\n  ')}`);
+  }
+  const config = data as unknown as Config;
+  config.inputs ??= {};
+  const dir = path.dirname(path.resolve(file));
+  return { config, file, dir, locate, resolve: (relative) => path.resolve(dir, relative) };
+}
+
+/** The YAML node at a key path: its value for scalars/collections, so the column points at what is wrong. */
+function nodeAt(doc: Document, keyPath: ReadonlyArray<string | number>, wantKey = false): YamlNode | undefined {
+  let node: unknown = doc.contents;
+  for (const [i, key] of keyPath.entries()) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (!pair) return node as YamlNode;
+      node = wantKey && i === keyPath.length - 1 ? pair.key : (pair.value ?? pair.key);
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+    } else {
+      return undefined;
+    }
+  }
+  return node as YamlNode | undefined;
+}
+
+/** ajv reports every branch of a oneOf; keep the errors a person needs. */
+function relevant(e: ErrorObject): boolean {
+  return e.keyword !== 'if';
+}
+
+function keyPathOf(e: ErrorObject): Array<string | number> {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const out: Array<string | number> = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  if (e.keyword === 'additionalProperties') out.push((e.params as { additionalProperty: string }).additionalProperty);
+  return out;
+}
+
+function formatPath(keyPath: ReadonlyArray<string | number>): string {
+  return keyPath.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${k}` : k), '') || '(top level)';
+}
+
+function valueAt(data: unknown, keyPath: ReadonlyArray<string | number>): unknown {
+  let cur = data;
+  for (const k of keyPath) cur = cur != null && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[k] : undefined;
+  return cur;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+type Locate = (keyPath: ReadonlyArray<string | number>, wantKey?: boolean) => SourcePosition | undefined;
+
+function describe(e: ErrorObject, data: unknown, locate: Locate, name: string): { text: string; line: number; col: number } {
+  const keyPath = keyPathOf(e);
+  const got = valueAt(data, e.keyword === 'additionalProperties' ? keyPath.slice(0, -1) : keyPath);
+  let what: string;
+  switch (e.keyword) {
+    case 'type':
+      what = `expected ${article((e.params as { type: string | string[] }).type)}, got ${show(got)}`;
+      break;
+    case 'enum':
+      what = `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)).join(', ')}, got ${show(got)}`;
+      break;
+    case 'required':
+      keyPath.push((e.params as { missingProperty: string }).missingProperty);
+      what = 'is required';
+      break;
+    case 'additionalProperties':
+      what = 'is not a known key';
+      break;
+    default:
+      what = `${e.message ?? 'is invalid'}${got !== undefined && typeof got !== 'object' ? `, got ${show(got)}` : ''}`;
+  }
+  const pos = e.keyword === 'required' ? locate(keyPath.slice(0, -1)) : locate(keyPath, e.keyword === 'additionalProperties');
+  const text = `${formatPath(keyPath)}: ${what}${pos ? ` (${name}:${pos.line}:${pos.col})` : ''}`;
+  return { text, line: pos?.line ?? 0, col: pos?.col ?? 0 };
+}
+
+function article(type: string | string[]): string {
+  const t = Array.isArray(type) ? type.join(' or ') : type;
+  const word = t === 'integer' ? 'an integer' : t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : `a ${t}`;
+  return word;
+}

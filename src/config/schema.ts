@@ -1,0 +1,88 @@
+/**
+ * The config's JSON Schema: the one definition of modelgate.yml. `npm run schema` writes it to
+ * schema/modelgate.schema.json (editors use it for completion); a test keeps the two equal.
+ * Pass options are validated by each pass's own schema (src/passes), not here.
+ */
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const dtype = { enum: ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] } as const;
+const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }] } as const;
+
+export const configSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://github.com/modelgate/modelgate/schema/modelgate.schema.json',
+  title: 'ModelGate configuration (modelgate.yml)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['model'],
+  properties: {
+    model: { type: 'string', minLength: 1, description: 'Path to the model (.onnx), relative to this file.' },
+    inputs: {
+      type: 'object',
+      description: 'Per model input: fixes dynamic dimensions, and drives synthetic data when there is no dataset.',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          shape: { type: 'array', items: positiveInt, minItems: 0, maxItems: 8 },
+          dtype,
+          range: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 },
+        },
+      },
+    },
+    dataset: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['inputs'],
+      properties: {
+        inputs: { type: 'string', minLength: 1, description: '.npy or IDX (.idx3-ubyte, optionally .gz)' },
+        labels: { type: 'string', minLength: 1, description: '.npy or IDX (.idx1-ubyte, optionally .gz)' },
+        limit: positiveInt,
+        preprocess: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { scale: { type: 'number' }, mean: numberOrList, std: numberOrList },
+        },
+      },
+    },
+    metric: { enum: ['top1', 'top5', 'mse'], default: 'top1' },
+    optimize: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'passes'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Candidate id: letters, digits, . _ -' },
+          passes: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: { type: ['object', 'null'] } },
+          },
+        },
+      },
+    },
+    benchmark: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        batch: { ...positiveInt, default: 1 },
+        threads: { ...positiveInt, default: 1 },
+        warmup: { type: 'integer', minimum: 0, default: 10 },
+        runs: { ...positiveInt, default: 100 },
+      },
+    },
+    gate: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        accuracy_drop_max: { type: 'number', minimum: 0, description: 'Absolute accuracy drop allowed against the reference (0.005 = half a point).' },
+        latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'p50 latency ratio allowed against the reference.' },
+        size_bytes_max: { type: 'integer', minimum: 1, description: 'Largest model file allowed, in bytes.' },
+      },
+    },
+    select: { enum: ['smallest-passing', 'fastest-passing', 'most-accurate-passing'], default: 'smallest-passing' },
+  },
+} as const;
