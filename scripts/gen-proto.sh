@@ -9,3 +9,5 @@ npx pbts -o "$out/onnx.d.ts" "$out/onnx.js"
 # Node's ESM resolver needs the file extension on the protobufjs subpath.
 sed -i 's#"protobufjs/minimal"#"protobufjs/minimal.js"#' "$out/onnx.js"
 sed -i 's#"protobufjs"#"protobufjs/minimal.js"#' "$out/onnx.d.ts"
+# protobufjs is CommonJS: only a default import sees all of it under Node's ESM loader (tsx, node).
+sed -i 's#^import \* as \$protobuf from "protobufjs/minimal.js";#import $protobuf from "protobufjs/minimal.js";#' "$out/onnx.js"

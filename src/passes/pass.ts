@@ -5,6 +5,7 @@
  */
 import type { Model } from '../model/onnx.js';
 import type { Feeds } from '../model/host-tensor.js';
+import type { RuntimeOptions } from '../runtime/session.js';
 
 export interface PassContext {
   /** Calibration samples (one batch-1 feed per sample), for passes that need activations. */
@@ -17,4 +18,10 @@ export interface Pass<Options = Record<string, unknown>> {
   /** JSON Schema of the options object. */
   schema: Record<string, unknown>;
   run(model: Model, options: Options, ctx: PassContext): Promise<Model>;
+  /**
+   * Session options the pass's output needs to run as intended (e.g. weight_only needs
+   * 'session.disable_quant_qdq' = '1' to run at fp32 speed). They are part of the candidate: measured
+   * with it and shipped with it.
+   */
+  runtimeOptions?(options: Options): RuntimeOptions;
 }

@@ -9,6 +9,11 @@ export function escapeMarkdown(text: string): string {
     .replace(/\r?\n/g, ' ');
 }
 
+/** Inline code: backticks cannot close it early, and nothing inside is interpreted. */
+export function code(text: string): string {
+  return `\`${text.replace(/`/g, "'").replace(/\r?\n/g, ' ')}\``;
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
@@ -32,7 +37,8 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
   const ratio = typeof lat?.ratio === 'number' ? ` (${(lat.ratio as number).toFixed(2)}×)` : '';
   const failed = c.checks.filter((k) => !k.passed);
   const verdict = failed.length === 0 ? '✅ pass' : `❌ ${failed.map((k) => escapeMarkdown(k.name)).join(', ')}`;
-  const name = `${c.id === selected ? '**' : ''}${escapeMarkdown(c.id)}${c.id === selected ? '** ⭐' : ''}${isRef ? ' (reference)' : ''}`;
+  const label = isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id);
+  const name = c.id === selected ? `**${label}** ⭐` : label;
   return [
     name,
     `${formatBytes(c.bytes)}${sizeDelta}`,
@@ -46,7 +52,7 @@ export function renderMarkdown(report: Report): string {
   const ref = report.candidates.find((c) => c.id === report.reference);
   const lines: string[] = [];
   const head = report.passed
-    ? `✅ **ModelGate passed**: selected \`${escapeMarkdown(report.selected ?? '')}\``
+    ? `✅ **ModelGate passed**: selected ${code(report.selected ?? '')}`
     : `❌ **ModelGate failed**: no candidate passed every check`;
   lines.push(`### ${head}`, '');
   if (typeof report.error === 'string') lines.push(`> **Error:** ${escapeMarkdown(report.error)}`, '');
@@ -54,7 +60,7 @@ export function renderMarkdown(report: Report): string {
     lines.push('| candidate | size | accuracy | p50 latency | checks |', '|---|---:|---:|---:|---|');
     for (const c of report.candidates) lines.push(`| ${candidateRow(c, ref, report.selected).join(' | ')} |`);
     lines.push('');
-    const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- \`${escapeMarkdown(c.id)}\` ${escapeMarkdown(k.name)}: ${escapeMarkdown(k.message)}`));
+    const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');
   }
   const hw = report.hardware;

@@ -1,0 +1,237 @@
+/**
+ * What the dynamic and static quantizers share: the options, the integer math (scales, zero points,
+ * rounding), weight and bias quantization, and node selection by op type and name.
+ */
+import { DataType, dimsOf, type onnx } from '../model/onnx.js';
+import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
+import { describeNode } from '../model/graph.js';
+import { ModelGateError } from '../errors.js';
+
+export type QuantType = 'int8' | 'uint8';
+
+export interface QuantizeOptions {
+  mode: 'dynamic' | 'static';
+  /** One scale per output channel for weights. Default: true for static, false for dynamic (ORT's choices for speed). */
+  per_channel?: boolean;
+  /** Symmetric weights (zero point 0 for int8, 128 for uint8). Activations are always asymmetric. Default true. */
+  symmetric?: boolean;
+  op_types?: string[];
+  nodes_include?: string[];
+  nodes_exclude?: string[];
+  calibration?: 'minmax' | 'percentile' | 'entropy';
+  percentile?: number;
+  samples?: number;
+  activation_type?: QuantType;
+  weight_type?: QuantType;
+}
+
+const stringList = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true };
+
+export const quantizeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode'],
+  properties: {
+    mode: { enum: ['dynamic', 'static'] },
+    per_channel: { type: 'boolean' },
+    symmetric: { type: 'boolean' },
+    op_types: stringList,
+    nodes_include: stringList,
+    nodes_exclude: stringList,
+    calibration: { enum: ['minmax', 'percentile', 'entropy'] },
+    percentile: { type: 'number', exclusiveMinimum: 50, maximum: 100 },
+    samples: { type: 'integer', minimum: 1, maximum: 100000 },
+    activation_type: { enum: ['uint8', 'int8'] },
+    weight_type: { enum: ['int8', 'uint8'] },
+  },
+} as const;
+
+export function onnxQuantType(t: QuantType): number {
+  return t === 'int8' ? DataType.INT8 : DataType.UINT8;
+}
+
+function qRange(t: QuantType): [number, number] {
+  return t === 'int8' ? [-128, 127] : [0, 255];
+}
+
+/** Round half to even, as QuantizeLinear (and numpy) do. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+export interface QuantParams {
+  /** float32-representable */
+  scale: number;
+  zeroPoint: number;
+  type: QuantType;
+}
+
+/**
+ * Asymmetric affine parameters for an activation range. The range always contains 0 (so that zero
+ * padding is exact), which also makes the zero point land on qmin for non-negative tensors: exactly what
+ * ORT's Relu+QuantizeLinear fusion requires.
+ */
+export function activationParams(min: number, max: number, type: QuantType): QuantParams {
+  const [qmin, qmax] = qRange(type);
+  const lo = Math.min(min, 0);
+  const hi = Math.max(max, 0);
+  if (!(hi > lo) || !Number.isFinite(hi - lo)) {
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new ModelGateError(`calibration produced a non-finite range [${min}, ${max}]`);
+    return { scale: 1, zeroPoint: 0, type };
+  }
+  const scale = Math.fround((hi - lo) / (qmax - qmin));
+  const zeroPoint = Math.min(qmax, Math.max(qmin, roundHalfEven(qmin - lo / scale)));
+  return { scale, zeroPoint, type };
+}
+
+export interface QuantizedWeight {
+  data: Int8Array | Uint8Array;
+  scales: Float32Array;
+  zeroPoints: Int8Array | Uint8Array;
+  /** Channel axis, or null when per-tensor (scales and zeroPoints have one element). */
+  axis: number | null;
+}
+
+/**
+ * Quantizes a weight per tensor or per channel along `axis`. Symmetric int8 uses [-127, 127] (so that
+ * negation is exact and the u8×s8 kernels have one less saturating case); symmetric uint8 is the same
+ * grid shifted by 128.
+ */
+export function quantizeWeight(values: Float32Array, dims: readonly number[], type: QuantType, symmetric: boolean, axis: number | null): QuantizedWeight {
+  const channels = axis === null ? 1 : dims[axis]!;
+  const inner = axis === null ? values.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const channelOf = (i: number): number => (axis === null ? 0 : Math.floor(i / inner) % channels);
+  const lo = new Float64Array(channels).fill(0);
+  const hi = new Float64Array(channels).fill(0);
+  for (let i = 0; i < values.length; i++) {
+    const c = channelOf(i), v = values[i]!;
+    if (v < lo[c]!) lo[c] = v;
+    if (v > hi[c]!) hi[c] = v;
+  }
+  const scales = new Float32Array(channels);
+  const zeroPoints = type === 'int8' ? new Int8Array(channels) : new Uint8Array(channels);
+  const [qmin, qmax] = symmetric ? (type === 'int8' ? [-127, 127] : [1, 255]) : qRange(type);
+  for (let c = 0; c < channels; c++) {
+    if (symmetric) {
+      const absMax = Math.max(-lo[c]!, hi[c]!);
+      scales[c] = absMax > 0 ? absMax / 127 : 1;
+      zeroPoints[c] = type === 'int8' ? 0 : 128;
+    } else {
+      const p = activationParams(lo[c]!, hi[c]!, type);
+      scales[c] = p.scale;
+      zeroPoints[c] = p.zeroPoint;
+    }
+  }
+  const data = type === 'int8' ? new Int8Array(values.length) : new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const c = channelOf(i);
+    const q = roundHalfEven(values[i]! / scales[c]!) + zeroPoints[c]!;
+    data[i] = Math.min(qmax, Math.max(qmin, q));
+  }
+  return { data, scales, zeroPoints, axis };
+}
+
+/** The float values a quantized weight stands for (for tests and error estimates). */
+export function dequantizeWeight(w: QuantizedWeight, dims: readonly number[]): Float32Array {
+  const channels = w.scales.length;
+  const inner = w.axis === null ? w.data.length : dims.slice(w.axis + 1).reduce((a, b) => a * b, 1);
+  return Float32Array.from(w.data, (q, i) => {
+    const c = w.axis === null ? 0 : Math.floor(i / inner) % channels;
+    return (q - w.zeroPoints[c]!) * w.scales[c]!;
+  });
+}
+
+/** int32 bias on the grid of input_scale × weight_scale (per channel), zero point 0: what QLinearConv/QGemm take. */
+export function quantizeBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): { data: Int32Array; scales: Float32Array } {
+  const perChannel = weightScales.length > 1;
+  const scales = new Float32Array(perChannel ? bias.length : 1);
+  for (let c = 0; c < scales.length; c++) scales[c] = Math.fround(inputScale * weightScales[c]!);
+  const data = new Int32Array(bias.length);
+  for (let c = 0; c < bias.length; c++) {
+    const s = scales[perChannel ? c : 0]!;
+    data[c] = Math.max(-(2 ** 31) + 1, Math.min(2 ** 31 - 1, roundHalfEven(bias[c]! / s)));
+  }
+  return { data, scales };
+}
+
+export function weightTensors(base: { q: string; scale: string; zp: string }, dims: readonly number[], w: QuantizedWeight, scaleDims?: number[]) {
+  const sDims = scaleDims ?? (w.axis === null ? [] : [w.scales.length]);
+  return {
+    q: makeTensor(base.q, dims, w.data),
+    scale: makeTensor(base.scale, sDims, w.scales),
+    zp: makeTensor(base.zp, sDims, w.zeroPoints),
+  };
+}
+
+export function scalarTensors(scaleName: string, zpName: string, p: QuantParams) {
+  return {
+    scale: makeTensor(scaleName, [], Float32Array.of(p.scale)),
+    zp: makeTensor(zpName, [], p.type === 'int8' ? Int8Array.of(p.zeroPoint) : Uint8Array.of(p.zeroPoint)),
+  };
+}
+
+/** A float32 initializer's values and dims, or undefined when the name is not a float32 initializer. */
+export function floatInitializer(inits: Map<string, onnx.ITensorProto>, name: string | undefined): { values: Float32Array; dims: number[]; tensor: onnx.ITensorProto } | undefined {
+  if (!name) return undefined;
+  const t = inits.get(name);
+  if (!t || t.dataType !== DataType.FLOAT) return undefined;
+  return { values: tensorToFloat32(t), dims: dimsOf(t), tensor: t };
+}
+
+/** How include/exclude lists name a node: its name, or its first output for unnamed nodes. */
+export function nodeKey(node: onnx.INodeProto): string {
+  return node.name || (node.output ?? []).find((o) => o) || '';
+}
+
+export interface NodeFilter {
+  op_types?: string[];
+  nodes_include?: string[];
+  nodes_exclude?: string[];
+}
+
+/**
+ * The nodes the user asked for: op type in `op_types` (else `defaults`), in nodes_include when given, not in
+ * nodes_exclude. Unknown names and op types fail loudly: a typo must not silently change nothing.
+ * `what` completes "which <what> does not handle" in messages.
+ */
+export function selectNodes(
+  graph: onnx.IGraphProto,
+  filter: NodeFilter,
+  supported: readonly string[],
+  defaults: readonly string[],
+  pass: string,
+  what: string,
+): onnx.INodeProto[] {
+  const opTypes = filter.op_types ?? defaults;
+  for (const op of opTypes) {
+    if (!supported.includes(op)) {
+      throw new ModelGateError(`pass '${pass}': option 'op_types' lists '${op}', which ${what} does not handle (supported: ${supported.join(', ')})`);
+    }
+  }
+  const nodes = graph.node ?? [];
+  const byKey = new Map(nodes.map((n) => [nodeKey(n), n]));
+  for (const key of ['nodes_include', 'nodes_exclude'] as const) {
+    for (const name of filter[key] ?? []) {
+      if (!byKey.has(name)) throw new ModelGateError(`pass '${pass}': option '${key}' names '${name}', which is not a node of the model`);
+    }
+  }
+  const include = filter.nodes_include ? new Set(filter.nodes_include) : undefined;
+  const exclude = new Set(filter.nodes_exclude ?? []);
+  if (include) {
+    for (const name of include) {
+      const node = byKey.get(name)!;
+      if (!opTypes.includes(node.opType ?? '')) {
+        throw new ModelGateError(`pass '${pass}': option 'nodes_include' names ${describeNode(node)}, but op_types (${opTypes.join(', ')}) does not include ${node.opType}`);
+      }
+    }
+  }
+  return nodes.filter((n) => (n.domain ?? '') === '' && opTypes.includes(n.opType ?? '') && (!include || include.has(nodeKey(n))) && !exclude.has(nodeKey(n)));
+}
+
+/** Row-major transpose of a [rows, cols] matrix. */
+export function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
+  return out;
+}

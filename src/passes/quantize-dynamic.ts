@@ -1,0 +1,190 @@
+/**
+ * Dynamic int8 quantization: weights become int8 constants, activations are quantized at run time by
+ * DynamicQuantizeLinear. MatMul/Gemm become the graph ORT fuses into DynamicQuantizeMatMul /
+ * MatMulIntegerToFloat:
+ *
+ *   x ─ DynamicQuantizeLinear ─(xq, xs, xzp)─ MatMulInteger(xq, Wq, xzp, Wzp) ─ Cast ─ Mul(·, xs·Ws) [─ Add(bias)]
+ *
+ * Conv (only when op_types asks for it: ConvInteger is slow on x86, see shared/anchors.md) becomes
+ * ConvInteger with the same tail.
+ */
+import { DataType, cloneModel, type Model, type onnx } from '../model/onnx.js';
+import { makeTensor } from '../model/tensor.js';
+import {
+  NameAllocator, checkModel, describeNode, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, intAttr, makeNode,
+  opsetVersion, removeUnusedInitializers, setInitializer, sortGraph,
+} from '../model/graph.js';
+import { ModelGateError } from '../errors.js';
+import type { PassContext } from './pass.js';
+import { inferTensorTypes } from './infer-types.js';
+import {
+  floatInitializer, quantizeWeight, selectNodes, transpose2d, weightTensors, type QuantizeOptions, type QuantType,
+} from './quant-common.js';
+
+const SUPPORTED = ['MatMul', 'Gemm', 'Conv'] as const;
+const DEFAULT_OP_TYPES = ['MatMul', 'Gemm'] as const;
+const CONV_ATTRIBUTES = new Set(['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']);
+
+interface DynamicInput {
+  q: string;
+  scale: string;
+  zp: string;
+}
+
+export async function quantizeDynamic(input: Model, options: QuantizeOptions, ctx: PassContext): Promise<Model> {
+  const model = cloneModel(input);
+  dropInitializerInputs(model);
+  const graph = model.graph!;
+  sortGraph(graph);
+  const opset = opsetVersion(model);
+  if (opset < 11) throw new ModelGateError(`pass 'quantize' (dynamic) needs opset 11 or later (DynamicQuantizeLinear); the model uses opset ${opset}`);
+  if (options.activation_type === 'int8') {
+    throw new ModelGateError(`pass 'quantize': option 'activation_type' must be uint8 in dynamic mode (DynamicQuantizeLinear produces uint8)`);
+  }
+  for (const key of ['calibration', 'percentile', 'samples'] as const) {
+    if (options[key] !== undefined) throw new ModelGateError(`pass 'quantize': option '${key}' applies only to mode: static`);
+  }
+  const weightType: QuantType = options.weight_type ?? 'int8';
+  const symmetric = options.symmetric ?? true;
+  const perChannel = options.per_channel ?? false;
+
+  const targets = new Set(selectNodes(graph, options, SUPPORTED, DEFAULT_OP_TYPES, 'quantize', 'dynamic quantization'));
+  const types = await inferTensorTypes(model);
+  const inits = initializerMap(graph);
+  const names = new NameAllocator(graph);
+  const quantizedInputs = new Map<string, DynamicInput>();
+  const quantizedWeights = new Map<string, { q: string; scale: string; zp: string; channels: number }>();
+  const skipped: string[] = [];
+  const done: Record<string, number> = {};
+  const newNodes: onnx.INodeProto[] = [];
+
+  const quantizeInput = (x: string): DynamicInput => {
+    let q = quantizedInputs.get(x);
+    if (!q) {
+      q = { q: names.next(`${x}_quantized`), scale: names.next(`${x}_scale`), zp: names.next(`${x}_zero_point`) };
+      newNodes.push(makeNode('DynamicQuantizeLinear', [x], [q.q, q.scale, q.zp], { name: names.next(`${x}_DynamicQuantizeLinear`) }));
+      quantizedInputs.set(x, q);
+    }
+    return q;
+  };
+
+  /** Quantizes a weight once per (name, layout); `axis` is the output-channel axis of `values`. */
+  const quantizeWeightInit = (key: string, base: string, values: Float32Array, dims: number[], axis: number, allowPerChannel = true) => {
+    let w = quantizedWeights.get(key);
+    if (!w) {
+      const qw = quantizeWeight(values, dims, weightType, symmetric, perChannel && allowPerChannel ? axis : null);
+      const channels = qw.scales.length;
+      // Per output column of [K, N]: a 1-D [N] scale broadcasts against the [.., N] product.
+      const t = weightTensors({ q: names.next(`${base}_quantized`), scale: names.next(`${base}_scale`), zp: names.next(`${base}_zero_point`) }, dims, qw);
+      for (const tensor of [t.q, t.scale, t.zp]) setInitializer(graph, tensor);
+      w = { q: t.q.name, scale: t.scale.name, zp: t.zp.name, channels };
+      quantizedWeights.set(key, w);
+    }
+    return w;
+  };
+
+  /** Cast(int32 → float) · (xs · Ws) [+ bias] → y */
+  const floatTail = (node: onnx.INodeProto, integerOut: string, x: DynamicInput, wScale: string, bias: string | undefined, y: string): void => {
+    const base = node.name || y;
+    const cast = names.next(`${base}_output_float`);
+    const scale = names.next(`${base}_scale_product`);
+    newNodes.push(makeNode('Cast', [integerOut], [cast], { name: names.next(`${base}_Cast`), attributes: [intAttr('to', DataType.FLOAT)] }));
+    newNodes.push(makeNode('Mul', [x.scale, wScale], [scale], { name: names.next(`${base}_scale_Mul`) }));
+    const scaled = bias ? names.next(`${base}_output_scaled`) : y;
+    newNodes.push(makeNode('Mul', [cast, scale], [scaled], { name: names.next(`${base}_Mul`) }));
+    if (bias) newNodes.push(makeNode('Add', [scaled, bias], [y], { name: names.next(`${base}_bias_Add`) }));
+  };
+
+  /** The bias to add after the float tail: scaled by Gemm's beta, reshaped to [C, 1, 1] for Conv. */
+  const biasFor = (node: onnx.INodeProto, biasName: string | undefined, beta: number, dims?: number[]): string | undefined => {
+    if (!biasName) return undefined;
+    const bias = floatInitializer(inits, biasName);
+    if (bias) {
+      const target = dims ?? bias.dims;
+      if (beta === 1 && target.join() === bias.dims.join()) return biasName;
+      const name = names.next(`${biasName}_${beta !== 1 ? 'scaled' : 'reshaped'}`);
+      setInitializer(graph, makeTensor(name, target, beta === 1 ? bias.values : bias.values.map((v) => v * beta)));
+      return name;
+    }
+    if (beta === 1) return biasName;
+    const betaName = names.next(`${node.name || biasName}_beta`);
+    setInitializer(graph, makeTensor(betaName, [], Float32Array.of(beta)));
+    const out = names.next(`${biasName}_scaled`);
+    newNodes.push(makeNode('Mul', [biasName, betaName], [out], { name: names.next(`${betaName}_Mul`) }));
+    return out;
+  };
+
+  const tryQuantize = (node: onnx.INodeProto): string | null => {
+    const x = node.input?.[0] ?? '';
+    if (types.get(x)?.elemType !== DataType.FLOAT) return `input '${x}' is not float32`;
+    const w = floatInitializer(inits, node.input?.[1]);
+    if (!w) return `weight '${node.input?.[1] ?? ''}' is not a float32 initializer`;
+    const y = node.output![0]!;
+    if (node.opType === 'Conv') {
+      if (w.dims.length < 3) return `weight has rank ${w.dims.length}`;
+      const b = node.input?.[2];
+      if (b && !floatInitializer(inits, b)) return `bias '${b}' is not a float32 initializer`;
+      const channels = w.dims[0]!;
+      const ones = w.dims.slice(2).map(() => 1);
+      // ORT's ConvInteger kernel accepts only a per-tensor weight zero point, so Conv is always per tensor here.
+      const qw = quantizeWeightInit(`conv:${w.tensor.name}`, w.tensor.name!, w.values, w.dims, 0, false);
+      const xq = quantizeInput(x);
+      const out = names.next(`${node.name || y}_output_int32`);
+      const attrs = (node.attribute ?? []).filter((a) => CONV_ATTRIBUTES.has(a.name ?? ''));
+      newNodes.push(makeNode('ConvInteger', [xq.q, qw.q, xq.zp, qw.zp], [out], { name: names.next(`${node.name || y}_ConvInteger`), attributes: attrs }));
+      const bias = biasFor(node, b || undefined, 1, [channels, ...ones]);
+      floatTail(node, out, xq, qw.scale, bias, y);
+      return null;
+    }
+    if (w.dims.length !== 2) return `weight has rank ${w.dims.length}, not 2`;
+    let [K, N] = w.dims as [number, number];
+    let values = w.values;
+    let key = `mm:${w.tensor.name}`;
+    let beta = 1;
+    let biasName: string | undefined;
+    if (node.opType === 'Gemm') {
+      if (getIntAttr(node, 'transA', 0) !== 0) return 'transA=1 is not handled';
+      const alpha = getFloatAttr(node, 'alpha', 1);
+      beta = getFloatAttr(node, 'beta', 1);
+      biasName = node.input?.[2] || undefined;
+      if (getIntAttr(node, 'transB', 0) !== 0) {
+        [K, N] = [N, K];
+        values = transpose2d(values, N, K);
+        key += ':T';
+      }
+      if (alpha !== 1) {
+        values = values.map((v) => v * alpha);
+        key += `:alpha=${alpha}`;
+      }
+    }
+    const qw = quantizeWeightInit(key, w.tensor.name!, values, [K, N], 1);
+    const xq = quantizeInput(x);
+    const out = names.next(`${node.name || y}_output_int32`);
+    newNodes.push(makeNode('MatMulInteger', [xq.q, qw.q, xq.zp, qw.zp], [out], { name: names.next(`${node.name || y}_MatMulInteger`) }));
+    floatTail(node, out, xq, qw.scale, biasFor(node, biasName, beta), y);
+    return null;
+  };
+
+  for (const node of graph.node ?? []) {
+    if (!targets.has(node)) {
+      newNodes.push(node);
+      continue;
+    }
+    const mark = newNodes.length;
+    const reason = tryQuantize(node);
+    if (reason) {
+      newNodes.length = mark;
+      newNodes.push(node);
+      skipped.push(`${describeNode(node)}: ${reason}`);
+    } else {
+      done[node.opType!] = (done[node.opType!] ?? 0) + 1;
+    }
+  }
+  graph.node = newNodes;
+  removeUnusedInitializers(graph);
+  sortGraph(graph);
+  const summary = Object.entries(done).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
+  ctx.log(`quantize (dynamic, ${weightType} weights${perChannel ? ', per channel' : ''}): ${summary}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
+  checkModel(model, 'quantize (dynamic) output');
+  return model;
+}

@@ -1,0 +1,113 @@
+/**
+ * The 'weight_only' pass: large float weights are stored as int8 plus a per-channel scale, and a
+ * DequantizeLinear node rebuilds the float tensor under its original name. The file shrinks to about a
+ * quarter; compute stays float.
+ *
+ * Speed depends on a session option, so the pass declares it: by default ORT keeps DequantizeLinear on
+ * weights (waiting for QDQ fusion) and runs it on every inference (up to 2x slower, shared/anchors.md);
+ * with 'session.disable_quant_qdq' = '1' ORT constant-folds them at load and runs at fp32 speed.
+ */
+import { DataType, cloneModel, dimsOf, type Model, type onnx } from '../model/onnx.js';
+import { tensorToFloat32 } from '../model/tensor.js';
+import {
+  NameAllocator, checkModel, consumerMap, dropInitializerInputs, getIntAttr, intAttr, makeNode, opsetVersion, removeInitializer,
+  setInitializer, sortGraph,
+} from '../model/graph.js';
+import { ModelGateError } from '../errors.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import type { Pass, PassContext } from './pass.js';
+import { quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
+
+export interface WeightOnlyOptions {
+  min_elements?: number;
+  per_channel?: boolean;
+  weight_type?: QuantType;
+  symmetric?: boolean;
+  /** Only weights that these op types read (all readers must match). Default: any reader. */
+  op_types?: string[];
+}
+
+export const weightOnlySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    min_elements: { type: 'integer', minimum: 1 },
+    per_channel: { type: 'boolean' },
+    weight_type: { enum: ['int8', 'uint8'] },
+    symmetric: { type: 'boolean' },
+    op_types: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+  },
+} as const;
+
+export const WEIGHT_ONLY_RUNTIME: RuntimeOptions = { configEntries: { 'session.disable_quant_qdq': '1' } };
+
+/** The output-channel axis of a weight, from how its readers use it; axis 0 when they disagree. */
+function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): number {
+  const axes = new Set(
+    readers.map((n) => {
+      const slot = (n.input ?? []).indexOf(name);
+      if (slot !== 1 || rank < 2) return 0;
+      if (n.opType === 'MatMul') return rank - 1;
+      if (n.opType === 'Gemm') return getIntAttr(n, 'transB', 0) !== 0 ? 0 : 1;
+      return 0;
+    }),
+  );
+  return axes.size === 1 ? [...axes][0]! : 0;
+}
+
+export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptions, ctx: PassContext): Promise<Model> {
+  const model = cloneModel(input);
+  dropInitializerInputs(model);
+  const graph = model.graph!;
+  sortGraph(graph);
+  const opset = opsetVersion(model);
+  if (opset < 10) throw new ModelGateError(`pass 'weight_only' needs opset 10 or later (DequantizeLinear); the model uses opset ${opset}`);
+  let perChannel = options.per_channel ?? true;
+  if (perChannel && opset < 13) {
+    ctx.log(`weight_only: opset ${opset} has no per-channel DequantizeLinear (needs 13); weights are quantized per tensor`);
+    perChannel = false;
+  }
+  const minElements = options.min_elements ?? 1024;
+  const weightType = options.weight_type ?? 'int8';
+  const symmetric = options.symmetric ?? true;
+  const consumers = consumerMap(graph);
+  const graphOutputs = new Set((graph.output ?? []).map((o) => o.name));
+  const names = new NameAllocator(graph);
+  const dqNodes: onnx.INodeProto[] = [];
+  let before = 0, after = 0;
+  for (const t of [...(graph.initializer ?? [])]) {
+    if (t.dataType !== DataType.FLOAT || graphOutputs.has(t.name)) continue;
+    const dims = dimsOf(t);
+    const values = tensorToFloat32(t);
+    if (values.length < minElements) continue;
+    const readers = consumers.get(t.name!) ?? [];
+    if (readers.length === 0) continue;
+    if (options.op_types && !readers.every((r) => options.op_types!.includes(r.opType ?? ''))) continue;
+    const axis = perChannel && dims.length > 0 ? channelAxis(readers, t.name!, dims.length) : null;
+    const q = quantizeWeight(values, dims, weightType, symmetric, axis);
+    const base = t.name!;
+    const w = weightTensors({ q: names.next(`${base}_quantized`), scale: names.next(`${base}_scale`), zp: names.next(`${base}_zero_point`) }, dims, q);
+    removeInitializer(graph, base);
+    for (const x of [w.q, w.scale, w.zp]) setInitializer(graph, x);
+    const attributes = axis !== null ? [intAttr('axis', axis)] : [];
+    // The DequantizeLinear output takes the weight's name: no reader changes.
+    dqNodes.push(makeNode('DequantizeLinear', [w.q.name, w.scale.name, w.zp.name], [base], { name: names.next(`${base}_DequantizeLinear`), attributes }));
+    before += values.length * 4;
+    after += values.length + q.scales.length * 5;
+  }
+  graph.node = [...dqNodes, ...(graph.node ?? [])];
+  sortGraph(graph);
+  ctx.log(
+    `weight_only: ${dqNodes.length} weights to ${weightType}${perChannel ? ' per channel' : ''} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
+      `needs session option session.disable_quant_qdq=1 to run at float speed`,
+  );
+  checkModel(model, 'weight_only output');
+  return model;
+}
+
+export const weightOnlyPass: Pass<WeightOnlyOptions> = {
+  name: 'weight_only',
+  schema: weightOnlySchema,
+  run: quantizeWeightsOnly,
+  runtimeOptions: () => structuredClone(WEIGHT_ONLY_RUNTIME),
+};

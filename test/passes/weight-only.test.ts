@@ -1,0 +1,51 @@
+/** weight_only against the float model; tolerance as for int8: ≤ 5% of the output range, top-1 ≥ 95%. */
+import { describe, expect, it } from 'vitest';
+import { encodeModel, DataType } from '../../src/model/onnx.js';
+import { checkModel, getIntAttr, initializerMap } from '../../src/model/graph.js';
+import { weightOnlyPass, WEIGHT_ONLY_RUNTIME } from '../../src/passes/weight-only.js';
+import { runRecipe } from '../../src/passes/registry.js';
+import { buildCnn, buildMlp, compareOutputs, opTypes, optimizedOpTypes, randomFeeds, runAll, testContext } from './fixtures.js';
+
+describe('weight_only', () => {
+  it('MLP: int8 weights behind DequantizeLinear under the original names, a quarter of the size, same outputs', async () => {
+    const m = buildMlp();
+    const log: string[] = [];
+    const q = await weightOnlyPass.run(m, {}, testContext(() => [], log));
+    checkModel(q);
+    const dq = q.graph!.node!.filter((n) => n.opType === 'DequantizeLinear');
+    // fc1.w (784x128) and fc2.w (128x64) are ≥ 1024 elements; fc3.w (10x64) and the biases are not.
+    expect(dq.map((n) => n.output![0])).toEqual(['fc1.w', 'fc2.w']);
+    expect(dq.map((n) => getIntAttr(n, 'axis', -1))).toEqual([1, 1]); // MatMul [K, N]: per output column
+    const inits = initializerMap(q.graph!);
+    expect(inits.get(dq[0]!.input![0]!)!.dataType).toBe(DataType.INT8);
+    expect(inits.has('fc3.w')).toBe(true);
+    expect(encodeModel(q).length).toBeLessThan(0.3 * encodeModel(m).length);
+    expect(log[0]).toContain('session.disable_quant_qdq=1');
+    const feeds = randomFeeds('x', [1, 784], 64, 7);
+    const ref = await runAll(m, feeds);
+    for (const runtime of [{}, WEIGHT_ONLY_RUNTIME]) {
+      const d = compareOutputs(ref, await runAll(q, feeds, runtime));
+      expect(d.maxRelDiff).toBeLessThan(0.05);
+      expect(d.top1).toBeGreaterThanOrEqual(0.95);
+    }
+  });
+
+  it('declares the session option that lets ORT fold the DequantizeLinear nodes at load', async () => {
+    const q = await weightOnlyPass.run(buildMlp(), {}, testContext(() => []));
+    expect(weightOnlyPass.runtimeOptions!({})).toEqual({ configEntries: { 'session.disable_quant_qdq': '1' } });
+    expect(await optimizedOpTypes(q)).toContain('DequantizeLinear');
+    expect(await optimizedOpTypes(q, WEIGHT_ONLY_RUNTIME)).not.toContain('DequantizeLinear');
+    const result = await runRecipe(buildMlp(), [{ weight_only: {} }], testContext(() => []));
+    expect(result.runtime).toEqual(WEIGHT_ONLY_RUNTIME);
+  });
+
+  it('CNN: Conv weights per output channel (axis 0), Gemm transB=1 per row; min_elements and op_types filter', async () => {
+    const q = await weightOnlyPass.run(buildCnn(), { min_elements: 100 }, testContext(() => []));
+    const axisOf = (name: string) => getIntAttr(q.graph!.node!.find((n) => n.output![0] === name)!, 'axis', -1);
+    expect(axisOf('conv.w')).toBe(0);
+    expect(axisOf('dense.w')).toBe(0);
+    const onlyGemm = await weightOnlyPass.run(buildCnn(), { min_elements: 100, op_types: ['Gemm'] }, testContext(() => []));
+    expect(onlyGemm.graph!.node!.filter((n) => n.opType === 'DequantizeLinear').map((n) => n.output![0])).toEqual(['dense.w']);
+    expect(opTypes(q).filter((o) => o === 'DequantizeLinear')).toHaveLength(2);
+  });
+});
