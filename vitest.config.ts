@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 300_000,
     // Two cores: run test files two at a time so ORT sessions don't starve each other.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

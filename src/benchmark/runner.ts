@@ -1,0 +1,300 @@
+/**
+ * Interleaved latency measurement. Each model runs in its own worker process; only one worker
+ * runs at a time, and the models take turns in short bursts (A B, B A, A B, ...) so that slow
+ * drift of a shared runner (thermal state, noisy neighbours, frequency scaling) lands on all of
+ * them alike instead of on whichever model happened to be measured last.
+ */
+import type { Feeds } from '../model/host-tensor.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import { ModelGateError } from '../errors.js';
+import { bootstrapRatioCI, latencyVerdict, median, medianCISorted, quantileSorted, sortedCopy, summarize, type LatencyVerdict } from './stats.js';
+import { BenchmarkWorker, benchmarkWorkerEntry, type WorkerEntry } from './worker-client.js';
+
+export interface BenchmarkModel {
+  id: string;
+  path: string;
+  runtime: RuntimeOptions;
+  /** Feeds for this model only, when its inputs differ from the shared ones. */
+  feeds?: Feeds;
+}
+
+export interface MeasureOptions {
+  /** Items per run (the batch dimension of the feeds): for throughput. */
+  batch: number;
+  /** Warm-up runs per model before the stability check starts; 5 by default. */
+  warmupMin?: number;
+  /** Stop once every model's median 95% CI lies within ±ciWidth of its median; 0.02 by default. */
+  ciWidth?: number;
+  /** Wall-clock budget for warm-up and rounds (not worker start or model load), ms; 30 000 by default. */
+  timeBudgetMs?: number;
+  /** Fewest timed samples per model before the CI may stop measuring; 30 by default. */
+  minSamples?: number;
+  rounds?: {
+    /** Runs per model per round; by default sized so one burst takes about 25 ms (1..200 runs). */
+    burst?: number;
+    /**
+     * Fewest rounds before the CI may stop measuring; 20 by default. A fast model reaches a narrow
+     * CI within one burst, and one burst per model is not interleaving; compareLatency also
+     * resamples whole rounds, which needs a fair number of them.
+     */
+    min?: number;
+    /** Round cap; reaching it counts as running out of budget. 100 000 by default. */
+    max?: number;
+  };
+  /** Stop (as a budget stop) once a model has this many samples; 100 000 by default, which bounds report size and bootstrap time. */
+  maxSamples?: number;
+  /** Override where the worker script is (tests, unusual layouts). */
+  workerEntry?: WorkerEntry;
+}
+
+export interface LatencyStats {
+  batch: number;
+  threads: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  mean_ms: number;
+  stddev_ms: number;
+  cv: number;
+  samples: number;
+  /** 95% CI of the median (order statistics). */
+  ci95_ms: [number, number];
+  /** batch / mean latency: the steady rate of one session running back to back. */
+  throughput_items_per_s: number;
+  /** Session create + first run in a fresh worker, onnxruntime already loaded. */
+  cold_start_ms: number;
+  /** Peak RSS of the model's worker process (node + onnxruntime + the session). */
+  peak_rss_bytes: number;
+  /** Every timed sample, in measurement order: `rounds` bursts of `burst` samples. */
+  raw_ms: number[];
+  /** Samples per round (the same in every round). */
+  burst: number;
+  /** 'ci' when the median CI reached the requested width, else 'budget' (time or round cap). */
+  stopped_by: 'ci' | 'budget';
+  /** Providers actually used: the requested ones, or ['cpu'] after a fallback. */
+  executionProviders: string[];
+  fallback_reason?: string;
+  warmup_runs: number;
+  rounds: number;
+}
+
+export interface MeasureProgress {
+  phase: 'load' | 'warmup' | 'measure' | 'done';
+  id?: string;
+  round: number;
+  samples: Record<string, number>;
+  elapsedMs: number;
+  budgetMs: number;
+}
+
+export type ProgressListener = (message: string, progress: MeasureProgress) => void;
+
+const WARMUP_BLOCK_MS = 50;
+/** A warm-up block whose median is no more than this much faster than the previous block's ends warm-up. */
+const WARMUP_TOLERANCE = 0.03;
+const BURST_MS = 25;
+const PROGRESS_EVERY_MS = 5000;
+
+interface Subject {
+  model: BenchmarkModel;
+  worker: BenchmarkWorker;
+  coldStartMs: number;
+  executionProviders: string[];
+  fallbackReason?: string;
+  warmupRuns: number;
+  burst: number;
+  samples: number[];
+  peakRss: number;
+  /** Sample count at the last CI check, to re-sort only after meaningful growth. */
+  checkedAt: number;
+  converged: boolean;
+}
+
+const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
+
+/** Relative half-width of the median CI: max(median − lo, hi − median) / median. */
+function ciHalfWidth(samples: readonly number[]): number {
+  const sorted = sortedCopy(samples);
+  const m = quantileSorted(sorted, 0.5);
+  const [lo, hi] = medianCISorted(sorted);
+  return m > 0 ? Math.max(m - lo, hi - m) / m : Infinity;
+}
+
+/**
+ * Measures every model with the same feeds and returns stats by id. Worker processes are started
+ * and loaded one after another up front (so cold starts do not compete), warmed up one at a time,
+ * then measured in rotating rounds until each model's median CI is within `ciWidth`
+ * (with at least `minSamples` samples) or the time budget runs out.
+ */
+export async function measureInterleaved(
+  models: BenchmarkModel[],
+  feeds: Feeds,
+  opts: MeasureOptions,
+  onProgress?: ProgressListener,
+): Promise<Map<string, LatencyStats>> {
+  if (models.length === 0) return new Map();
+  const ids = new Set(models.map((m) => m.id));
+  if (ids.size !== models.length) throw new ModelGateError(`benchmark: model ids must be unique, got ${models.map((m) => m.id).join(', ')}`);
+  if (!(opts.batch > 0)) throw new RangeError(`benchmark batch must be positive, got ${opts.batch}`);
+  if (opts.ciWidth !== undefined && !(opts.ciWidth >= 0)) throw new RangeError(`ciWidth must be ≥ 0, got ${opts.ciWidth}`);
+  const warmupMin = Math.max(1, Math.floor(opts.warmupMin ?? 5));
+  const ciWidth = opts.ciWidth ?? 0.02;
+  const budgetMs = opts.timeBudgetMs ?? 30_000;
+  const minSamples = Math.max(2, Math.floor(opts.minSamples ?? 30));
+  const maxRounds = opts.rounds?.max ?? 100_000;
+  const minRounds = Math.min(opts.rounds?.min ?? 20, maxRounds);
+  const maxSamples = opts.maxSamples ?? 100_000;
+  const entry = opts.workerEntry ?? benchmarkWorkerEntry();
+
+  const subjects: Subject[] = [];
+  let round = 0;
+  let start = performance.now();
+  const progress = (phase: MeasureProgress['phase'], message: string, id?: string): void => {
+    if (!onProgress) return;
+    const samples = Object.fromEntries(subjects.map((s) => [s.model.id, s.samples.length]));
+    onProgress(message, { phase, id, round, samples, elapsedMs: performance.now() - start, budgetMs });
+  };
+
+  try {
+    for (const model of models) {
+      progress('load', `benchmark: loading ${model.id}`, model.id);
+      const worker = await BenchmarkWorker.start(model.id, entry);
+      // Registered before load so that a failing load still closes this worker below.
+      const subject: Subject = {
+        model, worker, coldStartMs: 0, executionProviders: [], warmupRuns: 0, burst: 1, samples: [], peakRss: 0, checkedAt: 0, converged: false,
+      };
+      subjects.push(subject);
+      const loaded = await worker.load(model.path, model.runtime, model.feeds ?? feeds);
+      subject.coldStartMs = loaded.coldStartMs;
+      subject.executionProviders = loaded.executionProviders;
+      if (loaded.fallbackReason) {
+        subject.fallbackReason = loaded.fallbackReason;
+        progress('load', `benchmark: ${model.id}: ${loaded.fallbackReason}`, model.id);
+      }
+    }
+
+    start = performance.now();
+    // Warm-up may take at most half the budget, shared between the models.
+    const warmupCapMs = budgetMs / 2 / subjects.length;
+    for (const s of subjects) {
+      progress('warmup', `benchmark: warming up ${s.model.id}`, s.model.id);
+      const typical = await warmUp(s, warmupMin, warmupCapMs);
+      s.burst = opts.rounds?.burst ?? clamp(Math.round(BURST_MS / Math.max(typical, 1e-3)), 1, 200);
+    }
+
+    let stoppedByCi = false;
+    let lastReport = performance.now();
+    while (round < maxRounds) {
+      for (let k = 0; k < subjects.length; k++) {
+        const s = subjects[(round + k) % subjects.length]!;
+        const ran = await s.worker.run(s.burst);
+        for (const d of ran.durationsMs) s.samples.push(d);
+        s.peakRss = Math.max(s.peakRss, ran.peakRssBytes);
+      }
+      round++;
+      for (const s of subjects) {
+        // Sorting for the CI costs O(n log n): redo it only once the sample grew by 5%.
+        if (s.samples.length >= minSamples && s.samples.length >= s.checkedAt * 1.05) {
+          s.converged = ciHalfWidth(s.samples) <= ciWidth;
+          s.checkedAt = s.samples.length;
+        }
+      }
+      if (round >= minRounds && subjects.every((s) => s.converged)) {
+        stoppedByCi = true;
+        break;
+      }
+      if (performance.now() - start >= budgetMs) break;
+      if (subjects.some((s) => s.samples.length >= maxSamples)) break;
+      if (performance.now() - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = performance.now();
+        progress('measure', `benchmark: round ${round}, ${subjects.map((s) => `${s.model.id} ${s.samples.length}`).join(', ')} samples`);
+      }
+    }
+    progress('done', `benchmark: ${round} rounds, stopped by ${stoppedByCi ? 'CI width' : 'budget'}`);
+
+    const out = new Map<string, LatencyStats>();
+    for (const s of subjects) {
+      // Final verdict on convergence uses every sample, not the last periodic check.
+      const converged = round >= minRounds && s.samples.length >= minSamples && ciHalfWidth(s.samples) <= ciWidth;
+      out.set(s.model.id, latencyStats(s, opts.batch, converged ? 'ci' : 'budget', round));
+    }
+    return out;
+  } finally {
+    await Promise.all(subjects.map((s) => s.worker.close()));
+  }
+}
+
+/**
+ * Runs `warmupMin` untimed-for-the-report runs, then blocks of about 50 ms until a block's median is
+ * no longer faster than the previous one's by more than 3% (caches, allocator arenas and thread
+ * pools have settled), or the time cap is reached. Only a drop counts as drift: noise in either
+ * direction would otherwise keep a stable model warming up forever. Returns the last block median.
+ */
+async function warmUp(s: Subject, warmupMin: number, capMs: number): Promise<number> {
+  const t0 = performance.now();
+  const first = await s.worker.run(warmupMin);
+  s.warmupRuns += warmupMin;
+  s.peakRss = Math.max(s.peakRss, first.peakRssBytes);
+  let previous = median(first.durationsMs);
+  while (performance.now() - t0 < capMs) {
+    const block = clamp(Math.ceil(WARMUP_BLOCK_MS / Math.max(previous, 1e-3)), 5, 1000);
+    const ran = await s.worker.run(block);
+    s.warmupRuns += block;
+    s.peakRss = Math.max(s.peakRss, ran.peakRssBytes);
+    const current = median(ran.durationsMs);
+    const settled = current >= previous * (1 - WARMUP_TOLERANCE);
+    previous = current;
+    if (settled) break;
+  }
+  return previous;
+}
+
+function latencyStats(s: Subject, batch: number, stoppedBy: 'ci' | 'budget', rounds: number): LatencyStats {
+  const sum = summarize(s.samples);
+  const stats: LatencyStats = {
+    batch,
+    threads: s.model.runtime.intraOpThreads ?? 1,
+    p50_ms: sum.p50,
+    p90_ms: sum.p90,
+    p99_ms: sum.p99,
+    mean_ms: sum.mean,
+    stddev_ms: sum.stddev,
+    cv: sum.cv,
+    samples: sum.samples,
+    ci95_ms: sum.ci95,
+    throughput_items_per_s: sum.mean > 0 ? (batch * 1000) / sum.mean : 0,
+    cold_start_ms: s.coldStartMs,
+    peak_rss_bytes: s.peakRss,
+    raw_ms: s.samples,
+    burst: s.burst,
+    stopped_by: stoppedBy,
+    executionProviders: s.executionProviders,
+    warmup_runs: s.warmupRuns,
+    rounds,
+  };
+  if (s.fallbackReason) stats.fallback_reason = s.fallbackReason;
+  return stats;
+}
+
+export interface LatencyComparison {
+  /** median(candidate) / median(reference). */
+  ratio: number;
+  /** 95% percentile-bootstrap CI of that ratio. */
+  ci95: [number, number];
+  verdict: LatencyVerdict;
+  /** How the bootstrap resampled: whole rounds, paired (interleaved stats), or single samples (anything else). */
+  resampling: 'paired rounds' | 'independent samples';
+}
+
+/**
+ * Candidate vs reference: bootstrap CI of the median ratio and its verdict at `threshold` (see
+ * latencyVerdict). Stats from the same measureInterleaved call (same round count) are resampled by
+ * paired rounds, which keeps a burst disturbed by a neighbour process from passing for a real
+ * difference: on a loaded 2-core machine, A/A runs resampled sample by sample gave CIs like
+ * [1.061, 1.074], and by paired rounds [1.018, 1.364].
+ */
+export function compareLatency(ref: LatencyStats, cand: LatencyStats, threshold: number, seed: number): LatencyComparison {
+  const paired = ref.rounds >= 2 && ref.rounds === cand.rounds && ref.raw_ms.length === ref.rounds * ref.burst && cand.raw_ms.length === cand.rounds * cand.burst;
+  const { ratio, ci } = bootstrapRatioCI(ref.raw_ms, cand.raw_ms, { seed, ...(paired ? { blocks: { a: ref.burst, b: cand.burst } } : {}) });
+  return { ratio, ci95: ci, verdict: latencyVerdict(ci, ratio, threshold), resampling: paired ? 'paired rounds' : 'independent samples' };
+}

@@ -1,0 +1,103 @@
+/**
+ * Benchmark worker: a child process that owns one onnxruntime session, so each measured model
+ * gets its own heap, allocator arenas and thread pools, and a crash takes down only the worker.
+ * Bundled by ncc to dist/worker/index.js; forked through ./worker-client.ts.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { loadOrt, ORT_VERSION } from '../runtime/ort.js';
+import { OrtSession } from '../runtime/session.js';
+import { errorMessage } from '../errors.js';
+import type { WorkerReply, WorkerRequest } from './protocol.js';
+
+let session: OrtSession | undefined;
+let ortFeeds: Record<string, Ort.Tensor> | undefined;
+let label = '<model>';
+
+function send(reply: WorkerReply): void {
+  process.send!(reply);
+}
+
+const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
+
+async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
+  label = req.label;
+  const requested = req.runtime.executionProviders ?? ['cpu'];
+  let executionProviders = requested;
+  let fallbackReason: string | undefined;
+  let start = process.hrtime.bigint();
+  try {
+    session = await OrtSession.create(req.modelPath, req.runtime, label);
+  } catch (err) {
+    if (requested.length === 1 && requested[0] === 'cpu') throw err;
+    fallbackReason = `execution providers [${requested.join(', ')}] failed (${errorMessage(err)}); measured on cpu`;
+    executionProviders = ['cpu'];
+    start = process.hrtime.bigint(); // the failed attempt is not part of the cold start
+    session = await OrtSession.create(req.modelPath, { ...req.runtime, executionProviders }, label);
+  }
+  const createMs = elapsedMs(start);
+  ortFeeds = session.toOrtFeeds(req.feeds);
+  const firstRunStart = process.hrtime.bigint();
+  await runOnce();
+  const firstRunMs = elapsedMs(firstRunStart);
+  send({
+    type: 'loaded', createMs, firstRunMs, coldStartMs: createMs + firstRunMs, executionProviders,
+    ...(fallbackReason ? { fallbackReason } : {}),
+    inputNames: [...session.inputNames], outputNames: [...session.outputNames],
+  });
+}
+
+async function runOnce(): Promise<void> {
+  try {
+    await session!.runOrt(ortFeeds!);
+  } catch (err) {
+    throw new Error(`${label}: inference failed: ${errorMessage(err)}`);
+  }
+}
+
+async function run(iterations: number): Promise<void> {
+  if (!session || !ortFeeds) throw new Error('run before load');
+  const durationsMs = new Float64Array(iterations);
+  const s = session;
+  const feeds = ortFeeds;
+  // The timed region is the awaited run and nothing else: no conversion, no allocation of ours.
+  try {
+    for (let i = 0; i < iterations; i++) {
+      const t0 = process.hrtime.bigint();
+      await s.runOrt(feeds);
+      durationsMs[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+  } catch (err) {
+    throw new Error(`${label}: inference failed: ${errorMessage(err)}`);
+  }
+  send({ type: 'ran', durationsMs, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
+}
+
+async function handle(req: WorkerRequest): Promise<void> {
+  switch (req.type) {
+    case 'load':
+      return load(req);
+    case 'run':
+      return run(req.iterations);
+    case 'exit':
+      await session?.release();
+      process.exit(0);
+  }
+}
+
+if (!process.send) {
+  process.stderr.write('modelgate benchmark worker: start me with child_process.fork\n');
+  process.exit(2);
+}
+// An orphaned worker would keep its threads spinning on a shared runner: leave with the parent.
+process.on('disconnect', () => process.exit(0));
+process.on('message', (req: WorkerRequest) => {
+  handle(req).catch((err: unknown) => send({ type: 'error', message: errorMessage(err) }));
+});
+// Loading onnxruntime's native library is a per-process cost, paid before 'ready' so that it is not
+// counted in any model's cold start.
+try {
+  const ort = loadOrt();
+  send({ type: 'ready', onnxruntime: (ort.env.versions as { node?: string } | undefined)?.node ?? ORT_VERSION });
+} catch (err) {
+  send({ type: 'error', message: errorMessage(err) });
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { onnx } from '../../src/model/onnx.js';
+import { resolveInputs } from '../../src/model/io.js';
+
+function model(dims: Array<number | string>): onnx.ModelProto {
+  return onnx.ModelProto.create({
+    irVersion: 8,
+    graph: {
+      name: 'g',
+      node: [{ opType: 'Identity', input: ['ids'], output: ['y'] }],
+      input: [{ name: 'ids', type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } }],
+      output: [{ name: 'y', type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64 } } }],
+    },
+  });
+}
+
+describe('resolveInputs', () => {
+  it('gives a symbolic leading dim the benchmark batch', () => {
+    expect(resolveInputs(model(['N', 16]), {}, 4, 'm.onnx')).toEqual([{ name: 'ids', dtype: 'int64', shape: [4, 16], dynamicBatch: true, range: undefined }]);
+  });
+
+  it('stops on another dynamic dim that the config does not fix, naming input and dim', () => {
+    expect(() => resolveInputs(model(['N', 'seq']), {}, 1, 'm.onnx')).toThrow(
+      "m.onnx: input 'ids' has a dynamic dimension 1 ('seq'); fix it in the config: inputs: { ids: { shape: [...] } }",
+    );
+    const fixed = resolveInputs(model(['N', 'seq']), { ids: { shape: [1, 32], range: [16000, 16000] } }, 8, 'm.onnx');
+    expect(fixed[0]!.shape).toEqual([8, 32]);
+    expect(fixed[0]!.range).toEqual([16000, 16000]);
+  });
+
+  it('rejects shapes and dtypes that contradict the model', () => {
+    expect(() => resolveInputs(model([1, 16]), { ids: { shape: [1, 8] } }, 1, 'm.onnx')).toThrow(/inputs\.ids\.shape\[1\]: 8 does not match the model's fixed dimension 16/);
+    expect(() => resolveInputs(model([1, 16]), { ids: { dtype: 'float32' } }, 1, 'm.onnx')).toThrow(/inputs\.ids\.dtype: 'float32' does not match the model's int64/);
+  });
+});
