@@ -1,0 +1,295 @@
+/**
+ * The TFLite variants, as rewrites of the float32 graph from ./convert.ts:
+ *   - float16: float constants stored as float16, each behind a DEQUANTIZE op (what TFLite's float16
+ *     post-training quantization produces); compute stays float32.
+ *   - dynamic-int8: CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weights with at least 1,024 elements stored
+ *     int8 (symmetric; per output channel for convolutions); TFLite's hybrid kernels quantize the float
+ *     activations on the fly. Smaller weights stay float, as in TFLite's own dynamic-range quantization.
+ *   - int8: every activation int8 with a per-tensor scale and zero point from calibration (onnxruntime runs
+ *     the ONNX model on dataset samples), weights int8 symmetric per output channel, biases int32 on the
+ *     input_scale × weight_scale grid; the constraints of TFLite's int8 spec are enforced (pooling, reshape,
+ *     transpose and pad keep their input's parameters; concatenation inputs are requantized to the output's;
+ *     softmax and logistic output 1/256 with zero point -128, tanh 1/128 with zero point 0).
+ *     I/O: float32 (QUANTIZE after each input, DEQUANTIZE before each output), int8, or uint8 (zero point + 128).
+ */
+import type { Model } from '../../model/onnx.js';
+import type { Feeds } from '../../model/host-tensor.js';
+import { floatToHalf } from '../../model/tensor.js';
+import { calibrateRanges } from '../../passes/calibrate.js';
+import { activationParams, quantizeWeight, roundHalfEven } from '../../passes/quant-common.js';
+import { ModelGateError } from '../../errors.js';
+import type { ConvertedGraph } from './convert.js';
+import type { TfliteOperator, TfliteQuantization, TfliteTensor } from './flatbuffer.js';
+import { Op, TensorType, opName } from './schema.js';
+
+/** TFLite's dynamic-range quantizer leaves smaller weights in float (its min_elements_for_weights). */
+export const DYNAMIC_MIN_ELEMENTS = 1024;
+
+const WEIGHTED = new Set<number>([Op.CONV_2D, Op.DEPTHWISE_CONV_2D, Op.FULLY_CONNECTED]);
+
+function floatValues(t: TfliteTensor): Float32Array {
+  const d = t.data!;
+  return new Float32Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
+}
+
+function bytesOf(a: Float32Array | Int32Array | Int8Array | Uint8Array | Uint16Array): Uint8Array {
+  return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+}
+
+function isFloatConst(t: TfliteTensor | undefined): t is TfliteTensor & { data: Uint8Array } {
+  return !!t && t.type === TensorType.FLOAT32 && !!t.data;
+}
+
+function addTensor(g: ConvertedGraph, t: TfliteTensor, source?: string): number {
+  g.tensors.push(t);
+  g.sources.push(source);
+  return g.tensors.length - 1;
+}
+
+// ---------------------------------------------------------------- float16
+
+export function quantizeFloat16(g: ConvertedGraph): string[] {
+  const prologue: TfliteOperator[] = [];
+  let count = 0;
+  const done = new Set<number>();
+  for (const op of g.operators) {
+    if (op.op === Op.PADV2) continue; // its pad value is a scalar, not a weight
+    for (const i of op.inputs) {
+      const t = g.tensors[i];
+      if (i < 0 || done.has(i) || !isFloatConst(t)) continue;
+      done.add(i);
+      const f = floatValues(t);
+      const half = Uint16Array.from(f, (v) => floatToHalf(v));
+      const h = addTensor(g, { name: `${t.name}_fp16`, type: TensorType.FLOAT16, shape: [...t.shape], data: bytesOf(half) });
+      delete (t as TfliteTensor).data;
+      prologue.push({ op: Op.DEQUANTIZE, version: 3, inputs: [h], outputs: [i] });
+      count++;
+    }
+  }
+  g.operators.unshift(...prologue);
+  return [`float16: ${count} constant tensors stored as float16 behind DEQUANTIZE`];
+}
+
+// ---------------------------------------------------------------- dynamic range
+
+/** Op versions for hybrid kernels (float activations, int8 weights), from TFLite's op versioning. */
+function hybridVersion(op: number, perChannel: boolean): number {
+  if (op === Op.CONV_2D) return perChannel ? 5 : 2;
+  if (op === Op.DEPTHWISE_CONV_2D) return perChannel ? 6 : 4;
+  return 3; // FULLY_CONNECTED
+}
+
+export function quantizeDynamicRange(g: ConvertedGraph): string[] {
+  let quantized = 0, kept = 0;
+  const done = new Set<number>();
+  for (const op of g.operators) {
+    if (!WEIGHTED.has(op.op)) continue;
+    const wi = op.inputs[1]!;
+    const w = g.tensors[wi];
+    if (!isFloatConst(w)) continue;
+    if (done.has(wi)) {
+      op.version = Math.max(op.version, hybridVersion(op.op, op.op !== Op.FULLY_CONNECTED));
+      continue;
+    }
+    const values = floatValues(w);
+    if (values.length < DYNAMIC_MIN_ELEMENTS) {
+      kept++;
+      continue;
+    }
+    // Per output channel for convolutions (TFLite's choice); per tensor for FULLY_CONNECTED, whose hybrid kernel takes one scale.
+    const axis = op.op === Op.CONV_2D ? 0 : op.op === Op.DEPTHWISE_CONV_2D ? 3 : null;
+    const q = quantizeWeight(values, w.shape, 'int8', true, axis);
+    w.type = TensorType.INT8;
+    w.data = bytesOf(q.data);
+    w.quantization = { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: axis ?? 0 };
+    op.version = hybridVersion(op.op, axis !== null);
+    done.add(wi);
+    quantized++;
+  }
+  return [`dynamic-int8: ${quantized} weight tensors int8, ${kept} under ${DYNAMIC_MIN_ELEMENTS} elements kept float32`];
+}
+
+// ---------------------------------------------------------------- full int8
+
+export interface FullInt8Options {
+  ioType: 'float32' | 'int8' | 'uint8';
+}
+
+const SAME_PARAMS = new Set<number>([Op.MAX_POOL_2D, Op.AVERAGE_POOL_2D, Op.RESHAPE, Op.TRANSPOSE, Op.PAD, Op.PADV2, Op.SQUEEZE]);
+
+/** Op versions for int8 kernels, from TFLite's op versioning. */
+const INT8_VERSION: Partial<Record<number, number>> = {
+  [Op.CONV_2D]: 3, [Op.DEPTHWISE_CONV_2D]: 3, [Op.FULLY_CONNECTED]: 4, [Op.ADD]: 2, [Op.SUB]: 2, [Op.MUL]: 2,
+  [Op.AVERAGE_POOL_2D]: 2, [Op.MAX_POOL_2D]: 2, [Op.CONCATENATION]: 2, [Op.SOFTMAX]: 2, [Op.LOGISTIC]: 2, [Op.TANH]: 2,
+  [Op.PAD]: 2, [Op.PADV2]: 2, [Op.TRANSPOSE]: 2, [Op.MEAN]: 2, [Op.RELU]: 2, [Op.RELU6]: 2, [Op.RELU_N1_TO_1]: 2, [Op.RESHAPE]: 1,
+};
+
+function perTensor(scale: number, zeroPoint: number): TfliteQuantization {
+  return { scale: [scale], zeroPoint: [zeroPoint], axis: 0 };
+}
+
+function sameParams(a: TfliteQuantization | undefined, b: TfliteQuantization | undefined): boolean {
+  return !!a && !!b && a.scale[0] === b.scale[0] && a.zeroPoint[0] === b.zeroPoint[0];
+}
+
+function quantizeWithParams(values: Float32Array, q: TfliteQuantization): Int8Array {
+  const s = q.scale[0]!, z = q.zeroPoint[0]!;
+  return Int8Array.from(values, (v) => Math.max(-128, Math.min(127, roundHalfEven(v / s) + z)));
+}
+
+export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibration: Feeds[], options: FullInt8Options): Promise<string[]> {
+  const activations = g.tensors.map((t, i) => (t.type === TensorType.FLOAT32 && !t.data ? i : -1)).filter((i) => i >= 0);
+  const names = [...new Set(activations.map((i) => {
+    const s = g.sources[i];
+    if (!s) throw new Error(`tflite int8: tensor '${g.tensors[i]!.name}' has no ONNX source to calibrate it`);
+    return s;
+  }))];
+  const ranges = await calibrateRanges(model, names, calibration, { method: 'minmax' });
+  for (const i of activations) {
+    const r = ranges.get(g.sources[i]!)!;
+    const p = activationParams(r.min, r.max, 'int8');
+    const t = g.tensors[i]!;
+    t.type = TensorType.INT8;
+    t.quantization = { ...perTensor(p.scale, p.zeroPoint), min: [r.min], max: [r.max] };
+  }
+
+  const ops = g.operators;
+  const out: TfliteOperator[] = [];
+  for (const op of ops) {
+    const ins = op.inputs.map((i) => (i >= 0 ? g.tensors[i] : undefined));
+    const o = g.tensors[op.outputs[0]!]!;
+    const x = ins[0];
+    switch (op.op) {
+      case Op.CONV_2D:
+      case Op.DEPTHWISE_CONV_2D:
+      case Op.FULLY_CONNECTED: {
+        const w = ins[1]!, b = ins[2];
+        if (!isFloatConst(w)) throw new ModelGateError(`tflite int8: ${opName(op.op)} '${o.name}' has a non-constant weight`);
+        // FULLY_CONNECTED weights are per tensor, as TFLite's int8 spec has them: the bundled runtime reads only
+        // the first scale of a per-channel FULLY_CONNECTED weight (measured: top-1 agreement fell to 16% on MNIST).
+        const axis = op.op === Op.CONV_2D ? 0 : op.op === Op.DEPTHWISE_CONV_2D ? 3 : null;
+        const q = quantizeWeight(floatValues(w), w.shape, 'int8', true, axis);
+        const wq = addTensor(g, { name: w.name, type: TensorType.INT8, shape: [...w.shape], data: bytesOf(q.data), quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: axis ?? 0 } });
+        const inScale = x!.quantization!.scale[0]!;
+        const bias = b && isFloatConst(b) ? floatValues(b) : new Float32Array(w.shape[axis === 3 ? 3 : 0]!);
+        const bScales = Array.from(q.scales, (s) => Math.fround(inScale * s));
+        const bData = Int32Array.from(bias, (v, c) => Math.max(-(2 ** 31) + 1, Math.min(2 ** 31 - 1, roundHalfEven(v / bScales[axis === null ? 0 : c]!))));
+        const bq = addTensor(g, { name: b?.name ?? `${w.name}_bias`, type: TensorType.INT32, shape: [bias.length], data: bytesOf(bData), quantization: { scale: bScales, zeroPoint: bScales.map(() => 0), axis: 0 } });
+        op.inputs = [op.inputs[0]!, wq, bq];
+        break;
+      }
+      case Op.ADD:
+      case Op.SUB:
+      case Op.MUL:
+        op.inputs = op.inputs.map((i) => {
+          const t = g.tensors[i]!;
+          if (!isFloatConst(t)) return i;
+          const v = floatValues(t);
+          const p = activationParams(Math.min(...v), Math.max(...v), 'int8');
+          const q = perTensor(p.scale, p.zeroPoint);
+          return addTensor(g, { name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(quantizeWithParams(v, q)), quantization: q });
+        });
+        break;
+      case Op.CONCATENATION: {
+        const target = o.quantization!;
+        op.inputs = op.inputs.map((i) => {
+          const t = g.tensors[i]!;
+          if (isFloatConst(t)) return addTensor(g, { name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(quantizeWithParams(floatValues(t), target)), quantization: target });
+          if (sameParams(t.quantization, target)) return i;
+          // TFLite's int8 concatenation needs one scale for all: requantize this input to the output's.
+          const r = addTensor(g, { name: `${t.name}_requantized`, type: TensorType.INT8, shape: [...t.shape], quantization: { ...target } }, g.sources[i]);
+          out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
+          return r;
+        });
+        break;
+      }
+      case Op.SOFTMAX:
+      case Op.LOGISTIC:
+        o.quantization = perTensor(1 / 256, -128);
+        break;
+      case Op.TANH:
+        o.quantization = perTensor(1 / 128, 0);
+        break;
+      default:
+        if (SAME_PARAMS.has(op.op)) {
+          o.quantization = { ...x!.quantization!, scale: [...x!.quantization!.scale], zeroPoint: [...x!.quantization!.zeroPoint] };
+          if (op.op === Op.PADV2 && ins[2] && isFloatConst(ins[2])) {
+            op.inputs[2] = addTensor(g, { name: ins[2].name, type: TensorType.INT8, shape: [...ins[2].shape], data: bytesOf(quantizeWithParams(floatValues(ins[2]), o.quantization)), quantization: o.quantization });
+          }
+        } else if (op.op !== Op.MEAN && op.op !== Op.RELU && op.op !== Op.RELU6 && op.op !== Op.RELU_N1_TO_1) {
+          throw new ModelGateError(`tflite int8: ${opName(op.op)} has no int8 rule`);
+        }
+    }
+    op.version = Math.max(op.version, INT8_VERSION[op.op] ?? 1);
+    out.push(op);
+  }
+
+  // Inputs: the tensor the graph is fed with, and the int8 tensor its readers now read.
+  const prologue: TfliteOperator[] = [];
+  g.inputs = g.inputs.map((i) => {
+    const t = g.tensors[i]!;
+    const q = t.quantization!;
+    if (options.ioType === 'int8') return i;
+    const inner = addTensor(g, { ...t, name: `${t.name}_int8`, quantization: { ...q } }, g.sources[i]);
+    for (const op of out) op.inputs = op.inputs.map((j) => (j === i ? inner : j));
+    if (options.ioType === 'float32') {
+      t.type = TensorType.FLOAT32;
+      delete t.quantization;
+    } else {
+      t.type = TensorType.UINT8;
+      t.quantization = perTensor(q.scale[0]!, q.zeroPoint[0]! + 128);
+    }
+    prologue.push({ op: Op.QUANTIZE, version: options.ioType === 'float32' ? 1 : 2, inputs: [i], outputs: [inner] });
+    return i;
+  });
+  const epilogue: TfliteOperator[] = [];
+  g.outputs = g.outputs.map((i) => {
+    const t = g.tensors[i]!;
+    const q = t.quantization!;
+    if (options.ioType === 'int8') return i;
+    const inner = addTensor(g, { ...t, name: `${t.name}_int8`, quantization: { ...q } }, g.sources[i]);
+    for (const op of out) {
+      op.outputs = op.outputs.map((j) => (j === i ? inner : j));
+      op.inputs = op.inputs.map((j) => (j === i ? inner : j));
+    }
+    if (options.ioType === 'float32') {
+      t.type = TensorType.FLOAT32;
+      delete t.quantization;
+      epilogue.push({ op: Op.DEQUANTIZE, version: 2, inputs: [inner], outputs: [i] });
+    } else {
+      t.type = TensorType.UINT8;
+      t.quantization = perTensor(q.scale[0]!, q.zeroPoint[0]! + 128);
+      epilogue.push({ op: Op.QUANTIZE, version: 2, inputs: [inner], outputs: [i] });
+    }
+    return i;
+  });
+  g.operators = [...prologue, ...out, ...epilogue];
+  dropUnusedTensors(g);
+  return [
+    `int8: ${activations.length} activation tensors calibrated on ${calibration.length} samples (min/max); conv weights per output channel, FULLY_CONNECTED per tensor; ${options.ioType} I/O`,
+  ];
+}
+
+/** Removes tensors no operator reads or writes (the float weights int8 copies replaced), renumbering the rest. */
+export function dropUnusedTensors(g: ConvertedGraph): void {
+  const used = new Set<number>([...g.inputs, ...g.outputs]);
+  for (const op of g.operators) for (const i of [...op.inputs, ...op.outputs]) if (i >= 0) used.add(i);
+  const remap = new Map<number, number>();
+  const tensors: TfliteTensor[] = [];
+  const sources: Array<string | undefined> = [];
+  g.tensors.forEach((t, i) => {
+    if (!used.has(i)) return;
+    remap.set(i, tensors.length);
+    tensors.push(t);
+    sources.push(g.sources[i]);
+  });
+  const m = (i: number): number => (i < 0 ? i : remap.get(i)!);
+  for (const op of g.operators) {
+    op.inputs = op.inputs.map(m);
+    op.outputs = op.outputs.map(m);
+  }
+  g.inputs = g.inputs.map(m);
+  g.outputs = g.outputs.map(m);
+  g.tensors = tensors;
+  g.sources = sources;
+}

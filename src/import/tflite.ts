@@ -1,0 +1,326 @@
+/**
+ * .tflite → ONNX, for the op subset ModelGate exports (so that ORT candidates can be compared with a .tflite
+ * reference). The ONNX model keeps the .tflite's interface: the same input/output names and shapes (NHWC
+ * images stay NHWC); each convolution or pool is wrapped in Transposes to NCHW and back, which onnxruntime's
+ * transpose optimizer cancels between neighbours.
+ *
+ * Quantized tensors become QDQ: an int8/uint8 activation is the float value passed through QuantizeLinear →
+ * DequantizeLinear with the tensor's scale and zero point; int8 weights are initializers behind a
+ * DequantizeLinear (per-axis where TFLite's are), int32 biases likewise. Quantized graph inputs and outputs
+ * are float in the ONNX model, as TfliteSession presents them (it quantizes the feeds and dequantizes the
+ * results), so the same float feeds run both. float16 weights (behind DEQUANTIZE) become float32 initializers.
+ * Custom ops (an Edge TPU-compiled model, say) stop the import with an error naming the op.
+ */
+import { readFileSync } from 'node:fs';
+import { DataType, onnx, type Model } from '../model/onnx.js';
+import { halfToFloat, makeTensor } from '../model/tensor.js';
+import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo } from '../model/graph.js';
+import { ModelGateError, errorMessage } from '../errors.js';
+import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../export/tflite/flatbuffer.js';
+import { Activation, Op, Padding, TensorType, opName } from '../export/tflite/schema.js';
+import { transposeData } from '../export/tflite/convert.js';
+
+const OPSET = 13;
+const TO_NCHW = [0, 3, 1, 2];
+const TO_NHWC = [0, 2, 3, 1];
+
+export interface TfliteImport {
+  model: Model;
+  /** The file's bytes (the reference runs them as they are). */
+  bytes: Uint8Array;
+  tflite: TfliteModel;
+}
+
+export function importTfliteFile(file: string, label = file): TfliteImport {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new ModelGateError(`${label}: cannot read the TFLite model (${errorMessage(err)})`, { cause: err });
+  }
+  const tflite = decodeTflite(bytes, label);
+  return { model: importTflite(tflite, label), bytes, tflite };
+}
+
+const QUANTIZED = new Set<number>([TensorType.INT8, TensorType.UINT8, TensorType.INT16]);
+
+function onnxQuantType(type: number): number {
+  return type === TensorType.INT8 ? DataType.INT8 : type === TensorType.UINT8 ? DataType.UINT8 : DataType.INT16;
+}
+
+export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
+  const g = tflite.graph;
+  const fail = (o: TfliteOperator, index: number, message: string): never => {
+    throw new ModelGateError(`${label}: operator ${index} (${describeOperator(o)}): ${message}`);
+  };
+  const custom = g.operators.map((o, i) => [o, i] as const).filter(([o]) => o.op === Op.CUSTOM);
+  if (custom.length > 0) {
+    const [o, i] = custom[0]!;
+    throw new ModelGateError(
+      `${label}: operator ${i} is ${describeOperator(o)}; custom ops cannot be imported or run by ModelGate (an Edge TPU-compiled model needs the Edge TPU delegate; use the .tflite from before compilation)`,
+    );
+  }
+  if (tflite.extraSubgraphs > 0) throw new ModelGateError(`${label}: the model has ${tflite.extraSubgraphs + 1} subgraphs (control flow); only single-graph models can be imported`);
+
+  const names = new NameAllocator();
+  const nodes: onnx.NodeProto[] = [];
+  const inits: onnx.TensorProto[] = [];
+  /** Tensor index → the ONNX name of its float value. */
+  const value = new Map<number, string>();
+  for (const t of g.tensors) names.reserve(t.name);
+
+  const tensor = (i: number): TfliteTensor => g.tensors[i]!;
+  // DEQUANTIZE of a constant (float16 or int8 weights) is a constant too: weights are looked up through it.
+  const dequantizedConst = new Map<number, number>();
+  for (const o of g.operators) if (o.op === Op.DEQUANTIZE && g.tensors[o.inputs[0]!]?.data) dequantizedConst.set(o.outputs[0]!, o.inputs[0]!);
+  const constIndex = (i: number): number => dequantizedConst.get(i) ?? i;
+  const scalarInit = (base: string, data: Float32Array | Int8Array | Uint8Array | Int32Array | Int16Array, dims: number[] = [], type?: number): string => {
+    const name = names.next(base);
+    inits.push(makeTensor(name, dims, data, type));
+    return name;
+  };
+  const int64Init = (base: string, values: readonly number[]): string => {
+    const name = names.next(base);
+    inits.push(makeTensor(name, [values.length], BigInt64Array.from(values.map((v) => BigInt(v)))));
+    return name;
+  };
+  const node = (op: string, inputs: string[], outputBase: string, attributes: onnx.AttributeProto[] = []): string => {
+    const out = names.next(outputBase);
+    nodes.push(makeNode(op, inputs, [out], { attributes }));
+    return out;
+  };
+
+  /** QuantizeLinear → DequantizeLinear with tensor t's per-tensor parameters. */
+  const qdq = (input: string, t: TfliteTensor): string => {
+    const q = t.quantization!;
+    if (q.scale.length !== 1) throw new ModelGateError(`${label}: activation '${t.name}' has per-axis quantization; only weights may`);
+    const scale = scalarInit(`${t.name}_scale`, Float32Array.of(q.scale[0]!));
+    const zpData = t.type === TensorType.INT8 ? Int8Array.of(q.zeroPoint[0]!) : t.type === TensorType.UINT8 ? Uint8Array.of(q.zeroPoint[0]!) : Int16Array.of(q.zeroPoint[0]!);
+    const zp = scalarInit(`${t.name}_zero_point`, zpData, [], onnxQuantType(t.type));
+    const quantized = node('QuantizeLinear', [input, scale, zp], `${t.name}_quantized`);
+    return node('DequantizeLinear', [quantized, scale, zp], `${t.name}_dequantized`);
+  };
+
+  const pushInit = (base: string, dims: number[], data: Float32Array | Int8Array | Uint8Array | Int32Array, type: number): string => {
+    const name = names.next(base);
+    inits.push(makeTensor(name, dims, data, type));
+    return name;
+  };
+
+  /** A constant as a float ONNX value: float32 as is, float16 widened, int8/int32 behind DequantizeLinear. */
+  const constant = (i: number, permute?: { dims: number[]; perm: number[] }): string => {
+    const t = tensor(i);
+    const raw = tensorValues(t);
+    const dims = permute ? permute.perm.map((a) => permute.dims[a]!) : [...t.shape];
+    const reorder = <T extends Float32Array | Int8Array | Int32Array | Uint8Array>(data: T): T => (permute ? transposeData(data, permute.dims, permute.perm) : data);
+    if (t.type === TensorType.FLOAT32) return pushInit(t.name, dims, reorder(raw as Float32Array), DataType.FLOAT);
+    if (t.type === TensorType.FLOAT16) return pushInit(t.name, dims, reorder(Float32Array.from(raw as Uint16Array, halfToFloat)), DataType.FLOAT);
+    if ((t.type === TensorType.INT8 || t.type === TensorType.UINT8 || t.type === TensorType.INT32) && t.quantization) {
+      const q = t.quantization;
+      const type = t.type === TensorType.INT8 ? DataType.INT8 : t.type === TensorType.UINT8 ? DataType.UINT8 : DataType.INT32;
+      const perAxis = q.scale.length > 1;
+      const axis = permute && perAxis ? permute.perm.indexOf(q.axis) : q.axis;
+      const qname = pushInit(`${t.name}_quantized`, dims, reorder(raw as Int8Array), type);
+      const scale = scalarInit(`${t.name}_scale`, Float32Array.from(q.scale), perAxis ? [q.scale.length] : []);
+      const zpValues = q.zeroPoint.length === q.scale.length ? q.zeroPoint : q.scale.map(() => 0);
+      const zpData = t.type === TensorType.INT8 ? Int8Array.from(zpValues) : t.type === TensorType.UINT8 ? Uint8Array.from(zpValues) : Int32Array.from(zpValues);
+      const zp = scalarInit(`${t.name}_zero_point`, zpData, perAxis ? [q.scale.length] : [], type);
+      return node('DequantizeLinear', [qname, scale, zp], t.name, perAxis ? [intAttr('axis', axis)] : []);
+    }
+    if (t.type === TensorType.INT32) return pushInit(t.name, dims, reorder(raw as Int32Array), DataType.INT32);
+    throw new ModelGateError(`${label}: constant '${t.name}' of type ${tensorTypeName(t.type)}${QUANTIZED.has(t.type) ? ' without quantization parameters' : ''} is not supported`);
+  };
+
+  /** The float ONNX value of tensor i (constants are materialized on first use). */
+  const input = (o: TfliteOperator, k: number, index: number): string => {
+    const i = o.inputs[k];
+    if (i === undefined || i < 0) fail(o, index, `input ${k} is missing`);
+    const have = value.get(i!);
+    if (have) return have;
+    const t = tensor(constIndex(i!));
+    if (!t.data) fail(o, index, `input '${t.name}' is computed by no earlier operator`);
+    const name = constant(constIndex(i!));
+    value.set(i!, name);
+    return name;
+  };
+
+  /** Registers op output tensor `i` computed as `name` (a float value), adding QDQ for a quantized tensor. */
+  const output = (i: number, name: string): void => {
+    const t = tensor(i);
+    value.set(i, QUANTIZED.has(t.type) && t.quantization ? qdq(name, t) : name);
+  };
+
+  const activation = (act: number, x: string, base: string): string => {
+    switch (act) {
+      case Activation.NONE: return x;
+      case Activation.RELU: return node('Relu', [x], `${base}_relu`);
+      case Activation.RELU6: return node('Clip', [x, scalarInit(`${base}_min`, Float32Array.of(0)), scalarInit(`${base}_max`, Float32Array.of(6))], `${base}_relu6`);
+      case Activation.RELU_N1_TO_1: return node('Clip', [x, scalarInit(`${base}_min`, Float32Array.of(-1)), scalarInit(`${base}_max`, Float32Array.of(1))], `${base}_relu1`);
+      case Activation.TANH: return node('Tanh', [x], `${base}_tanh`);
+      default: throw new ModelGateError(`${label}: fused activation ${act} is not supported`);
+    }
+  };
+
+  // Graph inputs: float in the ONNX model, quantized inside when the .tflite's input is.
+  const graphInputs = g.inputs.map((i) => {
+    const t = tensor(i);
+    const quantized = QUANTIZED.has(t.type) && !!t.quantization;
+    if (!quantized && t.type !== TensorType.FLOAT32) throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32 and quantized int8/uint8 inputs are supported`);
+    value.set(i, quantized ? qdq(t.name, t) : t.name);
+    return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
+  });
+
+  g.operators.forEach((o, index) => {
+    const outT = o.outputs[0]!;
+    const out = tensor(outT);
+    const opts = o.options ?? {};
+    const num = (k: string, d = 0): number => Number(opts[k] ?? d);
+    const base = out.name;
+    switch (o.op) {
+      case Op.QUANTIZE:
+      case Op.DEQUANTIZE: {
+        // In float terms QUANTIZE is the identity up to rounding (the QDQ on its output adds that); DEQUANTIZE is the identity.
+        const src = tensor(o.inputs[0]!);
+        if (o.op === Op.DEQUANTIZE && src.data) break; // a dequantized constant: materialized where it is read
+        output(outT, node('Identity', [input(o, 0, index)], `${base}_value`));
+        break;
+      }
+      case Op.CONV_2D:
+      case Op.DEPTHWISE_CONV_2D: {
+        const x = input(o, 0, index);
+        const w = tensor(constIndex(o.inputs[1]!));
+        if (!w.data) fail(o, index, 'the filter is not a constant');
+        const depthwise = o.op === Op.DEPTHWISE_CONV_2D;
+        const [wo, kh, kw, wi] = w.shape as [number, number, number, number];
+        // TFLite OHWI (conv) and 1HWO (depthwise) → ONNX OIHW and O1HW.
+        const wName = constant(constIndex(o.inputs[1]!), { dims: w.shape, perm: depthwise ? [3, 0, 1, 2] : [0, 3, 1, 2] });
+        const inShape = tensor(o.inputs[0]!).shape;
+        const channels = depthwise ? wi : wo;
+        const bName = o.inputs[2] !== undefined && o.inputs[2] >= 0 ? input(o, 2, index) : scalarInit(`${base}_bias`, new Float32Array(channels), [channels]);
+        const sh = num('stride_h', 1), sw = num('stride_w', 1), dh = num('dilation_h_factor', 1), dw = num('dilation_w_factor', 1);
+        const pads = padsFor(num('padding'), inShape[1]!, inShape[2]!, kh, kw, sh, sw, dh, dw);
+        const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('dilations', [dh, dw]), intsAttr('pads', pads)];
+        if (depthwise) attrs.push(intAttr('group', inShape[3]!));
+        const conv = node('Conv', [nchw, wName, bName], `${base}_conv`, attrs);
+        const y = node('Transpose', [activation(num('fused_activation_function'), conv, base)], `${base}_value`, [intsAttr('perm', TO_NHWC)]);
+        output(outT, y);
+        break;
+      }
+      case Op.MAX_POOL_2D:
+      case Op.AVERAGE_POOL_2D: {
+        const x = input(o, 0, index);
+        const inShape = tensor(o.inputs[0]!).shape;
+        const kh = num('filter_height'), kw = num('filter_width'), sh = num('stride_h', 1), sw = num('stride_w', 1);
+        const pads = padsFor(num('padding'), inShape[1]!, inShape[2]!, kh, kw, sh, sw, 1, 1);
+        const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('pads', pads)];
+        // TFLite averages over the valid cells only.
+        if (o.op === Op.AVERAGE_POOL_2D) attrs.push(intAttr('count_include_pad', 0));
+        const pool = node(o.op === Op.MAX_POOL_2D ? 'MaxPool' : 'AveragePool', [nchw], `${base}_pool`, attrs);
+        output(outT, node('Transpose', [activation(num('fused_activation_function'), pool, base)], `${base}_value`, [intsAttr('perm', TO_NHWC)]));
+        break;
+      }
+      case Op.FULLY_CONNECTED: {
+        const x = input(o, 0, index);
+        const w = tensor(constIndex(o.inputs[1]!));
+        if (!w.data) fail(o, index, 'the weights are not a constant');
+        const [nOut, k] = w.shape as [number, number];
+        const wName = input(o, 1, index);
+        const bName = o.inputs[2] !== undefined && o.inputs[2] >= 0 ? input(o, 2, index) : scalarInit(`${base}_bias`, new Float32Array(nOut), [nOut]);
+        const inShape = tensor(o.inputs[0]!).shape;
+        const flat = inShape.length === 2 ? x : node('Reshape', [x, int64Init(`${base}_flat_shape`, [-1, k])], `${base}_flat`);
+        let y = node('Gemm', [flat, wName, bName], `${base}_gemm`, [intAttr('transB', 1)]);
+        y = activation(num('fused_activation_function'), y, base);
+        if (inShape.length !== 2 || out.shape.length !== 2) y = node('Reshape', [y, int64Init(`${base}_out_shape`, out.shape)], `${base}_value`);
+        output(outT, y);
+        break;
+      }
+      case Op.ADD:
+      case Op.SUB:
+      case Op.MUL: {
+        const onnxOp = o.op === Op.ADD ? 'Add' : o.op === Op.SUB ? 'Sub' : 'Mul';
+        const y = node(onnxOp, [input(o, 0, index), input(o, 1, index)], `${base}_${onnxOp.toLowerCase()}`);
+        output(outT, activation(num('fused_activation_function'), y, base));
+        break;
+      }
+      case Op.RELU: output(outT, node('Relu', [input(o, 0, index)], `${base}_value`)); break;
+      case Op.RELU6: output(outT, activation(Activation.RELU6, input(o, 0, index), base)); break;
+      case Op.RELU_N1_TO_1: output(outT, activation(Activation.RELU_N1_TO_1, input(o, 0, index), base)); break;
+      case Op.LOGISTIC: output(outT, node('Sigmoid', [input(o, 0, index)], `${base}_value`)); break;
+      case Op.TANH: output(outT, node('Tanh', [input(o, 0, index)], `${base}_value`)); break;
+      case Op.SOFTMAX: {
+        let x = input(o, 0, index);
+        const beta = num('beta', 1);
+        if (beta !== 1) x = node('Mul', [x, scalarInit(`${base}_beta`, Float32Array.of(beta))], `${base}_scaled`);
+        output(outT, node('Softmax', [x], `${base}_value`, [intAttr('axis', -1)]));
+        break;
+      }
+      case Op.RESHAPE:
+      case Op.SQUEEZE:
+        output(outT, node('Reshape', [input(o, 0, index), int64Init(`${base}_shape`, out.shape)], `${base}_value`));
+        break;
+      case Op.MEAN: {
+        const axesT = tensor(o.inputs[1]!);
+        if (!axesT.data) fail(o, index, 'the axes are not a constant');
+        const axes = Array.from(tensorValues(axesT) as Int32Array);
+        output(outT, node('ReduceMean', [input(o, 0, index)], `${base}_value`, [intsAttr('axes', axes), intAttr('keepdims', opts.keep_dims ? 1 : 0)]));
+        break;
+      }
+      case Op.CONCATENATION: {
+        const ins = o.inputs.map((_, k) => input(o, k, index));
+        const rank = out.shape.length;
+        let axis = num('axis');
+        if (axis < 0) axis += rank;
+        output(outT, activation(num('fused_activation_function'), node('Concat', ins, `${base}_concat`, [intAttr('axis', axis)]), base));
+        break;
+      }
+      case Op.PAD:
+      case Op.PADV2: {
+        const pt = tensor(o.inputs[1]!);
+        if (!pt.data) fail(o, index, 'the paddings are not a constant');
+        const p = Array.from(tensorValues(pt) as Int32Array, Number);
+        const rank = p.length / 2;
+        const pads = [...Array.from({ length: rank }, (_, i) => p[2 * i]!), ...Array.from({ length: rank }, (_, i) => p[2 * i + 1]!)];
+        const ins = [input(o, 0, index), int64Init(`${base}_pads`, pads)];
+        if (o.op === Op.PADV2) ins.push(input(o, 2, index));
+        output(outT, node('Pad', ins, `${base}_value`));
+        break;
+      }
+      case Op.TRANSPOSE: {
+        const pt = tensor(o.inputs[1]!);
+        if (!pt.data) fail(o, index, 'the permutation is not a constant');
+        output(outT, node('Transpose', [input(o, 0, index)], `${base}_value`, [intsAttr('perm', Array.from(tensorValues(pt) as Int32Array, Number))]));
+        break;
+      }
+      default:
+        fail(o, index, `${opName(o.op)} is not supported by the TFLite import (supported: the ops ModelGate exports)`);
+    }
+  });
+
+  // Graph outputs: the float value under the .tflite's output name.
+  const graphOutputs = g.outputs.map((i) => {
+    const t = tensor(i);
+    const v = value.get(i);
+    if (!v) throw new ModelGateError(`${label}: output '${t.name}' is computed by no operator`);
+    nodes.push(makeNode('Identity', [v], [t.name]));
+    return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
+  });
+
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'modelgate-tflite-import',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: { name: g.name || 'tflite', node: nodes, initializer: inits, input: graphInputs, output: graphOutputs },
+  });
+  checkModel(model, `${label} (imported)`);
+  return model;
+}
+
+/** ONNX pads [top, left, bottom, right] for TFLite's SAME or VALID. */
+function padsFor(padding: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): number[] {
+  if (padding !== Padding.SAME) return [0, 0, 0, 0];
+  const total = (size: number, k: number, s: number, d: number): number => Math.max(0, (Math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size);
+  const th = total(h, kh, sh, dh), tw = total(w, kw, sw, dw);
+  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+}
