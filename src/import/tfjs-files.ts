@@ -1,0 +1,192 @@
+/**
+ * TF.js layers models on disk: model.json plus binary weight shards, read and written with
+ * node:fs (tf.io's file:// handler ships only with tfjs-node).
+ *
+ * Reading treats the files as hostile: shard paths must stay inside the model's folder, and the
+ * shards must hold exactly the bytes the manifest's specs (quantized or not) describe.
+ * Writing can quantize weights the way the TF.js converter does: uint8/uint16 affine
+ * (value = q · scale + min, with 0 exactly representable) or float16; TF.js dequantizes on load.
+ */
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { ModelGateError, errorMessage } from '../errors.js';
+import { floatToHalf } from '../model/tensor.js';
+import { escapesFolder } from './paths.js';
+
+export const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
+export const MAX_WEIGHT_BYTES = 2 ** 31 - 1;
+
+export type WeightQuantization = 'none' | 'uint8' | 'uint16' | 'float16';
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; min?: number; scale?: number };
+}
+
+const STORED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+
+function specBytes(spec: WeightSpec, source: string): number {
+  const stored = spec.quantization?.dtype ?? spec.dtype;
+  const per = STORED_BYTES[stored];
+  if (per === undefined) throw new ModelGateError(`${source}: weight '${spec.name}' is stored as ${stored}, which is not supported`);
+  if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new ModelGateError(`${source}: weight '${spec.name}' has an invalid shape`);
+  return spec.shape.reduce((a, b) => a * b, 1) * per;
+}
+
+/** model.json (or its folder) → a TF.js LayersModel with its weights. */
+export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
+  const jsonFile = statSync(file, { throwIfNoEntry: false })?.isDirectory() ? path.join(file, 'model.json') : file;
+  const dir = path.dirname(path.resolve(jsonFile));
+  let json: tf.io.ModelJSON;
+  try {
+    const size = statSync(jsonFile).size;
+    if (size > MAX_MODEL_JSON_BYTES) throw new ModelGateError(`${jsonFile}: ${size} bytes is more than a model.json may be`);
+    json = JSON.parse(readFileSync(jsonFile, 'utf8')) as tf.io.ModelJSON;
+  } catch (err) {
+    if (err instanceof ModelGateError) throw err;
+    throw new ModelGateError(`${jsonFile}: cannot read TF.js model.json (${errorMessage(err)})`, { cause: err });
+  }
+  if (json.format === 'graph-model') {
+    throw new ModelGateError(`${jsonFile}: TF.js graph models are not supported; convert the Keras model (or export a layers model: tensorflowjs_converter --output_format=tfjs_layers_model)`);
+  }
+  if (!json.modelTopology) throw new ModelGateError(`${jsonFile}: no modelTopology; not a TF.js layers model`);
+  const specs: WeightSpec[] = [];
+  const buffers: Uint8Array[] = [];
+  let total = 0;
+  for (const group of json.weightsManifest ?? []) {
+    let groupBytes = 0;
+    for (const p of group.paths) {
+      if (typeof p !== 'string' || escapesFolder(p) || /^[a-z][a-z0-9+.-]*:/i.test(p)) {
+        throw new ModelGateError(`${jsonFile}: weight shard path '${String(p)}' points outside the model's folder; refusing the model`);
+      }
+      const shard = path.resolve(dir, p);
+      let bytes: Buffer;
+      try {
+        const size = statSync(shard).size;
+        if (total + size > MAX_WEIGHT_BYTES) throw new ModelGateError(`${jsonFile}: the weight shards add up to more than ${MAX_WEIGHT_BYTES} bytes`);
+        bytes = readFileSync(shard);
+      } catch (err) {
+        if (err instanceof ModelGateError) throw err;
+        throw new ModelGateError(`${jsonFile}: cannot read weight shard '${p}' (${errorMessage(err)})`, { cause: err });
+      }
+      total += bytes.length;
+      groupBytes += bytes.length;
+      buffers.push(bytes);
+    }
+    const expected = (group.weights as WeightSpec[]).reduce((n, s) => n + specBytes(s, jsonFile), 0);
+    if (expected !== groupBytes) {
+      throw new ModelGateError(`${jsonFile}: the shards ${group.paths.join(', ')} hold ${groupBytes} bytes, the manifest describes ${expected}`);
+    }
+    specs.push(...(group.weights as WeightSpec[]));
+  }
+  const weightData = new Uint8Array(total);
+  let at = 0;
+  for (const b of buffers) {
+    weightData.set(b, at);
+    at += b.length;
+  }
+  try {
+    return await t.loadLayersModel(t.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: weightData.buffer }));
+  } catch (err) {
+    throw new ModelGateError(`${jsonFile}: TF.js could not load the model: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Affine uint8/uint16 with 0 exactly representable (zero padding and pruned weights stay exact). */
+function quantizeAffine(values: Float32Array, bits: 8 | 16): { data: Uint8Array | Uint16Array; min: number; scale: number } {
+  const levels = bits === 8 ? 255 : 65535;
+  let lo = 0;
+  let hi = 0;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const scale = hi > lo ? (hi - lo) / levels : 1;
+  const zero = Math.round(-lo / scale);
+  const min = -zero * scale;
+  const data = bits === 8 ? new Uint8Array(values.length) : new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = Math.min(levels, Math.max(0, Math.round((values[i]! - min) / scale)));
+  return { data, min, scale };
+}
+
+export interface WriteTfjsOptions {
+  quantize?: WeightQuantization;
+  /** Shard size; TF.js' converter default is 4 MiB (browser caches like it). */
+  shardBytes?: number;
+}
+
+export interface WrittenTfjsModel {
+  dir: string;
+  files: string[];
+  /** model.json plus shards. */
+  bytes: number;
+  weightBytes: number;
+  quantize: WeightQuantization;
+}
+
+/** Writes a TF.js layers model as model.json + group1-shardKofN.bin, optionally with quantized weights. */
+export async function writeTfjsLayersModel(model: tf.LayersModel, dir: string, options: WriteTfjsOptions = {}): Promise<WrittenTfjsModel> {
+  const quantize = options.quantize ?? 'none';
+  const shardBytes = options.shardBytes ?? 4 * 2 ** 20;
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save({
+    save: async (a: tf.io.ModelArtifacts) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    },
+  } as tf.io.IOHandler);
+  if (!artifacts) throw new Error('TF.js did not hand over the model artifacts');
+  const source = new Uint8Array(
+    Array.isArray(artifacts.weightData) ? concat(artifacts.weightData.map((b) => new Uint8Array(b))) : new Uint8Array((artifacts.weightData as ArrayBuffer | undefined) ?? new ArrayBuffer(0)),
+  );
+  const specs: WeightSpec[] = [];
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const spec of (artifacts.weightSpecs ?? []) as WeightSpec[]) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const raw = source.slice(at, at + n * 4);
+    at += n * 4;
+    if (spec.dtype !== 'float32' || quantize === 'none') {
+      specs.push({ name: spec.name, shape: spec.shape, dtype: spec.dtype });
+      parts.push(raw);
+      continue;
+    }
+    const values = new Float32Array(raw.buffer, raw.byteOffset, n);
+    if (quantize === 'float16') {
+      specs.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
+      parts.push(new Uint8Array(Uint16Array.from(values, floatToHalf).buffer));
+    } else {
+      const q = quantizeAffine(values, quantize === 'uint8' ? 8 : 16);
+      specs.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: quantize, min: q.min, scale: q.scale } });
+      parts.push(new Uint8Array(q.data.buffer));
+    }
+  }
+  const weights = concat(parts);
+  const shardCount = Math.max(1, Math.ceil(weights.length / shardBytes));
+  const shardNames = Array.from({ length: shardCount }, (_, k) => `group1-shard${k + 1}of${shardCount}.bin`);
+  mkdirSync(dir, { recursive: true });
+  shardNames.forEach((name, k) => writeFileSync(path.join(dir, name), weights.subarray(k * shardBytes, Math.min(weights.length, (k + 1) * shardBytes))));
+  const json = {
+    format: 'layers-model',
+    generatedBy: artifacts.generatedBy,
+    convertedBy: 'modelgate',
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: shardNames, weights: specs }],
+  };
+  const jsonText = JSON.stringify(json);
+  writeFileSync(path.join(dir, 'model.json'), jsonText);
+  return { dir, files: ['model.json', ...shardNames], bytes: Buffer.byteLength(jsonText) + weights.length, weightBytes: weights.length, quantize };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
