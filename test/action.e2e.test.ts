@@ -179,8 +179,9 @@ describe('the action, built, on a pull_request', () => {
       passed: 'true',
       'report-json': path.join(outDir, 'report.json'),
       'report-markdown': path.join(outDir, 'report.md'),
-      deltas: '{}',
     });
+    // issue 6: the selected candidate against the reference (no base in a plain run).
+    expect(JSON.parse(run.outputs.deltas!)).toMatchObject({ against: 'reference', compared_with: 'reference' });
     const report = JSON.parse(readFileSync(run.outputs['report-json']!, 'utf8')) as { passed: boolean; selected: string; candidates: Array<{ id: string; file: string }> };
     expect(report.passed).toBe(true);
     const selected = report.candidates.find((c) => c.id === report.selected)!;
@@ -188,7 +189,8 @@ describe('the action, built, on a pull_request', () => {
     expect(existsSync(run.outputs['selected-model']!)).toBe(true);
 
     const markdown = readFileSync(run.outputs['report-markdown']!, 'utf8');
-    expect(run.summary).toContain(markdown.trimEnd());
+    // issue 6: the summary and the comment carry the PR comment (src/report/comment.ts); report.md stays the file's.
+    expect(run.summary).toContain(`### ✅ ModelGate passed: selected **${report.selected}**`);
 
     const artifacts = server.artifacts.filter((a) => a.runId === 1001);
     expect(artifacts.map((a) => [a.name, a.finalized])).toEqual([[`modelgate-${KEY}`, true]]);
@@ -199,7 +201,7 @@ describe('the action, built, on a pull_request', () => {
 
     const comments = server.comments(OWNER, REPO, PR_NUMBER);
     expect(comments).toHaveLength(1);
-    expect(comments[0]!.body).toBe(`<!-- modelgate:${KEY} -->\n${markdown}`);
+    expect(comments[0]!.body.startsWith(`<!-- modelgate:${KEY} -->\n### ✅ ModelGate passed: selected **${report.selected}**\n`)).toBe(true);
     firstCommentId = comments[0]!.id;
     expect(server.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/issues/${PR_NUMBER}/comments`))).toHaveLength(1);
   }, 300_000);

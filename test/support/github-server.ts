@@ -4,6 +4,7 @@
  *
  * - REST issue comments: list (per_page/page + Link header), create, update; 401/403/404/422 as GitHub sends them.
  * - REST artifacts of a run: list, get, and the /zip redirect to a signed blob URL (cross-run download).
+ * - REST pull requests (GET, from seeded ones) and check runs (POST), for the publish/merge modes (issue 6).
  * - The artifact v2 service: Twirp JSON at /twirp/github.actions.results.api.v1.ArtifactService/<Method>,
  *   authorized by an ACTIONS_RUNTIME_TOKEN JWT whose `scp` claim carries `Actions.Results:<runId>:<jobId>`.
  * - Azure Blob for the signed URLs: Put Block, Put Block List, Put Blob, Get Blob, with SAS `sig` checking.
@@ -59,6 +60,76 @@ export interface StoredArtifact {
 
 export type TokenAccess = 'read' | 'write';
 
+export interface SeededPullRequest {
+  number: number;
+  state?: 'open' | 'closed';
+  headSha: string;
+  /** owner/name of the head repository (a fork's for a fork PR). */
+  headRepo: string;
+  baseSha?: string;
+}
+
+export interface CheckRun {
+  id: number;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion: string | null;
+  details_url?: string;
+  output?: { title?: string; summary?: string; text?: string };
+}
+
+/** A zip of the given files, stored (no compression): what a test needs to hand-craft an artifact. */
+export function writeZip(files: Record<string, string | Buffer>): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (data: Buffer) => {
+    let c = 0xffffffff;
+    for (const byte of data) c = crcTable[(c ^ byte) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, content] of Object.entries(files)) {
+    const data = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+    const nameBytes = Buffer.from(name, 'utf8');
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x0800, 6);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBytes, data);
+    centrals.push(central, nameBytes);
+    offset += 30 + nameBytes.length + data.length;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(Object.keys(files).length, 8);
+  end.writeUInt16LE(Object.keys(files).length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
 export interface GitHubServerOptions {
   /** REST tokens and what they may do; a `pull_request` run from a fork gets a read-only one. */
   tokens?: Record<string, TokenAccess>;
@@ -94,6 +165,12 @@ export interface GitHubServer {
   seedComments(owner: string, repo: string, issueNumber: number, bodies: string[], login?: string): IssueComment[];
   /** An ACTIONS_RUNTIME_TOKEN for a job of the given workflow run (signed by this server). */
   runtimeToken(runId: number, jobName?: string): string;
+  /** issue 6: an artifact as if a job of run `runId` had uploaded these files (a hand-made, possibly hostile, zip). */
+  seedArtifact(runId: number, name: string, files: Record<string, string | Buffer>): StoredArtifact;
+  /** issue 6: a pull request GET /repos/{owner}/{repo}/pulls/{n} returns. */
+  seedPullRequest(owner: string, repo: string, pr: SeededPullRequest): void;
+  /** issue 6: check runs created through POST /repos/{owner}/{repo}/check-runs, oldest first. */
+  checkRuns(owner: string, repo: string): CheckRun[];
   /** Make matching requests fail with `status` and a JSON body, `times` times. */
   failWith(match: { method?: string; path: RegExp }, status: number, body: unknown, times?: number): void;
   close(): Promise<void>;
@@ -178,6 +255,10 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
   const blobs = new Map<string, BlobState>();
   const runsByBackendId = new Map<string, number>();
   const failures: InjectedFailure[] = [];
+  const pullRequests = new Map<string, SeededPullRequest>();
+  const checkRuns = new Map<string, CheckRun[]>();
+  let nextCheckRunId = 7_000_001;
+  const runBackendIdOf = (runId: number) => `00000000-0000-4000-8000-${String(runId).padStart(12, '0').slice(-12)}`;
   let nextCommentId = 1_000_000_001;
   let nextArtifactId = 5_000_001;
   let baseUrl = '';
@@ -489,6 +570,46 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       return;
     }
 
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/.exec(url.pathname)) && method === 'GET') {
+      const [, owner, repo, n] = m as unknown as [string, string, string, string];
+      const pr = pullRequests.get(issueKey(owner, repo, Number(n)));
+      if (!pr) return githubError(res, 404, 'Not Found', `${DOCS}/pulls/pulls#get-a-pull-request`);
+      const [headOwner] = pr.headRepo.split('/');
+      return sendJson(res, 200, {
+        id: 900_000 + pr.number,
+        number: pr.number,
+        state: pr.state ?? 'open',
+        html_url: `https://github.com/${owner}/${repo}/pull/${pr.number}`,
+        head: { ref: 'feature', sha: pr.headSha, repo: { full_name: pr.headRepo, fork: pr.headRepo !== `${owner}/${repo}`, owner: { login: headOwner } } },
+        base: { ref: 'main', sha: pr.baseSha ?? 'b'.repeat(40), repo: { full_name: `${owner}/${repo}` } },
+      });
+    }
+
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/check-runs$/.exec(url.pathname)) && method === 'POST') {
+      const [, owner, repo] = m as unknown as [string, string, string];
+      if (access !== 'write') return githubError(res, 403, 'Resource not accessible by integration', `${DOCS}/checks/runs#create-a-check-run`);
+      const input = JSON.parse(body.toString('utf8') || '{}') as Partial<CheckRun>;
+      if (typeof input.name !== 'string' || typeof input.head_sha !== 'string') {
+        return githubError(res, 422, 'Invalid request.\n\n"name" and "head_sha" are required.', `${DOCS}/checks/runs#create-a-check-run`);
+      }
+      if ((input.output?.summary?.length ?? 0) > 65_535) {
+        return githubError(res, 422, 'Invalid request.\n\nOnly 65535 characters are allowed; 65536 were supplied.', `${DOCS}/checks/runs#create-a-check-run`);
+      }
+      const run: CheckRun = {
+        id: nextCheckRunId++,
+        name: input.name,
+        head_sha: input.head_sha,
+        status: input.status ?? 'queued',
+        conclusion: input.conclusion ?? null,
+        ...(input.details_url ? { details_url: input.details_url } : {}),
+        ...(input.output ? { output: input.output } : {}),
+      };
+      const list = checkRuns.get(`${owner}/${repo}`) ?? [];
+      list.push(run);
+      checkRuns.set(`${owner}/${repo}`, list);
+      return sendJson(res, 201, { ...run, html_url: `https://github.com/${owner}/${repo}/runs/${run.id}` });
+    }
+
     return githubError(res, 404, 'Not Found', DOCS);
   }
 
@@ -526,7 +647,7 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       return made;
     },
     runtimeToken(runId, jobName = 'gate') {
-      const runBackendId = `00000000-0000-4000-8000-${String(runId).padStart(12, '0').slice(-12)}`;
+      const runBackendId = runBackendIdOf(runId);
       const jobBackendId = createHash('sha256').update(`${runId}/${jobName}`).digest('hex').replace(/^(.{8})(.{4})(.{3})(.{3})(.{12}).*/, '$1-$2-5$3-a$4-$5');
       runsByBackendId.set(runBackendId, runId);
       const now = Math.floor(Date.now() / 1000);
@@ -536,6 +657,33 @@ export async function startGitHubServer(options: GitHubServerOptions = {}): Prom
       );
       return `${header}.${claims}.${sign(`${header}.${claims}`)}`;
     },
+    seedArtifact(runId, name, files) {
+      const zip = writeZip(files);
+      const runBackendId = runBackendIdOf(runId);
+      runsByBackendId.set(runBackendId, runId);
+      const blobPath = `/blob/actions-results/${runBackendId}/seeded/artifacts/${createHash('sha256').update(`${name}\n${randomUUID()}`).digest('hex')}.zip`;
+      blobs.set(blobPath, { blocks: new Map(), committed: zip, contentType: 'application/zip' });
+      const artifact: StoredArtifact = {
+        id: nextArtifactId++,
+        name,
+        runId,
+        runBackendId,
+        jobBackendId: 'seeded',
+        blobPath,
+        mimeType: 'application/zip',
+        finalized: true,
+        zip,
+        size: zip.length,
+        digest: `sha256:${createHash('sha256').update(zip).digest('hex')}`,
+        createdAt: new Date(),
+      };
+      artifacts.push(artifact);
+      return artifact;
+    },
+    seedPullRequest(owner, repo, pr) {
+      pullRequests.set(issueKey(owner, repo, pr.number), pr);
+    },
+    checkRuns: (owner, repo) => [...(checkRuns.get(`${owner}/${repo}`) ?? [])],
     failWith(match, status, body, times = Number.POSITIVE_INFINITY) {
       failures.push({ method: match.method, path: match.path, status, body, remaining: times });
     },

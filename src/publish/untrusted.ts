@@ -1,0 +1,376 @@
+/**
+ * Data that crosses a trust boundary before it is posted: report.json and the run context that a
+ * `mode: measure` job (which may run a fork's code) uploads, read back by `mode: publish` (which holds
+ * a write token). Everything here assumes the bytes were written by an attacker:
+ * - the zip is parsed by hand, only the few entries we want are inflated, each with a hard output cap,
+ *   so a zip bomb or a path like ../../.bashrc never touches the disk;
+ * - report.json and the context are schema-validated (types, ranges, lengths, counts) with ajv;
+ * - every string that reaches markdown goes through mdText/htmlText/mermaidLabel, which leave no
+ *   HTML, link, image, mention, issue reference, math or table break to a hostile value.
+ */
+import { inflateRawSync } from 'node:zlib';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Report } from '../report/types.js';
+
+export const LIMITS = {
+  /** report.json as read from an artifact. A real one is tens of KB; 8 MiB leaves room for thousands of candidates. */
+  reportBytes: 8 * 1024 * 1024,
+  contextBytes: 64 * 1024,
+  /** The artifact zip a publish or merge job downloads (compressed). Measure artifacts hold only the report. */
+  artifactBytes: 64 * 1024 * 1024,
+  /** Artifacts read per run: a matrix is rarely wider than a handful of runners. */
+  artifacts: 32,
+  candidates: 1000,
+  checksPerCandidate: 100,
+  idChars: 200,
+  messageChars: 4000,
+  errorChars: 20_000,
+} as const;
+
+export class UntrustedDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UntrustedDataError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escaping
+// ---------------------------------------------------------------------------------------------
+
+// C0/C1 controls, and the bidirectional overrides and isolates that can make text read differently than it is.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const ZWSP = '\u200b';
+
+/** One line of plain text: controls and bidi overrides removed, whitespace runs collapsed, cut to maxChars code points. */
+export function plainText(value: unknown, maxChars = 300): string {
+  const text = String(value ?? '')
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(CONTROL, '')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  const points = [...text];
+  return points.length > maxChars ? `${points.slice(0, Math.max(0, maxChars - 1)).join('')}…` : text;
+}
+
+/**
+ * GitHub turns `@name` into a mention (a notification), `#12` and `owner/repo#12` into cross-references
+ * (a timeline entry on that issue), `GH-12` likewise, and bare URLs and www. into links. A zero-width space
+ * after the trigger defuses each and reads the same.
+ */
+function defuseAutolinks(text: string): string {
+  return text
+    .replace(/@/g, `@${ZWSP}`)
+    .replace(/#/g, `#${ZWSP}`)
+    .replace(/\b(GH)-(?=\d)/gi, `$1${ZWSP}-`)
+    .replace(/:\/\//g, `:${ZWSP}//`)
+    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}${ZWSP}.`);
+}
+
+/**
+ * Text for a markdown paragraph or table cell. Every ASCII punctuation character that can open markup is
+ * backslash-escaped (the escape is invisible), so no emphasis, code, link, image, HTML tag, entity,
+ * math (`$`), strikethrough, autolink or table cell break (`|`) can start inside it; what only matters at
+ * the start of a line is escaped there.
+ */
+export function mdText(value: unknown, maxChars = 300): string {
+  return defuseAutolinks(plainText(value, maxChars))
+    .replace(/[\\`*_{}[\]()#+!|<>~&$^@]/g, (c) => `\\${c}`)
+    // What only means something at the start of a line (a list item, a thematic break or setext underline).
+    .replace(/^(\d+)([.)])/, '$1\\$2')
+    .replace(/^([-=])/, '\\$1');
+}
+
+/**
+ * Text inside raw HTML (a `<summary>` line is an HTML block, where markdown escapes would show as
+ * backslashes): only entities, so no tag or attribute can open.
+ */
+export function htmlText(value: unknown, maxChars = 300): string {
+  const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  return defuseAutolinks(plainText(value, maxChars)).replace(/[&<>"']/g, (c) => entities[c]!);
+}
+
+/** A label inside a Mermaid block: letters, digits and a few separators, nothing Mermaid parses. */
+export function mermaidLabel(value: unknown, maxChars = 24): string {
+  const label = plainText(value, 1000)
+    .replace(/[^A-Za-z0-9 ._+-]+/g, '_')
+    .replace(/_+/g, '_')
+    .trim();
+  const points = [...label];
+  return (points.length > maxChars ? `${points.slice(0, maxChars - 2).join('').trimEnd()}..` : label) || '_';
+}
+
+/** A path or git ref shown inside a shell code block: only when it is made of characters that need no quoting. */
+export function shellWord(value: unknown): string | null {
+  const text = String(value ?? '');
+  return /^[A-Za-z0-9._/@+-]{1,200}$/.test(text) && !text.startsWith('-') && !text.includes('`') ? text : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas
+// ---------------------------------------------------------------------------------------------
+
+const str = (max: number) => ({ type: 'string', maxLength: max });
+const num = { type: 'number' };
+const nonNegative = { type: 'number', minimum: 0 };
+const nullable = (schema: object) => ({ anyOf: [schema, { type: 'null' }] });
+const fraction = { type: 'number', minimum: 0, maximum: 1 };
+
+const checkSchema = {
+  type: 'object',
+  required: ['name', 'passed', 'message'],
+  properties: { name: str(LIMITS.idChars), passed: { type: 'boolean' }, message: str(LIMITS.messageChars), subject: str(50) },
+};
+
+const latencySchema = {
+  type: 'object',
+  required: ['batch', 'threads', 'p50_ms', 'p90_ms', 'p99_ms', 'samples'],
+  properties: {
+    batch: { type: 'integer', minimum: 0 },
+    threads: { type: 'integer', minimum: 0 },
+    p50_ms: nonNegative,
+    p90_ms: nonNegative,
+    p99_ms: nonNegative,
+    samples: { type: 'integer', minimum: 0 },
+    mean_ms: nonNegative,
+    ratio: { type: 'number', exclusiveMinimum: 0 },
+    ratio_ci95: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } },
+    verdict: { enum: ['significant regression', 'within noise', 'significant improvement'] },
+    percentiles_ms: { type: 'object', maxProperties: 50, propertyNames: { pattern: '^p[0-9]{1,2}(\\.[0-9])?$' }, additionalProperties: nonNegative },
+  },
+};
+
+const candidateSchema = {
+  type: 'object',
+  required: ['id', 'recipe', 'file', 'bytes', 'accuracy', 'agreement', 'latency', 'checks'],
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: LIMITS.idChars },
+    recipe: { type: 'array', maxItems: 100 },
+    file: str(1000),
+    bytes: { type: 'integer', minimum: 0, maximum: 1e13 },
+    accuracy: nullable(fraction),
+    agreement: nullable(fraction),
+    mse: nonNegative,
+    latency: nullable(latencySchema),
+    checks: { type: 'array', maxItems: LIMITS.checksPerCandidate, items: checkSchema },
+    error: str(LIMITS.errorChars),
+    runtime_kind: str(50),
+  },
+};
+
+const sideSchema = {
+  type: 'object',
+  required: ['candidate', 'bytes'],
+  properties: {
+    candidate: str(LIMITS.idChars),
+    bytes: { type: 'integer', minimum: 0, maximum: 1e13 },
+    accuracy: nullable(fraction),
+    mse: nullable(nonNegative),
+    p50_ms: nullable(nonNegative),
+    p90_ms: nullable(nonNegative),
+    p99_ms: nullable(nonNegative),
+  },
+};
+
+const pairSchema = {
+  type: 'object',
+  required: ['id', 'base', 'head', 'delta', 'checks'],
+  properties: {
+    id: { enum: ['reference', 'selected'] },
+    base: sideSchema,
+    head: sideSchema,
+    delta: { type: 'object', properties: { bytes: num, accuracy: nullable(num), mse: nullable(num) } },
+    agreement: nullable(fraction),
+    latency: nullable({
+      type: 'object',
+      required: ['ratio', 'ci95', 'verdict', 'threshold'],
+      properties: {
+        ratio: { type: 'number', exclusiveMinimum: 0 },
+        ci95: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } },
+        verdict: { enum: ['significant regression', 'within noise', 'significant improvement'] },
+        threshold: { type: 'number', minimum: 1 },
+        method: str(50),
+        gated: { type: 'boolean' },
+      },
+    }),
+    checks: { type: 'array', maxItems: LIMITS.checksPerCandidate, items: checkSchema },
+  },
+};
+
+/** report.json v1 as ModelGate writes it (src/report/types.ts, plus compare's fields). Unknown fields are allowed: v1 only grows. */
+export const REPORT_SCHEMA = {
+  $id: 'https://modelgate.dev/schema/report-v1.json',
+  type: 'object',
+  required: ['schemaVersion', 'passed', 'tool', 'hardware', 'runtime', 'reference', 'selected', 'candidates'],
+  properties: {
+    schemaVersion: { const: 1 },
+    passed: { type: 'boolean' },
+    tool: { type: 'object', required: ['name', 'version'], properties: { name: str(100), version: str(100) } },
+    hardware: {
+      type: 'object',
+      required: ['cpu', 'cores', 'arch', 'os'],
+      properties: {
+        cpu: str(300),
+        cores: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+        arch: str(50),
+        os: str(300),
+        memory_bytes: nonNegative,
+        isa: { type: 'object', maxProperties: 200, additionalProperties: { type: ['boolean', 'null'] } },
+        node: str(100),
+        onnxruntime: str(100),
+      },
+    },
+    runtime: { type: 'object', required: ['onnxruntime'], maxProperties: 50, properties: { onnxruntime: str(100) } },
+    reference: str(LIMITS.idChars),
+    selected: nullable(str(LIMITS.idChars)),
+    candidates: { type: 'array', maxItems: LIMITS.candidates, items: candidateSchema },
+    config: str(1000),
+    error: str(LIMITS.errorChars),
+    gate: { type: 'object', maxProperties: 50, additionalProperties: { type: ['number', 'string', 'boolean', 'null'] } },
+    dataset: { type: 'object', properties: { samples: { type: 'integer', minimum: 0 } } },
+    mode: str(50),
+    base: {
+      type: 'object',
+      properties: { ref: str(300), sha: nullable(str(100)), missing: str(LIMITS.messageChars), passed: { type: 'boolean' }, selected: nullable(str(LIMITS.idChars)) },
+    },
+    head: { type: 'object', properties: { sha: nullable(str(100)), passed: { type: 'boolean' }, selected: nullable(str(LIMITS.idChars)) } },
+    comparison: { type: 'array', maxItems: 10, items: pairSchema },
+    checks: { type: 'array', maxItems: LIMITS.candidates, items: checkSchema },
+    warnings: { type: 'array', maxItems: 100, items: str(LIMITS.messageChars) },
+  },
+};
+
+/** What a measure (or run/auto) job records beside report.json so a publish job can verify where it came from. */
+export interface ArtifactContext {
+  kind: 'modelgate-context';
+  version: 1;
+  /** The publish key: comment marker and artifact name suffix. */
+  key: string;
+  mode: string;
+  /** The config path relative to the workspace. */
+  config: string;
+  event: string;
+  /** The pull request the measure job ran for, or null outside a pull_request event. */
+  pull_request: number | null;
+  head_sha: string | null;
+  base_sha: string | null;
+  run_id: number | null;
+  runner: { os: string; arch: string; name: string };
+}
+
+export const CONTEXT_FILE = 'modelgate-context.json';
+
+const sha = nullable({ type: 'string', pattern: '^[0-9a-f]{40}$' });
+export const CONTEXT_SCHEMA = {
+  type: 'object',
+  required: ['kind', 'version', 'key', 'pull_request', 'head_sha'],
+  properties: {
+    kind: { const: 'modelgate-context' },
+    version: { const: 1 },
+    key: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
+    mode: str(20),
+    config: str(1000),
+    event: str(100),
+    pull_request: nullable({ type: 'integer', minimum: 1, maximum: 2_147_483_647 }),
+    head_sha: sha,
+    base_sha: sha,
+    run_id: nullable({ type: 'integer', minimum: 0 }),
+    runner: { type: 'object', properties: { os: str(100), arch: str(100), name: str(200) } },
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateReportSchema = ajv.compile(REPORT_SCHEMA);
+const validateContextSchema = ajv.compile(CONTEXT_SCHEMA);
+
+function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  const list = (errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+  const more = (errors?.length ?? 0) > 5 ? ` (and ${errors!.length - 5} more)` : '';
+  return plainText(list.join('; ') + more, 1000);
+}
+
+function parseJson(bytes: Buffer, maxBytes: number, what: string): unknown {
+  if (bytes.length > maxBytes) throw new UntrustedDataError(`${what}: ${bytes.length} bytes is over the ${maxBytes}-byte limit`);
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new UntrustedDataError(`${what}: not JSON (${plainText(err instanceof Error ? err.message : err, 200)})`);
+  }
+}
+
+/** report.json bytes from an untrusted source → a Report whose every field the renderer reads has the right type and size. */
+export function parseUntrustedReport(bytes: Buffer, what = 'report.json'): Report {
+  const data = parseJson(bytes, LIMITS.reportBytes, what);
+  if (!validateReportSchema(data)) throw new UntrustedDataError(`${what} does not match the report.json v1 schema: ${describeErrors(validateReportSchema.errors)}`);
+  return data as unknown as Report;
+}
+
+export function parseUntrustedContext(bytes: Buffer, what = CONTEXT_FILE): ArtifactContext {
+  const data = parseJson(bytes, LIMITS.contextBytes, what);
+  if (!validateContextSchema(data)) throw new UntrustedDataError(`${what} does not match the context schema: ${describeErrors(validateContextSchema.errors)}`);
+  return data as unknown as ArtifactContext;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zip
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Reads the named entries of a zip without extracting anything else. Offsets and sizes are bounds-checked,
+ * only stored and deflated entries are read, and inflation stops at each entry's byte cap. Entries that are
+ * absent are absent from the result; a name that appears twice is refused (which copy would a reader trust?).
+ */
+export function readZipEntries(zip: Buffer, wanted: Record<string, number>): Map<string, Buffer> {
+  const fail = (why: string): never => {
+    throw new UntrustedDataError(`artifact zip: ${why}`);
+  };
+  const u16 = (at: number) => (at + 2 <= zip.length ? zip.readUInt16LE(at) : fail('truncated'));
+  const u32 = (at: number) => (at + 4 <= zip.length ? zip.readUInt32LE(at) : fail('truncated'));
+  let eocd = -1;
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
+    if (zip.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) fail('no end of central directory record');
+  const count = u16(eocd + 10);
+  let offset = u32(eocd + 16);
+  const found = new Map<string, Buffer>();
+  for (let n = 0; n < count; n++) {
+    if (u32(offset) !== 0x02014b50) fail(`bad central directory entry at ${offset}`);
+    const flags = u16(offset + 8);
+    const method = u16(offset + 10);
+    const compressedSize = u32(offset + 20);
+    const size = u32(offset + 24);
+    const nameLength = u16(offset + 28);
+    const next = offset + 46 + nameLength + u16(offset + 30) + u16(offset + 32);
+    if (offset + 46 + nameLength > zip.length) fail('truncated');
+    const name = zip.subarray(offset + 46, offset + 46 + nameLength).toString('utf8');
+    const cap = Object.hasOwn(wanted, name) ? wanted[name]! : undefined;
+    if (cap !== undefined) {
+      if (found.has(name)) fail(`${name} appears twice`);
+      if (flags & 1) fail(`${name} is encrypted`);
+      if (size > cap) fail(`${name}: ${size} bytes is over the ${cap}-byte limit`);
+      const local = u32(offset + 42);
+      if (u32(local) !== 0x04034b50) fail(`${name}: bad local header`);
+      const start = local + 30 + u16(local + 26) + u16(local + 28);
+      if (start + compressedSize > zip.length) fail(`${name}: data runs past the end`);
+      const data = zip.subarray(start, start + compressedSize);
+      let content: Buffer;
+      if (method === 0) content = Buffer.from(data);
+      else if (method === 8) {
+        try {
+          content = inflateRawSync(data, { maxOutputLength: cap + 1 });
+        } catch (err) {
+          return fail(`${name}: cannot inflate within ${cap} bytes (${plainText(err instanceof Error ? err.message : err, 100)})`);
+        }
+      } else return fail(`${name}: compression method ${method} is not supported`);
+      if (content.length > cap) fail(`${name}: over the ${cap}-byte limit`);
+      found.set(name, content);
+    }
+    offset = next;
+  }
+  return found;
+}
