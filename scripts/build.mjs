@@ -120,3 +120,13 @@ for (const { entry, code, assets, seconds } of built) {
   const assetList = Object.keys(assets).sort().join(', ') || 'none';
   console.log(`${entry.name}: ${path.relative(root, outDir)}/index.js + ${assetList}, ${(bytes / 1024).toFixed(0)} KiB, ${seconds.toFixed(1)} s`);
 }
+
+// The TF.js wasm backend loads its binaries from disk at run time; the action has no node_modules,
+// so the three .wasm files (about 1.2 MB) sit in dist/wasm/, shared by every bundle (src/runtime/tfjs.ts).
+if (wanted.length === 0) {
+  const wasmSource = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  mkdirSync(path.join(root, 'dist', 'wasm'), { recursive: true });
+  for (const file of readdirSync(wasmSource).filter((f) => f.endsWith('.wasm')).sort()) {
+    writeFileSync(path.join(root, 'dist', 'wasm', file), readFileSync(path.join(wasmSource, file)), { mode: 0o644 });
+  }
+}

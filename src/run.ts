@@ -5,8 +5,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './config/load.js';
-import type { CandidateSpec, LoadedConfig } from './config/types.js';
-import { loadModel, saveModel, type Model } from './model/onnx.js';
+import type { CandidateSpec, LoadedConfig, OptimizeSpec } from './config/types.js';
+import { saveModel, type Model } from './model/onnx.js';
 import { resolveInputs, type IoSpec } from './model/io.js';
 import type { Feeds } from './model/host-tensor.js';
 import { loadDataset, syntheticDataset, type Dataset } from './data/dataset.js';
@@ -18,10 +18,21 @@ import { measureInterleaved, compareLatency, type LatencyStats } from './benchma
 import { hardwareFingerprint } from './benchmark/hardware.js';
 import { checkCandidate, selectCandidate, type GateSubject, type LatencyComparison } from './gate/gate.js';
 import { renderMarkdown } from './report/markdown.js';
+import { latencyPercentiles } from './report/charts.js';
 import type { CandidateReport, Report } from './report/types.js';
 import { ModelGateError, errorMessage } from './errors.js';
 import { TOOL_VERSION } from './version.js';
 import { ORT_VERSION } from './runtime/ort.js';
+// TFLite (issue 7): .tflite models and `tflite` recipe steps run in the TFLite runtime.
+import { openSession, runtimeKindOf, type RuntimeKind } from './runtime/kind.js';
+import { TFLITE_PACKAGE, TFLITE_PACKAGE_VERSION } from './runtime/tflite.js';
+import { buildTfliteCandidate, splitTfliteStep, tfliteRuntimeInfo, type TfliteCandidateInfo } from './export/tflite/candidate.js';
+import { importTfliteFile } from './import/tflite.js';
+import { candidateName, isAutoSpec, resolveAutoSpecs } from './passes/auto-env.js';
+import type { AutoReport } from './passes/auto.js';
+// Export step and Keras/TF.js import (issue 5).
+import { runExportCommand } from './import/export-command.js';
+import { exportTfjsVariants, importModel, inputShapesFromConfig } from './import/index.js';
 
 export interface GateRunOptions {
   configPath: string;
@@ -48,14 +59,14 @@ export interface GateRunResult {
 
 export const REFERENCE_ID = 'reference';
 /** Evaluation batch for models with a dynamic batch dim: large enough to amortize per-run overhead. */
-const EVAL_BATCH = 100;
+export const EVAL_BATCH = 100;
 const BOOTSTRAP_SEED = 20261127;
 /**
  * Threshold for the reported latency verdict when no latency budget is set. Two worker processes
  * running the same model differ by up to ~1.5% (measured here), which no in-run resampling sees,
  * so thresholds under ~1.02 raise false alarms; 1.05 had none in 20 A/A runs.
  */
-const UNGATED_LATENCY_THRESHOLD = 1.05;
+export const UNGATED_LATENCY_THRESHOLD = 1.05;
 
 interface Built {
   id: string;
@@ -67,6 +78,14 @@ interface Built {
   quality?: EvalResult;
   latency?: LatencyStats;
   vsReference?: LatencyComparison;
+  /** TFLite (issue 7): the runtime that evaluates and benchmarks this model; onnxruntime when absent. */
+  runtimeKind?: RuntimeKind;
+  /** The export's facts and check (tflite steps), or just how TFLite runs it (a .tflite reference). */
+  tflite?: TfliteCandidateInfo | { runtime: TfliteCandidateInfo['runtime'] };
+  /** The batch a fixed-shape file (.tflite) runs at, for evaluation. */
+  fixedBatch?: number;
+  /** auto entries: what the search tried and why it chose this recipe. */
+  auto?: AutoReport;
 }
 
 export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
@@ -106,8 +125,25 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     checkCandidates(config.optimize, loaded);
 
     const modelFile = loaded.resolve(config.model);
+    // ---- export/import (issue 5, src/import): the user's export command runs first; .h5/.keras/model.json are converted and checked ----
+    if (config.export) {
+      const exported = await runExportCommand({ ...config.export, output: config.export.output ?? config.model }, loaded.dir, log);
+      report.export = exported;
+      if (exported.error) throw new ModelGateError(exported.error);
+    }
+    // ---- end export/import ----
     log(`model: ${config.model}`);
-    const model = loadModel(modelFile);
+    // TFLite (issue 7): a .tflite is the reference as it is (run by TFLite); its ONNX import feeds the ORT candidates.
+    const tfliteSource = runtimeKindOf(modelFile) === 'tflite' ? importTfliteFile(modelFile, config.model) : undefined;
+    // ---- export/import ----
+    const imported = tfliteSource ? undefined : await importModel(modelFile, { log, inputShapes: inputShapesFromConfig(config.inputs) });
+    if (imported && imported.source.format !== 'onnx') report.source = { ...imported.source, file: config.model };
+    if (config.tfjs_export) {
+      if (!imported) throw new ModelGateError('tfjs_export: needs a Keras (.h5, .keras) or TF.js source model');
+      report.tfjs_export = await exportTfjsVariants(imported, outDir, config.tfjs_export, log);
+    }
+    const model = tfliteSource ? tfliteSource.model : imported!.model;
+    // ---- end export/import ----
     if ((model.graph?.node ?? []).length === 0) throw new ModelGateError(`${config.model}: the graph has no nodes`);
     const inputs = resolveInputs(model, config.inputs, config.benchmark.batch, config.model);
     const dataset = config.dataset ? loadDataset(config.dataset, loaded.resolve, inputs) : syntheticDataset(inputs);
@@ -116,7 +152,15 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
 
     const modelsDir = path.join(outDir, 'models');
     rmSync(modelsDir, { recursive: true, force: true });
-    const built = await buildCandidates(model, config.optimize, modelsDir, outDir, dataset, log);
+    // ---- auto: each `{ auto: {...} }` entry is searched on the runner and becomes one candidate with the winning recipe ----
+    const autoReports = new Map<string, AutoReport>();
+    const specs = await resolveAutoSpecs(config.optimize, config, { model, dataset, inputs, log }, autoReports);
+    const built = await buildCandidates(model, specs, modelsDir, outDir, dataset, log, {
+      tfliteReference: tfliteSource?.bytes, inputs, batch: config.benchmark.batch, threads: config.benchmark.threads,
+    });
+    for (const b of built) if (autoReports.has(b.id)) b.auto = autoReports.get(b.id);
+    // ---- end auto ----
+    if (built.some((b) => b.runtimeKind === 'tflite')) report.runtime.tflite = `${TFLITE_PACKAGE}@${TFLITE_PACKAGE_VERSION} (libtensorflowlite_c)`;
 
     const fixedBatch = inputs.some((i) => !i.dynamicBatch);
     const evalBatch = fixedBatch ? inputs[0]!.shape[0] ?? 1 : EVAL_BATCH;
@@ -126,9 +170,9 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
       if (b.error) continue;
       log(`evaluate ${b.id} on ${dataset.count} samples`);
       try {
-        const session = await OrtSession.create(path.join(outDir, b.file), { ...b.runtime, intraOpThreads: threads }, b.id);
+        const session = await openSession(path.join(outDir, b.file), { ...b.runtime, intraOpThreads: threads }, b.id, b.runtimeKind);
         try {
-          b.quality = await evaluate(session, dataset, { metric: config.metric, batchSize: evalBatch, pad: fixedBatch, reference });
+          b.quality = await evaluate(session, dataset, { metric: config.metric, batchSize: b.fixedBatch ?? evalBatch, pad: b.fixedBatch !== undefined || fixedBatch, reference });
         } finally {
           await session.release();
         }
@@ -143,7 +187,7 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     const feeds: Feeds = dataset.feedsForBatch(benchmarkBatch(inputs, config.benchmark.batch));
     log(`benchmark ${runnable.length} models interleaved (batch ${config.benchmark.batch}, ${threads} thread${threads > 1 ? 's' : ''})`);
     const stats = await measureInterleaved(
-      runnable.map((b) => ({ id: b.id, path: path.join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads } })),
+      runnable.map((b) => ({ id: b.id, path: path.join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads }, runtimeKind: b.runtimeKind })),
       feeds,
       { batch: config.benchmark.batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs },
       (msg: string) => log(msg),
@@ -173,16 +217,20 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
 }
 
 /** Candidate names and every pass option are checked before any work, with the config position. */
-function checkCandidates(specs: CandidateSpec[], loaded: LoadedConfig): void {
+function checkCandidates(specs: OptimizeSpec[], loaded: LoadedConfig): void {
   const seen = new Set<string>([REFERENCE_ID]);
   const where = (keyPath: Array<string | number>) => {
     const pos = loaded.locate(keyPath);
     return pos ? ` (${path.basename(loaded.file)}:${pos.line}:${pos.col})` : '';
   };
-  specs.forEach((s, i) => {
-    s.passes.forEach((_, j) => {
+  specs.forEach((spec, i) => {
+    // auto entries have no passes to check (the schema checks their options) and default to the name 'auto'.
+    const s = isAutoSpec(spec) ? { name: candidateName(spec), passes: [] } : spec;
+    // TFLite (issue 7): a trailing `tflite` step is not a pass; it is checked here and split off.
+    const { passes } = splitTfliteStep(s.passes, `${loaded.file}: optimize[${i}].passes`);
+    passes.forEach((_, j) => {
       try {
-        validateRecipe([s.passes[j]], `optimize[${i}].passes`);
+        validateRecipe([passes[j]], `optimize[${i}].passes`);
       } catch (err) {
         const message = errorMessage(err).replace(`optimize[${i}].passes[0]`, `optimize[${i}].passes[${j}]`);
         throw new ModelGateError(`${loaded.file}: ${message}${where(['optimize', i, 'passes', j])}`);
@@ -196,18 +244,37 @@ function checkCandidates(specs: CandidateSpec[], loaded: LoadedConfig): void {
   });
 }
 
-function benchmarkBatch(inputs: IoSpec[], batch: number): number {
+export function benchmarkBatch(inputs: IoSpec[], batch: number): number {
   const fixed = inputs.find((i) => !i.dynamicBatch);
   return fixed ? fixed.shape[0] ?? 1 : batch;
 }
 
-async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: string, outDir: string, dataset: Dataset, log: (m: string) => void): Promise<Built[]> {
+/** TFLite (issue 7): what buildCandidates needs for .tflite references and `tflite` steps. */
+interface TfliteBuildContext {
+  /** The .tflite bytes when the config's model is a .tflite (then it is the reference). */
+  tfliteReference?: Uint8Array;
+  inputs: IoSpec[];
+  batch: number;
+  threads: number;
+}
+
+async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: string, outDir: string, dataset: Dataset, log: (m: string) => void, tfl: TfliteBuildContext): Promise<Built[]> {
   const save = (id: string, m: Model): { file: string; bytes: number } => {
     const file = path.join(modelsDir, `${id}.onnx`);
     const bytes = saveModel(m, file);
     return { file: path.relative(outDir, file).split(path.sep).join('/'), bytes };
   };
-  const built: Built[] = [{ id: REFERENCE_ID, recipe: [], runtime: {}, ...save(REFERENCE_ID, model) }];
+  const relative = (file: string): string => path.relative(outDir, file).split(path.sep).join('/');
+  const built: Built[] = [];
+  if (tfl.tfliteReference) {
+    const file = path.join(modelsDir, `${REFERENCE_ID}.tflite`);
+    mkdirSync(modelsDir, { recursive: true });
+    writeFileSync(file, tfl.tfliteReference);
+    const info = await tfliteRuntimeInfo(file, { intraOpThreads: tfl.threads });
+    built.push({ id: REFERENCE_ID, recipe: [], runtime: {}, file: relative(file), bytes: tfl.tfliteReference.length, runtimeKind: 'tflite', tflite: { runtime: info }, fixedBatch: benchmarkBatch(tfl.inputs, tfl.batch) });
+  } else {
+    built.push({ id: REFERENCE_ID, recipe: [], runtime: {}, ...save(REFERENCE_ID, model) });
+  }
   const ctx: PassContext = {
     log,
     async calibration(samples: number) {
@@ -222,8 +289,15 @@ async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: 
   for (const spec of specs) {
     log(`optimize ${spec.name}: ${spec.passes.map((p) => Object.keys(p)[0]).join(' → ')}`);
     try {
-      const result = await runRecipe(model, spec.passes, ctx);
-      built.push({ id: spec.name, recipe: spec.passes, runtime: result.runtime ?? {}, ...save(spec.name, result.model) });
+      const { passes, tflite } = splitTfliteStep(spec.passes, `optimize '${spec.name}'`);
+      const result = await runRecipe(model, passes, ctx);
+      if (tflite) {
+        const file = path.join(modelsDir, `${spec.name}.tflite`);
+        const t = await buildTfliteCandidate(result.model, result.runtime ?? {}, tflite, { inputs: tfl.inputs, batch: tfl.batch, dataset, ctx, file, threads: tfl.threads });
+        built.push({ id: spec.name, recipe: spec.passes, runtime: t.runtime, file: relative(file), bytes: t.bytes, runtimeKind: 'tflite', tflite: t.info, fixedBatch: t.info.batch });
+      } else {
+        built.push({ id: spec.name, recipe: spec.passes, runtime: result.runtime ?? {}, ...save(spec.name, result.model) });
+      }
     } catch (err) {
       built.push({ id: spec.name, recipe: spec.passes, runtime: {}, file: '', bytes: 0, error: `${spec.name}: ${errorMessage(err)}` });
     }
@@ -245,13 +319,17 @@ function candidateReport(b: Built, checks: CandidateReport['checks']): Candidate
           batch: lat.batch, threads: lat.threads, p50_ms: lat.p50_ms, p90_ms: lat.p90_ms, p99_ms: lat.p99_ms, samples: lat.samples,
           mean_ms: lat.mean_ms, stddev_ms: lat.stddev_ms, cv: lat.cv, ci95_ms: lat.ci95_ms, throughput_items_per_s: lat.throughput_items_per_s,
           cold_start_ms: lat.cold_start_ms, peak_rss_bytes: lat.peak_rss_bytes,
+          percentiles_ms: latencyPercentiles(lat.raw_ms), // issue 6: the comment's latency distribution chart
           ...(b.vsReference ? { ratio: b.vsReference.ratio, ratio_ci95: b.vsReference.ci95, verdict: b.vsReference.verdict } : {}),
         }
       : null,
     checks,
   };
   if (b.quality?.mse != null) out.mse = b.quality.mse;
+  out.runtime_kind = b.runtimeKind ?? 'onnxruntime';
+  if (b.tflite) out.tflite = b.tflite;
   if (Object.keys(b.runtime).length > 0) out.runtime_options = b.runtime;
   if (b.error) out.error = b.error;
+  if (b.auto) out.auto = b.auto;
   return out;
 }

@@ -1,15 +1,18 @@
 /** Messages between the benchmark parent and its worker process (IPC with `serialization: 'advanced'`, so typed arrays cross as-is). */
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
+import type { RuntimeKind } from '../runtime/kind.js';
 
 export type WorkerRequest =
-  | { type: 'load'; modelPath: string; runtime: RuntimeOptions; feeds: Feeds; label: string }
+  | { type: 'load'; modelPath: string; runtime: RuntimeOptions; feeds: Feeds; label: string; /** 'onnxruntime' when absent. */ runtimeKind?: RuntimeKind }
   | { type: 'run'; iterations: number }
   | { type: 'exit' };
 
 export interface WorkerReady {
   type: 'ready';
   onnxruntime: string;
+  /** The runtime this worker loaded, when it is not onnxruntime (e.g. 'tfjs-tflite-node@0.0.2'). */
+  runtime?: string;
 }
 
 export interface WorkerLoaded {

@@ -6,6 +6,7 @@
  */
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
+import type { RuntimeKind } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
 import { bootstrapRatioCI, latencyVerdict, median, medianCISorted, quantileSorted, sortedCopy, summarize, type LatencyVerdict } from './stats.js';
 import { BenchmarkWorker, benchmarkWorkerEntry, type WorkerEntry } from './worker-client.js';
@@ -16,6 +17,8 @@ export interface BenchmarkModel {
   runtime: RuntimeOptions;
   /** Feeds for this model only, when its inputs differ from the shared ones. */
   feeds?: Feeds;
+  /** The runtime that runs the model: 'onnxruntime' by default; 'tflite' for .tflite files (intraOpThreads = its threads). */
+  runtimeKind?: RuntimeKind;
 }
 
 export interface MeasureOptions {
@@ -158,13 +161,13 @@ export async function measureInterleaved(
   try {
     for (const model of models) {
       progress('load', `benchmark: loading ${model.id}`, model.id);
-      const worker = await BenchmarkWorker.start(model.id, entry);
+      const worker = await BenchmarkWorker.start(model.id, entry, model.runtimeKind);
       // Registered before load so that a failing load still closes this worker below.
       const subject: Subject = {
         model, worker, coldStartMs: 0, executionProviders: [], warmupRuns: 0, burst: 1, samples: [], peakRss: 0, checkedAt: 0, converged: false,
       };
       subjects.push(subject);
-      const loaded = await worker.load(model.path, model.runtime, model.feeds ?? feeds);
+      const loaded = await worker.load(model.path, model.runtime, model.feeds ?? feeds, model.runtimeKind);
       subject.coldStartMs = loaded.coldStartMs;
       subject.executionProviders = loaded.executionProviders;
       if (loaded.fallbackReason) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
+import type { RuntimeKind } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
 import type { WorkerLoaded, WorkerRan, WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -88,9 +89,9 @@ export class BenchmarkWorker {
     p?.reject(err);
   }
 
-  /** Forks a worker and waits until onnxruntime is loaded in it. */
-  static async start(label: string, entry: WorkerEntry = benchmarkWorkerEntry()): Promise<BenchmarkWorker> {
-    const child = fork(entry.file, [], {
+  /** Forks a worker and waits until its runtime (onnxruntime, or TFLite for runtimeKind 'tflite') is loaded in it. */
+  static async start(label: string, entry: WorkerEntry = benchmarkWorkerEntry(), runtimeKind: RuntimeKind = 'onnxruntime'): Promise<BenchmarkWorker> {
+    const child = fork(entry.file, runtimeKind === 'onnxruntime' ? [] : [runtimeKind], {
       execArgv: entry.execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -127,8 +128,8 @@ export class BenchmarkWorker {
   }
 
   /** Creates the session (falling back to cpu if the requested providers fail) and runs once. */
-  async load(modelPath: string, runtime: RuntimeOptions, feeds: Feeds): Promise<WorkerLoaded> {
-    const reply = await this.request({ type: 'load', modelPath, runtime, feeds, label: this.label });
+  async load(modelPath: string, runtime: RuntimeOptions, feeds: Feeds, runtimeKind?: RuntimeKind): Promise<WorkerLoaded> {
+    const reply = await this.request({ type: 'load', modelPath, runtime, feeds, label: this.label, ...(runtimeKind && runtimeKind !== 'onnxruntime' ? { runtimeKind } : {}) });
     if (reply.type !== 'loaded') throw this.unexpected(reply, 'load');
     return reply;
   }

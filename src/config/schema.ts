@@ -5,6 +5,7 @@
  */
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const dtype = { enum: ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] } as const;
+const candidateName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Candidate id: letters, digits, . _ -' } as const;
 const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }] } as const;
 
 export const configSchema = {
@@ -15,7 +16,7 @@ export const configSchema = {
   additionalProperties: false,
   required: ['model'],
   properties: {
-    model: { type: 'string', minLength: 1, description: 'Path to the model (.onnx), relative to this file.' },
+    model: { type: 'string', minLength: 1, description: 'Path to the model (.onnx, .tflite, Keras .h5/.keras, or a TF.js model.json), relative to this file.' },
     inputs: {
       type: 'object',
       description: 'Per model input: fixes dynamic dimensions, and drives synthetic data when there is no dataset.',
@@ -45,19 +46,69 @@ export const configSchema = {
       },
     },
     metric: { enum: ['top1', 'top5', 'mse'], default: 'top1' },
+    // ---- export (issue 5: src/import/export-command.ts) ----
+    export: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['run'],
+      description: 'A command that writes the model before the pipeline runs (torch.onnx.export, tf2onnx, ...), run in this file\'s folder.',
+      properties: {
+        run: { type: 'string', minLength: 1, description: 'Shell command, e.g. "python export.py --out build/model.onnx".' },
+        output: { type: 'string', minLength: 1, description: 'The file the command must write; default: model.' },
+        timeout: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 600, description: 'Seconds before the command is killed.' },
+      },
+    },
+    tfjs_export: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Write the (Keras or TF.js) source model as TF.js layers models for the web, reload each in TF.js, and time it there.',
+      properties: {
+        quantize: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['none', 'uint8', 'uint16', 'float16'] }, default: ['uint8'], description: 'Weight storage of each variant.' },
+        runs: { ...positiveInt, default: 50, description: 'Timed predict() calls per variant.' },
+      },
+    },
+    // ---- end export ----
     optimize: {
       type: 'array',
       default: [],
       items: {
         type: 'object',
-        additionalProperties: false,
-        required: ['name', 'passes'],
-        properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Candidate id: letters, digits, . _ -' },
-          passes: {
-            type: 'array',
-            minItems: 1,
-            items: { type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: { type: ['object', 'null'] } },
+        // ---- auto: an entry is either { name, passes } or { auto: {...}, name? } (src/passes/auto.ts) ----
+        if: { required: ['auto'] },
+        then: {
+          additionalProperties: false,
+          properties: {
+            name: candidateName,
+            auto: {
+              type: ['object', 'null'],
+              description: 'Search the recipe on the runner: the smallest model within the accuracy budget that is not slower than fp32.',
+              additionalProperties: false,
+              properties: {
+                accuracy_drop_max: { type: 'number', minimum: 0, description: 'Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005.' },
+                time_budget_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400, description: 'Search budget in seconds; default 120 for models up to 20 MB.' },
+                latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Largest p50 ratio against fp32 the winner may have; default 1.0 (not slower).' },
+                recipes: {
+                  type: 'array',
+                  minItems: 1,
+                  uniqueItems: true,
+                  items: { enum: ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune'] },
+                  description: 'Recipe families to try; default: those that fit the model and the CPU.',
+                },
+              },
+            },
+          },
+        },
+        // ---- end auto ----
+        else: {
+          additionalProperties: false,
+          required: ['name', 'passes'],
+          properties: {
+            name: candidateName,
+            passes: {
+              type: 'array',
+              minItems: 1,
+              items: { type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: { type: ['object', 'null'] } },
+            },
           },
         },
       },

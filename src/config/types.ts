@@ -29,6 +29,46 @@ export interface CandidateSpec {
   passes: PassSpec[];
 }
 
+// ---- auto (optimize entries searched on the runner: src/passes/auto.ts) ----
+export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune';
+
+export interface AutoSpec {
+  /** Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005. */
+  accuracy_drop_max?: number;
+  /** Search budget in seconds; default 120 for models up to 20 MB, proportionally more above. */
+  time_budget_s?: number;
+  /** Largest p50 latency ratio against fp32 the winner may have; default 1.0 (not slower). */
+  latency_ratio_max?: number;
+  /** Recipe families to try; default: those that fit the model and the CPU. */
+  recipes?: AutoFamily[];
+}
+
+/** `{ auto: {...} }`, optionally named (default 'auto'): becomes one candidate, the search's winner. */
+export interface AutoCandidateSpec {
+  name?: string;
+  auto: AutoSpec | null;
+}
+
+export type OptimizeSpec = CandidateSpec | AutoCandidateSpec;
+// ---- end auto ----
+
+// ---- export (issue 5: src/import/export-command.ts) ----
+/** A command that produces the model (torch.onnx.export, tf2onnx, ...), run in the config's folder before everything else. */
+export interface ExportStepSpec {
+  run: string;
+  /** The file the command must write; default: `model`. */
+  output?: string;
+  /** Seconds before the command is killed. */
+  timeout: number;
+}
+
+/** Issue 5: the source model written as TF.js layers models with quantized weights, reloaded and timed on TF.js. */
+export interface TfjsExportStepSpec {
+  quantize: Array<'none' | 'uint8' | 'uint16' | 'float16'>;
+  runs: number;
+}
+// ---- end export ----
+
 export interface BenchmarkSpec {
   batch: number;
   threads: number;
@@ -52,7 +92,10 @@ export interface Config {
   inputs: Record<string, InputSpec>;
   dataset?: DatasetSpec;
   metric: Metric;
-  optimize: CandidateSpec[];
+  /** Issue 5: a command that writes the model before the pipeline runs. */
+  export?: ExportStepSpec;
+  tfjs_export?: TfjsExportStepSpec;
+  optimize: OptimizeSpec[];
   benchmark: BenchmarkSpec;
   gate: GateSpec;
   select: SelectRule;

@@ -3,7 +3,7 @@
  * agreement with the reference's predictions. Runs batch by batch and keeps only one int per
  * sample (its top-1 class), so memory stays flat as the dataset grows.
  */
-import type { OrtSession } from '../runtime/session.js';
+import type { ModelSession } from '../runtime/kind.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Metric } from '../config/types.js';
 import type { HostTensor } from '../model/host-tensor.js';
@@ -48,7 +48,7 @@ function asNumbers(t: HostTensor): ArrayLike<number> {
   return t.data as ArrayLike<number>;
 }
 
-export async function evaluate(session: OrtSession, dataset: Dataset, options: EvalOptions): Promise<EvalResult> {
+export async function evaluate(session: Pick<ModelSession, 'label' | 'outputNames' | 'run'>, dataset: Dataset, options: EvalOptions): Promise<EvalResult> {
   const predictions = new Int32Array(dataset.count);
   const outName = session.outputNames[0]!;
   let seen = 0;

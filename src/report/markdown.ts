@@ -1,5 +1,6 @@
 /** report.md: the human view of report.json. Everything that comes from the model or config is escaped. */
 import type { CandidateReport, Report } from './types.js';
+import type { AutoReport } from '../passes/auto.js';
 
 /** Escapes text for a GFM table cell or line: no HTML, no links, no table breaks. */
 export function escapeMarkdown(text: string): string {
@@ -20,6 +21,15 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(2)} MB`;
 }
 
+/** The part of report.json's candidate.tflite (src/export/tflite/candidate.ts) the markdown shows. */
+interface TfliteSummary {
+  quantize?: string;
+  io_type?: string;
+  batch?: number;
+  runtime: { threads: number; xnnpack: string };
+  verification?: { samples: number; max_abs_diff: number; top1_agreement: number | null };
+}
+
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(2)}%`);
 
 function signed(v: number, digits: number, suffix = ''): string {
@@ -37,7 +47,7 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
   const ratio = typeof lat?.ratio === 'number' ? ` (${(lat.ratio as number).toFixed(2)}×)` : '';
   const failed = c.checks.filter((k) => !k.passed);
   const verdict = failed.length === 0 ? '✅ pass' : `❌ ${failed.map((k) => escapeMarkdown(k.name)).join(', ')}`;
-  const label = isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id);
+  const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : ''); // TFLite (issue 7): which runtime measured the row
   const name = c.id === selected ? `**${label}** ⭐` : label;
   return [
     name,
@@ -60,10 +70,62 @@ export function renderMarkdown(report: Report): string {
     lines.push('| candidate | size | accuracy | p50 latency | checks |', '|---|---:|---:|---:|---|');
     for (const c of report.candidates) lines.push(`| ${candidateRow(c, ref, report.selected).join(' | ')} |`);
     lines.push('');
+    // TFLite (issue 7): how each .tflite was run, and how it compares with the ONNX model it was exported from.
+    for (const c of report.candidates) {
+      const t = c.tflite as TfliteSummary | undefined;
+      if (!t) continue;
+      const xnnpack = t.runtime.xnnpack === 'applied' ? 'XNNPACK' : t.runtime.xnnpack === 'off' ? 'XNNPACK off' : 'XNNPACK unavailable, builtin kernels';
+      const how = `${t.runtime.threads} thread${t.runtime.threads === 1 ? '' : 's'}, ${xnnpack}`;
+      const v = t.verification;
+      lines.push(
+        t.quantize && v
+          ? `- ${code(c.id)}: TFLite ${escapeMarkdown(t.quantize)}, ${escapeMarkdown(t.io_type ?? 'float32')} I/O, batch ${t.batch}, ${how}; ` +
+            `vs its ONNX source on ${v.samples} samples: max |Δ| ${v.max_abs_diff.toExponential(1)}${v.top1_agreement !== null ? `, top-1 agreement ${pct(v.top1_agreement)}` : ''}`
+          : `- ${code(c.id)}: run by TFLite, ${how}`,
+      );
+    }
+    if (report.candidates.some((c) => c.tflite)) lines.push('');
     const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');
+    for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
   }
   const hw = report.hardware;
-  lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
+  lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)}${typeof report.runtime.tflite === 'string' ? ` · TFLite ${escapeMarkdown(report.runtime.tflite)}` : ''} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
   return lines.join('\n') + '\n';
 }
+
+// ---- auto: what the search tried, the Pareto front, and why the winner won ----
+const AUTO_MAX_ROWS = 40;
+
+function autoDetails(id: string, a: AutoReport): string[] {
+  // Three decimals: whether a ratio is above or below 1.00 is what decided many of these rows.
+  const ratio = (r: number | null, ci?: [number, number] | null) => (r === null ? '–' : `${r.toFixed(3)}×${ci ? ` (${ci[0].toFixed(3)}–${ci[1].toFixed(3)})` : ''}`);
+  const drop = (d: number | null) => (d === null ? '–' : a.quality_basis === 'mse' ? signed(d, 6) : a.quality_basis === 'agreement' ? `${pct(1 - d)} agree` : signed(-d * 100, 2, ' pt'));
+  const tried = a.tried.slice(0, AUTO_MAX_ROWS).map((t) => {
+    const size = t.bytes === null ? '–' : `${formatBytes(t.bytes)}${t.size_ratio !== null ? ` (${t.size_ratio.toFixed(2)}×)` : ''}`;
+    const latency = t.confirm_ratio !== undefined ? `${ratio(t.latency_ratio, t.latency_ci95)}, then ${ratio(t.confirm_ratio, t.confirm_ci95)}` : ratio(t.latency_ratio, t.latency_ci95);
+    const name = t.id === a.winner ? `**${escapeMarkdown(t.id)}**` : escapeMarkdown(t.id);
+    const quality = a.quality_basis === 'agreement' && t.agreement !== null ? `${pct(t.agreement)} agree` : drop(t.drop);
+    return `| ${name} | ${t.stage} | ${size} | ${quality} | ${latency} | ${escapeMarkdown(t.outcome)} |`;
+  });
+  const lines = [
+    `<details><summary>auto ${code(id)}: ${a.winner === 'reference' ? 'kept the reference' : `selected ${code(a.winner)}`} (${a.tried.length} tried in ${a.elapsed_s} s)</summary>`,
+    '',
+    escapeMarkdown(a.reason),
+    '',
+  ];
+  if (tried.length > 0) {
+    lines.push('| tried | stage | size | accuracy | p50 vs fp32 (95% CI) | outcome |', '|---|---|---:|---:|---:|---|', ...tried);
+    if (a.tried.length > AUTO_MAX_ROWS) lines.push('', `${a.tried.length - AUTO_MAX_ROWS} more in report.json.`);
+    lines.push('');
+  }
+  if (a.pareto.length > 0) {
+    lines.push('Pareto front (no other candidate is smaller, faster and more accurate at once):', '', '| candidate | size | p50 vs fp32 | accuracy |', '|---|---:|---:|---:|');
+    for (const p of a.pareto) lines.push(`| ${escapeMarkdown(p.id)} | ${formatBytes(p.bytes)} | ${ratio(p.latency_ratio)} | ${drop(p.drop)}${p.within_accuracy_budget ? '' : ' ✗'} |`);
+    lines.push('');
+  }
+  if (a.skipped.length > 0) lines.push(`Not tried: ${a.skipped.map((s) => `${code(s.family)} (${escapeMarkdown(s.why)})`).join('; ')}.`, '');
+  lines.push('</details>', '');
+  return lines;
+}
+// ---- end auto ----

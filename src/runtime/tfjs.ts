@@ -6,7 +6,8 @@
  * name sits in a variable so that bundlers and the type checker do not go looking for it.
  * The choice is made once per process (TF.js keeps one global engine) and reported with every figure.
  */
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
 import { ModelGateError, errorMessage } from '../errors.js';
@@ -58,8 +59,7 @@ async function load(prefer: TfjsBackendPreference): Promise<TfjsRuntime> {
   if (prefer !== 'cpu') {
     try {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      const require = createRequire(import.meta.url);
-      wasm.setWasmPaths(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
+      wasm.setWasmPaths(wasmDir() + path.sep);
       if (await tf.setBackend('wasm')) return runtime(tf, 'wasm');
     } catch (err) {
       if (prefer === 'wasm') throw new ModelGateError(`TF.js wasm backend did not load: ${errorMessage(err)}`, { cause: err });
@@ -69,6 +69,28 @@ async function load(prefer: TfjsBackendPreference): Promise<TfjsRuntime> {
   // The cpu backend greets Node users with a banner recommending tfjs-node on first use; the report says which backend ran.
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return runtime(tf, 'cpu');
+}
+
+// webpack (ncc) rewrites `createRequire`; process.getBuiltinModule keeps a real one.
+const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
+const WASM_FILE = 'tfjs-backend-wasm.wasm';
+
+/**
+ * Where the wasm backend's binaries are: the package in node_modules (source checkouts, the npm CLI),
+ * else dist/wasm/, which scripts/build.mjs copies beside the bundles (the action has no node_modules).
+ */
+function wasmDir(): string {
+  try {
+    const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+    if (existsSync(path.join(dir, WASM_FILE))) return dir;
+  } catch {
+    // not installed beside us: look for the bundled copy
+  }
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 3; i++, dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'wasm', WASM_FILE))) return path.join(dir, 'wasm');
+  }
+  throw new Error(`${WASM_FILE} not found in node_modules or beside the bundle`);
 }
 
 function runtime(tf: typeof tfType, backend: TfjsBackend): TfjsRuntime {

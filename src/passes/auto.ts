@@ -1,0 +1,885 @@
+/**
+ * `auto`: choose the recipe on the runner, by measuring.
+ *
+ * No single recipe wins (shared/anchors.md): dynamic int8 makes MatMul models 2x faster and CNNs up to
+ * 12x slower (ConvInteger), static QDQ helps CNNs only where the CPU has fast int8 dot products, and
+ * weight-only int8 shrinks anything 4x at fp32 speed if the session folds its DequantizeLinear nodes.
+ * So the search plans the recipes that fit the model's op mix and the CPU's features, builds and
+ * evaluates each, measures their latency interleaved against the fp32 reference, repairs the ones that
+ * are slower or cost accuracy (per op type, then per node), and selects one model:
+ *
+ *   the smallest within the accuracy budget that is not slower than fp32, else the reference itself.
+ *
+ * Everything that touches ORT, files or the dataset comes in through AutoEnv (see auto-env.ts for the
+ * real one), so the selection logic is testable with made-up measurements.
+ */
+import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
+import { consumerMap, getIntAttr, initializerMap } from '../model/graph.js';
+import type { IsaFlags } from '../benchmark/hardware.js';
+import type { AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import { nodeKey } from './quant-common.js';
+
+// ---------------------------------------------------------------- options
+
+/** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
+export const AUTO_FAMILIES: readonly AutoFamily[] = ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune'];
+export type { AutoFamily };
+export type AutoOptions = AutoSpec;
+
+export const DEFAULT_ACCURACY_DROP_MAX = 0.005;
+const DEFAULT_BUDGET_S = 120;
+const BUDGET_REFERENCE_BYTES = 20 * 1024 * 1024;
+
+/** 120 s up to 20 MB, then proportionally to the model size (the issue's "about 2 minutes on 2 cores"). */
+export function defaultTimeBudgetS(modelBytes: number): number {
+  return Math.round(DEFAULT_BUDGET_S * Math.max(1, modelBytes / BUDGET_REFERENCE_BYTES));
+}
+
+// ---------------------------------------------------------------- the environment
+
+export interface AutoQuality {
+  accuracy: number | null;
+  agreement: number | null;
+  mse: number | null;
+}
+
+export interface AutoLatency {
+  /** p50(candidate) / p50(reference), measured in the same interleaved run. */
+  ratio: number;
+  ci95: [number, number];
+  p50_ms: number;
+  reference_p50_ms: number;
+}
+
+export interface AutoArtifact {
+  id: string;
+  bytes: number;
+  runtime: RuntimeOptions;
+  /** Identifies the model bytes and runtime options: equal digests are the same candidate. */
+  digest: string;
+}
+
+export interface AutoEnv {
+  /** Runs the recipe on the reference model. */
+  build(id: string, recipe: PassSpec[]): Promise<AutoArtifact>;
+  /** Quality on the dataset (its first `samples` samples when given), agreement against the reference's predictions. */
+  evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality>;
+  /** Latency of each artifact against the reference, all interleaved in one measurement; same order as given. */
+  measure(artifacts: AutoArtifact[], timeBudgetMs: number): Promise<AutoLatency[]>;
+  reference: { bytes: number; digest: string; quality: AutoQuality };
+  metric: Metric;
+  isa: Partial<IsaFlags>;
+  /** Milliseconds, monotonic. */
+  now(): number;
+  log(message: string): void;
+}
+
+// ---------------------------------------------------------------- model analysis
+
+export interface QuantizableNode {
+  /** The name include/exclude lists use (node name, else its first output). */
+  key: string;
+  opType: 'Conv' | 'MatMul' | 'Gemm';
+  weightElements: number;
+  /** Multiply-adds per output element: Cin/group·kh·kw for Conv, K for MatMul/Gemm. */
+  reduction: number;
+  /** Multiply-adds per sample, when shapes are known. */
+  macs: number | null;
+}
+
+export interface ModelAnalysis {
+  opCounts: Record<string, number>;
+  /** Conv/MatMul/Gemm nodes whose weight is a float initializer: what the quantizers can touch. */
+  nodes: QuantizableNode[];
+  /** Elements of float weights with ≥ 1024 elements, by the (single) op type reading them; 'mixed' when several. */
+  largeWeights: Record<string, number>;
+  /** Share of multiply-adds (weight elements when shapes are unknown) by kind. */
+  mix: { conv: number; matmul: number; recurrent: number; attention: number };
+  recurrent: boolean;
+  attention: boolean;
+  /** Whether cleanup changed the model (the search then tries cleanup alone too). */
+  cleanupChanged: boolean;
+}
+
+const QUANT_OPS = ['Conv', 'MatMul', 'Gemm'] as const;
+const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
+const LARGE_WEIGHT = 1024;
+
+const product = (dims: ReadonlyArray<number>): number => dims.reduce((a, b) => a * b, 1);
+
+/** Elements per sample of a tensor whose leading dim is the batch, or null when a dim is unknown. */
+function perSample(shape: ReadonlyArray<number | string> | undefined): number | null {
+  if (!shape || shape.length === 0) return null;
+  const rest = shape.slice(1);
+  return rest.every((d) => typeof d === 'number' && d > 0) ? product(rest as number[]) : null;
+}
+
+/**
+ * What the search needs to know about the model (after cleanup): which nodes the quantizers can
+ * touch, how the multiply-adds split between Conv, MatMul/Gemm, recurrent and attention ops, and where
+ * the large weights are. `shapes` (tensor name → dims, batch first) makes the split exact.
+ */
+export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape: ReadonlyArray<number | string> }>, cleanupChanged = false): ModelAnalysis {
+  const graph = model.graph!;
+  const inits = initializerMap(graph);
+  const opCounts: Record<string, number> = {};
+  const nodes: QuantizableNode[] = [];
+  const work = { conv: 0, matmul: 0, recurrent: 0, attention: 0 };
+  const weightWork = { conv: 0, matmul: 0, recurrent: 0, attention: 0 };
+  let attentionMatMul = false;
+  const floatInit = (name: string | undefined): onnx.ITensorProto | undefined => {
+    const t = name ? inits.get(name) : undefined;
+    return t && t.dataType === DataType.FLOAT ? t : undefined;
+  };
+  for (const node of graph.node ?? []) {
+    const op = node.opType ?? '';
+    opCounts[op] = (opCounts[op] ?? 0) + 1;
+    const out = shapes?.get(node.output?.[0] ?? '')?.shape;
+    const w = floatInit(node.input?.[1]);
+    if ((QUANT_OPS as readonly string[]).includes(op) && (node.domain ?? '') === '' && w) {
+      const dims = dimsOf(w);
+      let reduction: number;
+      if (op === 'Conv') reduction = product(dims.slice(1));
+      else if (op === 'Gemm') reduction = getIntAttr(node, 'transB', 0) !== 0 ? dims[1] ?? 1 : dims[0] ?? 1;
+      else reduction = dims.length >= 2 ? dims[dims.length - 2]! : dims[0] ?? 1;
+      const outElements = perSample(out);
+      const macs = outElements === null ? null : outElements * reduction;
+      nodes.push({ key: nodeKey(node), opType: op as QuantizableNode['opType'], weightElements: product(dims), reduction, macs });
+      const kind = op === 'Conv' ? 'conv' : 'matmul';
+      work[kind] += macs ?? 0;
+      weightWork[kind] += product(dims);
+    } else if (RECURRENT.has(op)) {
+      const elements = [node.input?.[1], node.input?.[2]].map((n) => floatInit(n)).reduce((s, t) => s + (t ? product(dimsOf(t)) : 0), 0);
+      const seq = shapes?.get(node.input?.[0] ?? '')?.shape?.[getIntAttr(node, 'layout', 0) === 0 ? 0 : 1];
+      work.recurrent += typeof seq === 'number' && seq > 0 ? elements * seq : 0;
+      weightWork.recurrent += elements;
+    } else if (op === 'MatMul' && !node.input?.some((i) => inits.has(i))) {
+      attentionMatMul = true;
+      const a = shapes?.get(node.input?.[0] ?? '')?.shape;
+      const k = a?.[a.length - 1];
+      const outElements = perSample(out);
+      if (outElements !== null && typeof k === 'number') work.attention += outElements * k;
+    }
+  }
+  const largeWeights: Record<string, number> = {};
+  const consumers = consumerMap(graph);
+  for (const t of graph.initializer ?? []) {
+    if (t.dataType !== DataType.FLOAT) continue;
+    const n = product(dimsOf(t));
+    if (n < LARGE_WEIGHT) continue;
+    const readers = new Set((consumers.get(t.name ?? '') ?? []).map((r) => r.opType ?? ''));
+    if (readers.size === 0) continue;
+    const key = readers.size === 1 ? [...readers][0]! : 'mixed';
+    largeWeights[key] = (largeWeights[key] ?? 0) + n;
+  }
+  // Shapes may be missing (symbolic dims): then weight elements stand in for multiply-adds.
+  const useWork = work.conv + work.matmul + work.recurrent > 0;
+  const basis = useWork ? work : weightWork;
+  const total = basis.conv + basis.matmul + basis.recurrent + basis.attention || 1;
+  return {
+    opCounts,
+    nodes,
+    largeWeights,
+    mix: { conv: basis.conv / total, matmul: basis.matmul / total, recurrent: basis.recurrent / total, attention: basis.attention / total },
+    recurrent: Object.keys(opCounts).some((op) => RECURRENT.has(op)),
+    attention: attentionMatMul && (opCounts.Softmax ?? 0) > 0,
+    cleanupChanged,
+  };
+}
+
+// ---------------------------------------------------------------- planning
+
+interface Variant {
+  /** Op types the quantizer (or weight_only) may touch; undefined = the family's default. */
+  opTypes?: string[];
+  exclude?: string[];
+  perChannel?: boolean;
+}
+
+type Stage = 'base' | 'op type' | 'per channel' | 'node';
+
+interface Trial {
+  id: string;
+  family: AutoFamily;
+  stage: Stage;
+  variant: Variant;
+  recipe: PassSpec[];
+  why: string;
+  parent?: string;
+  artifact?: AutoArtifact;
+  duplicateOf?: string;
+  quality?: AutoQuality;
+  drop?: number | null;
+  latency?: AutoLatency;
+  confirm?: AutoLatency;
+  error?: string;
+  skipped?: string;
+  seconds?: number;
+}
+
+/** Op types of the model each family can quantize, in a fixed order. */
+function familyOpTypes(family: AutoFamily, a: ModelAnalysis): string[] {
+  const present = (ops: readonly string[]) => ops.filter((op) => a.nodes.some((n) => n.opType === op));
+  switch (family) {
+    case 'dynamic':
+    case 'dynamic_weight_only':
+      return present(['MatMul', 'Gemm']);
+    case 'dynamic_conv':
+    case 'static':
+      return present(QUANT_OPS);
+    case 'weight_only':
+      return Object.keys(a.largeWeights).filter((k) => k !== 'mixed').sort();
+    default:
+      return [];
+  }
+}
+
+function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: boolean): PassSpec[] {
+  const steps: PassSpec[] = cleanup ? [{ cleanup: {} }] : [];
+  const filter = (): Record<string, unknown> => ({
+    op_types: v.opTypes ?? familyOpTypes(family, a),
+    ...(v.exclude && v.exclude.length > 0 ? { nodes_exclude: [...v.exclude].sort() } : {}),
+  });
+  switch (family) {
+    case 'cleanup':
+      return [{ cleanup: {} }];
+    case 'dynamic':
+    case 'dynamic_conv':
+      return [...steps, { quantize: { mode: 'dynamic', ...filter(), ...(v.perChannel ? { per_channel: true } : {}) } }];
+    case 'dynamic_weight_only':
+      return [...steps, { quantize: { mode: 'dynamic', ...filter(), ...(v.perChannel ? { per_channel: true } : {}) } }, { weight_only: {} }];
+    case 'static':
+      return [...steps, { quantize: { mode: 'static', ...filter() } }];
+    case 'weight_only':
+      return [...steps, { weight_only: v.opTypes ? { op_types: v.opTypes } : {} }];
+    case 'fp16':
+      return [...steps, { fp16: {} }];
+    case 'lowrank':
+      return [...steps, { lowrank: {} }];
+    case 'prune':
+      return [...steps, { prune: { mode: 'structured', sparsity: 0.25 } }];
+  }
+}
+
+function trialId(family: AutoFamily, v: Variant, all: ReadonlyArray<string>): string {
+  let id: string = family;
+  if (v.perChannel) id += '-per-channel';
+  if (v.opTypes) {
+    const dropped = all.filter((op) => !v.opTypes!.includes(op));
+    if (dropped.length > 0) id += `-no-${dropped.join('-')}`;
+  }
+  if (v.exclude && v.exclude.length > 0) id += `-excl${v.exclude.length}`;
+  return id;
+}
+
+export interface PlannedTrial {
+  family: AutoFamily;
+  why: string;
+  priority: number;
+}
+
+export interface PlanResult {
+  planned: PlannedTrial[];
+  skipped: Array<{ family: AutoFamily; why: string }>;
+}
+
+const pct = (v: number) => `${Math.round(v * 100)}%`;
+
+/**
+ * Which recipes fit, most promising (and cheapest) first. Priorities encode the measurements in
+ * shared/anchors.md: int8 MatMul pays on any x86 with AVX2 and on Arm with dot products; int8 Conv via
+ * QDQ pays only with fast int8 dot products (VNNI, dotprod), via ConvInteger (dynamic) it is 3.6-12.6x
+ * slower on x86; fp16 is 1.1-2.7x slower on CPUs without native fp16 arithmetic.
+ */
+export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?: ReadonlyArray<AutoFamily>): PlanResult {
+  const int8Fast = !!(isa.avx512_vnni || isa.avx_vnni || isa.amx_int8 || isa.dotprod || isa.i8mm);
+  const int8Ok = int8Fast || !!isa.avx2;
+  const nativeFp16 = !!(isa.fp16 || isa.avx512_fp16);
+  const hasMatMul = familyOpTypes('dynamic', a).length > 0;
+  const hasConv = a.nodes.some((n) => n.opType === 'Conv');
+  const otherLarge = Object.keys(a.largeWeights).filter((k) => k !== 'MatMul' && k !== 'Gemm');
+  const largeTotal = Object.values(a.largeWeights).reduce((s, n) => s + n, 0);
+  const cpu = int8Fast ? 'the CPU has fast int8 dot products (VNNI/dotprod)' : int8Ok ? 'AVX2 int8 (no VNNI)' : 'no fast int8 instructions found';
+  const mix = `MatMul/Gemm ${pct(a.mix.matmul)}, Conv ${pct(a.mix.conv)} of the multiply-adds`;
+  const planned: PlannedTrial[] = [];
+  const skipped: Array<{ family: AutoFamily; why: string }> = [];
+  const want = (f: AutoFamily) => !requested || requested.includes(f);
+  const consider = (family: AutoFamily, fits: string | null, priority: number, why: string, defaultOff?: string) => {
+    if (!want(family)) return;
+    if (fits) skipped.push({ family, why: fits });
+    else if (defaultOff && !requested) skipped.push({ family, why: defaultOff });
+    else planned.push({ family, why, priority });
+  };
+  consider('cleanup', a.cleanupChanged ? null : 'cleanup changes nothing in this model', 100, 'lossless graph clean-up: the cheapest candidate');
+  consider('dynamic', hasMatMul ? null : 'no MatMul/Gemm with constant weights', int8Ok ? 50 + 40 * (a.mix.matmul + a.mix.attention) : 20, `int8 MatMul/Gemm: ${mix}; ${cpu}`);
+  consider(
+    'dynamic_weight_only',
+    !hasMatMul ? 'no MatMul/Gemm with constant weights' : otherLarge.length === 0 ? 'no large weights outside MatMul/Gemm' : null,
+    int8Ok ? 45 + 40 * a.mix.matmul : 18,
+    `int8 MatMul/Gemm, and int8 storage for the ${otherLarge.join('/')} weights`,
+  );
+  consider('static', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', int8Fast ? 30 + 40 * a.mix.conv : 15 + 10 * a.mix.conv, `QDQ int8 (calibrated): ${mix}; ${cpu}`);
+  consider('weight_only', largeTotal > 0 ? null : 'no float weights with 1,024 elements or more', int8Ok ? 45 : 90, 'int8 storage, fp32 compute (session.disable_quant_qdq=1): 4x smaller at fp32 speed');
+  // Only Arm with dot products is left untried by the published measurements; elsewhere it is a known loss.
+  consider(
+    'dynamic_conv', hasConv ? null : 'no Conv', 25, 'ORT\'s default dynamic quantization (Conv → ConvInteger)',
+    isa.dotprod ? undefined : 'ConvInteger ran 3.6-12.6x slower than fp32 Conv on x86 (shared/anchors.md); list it in auto.recipes to measure it anyway',
+  );
+  consider('fp16', null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
+  consider('lowrank', hasMatMul ? null : 'no MatMul/Gemm with constant weights', 8, 'truncated SVD of large MatMul/Gemm weights (95% energy)', 'changes the function; list it in auto.recipes to try it');
+  consider('prune', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', 6, 'structured pruning of 25% of the channels', 'changes the function until fine-tuned; list it in auto.recipes to try it');
+  planned.sort((x, y) => y.priority - x.priority || AUTO_FAMILIES.indexOf(x.family) - AUTO_FAMILIES.indexOf(y.family));
+  return { planned, skipped };
+}
+
+// ---------------------------------------------------------------- selection
+
+/**
+ * The "not slower" rule. A winner's p50 ratio against fp32, measured interleaved in the same run,
+ * must be ≤ latency_ratio_max (1.00), and the upper end of its 95% bootstrap CI must be ≤ that plus
+ * CI_SLACK. Why both: the point estimate is what the report shows and what "not slower" promises, so
+ * it must hold; the CI bound keeps out a candidate whose measurement was too noisy to rule out a
+ * real slow-down of more than 5% (a point estimate that dipped under 1 by luck). Requiring the whole
+ * CI below 1.00 instead would reject every fp32-speed candidate (weight_only) on any real machine,
+ * since the same model measured twice differs by ±1-2% here. The winner is then measured again
+ * (confirm) before it is chosen, which guards against picking the luckiest of many noisy ratios.
+ */
+export const CI_SLACK = 0.05;
+
+/**
+ * Sizes within 10% of the smallest count as equally small; among those the fastest wins. Dynamic int8
+ * and weight-only int8 differ by a few scale tensors (under 1% of the file), and trading a 2x speed-up
+ * for that is not what "smallest" means to anyone.
+ */
+export const SIZE_TIE = 0.1;
+
+/** A rejected candidate this close above the latency bound is within measurement noise: the reason says how to accept it. */
+const NEAR_MISS = 0.02;
+
+export interface Contender {
+  id: string;
+  bytes: number;
+  /** Accuracy drop against the reference (disagreement, mse rise), or null if unmeasurable. */
+  drop: number | null;
+  /** Every latency measurement of this candidate (search, confirm); all must pass. */
+  latency: AutoLatency[];
+}
+
+export interface SelectionRules {
+  accuracyDropMax: number;
+  latencyRatioMax: number;
+}
+
+export function accuracyOk(drop: number | null, max: number): boolean {
+  return drop !== null && drop <= max + 1e-12;
+}
+
+export function latencyOk(l: AutoLatency, max: number): boolean {
+  return l.ratio <= max && l.ci95[1] <= max + CI_SLACK;
+}
+
+export function qualifies(c: Contender, rules: SelectionRules): boolean {
+  return accuracyOk(c.drop, rules.accuracyDropMax) && c.latency.length > 0 && c.latency.every((l) => latencyOk(l, rules.latencyRatioMax));
+}
+
+/** The ratio to rank by: the latest measurement (confirm, when there is one). */
+const lastRatio = (c: Contender) => c.latency[c.latency.length - 1]!.ratio;
+
+/** The winner among contenders (null: none qualifies, ship the reference). */
+export function selectWinner(contenders: ReadonlyArray<Contender>, rules: SelectionRules): Contender | null {
+  const ok = contenders.filter((c) => qualifies(c, rules));
+  if (ok.length === 0) return null;
+  const smallest = Math.min(...ok.map((c) => c.bytes));
+  const band = ok.filter((c) => c.bytes <= smallest * (1 + SIZE_TIE));
+  band.sort((x, y) => lastRatio(x) - lastRatio(y) || x.bytes - y.bytes || (x.id < y.id ? -1 : 1));
+  return band[0]!;
+}
+
+export interface ParetoPoint {
+  id: string;
+  bytes: number;
+  latency_ratio: number;
+  drop: number | null;
+  within_accuracy_budget: boolean;
+}
+
+/** Points no other point beats on size, latency and accuracy at once (ties on all three keep both). */
+export function paretoFront(points: ReadonlyArray<ParetoPoint>): ParetoPoint[] {
+  const loss = (p: ParetoPoint) => p.drop ?? Number.POSITIVE_INFINITY;
+  const dominates = (a: ParetoPoint, b: ParetoPoint) =>
+    a.bytes <= b.bytes && a.latency_ratio <= b.latency_ratio && loss(a) <= loss(b) && (a.bytes < b.bytes || a.latency_ratio < b.latency_ratio || loss(a) < loss(b));
+  return points.filter((p) => !points.some((q) => q !== p && dominates(q, p))).sort((a, b) => a.bytes - b.bytes || a.latency_ratio - b.latency_ratio);
+}
+
+// ---------------------------------------------------------------- the report entry
+
+export interface AutoTried {
+  id: string;
+  stage: Stage;
+  recipe: PassSpec[];
+  why: string;
+  from?: string;
+  bytes: number | null;
+  size_ratio: number | null;
+  accuracy: number | null;
+  agreement: number | null;
+  drop: number | null;
+  latency_ratio: number | null;
+  latency_ci95: [number, number] | null;
+  confirm_ratio?: number;
+  confirm_ci95?: [number, number];
+  runtime_options?: RuntimeOptions;
+  outcome: string;
+  seconds?: number;
+}
+
+export interface AutoReport {
+  winner: string;
+  recipe: PassSpec[];
+  runtime_options?: RuntimeOptions;
+  reason: string;
+  accuracy_drop_max: number;
+  /** What accuracy_drop_max was applied to: accuracy against labels, top-1 agreement with fp32, or mse. */
+  quality_basis: QualityBasis;
+  latency_ratio_max: number;
+  time_budget_s: number;
+  elapsed_s: number;
+  budget_exhausted: boolean;
+  isa: string[];
+  model: { mix: ModelAnalysis['mix']; quantizable_nodes: number; recurrent: boolean; attention: boolean };
+  tried: AutoTried[];
+  skipped: Array<{ family: AutoFamily; why: string }>;
+  pareto: ParetoPoint[];
+  /**
+   * Per-node sensitivity of the trials repaired for accuracy: with only that node left in float,
+   * the disagreement with fp32 on the first SENSITIVITY_SAMPLES samples (the accuracy drop or mse rise
+   * where there is no agreement); lower means the node costs more accuracy.
+   */
+  sensitivity: Array<{ trial: string; nodes: Array<{ node: string; op_type: string; drop_without: number | null }> }>;
+}
+
+export interface AutoResult {
+  /** 'reference' when nothing qualified. */
+  winner: string;
+  recipe: PassSpec[];
+  runtime: RuntimeOptions;
+  report: AutoReport;
+}
+
+export interface AutoInput {
+  analysis: ModelAnalysis;
+  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes'>;
+  /** Whether recipes start with the cleanup pass (false when cleanup failed on this model). */
+  cleanup: boolean;
+  env: AutoEnv;
+}
+
+// ---------------------------------------------------------------- the search
+
+/** Samples for the per-node sensitivity ranking: enough to rank, fewer than the full evaluation. */
+export const SENSITIVITY_SAMPLES = 500;
+const MAX_SENSITIVITY_NODES = 16;
+const MEASURE_MIN_MS = 2000;
+const MEASURE_MAX_MS = 15000;
+const CONFIRM_COUNT = 3;
+
+export function qualityDrop(q: AutoQuality, ref: AutoQuality, metric: Metric): number | null {
+  if (metric === 'mse' && q.mse !== null && ref.mse !== null) return q.mse - ref.mse;
+  if (q.accuracy !== null && ref.accuracy !== null) return ref.accuracy - q.accuracy;
+  if (q.agreement !== null) return 1 - q.agreement;
+  return null;
+}
+
+/** The model families that quantize nodes, and so can fall back per op type and per node. */
+const QUANTIZING: ReadonlySet<AutoFamily> = new Set(['dynamic', 'dynamic_weight_only', 'dynamic_conv', 'static']);
+
+export async function runAuto(input: AutoInput): Promise<AutoResult> {
+  const { analysis: a, env, cleanup } = input;
+  const rules: SelectionRules = { accuracyDropMax: input.options.accuracy_drop_max, latencyRatioMax: input.options.latency_ratio_max };
+  const start = env.now();
+  const deadline = start + input.options.time_budget_s * 1000;
+  const remaining = () => deadline - env.now();
+  let budgetExhausted = false;
+  const trials: Trial[] = [];
+  const byDigest = new Map<string, Trial>();
+  const sensitivity: AutoReport['sensitivity'] = [];
+  // Measuring needs time too: stop building once less than this is left.
+  const measureReserve = Math.max(6000, input.options.time_budget_s * 1000 * 0.15);
+  const plan = planTrials(a, env.isa, input.options.recipes);
+  env.log(`auto: ${plan.planned.map((p) => p.family).join(', ') || 'nothing'} to try${plan.skipped.length ? `; skipped ${plan.skipped.map((s) => s.family).join(', ')}` : ''}`);
+
+  const drop = (t: Trial) => (t.duplicateOf ? byId(t.duplicateOf)?.drop : t.drop) ?? null;
+  const byId = (id: string) => trials.find((t) => t.id === id);
+  const resolved = (t: Trial): Trial => (t.duplicateOf ? byId(t.duplicateOf) ?? t : t);
+
+  /** Builds and evaluates a trial (full dataset); returns false when it could not be built or evaluated. */
+  const buildAndEvaluate = async (t: Trial): Promise<boolean> => {
+    trials.push(t);
+    if (remaining() < measureReserve) {
+      t.skipped = 'time budget';
+      budgetExhausted = true;
+      return false;
+    }
+    const t0 = env.now();
+    try {
+      t.artifact = await env.build(t.id, t.recipe);
+      const same = t.artifact.digest === env.reference.digest ? 'reference' : byDigest.get(t.artifact.digest)?.id;
+      if (same) {
+        t.duplicateOf = same;
+        return false;
+      }
+      byDigest.set(t.artifact.digest, t);
+      t.quality = await env.evaluate(t.artifact);
+      t.drop = qualityDrop(t.quality, env.reference.quality, env.metric);
+      return true;
+    } catch (err) {
+      t.error = err instanceof Error ? err.message : String(err);
+      return false;
+    } finally {
+      t.seconds = (env.now() - t0) / 1000;
+      env.log(`auto: ${t.id}: ${describeTrial(t)}`);
+    }
+  };
+
+  const measure = async (list: Trial[], confirm = false): Promise<void> => {
+    const todo = list.filter((t) => t.artifact && !t.duplicateOf && !t.error);
+    if (todo.length === 0) return;
+    const left = remaining();
+    if (left < MEASURE_MIN_MS) {
+      budgetExhausted = true;
+      for (const t of todo) if (!t.latency) t.skipped ??= 'not measured: time budget';
+      return;
+    }
+    const budget = Math.min(MEASURE_MAX_MS, Math.max(MEASURE_MIN_MS, left * 0.4));
+    try {
+      const results = await env.measure(todo.map((t) => t.artifact!), budget);
+      todo.forEach((t, i) => {
+        if (confirm) t.confirm = results[i];
+        else t.latency = results[i];
+      });
+      env.log(`auto: measured ${todo.map((t) => `${t.id} ${(confirm ? t.confirm : t.latency)!.ratio.toFixed(2)}x`).join(', ')}${confirm ? ' (confirm)' : ''}`);
+    } catch (err) {
+      for (const t of todo) t.error ??= `measurement failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  };
+
+  const contender = (t: Trial): Contender | null => {
+    if (!t.artifact || t.duplicateOf || t.error || !t.latency) return null;
+    return { id: t.id, bytes: t.artifact.bytes, drop: t.drop ?? null, latency: t.confirm ? [t.latency, t.confirm] : [t.latency] };
+  };
+  const contenders = () => trials.map(contender).filter((c): c is Contender => c !== null);
+  /**
+   * The smallest size a repair has to come near to be worth building or measuring. Only candidates
+   * whose whole CI is within the latency bound count: a borderline one (fp32 speed, CI straddling 1)
+   * may fail its confirmation, and must not have pruned the search before that.
+   */
+  const bestBytes = () => {
+    const solid = contenders().filter((c) => qualifies(c, rules) && c.latency.every((l) => l.ci95[1] <= rules.latencyRatioMax));
+    return solid.length ? Math.min(...solid.map((c) => c.bytes)) : Number.POSITIVE_INFINITY;
+  };
+  const accOk = (t: Trial) => accuracyOk(t.drop ?? null, rules.accuracyDropMax);
+  const fast = (t: Trial) => !!t.latency && latencyOk(t.latency, rules.latencyRatioMax);
+  /** A family's repair can only produce something bigger than its base: skip it when that cannot make the size band. */
+  const worthRepairing = (t: Trial) => !!t.artifact && t.artifact.bytes <= bestBytes() * (1 + SIZE_TIE);
+  /** Repairs are measured only when they could still win: within the accuracy budget and the size band. */
+  const measurable = (t: Trial) => {
+    if (!accOk(t)) return false;
+    if (t.artifact && t.artifact.bytes > bestBytes() * (1 + SIZE_TIE)) {
+      t.skipped = 'not measured: larger than a qualifying candidate';
+      return false;
+    }
+    return true;
+  };
+  const newTrial = (family: AutoFamily, stage: Stage, variant: Variant, why: string, parent?: string): Trial => {
+    const all = familyOpTypes(family, a);
+    let id = trialId(family, variant, all);
+    for (let k = 2; trials.some((t) => t.id === id); k++) id = `${trialId(family, variant, all)}-${k}`;
+    return { id, family, stage, variant, recipe: recipeFor(family, variant, a, cleanup), why, parent };
+  };
+
+  // 1. Base recipes, most promising first; one interleaved measurement for all of them.
+  const base: Trial[] = [];
+  for (const p of plan.planned) {
+    const t = newTrial(p.family, 'base', {}, p.why);
+    if (await buildAndEvaluate(t)) base.push(t);
+  }
+  await measure(base);
+
+  // 2. Per op type: a candidate that is slower or over the accuracy budget is tried without each of its
+  //    op types (and, for dynamic int8 over the accuracy budget, with per-channel weight scales).
+  const opTypeTrials: Trial[] = [];
+  for (const t of base) {
+    if ((accOk(t) && fast(t)) || !worthRepairing(t)) continue;
+    const ops = t.variant.opTypes ?? familyOpTypes(t.family, a);
+    if (QUANTIZING.has(t.family) || t.family === 'weight_only') {
+      if (ops.length >= 2) {
+        for (const op of ops) {
+          const keep = ops.filter((o) => o !== op);
+          const why = `${t.id} was ${accOk(t) ? 'slower than fp32' : 'over the accuracy budget'}: leave ${op} in float`;
+          const v = newTrial(t.family, 'op type', { ...t.variant, opTypes: keep }, why, t.id);
+          if (await buildAndEvaluate(v)) opTypeTrials.push(v);
+        }
+      }
+      if (!accOk(t) && (t.family === 'dynamic' || t.family === 'dynamic_weight_only') && !t.variant.perChannel) {
+        const v = newTrial(t.family, 'per channel', { ...t.variant, perChannel: true }, `${t.id} was over the accuracy budget: one weight scale per output channel`, t.id);
+        if (await buildAndEvaluate(v)) opTypeTrials.push(v);
+      }
+    }
+  }
+  await measure(opTypeTrials.filter(measurable));
+
+  // 3. Per node, for each quantizing family: start from its closest miss (when that could still win on
+  //    size) and exclude the nodes that cost the most accuracy, or the ones least worth quantizing.
+  const nodeTrials: Trial[] = [];
+  for (const family of AUTO_FAMILIES.filter((f) => QUANTIZING.has(f))) {
+    // A qualifying trial in the family does not end its search: a node-level repair of a smaller miss may still win on size.
+    const misses = trials.filter((t) => t.family === family && t.artifact && !t.duplicateOf && !t.error && !(accOk(t) && fast(t)));
+    const from = closestMiss(misses, rules);
+    if (!from || !worthRepairing(from) || remaining() < measureReserve) continue;
+    const ops = from.variant.opTypes ?? familyOpTypes(family, a);
+    const excluded = new Set(from.variant.exclude ?? []);
+    const nodes = a.nodes.filter((n) => ops.includes(n.opType) && !excluded.has(n.key));
+    if (nodes.length < 2) continue; // excluding the only node leaves nothing quantized
+    if (accOk(from)) {
+      // Slower: int8 pays least where each output sums few products (depthwise and first convs, thin
+      // MatMuls) and the quantize/dequantize overhead is the same; leave the lowest-reduction quarter,
+      // then half, in float.
+      const order = [...nodes].sort((x, y) => x.reduction - y.reduction || (x.key < y.key ? -1 : 1));
+      const counts = new Set([0.25, 0.5].map((share) => Math.min(nodes.length - 1, Math.max(1, Math.round(nodes.length * share)))));
+      for (const k of counts) {
+        const exclude = [...excluded, ...order.slice(0, k).map((n) => n.key)];
+        const why = `${from.id} was slower than fp32: leave the ${k} quantized node${k > 1 ? 's' : ''} with the fewest multiply-adds per output in float`;
+        const v = newTrial(family, 'node', { ...from.variant, exclude }, why, from.id);
+        if (await buildAndEvaluate(v)) nodeTrials.push(v);
+      }
+    } else {
+      // Over the accuracy budget: rank nodes by how much excluding each alone recovers (on a subset),
+      // then exclude the worst ones cumulatively until the candidate is within budget.
+      const ranked = await rankBySensitivity(from, nodes);
+      env.log(`auto: sensitivity of ${from.id}: ${ranked.map((r) => `${r.node.key} ${r.drop === null ? '?' : (r.drop * 100).toFixed(2)}`).join(', ')}`);
+      sensitivity.push({ trial: from.id, nodes: ranked.map((r) => ({ node: r.node.key, op_type: r.node.opType, drop_without: r.drop })) });
+      const limit = Math.min(nodes.length - 1, Math.max(1, Math.ceil(nodes.length / 2)));
+      for (let k = 1; k <= limit; k++) {
+        const exclude = [...excluded, ...ranked.slice(0, k).map((r) => r.node.key)];
+        const why = `${from.id} was over the accuracy budget: leave the ${k} most sensitive node${k > 1 ? 's' : ''} in float`;
+        const v = newTrial(family, 'node', { ...from.variant, exclude }, why, from.id);
+        const ok = await buildAndEvaluate(v);
+        if (ok) nodeTrials.push(v);
+        if ((ok && accOk(v)) || v.skipped) break;
+      }
+    }
+  }
+  await measure(nodeTrials.filter(measurable));
+
+  async function rankBySensitivity(from: Trial, nodes: QuantizableNode[]): Promise<Array<{ node: QuantizableNode; drop: number | null }>> {
+    const candidates = [...nodes].sort((x, y) => y.weightElements - x.weightElements).slice(0, MAX_SENSITIVITY_NODES);
+    const out: Array<{ node: QuantizableNode; drop: number | null }> = [];
+    for (const node of candidates) {
+      if (remaining() < measureReserve) {
+        budgetExhausted = true;
+        break;
+      }
+      const exclude = [...(from.variant.exclude ?? []), node.key];
+      try {
+        const art = await env.build(`${from.id}-without-${node.key}`, recipeFor(from.family, { ...from.variant, exclude }, a, cleanup));
+        const q = await env.evaluate(art, SENSITIVITY_SAMPLES);
+        // Ranked by disagreement with fp32 where there is one: it moves with every flipped prediction.
+        const d = q.agreement !== null ? 1 - q.agreement : qualityDrop(q, env.reference.quality, env.metric);
+        out.push({ node, drop: d });
+      } catch {
+        out.push({ node, drop: null });
+      }
+    }
+    // Unranked nodes (budget) go last, largest weights first.
+    for (const node of candidates.slice(out.length)) out.push({ node, drop: null });
+    return out.sort((x, y) => (x.drop ?? Infinity) - (y.drop ?? Infinity));
+  }
+
+  // 4. Confirm: measure the leading qualifiers again; a winner must pass both measurements. When all
+  //    leaders fail, the next ones get their second measurement, while the budget lasts.
+  const checked = new Set<string>();
+  for (;;) {
+    const next = rankQualifiers(contenders().filter((c) => !checked.has(c.id)), rules).slice(0, CONFIRM_COUNT);
+    if (next.length === 0) break;
+    for (const c of next) checked.add(c.id);
+    await measure(next.map((c) => byId(c.id)!), true);
+    if (next.some((c) => !byId(c.id)!.confirm)) break; // no time left to confirm: decide on one measurement
+    if (contenders().some((c) => checked.has(c.id) && qualifies(c, rules))) break;
+  }
+  const winner = selectWinner(contenders().filter((c) => checked.has(c.id)), rules);
+  const winnerTrial = winner ? byId(winner.id)! : undefined;
+  const confirmed = !!winnerTrial?.confirm;
+  if (remaining() <= 0) budgetExhausted = true;
+
+  // ---- explanation
+  const refBytes = env.reference.bytes;
+  const basis = qualityBasis(env.reference.quality, env.metric);
+  const tried: AutoTried[] = trials.map((t) => {
+    const r = resolved(t);
+    const q = r.quality;
+    const outcome = outcomeOf(t, r, winnerTrial, rules, confirmed);
+    const entry: AutoTried = {
+      id: t.id, stage: t.stage, recipe: t.recipe, why: t.why, ...(t.parent ? { from: t.parent } : {}),
+      bytes: t.artifact?.bytes ?? null, size_ratio: t.artifact ? t.artifact.bytes / refBytes : null,
+      accuracy: q?.accuracy ?? null, agreement: q?.agreement ?? null, drop: drop(t),
+      latency_ratio: r.latency?.ratio ?? null, latency_ci95: r.latency?.ci95 ?? null,
+      outcome,
+    };
+    if (r.confirm) [entry.confirm_ratio, entry.confirm_ci95] = [r.confirm.ratio, r.confirm.ci95];
+    if (t.artifact && Object.keys(t.artifact.runtime).length > 0) entry.runtime_options = t.artifact.runtime;
+    if (t.seconds !== undefined) entry.seconds = Math.round(t.seconds * 10) / 10;
+    return entry;
+  });
+  const points: ParetoPoint[] = [
+    { id: 'reference', bytes: refBytes, latency_ratio: 1, drop: 0, within_accuracy_budget: true },
+    ...contenders().map((c) => ({ id: c.id, bytes: c.bytes, latency_ratio: lastRatio(c), drop: c.drop, within_accuracy_budget: accuracyOk(c.drop, rules.accuracyDropMax) })),
+  ];
+  const report: AutoReport = {
+    winner: winnerTrial?.id ?? 'reference',
+    recipe: winnerTrial?.recipe ?? [],
+    ...(winnerTrial && Object.keys(winnerTrial.artifact!.runtime).length > 0 ? { runtime_options: winnerTrial.artifact!.runtime } : {}),
+    reason: explain(winner, winnerTrial, contenders(), rules, refBytes, budgetExhausted, trials, basis),
+    quality_basis: basis,
+    accuracy_drop_max: rules.accuracyDropMax,
+    latency_ratio_max: rules.latencyRatioMax,
+    time_budget_s: input.options.time_budget_s,
+    elapsed_s: Math.round((env.now() - start) / 100) / 10,
+    budget_exhausted: budgetExhausted,
+    isa: Object.entries(env.isa).filter(([, v]) => v === true).map(([k]) => k),
+    model: { mix: a.mix, quantizable_nodes: a.nodes.length, recurrent: a.recurrent, attention: a.attention },
+    tried,
+    skipped: plan.skipped,
+    pareto: paretoFront(points),
+    sensitivity,
+  };
+  env.log(`auto: selected ${report.winner} (${report.elapsed_s} s): ${report.reason}`);
+  return { winner: report.winner, recipe: report.recipe, runtime: winnerTrial?.artifact?.runtime ?? {}, report };
+}
+
+/** Qualifying contenders in the order selectWinner would take them (winner first). */
+function rankQualifiers(all: Contender[], rules: SelectionRules): Contender[] {
+  const out: Contender[] = [];
+  let rest = all.filter((c) => qualifies(c, rules));
+  while (rest.length > 0) {
+    const w = selectWinner(rest, rules)!;
+    out.push(w);
+    rest = rest.filter((c) => c !== w);
+  }
+  return out;
+}
+
+/** The failing trial closest to qualifying: within accuracy and fastest, else the smallest drop. */
+function closestMiss(list: Trial[], rules: SelectionRules): Trial | undefined {
+  const accurate = list.filter((t) => accuracyOk(t.drop ?? null, rules.accuracyDropMax) && t.latency);
+  if (accurate.length > 0) return accurate.sort((x, y) => x.latency!.ratio - y.latency!.ratio)[0];
+  return [...list].sort((x, y) => (x.drop ?? Infinity) - (y.drop ?? Infinity) || x.id.localeCompare(y.id))[0];
+}
+
+function fmtRatio(l: AutoLatency): string {
+  return `${l.ratio.toFixed(3)}x (95% CI ${l.ci95[0].toFixed(3)}-${l.ci95[1].toFixed(3)})`;
+}
+
+function fmtDrop(d: number | null): string {
+  return d === null ? 'unmeasured' : `${(d * 100).toFixed(2)} pt`;
+}
+
+export type QualityBasis = 'accuracy' | 'agreement' | 'mse';
+
+export function qualityBasis(ref: AutoQuality, metric: Metric): QualityBasis {
+  if (metric === 'mse' && ref.mse !== null) return 'mse';
+  return ref.accuracy !== null ? 'accuracy' : 'agreement';
+}
+
+function describeQuality(d: number | null, basis: QualityBasis): string {
+  if (d === null) return 'quality could not be measured';
+  if (basis === 'mse') return `mse ${d >= 0 ? '+' : ''}${d.toPrecision(3)}`;
+  if (basis === 'agreement') return `${((1 - d) * 100).toFixed(2)}% top-1 agreement with fp32`;
+  const pt = -d * 100;
+  return `accuracy ${pt > 0 ? '+' : ''}${pt.toFixed(2)} pt`;
+}
+
+function describeBudget(max: number, basis: QualityBasis): string {
+  if (basis === 'mse') return `an mse rise of at most ${max}`;
+  if (basis === 'agreement') return `at least ${((1 - max) * 100).toFixed(2)}% agreement`;
+  return `a drop of at most ${(max * 100).toFixed(2)} pt`;
+}
+
+function describeTrial(t: Trial): string {
+  if (t.skipped) return `skipped (${t.skipped})`;
+  if (t.error) return `failed: ${t.error}`;
+  if (t.duplicateOf) return `same model as ${t.duplicateOf}`;
+  return `${t.artifact!.bytes} bytes, drop ${fmtDrop(t.drop ?? null)}, ${t.seconds?.toFixed(1)} s`;
+}
+
+function outcomeOf(t: Trial, r: Trial, winner: Trial | undefined, rules: SelectionRules, confirmed: boolean): string {
+  if (t.skipped) return t.skipped.startsWith('not measured') ? t.skipped : `skipped: ${t.skipped}`;
+  if (t.error) return `failed: ${t.error}`;
+  if (t.duplicateOf) return `same model as ${t.duplicateOf}`;
+  if (winner && t === winner) return confirmed ? 'selected' : 'selected (not confirmed: time budget)';
+  if (!accuracyOk(r.drop ?? null, rules.accuracyDropMax)) return r.drop === null ? 'accuracy could not be measured' : 'over the accuracy budget';
+  if (!r.latency) return 'not measured';
+  const failed = [r.latency, r.confirm].filter((l): l is AutoLatency => !!l && !latencyOk(l, rules.latencyRatioMax));
+  if (failed.length > 0) {
+    const l = failed[0]!;
+    return l.ratio > rules.latencyRatioMax ? `slower than fp32${l === r.confirm ? ' (confirm)' : ''}` : `latency CI reaches ${l.ci95[1].toFixed(2)}x`;
+  }
+  if (!winner) return 'qualifies';
+  const ratioOf = (x: Trial) => (x.confirm ?? x.latency)!.ratio;
+  const inBand = r.artifact!.bytes <= winner.artifact!.bytes * (1 + SIZE_TIE);
+  return inBand && ratioOf(r) > ratioOf(winner) ? 'qualifies; slower than the winner' : 'qualifies; larger than the winner';
+}
+
+function explain(
+  winner: Contender | null, w: Trial | undefined, all: Contender[], rules: SelectionRules, refBytes: number, budgetExhausted: boolean, trials: Trial[],
+  basis: QualityBasis,
+): string {
+  const budget = budgetExhausted ? ' The time budget ran out before every recipe was tried.' : '';
+  const bound = `p50 ≤ ${rules.latencyRatioMax.toFixed(2)}x fp32 with the 95% CI below ${(rules.latencyRatioMax + CI_SLACK).toFixed(2)}x`;
+  if (!winner || !w) {
+    const measured = all.length;
+    const accurate = all.filter((c) => accuracyOk(c.drop, rules.accuracyDropMax)).length;
+    const built = trials.filter((t) => t.artifact && !t.duplicateOf && !t.error).length;
+    const near = all
+      .filter((c) => accuracyOk(c.drop, rules.accuracyDropMax))
+      .map((c) => ({ c, slow: c.latency.find((l) => !latencyOk(l, rules.latencyRatioMax))! }))
+      .filter(({ slow }) => slow && slow.ratio <= rules.latencyRatioMax + NEAR_MISS)
+      .sort((x, y) => x.c.bytes - y.c.bytes);
+    const hint = near.length > 0
+      ? ` Closest: ${near.slice(0, 3).map(({ c, slow }) => `${c.id} (${(c.bytes / refBytes).toFixed(2)}x) at ${fmtRatio(slow)}${c.latency.length > 1 && slow === c.latency[1] ? ' in its confirmation' : ''}`).join('; ')}. ` +
+        `These are within measurement noise of fp32 speed (two workers running the same model differ by about 1.5%); auto.latency_ratio_max: ${(rules.latencyRatioMax + NEAR_MISS).toFixed(2)} accepts them.`
+      : '';
+    return (
+      `No candidate was both within the accuracy budget (${describeBudget(rules.accuracyDropMax, basis)}) and not slower than fp32 (${bound}): ` +
+      `${built} built, ${accurate} within the accuracy budget and measured, ${measured} measured. The reference model is kept.${hint}${budget}`
+    );
+  }
+  const lat = winner.latency;
+  const parts = [
+    `${w.id} is ${(winner.bytes / refBytes).toFixed(2)}x the reference's size, ${describeQuality(winner.drop, basis)} (budget: ${describeBudget(rules.accuracyDropMax, basis)}) ` +
+      `and runs at ${fmtRatio(lat[0]!)}${lat[1] ? `, confirmed at ${fmtRatio(lat[1])}` : ''}.`,
+  ];
+  const smaller = all.filter((c) => c.bytes < winner.bytes && c.id !== winner.id);
+  const inBand = smaller.filter((c) => qualifies(c, rules));
+  if (inBand.length > 0) {
+    const c = inBand.sort((x, y) => x.bytes - y.bytes)[0]!;
+    parts.push(`${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but sizes within ${SIZE_TIE * 100}% count as equal and ${w.id} is faster (${lastRatio(winner).toFixed(2)}x vs ${lastRatio(c).toFixed(2)}x).`);
+  }
+  const rejected = smaller.filter((c) => !qualifies(c, rules)).sort((x, y) => x.bytes - y.bytes).slice(0, 3);
+  let nearMiss = false;
+  for (const c of rejected) {
+    const slow = c.latency.find((l) => !latencyOk(l, rules.latencyRatioMax)) ?? c.latency[0]!;
+    const why = !accuracyOk(c.drop, rules.accuracyDropMax) ? `has ${describeQuality(c.drop, basis)}` : `runs at ${fmtRatio(slow)}`;
+    parts.push(`Smaller but rejected: ${c.id} (${(c.bytes / refBytes).toFixed(2)}x) ${why}.`);
+    nearMiss ||= accuracyOk(c.drop, rules.accuracyDropMax) && slow.ratio <= rules.latencyRatioMax + NEAR_MISS;
+  }
+  if (nearMiss) {
+    parts.push(
+      `A candidate within ${NEAR_MISS * 100}% of fp32 speed is within measurement noise of it (two workers running the same model differ by about 1.5%); ` +
+        `auto.latency_ratio_max: ${(rules.latencyRatioMax + NEAR_MISS).toFixed(2)} accepts such candidates.`,
+    );
+  }
+  const unmeasured = trials.filter((t) => t.artifact && !t.duplicateOf && !t.error && !t.latency && accuracyOk(t.drop ?? null, rules.accuracyDropMax) && t.artifact.bytes < winner.bytes);
+  if (unmeasured.length > 0) parts.push(`Smaller, within the accuracy budget, but not measured: ${unmeasured.map((t) => `${t.id} (${t.skipped ?? 'not measured'})`).join(', ')}.`);
+  return parts.join(' ') + budget;
+}

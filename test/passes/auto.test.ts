@@ -1,0 +1,439 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, paretoFront, planTrials, qualifies, runAuto, selectWinner,
+  type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
+} from '../../src/passes/auto.js';
+import { firstSamples, searchAuto } from '../../src/passes/auto-env.js';
+import { inferTensorTypes } from '../../src/passes/infer-types.js';
+import { parseConfig } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema.js';
+import type { PassSpec } from '../../src/config/types.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { buildCnn, buildMlp, rng } from './fixtures.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { saveModel } from '../../src/model/onnx.js';
+import { runGate } from '../../src/run.js';
+
+// ---------------------------------------------------------------- a fake environment
+
+const X86_VNNI = { avx: true, avx2: true, avx512_vnni: true, fp16: false, avx512_fp16: false, dotprod: false, neon: false };
+
+interface Behaviour {
+  bytes: number;
+  drop: number;
+  /** p50 ratio; a list gives successive measurements (search, then confirm). */
+  ratio: number | number[];
+  /** Half-width of the CI around the ratio; 0.01 by default. */
+  spread?: number;
+}
+
+interface QuantizeStep {
+  mode?: string;
+  op_types?: string[];
+  nodes_exclude?: string[];
+  per_channel?: boolean;
+}
+
+/** What a recipe does, in terms the fakes can read. */
+function describe_(recipe: PassSpec[]): { family: string; q: QuantizeStep; weightOnly: boolean } {
+  const names = recipe.map((s) => Object.keys(s)[0]!);
+  const q = (recipe.find((s) => 'quantize' in s)?.quantize ?? {}) as QuantizeStep;
+  const weightOnly = names.includes('weight_only');
+  let family = names.filter((n) => n !== 'cleanup').join('+') || 'cleanup';
+  if (q.mode) family = `${q.mode}${weightOnly ? '+weight_only' : ''}`;
+  return { family, q, weightOnly };
+}
+
+interface FakeLog {
+  built: string[];
+  evaluated: Array<{ id: string; samples?: number }>;
+  measured: string[][];
+}
+
+/**
+ * A fake AutoEnv: `behave` maps a recipe to its size, accuracy drop and latency ratio. The clock moves
+ * 500 ms per build or evaluation and the measurement budget per measurement.
+ */
+function fakeEnv(behave: (recipe: PassSpec[], samples?: number) => Behaviour, isa: AutoEnv['isa'] = X86_VNNI): { env: AutoEnv; log: FakeLog } {
+  let clock = 0;
+  const log: FakeLog = { built: [], evaluated: [], measured: [] };
+  const recipes = new Map<string, PassSpec[]>();
+  const measuredCount = new Map<string, number>();
+  const env: AutoEnv = {
+    async build(id, recipe) {
+      clock += 500;
+      log.built.push(id);
+      recipes.set(id, recipe);
+      const b = behave(recipe);
+      return { id, bytes: b.bytes, runtime: describe_(recipe).weightOnly ? { configEntries: { 'session.disable_quant_qdq': '1' } } : {}, digest: JSON.stringify(recipe) };
+    },
+    async evaluate(artifact, samples) {
+      clock += 500;
+      log.evaluated.push({ id: artifact.id, samples });
+      const b = behave(recipes.get(artifact.id)!, samples);
+      return { accuracy: 0.9 - b.drop, agreement: 1 - b.drop, mse: null } satisfies AutoQuality;
+    },
+    async measure(artifacts, budget) {
+      clock += budget;
+      log.measured.push(artifacts.map((a) => a.id));
+      return artifacts.map((a) => {
+        const b = behave(recipes.get(a.id)!);
+        const n = measuredCount.get(a.id) ?? 0;
+        measuredCount.set(a.id, n + 1);
+        const ratio = Array.isArray(b.ratio) ? b.ratio[Math.min(n, b.ratio.length - 1)]! : b.ratio;
+        const spread = b.spread ?? 0.01;
+        return { ratio, ci95: [ratio - spread, ratio + spread], p50_ms: ratio, reference_p50_ms: 1 } satisfies AutoLatency;
+      });
+    },
+    reference: { bytes: 1000, digest: 'reference', quality: { accuracy: 0.9, agreement: null, mse: null } },
+    metric: 'top1',
+    isa,
+    now: () => clock,
+    log: () => {},
+  };
+  return { env, log };
+}
+
+function node(key: string, opType: QuantizableNode['opType'], weightElements: number, reduction: number): QuantizableNode {
+  return { key, opType, weightElements, reduction, macs: null };
+}
+
+function analysis(nodes: QuantizableNode[], extra: Partial<ModelAnalysis> = {}): ModelAnalysis {
+  const large: Record<string, number> = {};
+  for (const n of nodes) if (n.weightElements >= 1024) large[n.opType] = (large[n.opType] ?? 0) + n.weightElements;
+  return {
+    opCounts: {}, nodes, largeWeights: large, recurrent: false, attention: false, cleanupChanged: false,
+    mix: { conv: 0.5, matmul: 0.5, recurrent: 0, attention: 0 }, ...extra,
+  };
+}
+
+const options = (o: Partial<{ accuracy_drop_max: number; time_budget_s: number; latency_ratio_max: number; recipes: typeof AUTO_FAMILIES[number][] }> = {}) => ({
+  accuracy_drop_max: 0.005, time_budget_s: 120, latency_ratio_max: 1, ...o,
+});
+
+const lat = (ratio: number, spread = 0.01): AutoLatency => ({ ratio, ci95: [ratio - spread, ratio + spread], p50_ms: ratio, reference_p50_ms: 1 });
+const rules = { accuracyDropMax: 0.005, latencyRatioMax: 1 };
+
+// ---------------------------------------------------------------- selection
+
+describe('auto selection', () => {
+  it('never selects a smaller candidate that is slower than fp32', () => {
+    const small: Contender = { id: 'small-slow', bytes: 100, drop: 0, latency: [lat(1.03)] };
+    const big: Contender = { id: 'big-fast', bytes: 400, drop: 0, latency: [lat(0.9)] };
+    expect(selectWinner([small, big], rules)?.id).toBe('big-fast');
+    // Even 1% slower on the point estimate is slower.
+    expect(selectWinner([{ ...small, latency: [lat(1.01, 0.005)] }, big], rules)?.id).toBe('big-fast');
+  });
+
+  it('rejects a fast point estimate whose CI reaches past the slack', () => {
+    const noisy: Contender = { id: 'noisy', bytes: 100, drop: 0, latency: [{ ratio: 0.97, ci95: [0.8, 1 + CI_SLACK + 0.01], p50_ms: 1, reference_p50_ms: 1 }] };
+    expect(qualifies(noisy, rules)).toBe(false);
+    expect(qualifies({ ...noisy, latency: [{ ratio: 0.97, ci95: [0.8, 1 + CI_SLACK - 0.01], p50_ms: 1, reference_p50_ms: 1 }] }, rules)).toBe(true);
+  });
+
+  it('needs every measurement to pass (a failed confirmation disqualifies)', () => {
+    expect(qualifies({ id: 'a', bytes: 1, drop: 0, latency: [lat(0.95), lat(1.02)] }, rules)).toBe(false);
+    expect(qualifies({ id: 'a', bytes: 1, drop: 0, latency: [lat(0.95), lat(0.97)] }, rules)).toBe(true);
+    expect(qualifies({ id: 'a', bytes: 1, drop: 0, latency: [] }, rules)).toBe(false);
+  });
+
+  it('picks the smallest, and the fastest among sizes within the tie band', () => {
+    const a: Contender = { id: 'weight_only', bytes: 1000, drop: 0, latency: [lat(0.99)] };
+    const b: Contender = { id: 'dynamic', bytes: Math.floor(1000 * (1 + SIZE_TIE)), drop: 0.001, latency: [lat(0.5)] };
+    const c: Contender = { id: 'fp16', bytes: 2000, drop: 0, latency: [lat(0.4)] };
+    expect(selectWinner([a, b, c], rules)?.id).toBe('dynamic');
+    expect(selectWinner([a, { ...b, bytes: 1000 * (1 + SIZE_TIE) + 2 }, c], rules)?.id).toBe('weight_only');
+  });
+
+  it('rejects candidates over the accuracy budget, or whose accuracy is unknown', () => {
+    const over: Contender = { id: 'over', bytes: 100, drop: 0.0051, latency: [lat(0.5)] };
+    const unknown: Contender = { id: 'unknown', bytes: 100, drop: null, latency: [lat(0.5)] };
+    expect(selectWinner([over, unknown], rules)).toBeNull();
+    expect(selectWinner([{ ...over, drop: 0.005 }], rules)?.id).toBe('over');
+  });
+
+  it('keeps the Pareto front over size, latency and accuracy', () => {
+    const front = paretoFront([
+      { id: 'reference', bytes: 1000, latency_ratio: 1, drop: 0, within_accuracy_budget: true },
+      { id: 'a', bytes: 250, latency_ratio: 0.9, drop: 0.001, within_accuracy_budget: true },
+      { id: 'b', bytes: 260, latency_ratio: 0.95, drop: 0.002, within_accuracy_budget: true }, // worse than a on all three
+      { id: 'c', bytes: 240, latency_ratio: 1.5, drop: 0, within_accuracy_budget: true },
+    ]);
+    expect(front.map((p) => p.id)).toEqual(['c', 'a', 'reference']);
+  });
+});
+
+// ---------------------------------------------------------------- planning
+
+describe('auto planning', () => {
+  const conv = analysis([node('conv1', 'Conv', 288, 9), node('conv2', 'Conv', 18432, 288), node('fc', 'Gemm', 5000, 500)], { mix: { conv: 0.9, matmul: 0.1, recurrent: 0, attention: 0 } });
+  const mlp = analysis([node('fc1', 'MatMul', 100000, 784), node('fc2', 'MatMul', 8000, 128)], { mix: { conv: 0, matmul: 1, recurrent: 0, attention: 0 } });
+
+  it('puts static QDQ first for a Conv-heavy model on a CPU with VNNI, dynamic first for an MLP', () => {
+    expect(planTrials(conv, X86_VNNI).planned.map((p) => p.family)).toEqual(['static', 'dynamic', 'dynamic_weight_only', 'weight_only']);
+    expect(planTrials(mlp, X86_VNNI).planned[0]!.family).toBe('dynamic');
+  });
+
+  it('puts weight_only first where int8 arithmetic is not fast', () => {
+    expect(planTrials(mlp, { avx: true, avx2: false, neon: false }).planned[0]!.family).toBe('weight_only');
+  });
+
+  it('skips ConvInteger and fp16 on x86 without native fp16, with a reason; tries fp16 where it is native', () => {
+    const plan = planTrials(conv, X86_VNNI);
+    expect(plan.skipped.find((s) => s.family === 'dynamic_conv')?.why).toMatch(/ConvInteger ran 3\.6-12\.6x slower/);
+    expect(plan.skipped.find((s) => s.family === 'fp16')?.why).toMatch(/no native fp16/);
+    const arm = planTrials(conv, { neon: true, dotprod: true, fp16: true, avx: false });
+    expect(arm.planned.map((p) => p.family)).toEqual(expect.arrayContaining(['fp16', 'dynamic_conv']));
+  });
+
+  it('tries only the requested families, and says why a requested one does not fit', () => {
+    const plan = planTrials(mlp, X86_VNNI, ['weight_only', 'dynamic_conv']);
+    expect(plan.planned.map((p) => p.family)).toEqual(['weight_only']);
+    expect(plan.skipped).toEqual([{ family: 'dynamic_conv', why: 'no Conv' }]);
+  });
+
+  it('analyzes the op mix of a real graph, with shapes from ORT', async () => {
+    const model = buildCnn();
+    const a = analyzeModel(model, await inferTensorTypes(model));
+    expect(a.nodes.map((n) => [n.key, n.opType, n.reduction])).toEqual([['conv', 'Conv', 9], ['dense', 'Gemm', 5408]]);
+    // Conv: 26·26·32 outputs × 9; Gemm: 10 outputs × 5408.
+    expect(a.nodes[0]!.macs).toBe(26 * 26 * 32 * 9);
+    expect(a.mix.conv).toBeCloseTo((26 * 26 * 32 * 9) / (26 * 26 * 32 * 9 + 54080), 6);
+    expect(a.largeWeights).toEqual({ Gemm: 54080 });
+  });
+});
+
+// ---------------------------------------------------------------- the search, with fake measurements
+
+describe('auto search (fake measurements)', () => {
+  it('selects dynamic int8 over a smaller weight_only that runs slower, and explains it', async () => {
+    const { env } = fakeEnv((recipe) => {
+      const d = describe_(recipe);
+      if (d.family === 'dynamic') return { bytes: 260, drop: 0.001, ratio: 0.6 };
+      if (d.family === 'weight_only') return { bytes: 255, drop: 0, ratio: 1.02 };
+      if (d.family === 'static') return { bytes: 270, drop: 0.002, ratio: 0.7 };
+      throw new Error(`unexpected ${d.family}`);
+    });
+    const mlp = analysis([node('fc1', 'MatMul', 100000, 784), node('fc2', 'MatMul', 8000, 128)], { mix: { conv: 0, matmul: 1, recurrent: 0, attention: 0 } });
+    const r = await runAuto({ analysis: mlp, cleanup: true, env, options: options() });
+    expect(r.winner).toBe('dynamic');
+    expect(r.recipe).toEqual([{ cleanup: {} }, { quantize: { mode: 'dynamic', op_types: ['MatMul'] } }]);
+    expect(r.report.tried.find((t) => t.id === 'weight_only')?.outcome).toBe('slower than fp32');
+    expect(r.report.tried.find((t) => t.id === 'dynamic')?.confirm_ratio).toBe(0.6);
+    expect(r.report.reason).toMatch(/^dynamic is 0\.26x the reference's size/);
+    expect(r.report.reason).toContain('Smaller but rejected: weight_only');
+    // The reference stays on the front: nothing else is as accurate and at most as slow.
+    expect(r.report.pareto.map((p) => p.id)).toEqual(['weight_only', 'dynamic', 'reference']);
+  });
+
+  it('falls back to the reference when every candidate is slower than fp32', async () => {
+    const { env } = fakeEnv(() => ({ bytes: 250, drop: 0, ratio: 1.3 }));
+    const r = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784), node('fc2', 'Gemm', 8000, 128)]), cleanup: true, env, options: options() });
+    expect(r.winner).toBe('reference');
+    expect(r.recipe).toEqual([]);
+    expect(r.runtime).toEqual({});
+    expect(r.report.reason).toMatch(/No candidate was both within the accuracy budget .* and not slower than fp32/);
+    expect(r.report.tried.every((t) => t.outcome !== 'selected')).toBe(true);
+  });
+
+  it('names near misses within measurement noise, and accepts them under a looser latency_ratio_max', async () => {
+    const behave = () => ({ bytes: 250, drop: 0, ratio: 1.01, spread: 0.005 });
+    const strict = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env: fakeEnv(behave).env, options: options({ recipes: ['weight_only'] }) });
+    expect(strict.winner).toBe('reference');
+    expect(strict.report.reason).toContain('Closest: weight_only (0.25x) at 1.010x');
+    expect(strict.report.reason).toContain('auto.latency_ratio_max: 1.02 accepts them');
+    const loose = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env: fakeEnv(behave).env, options: options({ recipes: ['weight_only'], latency_ratio_max: 1.02 }) });
+    expect(loose.winner).toBe('weight_only');
+    expect(loose.runtime).toEqual({ configEntries: { 'session.disable_quant_qdq': '1' } });
+  });
+
+  it('falls back per op type, then per node by sensitivity, in that order', async () => {
+    // Static QDQ costs accuracy on conv2 (and a little on conv3); Gemm alone is harmless.
+    const cost: Record<string, number> = { conv1: 0.001, conv2: 0.02, conv3: 0.004, fc: 0.001 };
+    const { env, log } = fakeEnv((recipe, samples) => {
+      const d = describe_(recipe);
+      if (d.family !== 'static') return { bytes: 900, drop: 0.05, ratio: 1.2 }; // nothing else qualifies
+      const quantized = ['conv1', 'conv2', 'conv3', 'fc'].filter((n) => (n === 'fc' ? d.q.op_types!.includes('Gemm') : d.q.op_types!.includes('Conv')) && !(d.q.nodes_exclude ?? []).includes(n));
+      const drop = quantized.reduce((s, n) => s + cost[n]!, 0);
+      void samples;
+      return { bytes: 300 + 10 * (4 - quantized.length), drop, ratio: 0.8 };
+    });
+    const cnn = analysis([node('conv1', 'Conv', 288, 9), node('conv2', 'Conv', 18432, 288), node('conv3', 'Conv', 36864, 576), node('fc', 'Gemm', 5000, 500)]);
+    const r = await runAuto({ analysis: cnn, cleanup: true, env, options: options({ recipes: ['static'] }) });
+    const stages = r.report.tried.map((t) => [t.id, t.stage]);
+    expect(stages.slice(0, 3)).toEqual([['static', 'base'], ['static-no-Conv', 'op type'], ['static-no-Gemm', 'op type']]);
+    // static-no-Gemm (drop 0.025) is closer than static (0.026): the node search starts from it.
+    expect(r.report.sensitivity).toHaveLength(1);
+    expect(r.report.sensitivity[0]!.trial).toBe('static-no-Gemm');
+    expect(r.report.sensitivity[0]!.nodes.map((n) => n.node)).toEqual(['conv2', 'conv3', 'conv1']);
+    // Sensitivity runs on a subset; the cumulative exclusions on the full dataset.
+    expect(log.evaluated.filter((e) => e.samples !== undefined)).toHaveLength(3);
+    const nodeTrials = r.report.tried.filter((t) => t.stage === 'node');
+    expect(nodeTrials.map((t) => t.recipe[1])).toEqual([{ quantize: { mode: 'static', op_types: ['Conv'], nodes_exclude: ['conv2'] } }]);
+    // Two convs in int8 (320 bytes) beat the Gemm alone (330), which also qualifies.
+    expect(r.winner).toBe(nodeTrials[0]!.id);
+    expect(r.report.tried.find((t) => t.id === 'static-no-Conv')?.outcome).toBe('qualifies; larger than the winner');
+  });
+
+  it('leaves the nodes with the fewest multiply-adds per output in float when quantizing makes the model slower', async () => {
+    const { env } = fakeEnv((recipe) => {
+      const d = describe_(recipe);
+      const excluded = d.q.nodes_exclude ?? [];
+      // The depthwise convs (reduction 9) are what makes QDQ slow here.
+      const slow = ['dw1', 'dw2'].filter((n) => !excluded.includes(n)).length;
+      return { bytes: 300 + 20 * excluded.length, drop: 0, ratio: 0.7 + 0.25 * slow };
+    });
+    const net = analysis([node('stem', 'Conv', 864, 27), node('dw1', 'Conv', 1152, 9), node('pw1', 'Conv', 8192, 128), node('dw2', 'Conv', 2304, 9), node('pw2', 'Conv', 32768, 256)]);
+    const r = await runAuto({ analysis: net, cleanup: true, env, options: options({ recipes: ['static'] }) });
+    const nodeTrials = r.report.tried.filter((t) => t.stage === 'node');
+    // The lowest-reduction quarter (1 of 5), then half (3 of 5).
+    expect(nodeTrials.map((t) => (t.recipe[1] as unknown as { quantize: QuantizeStep }).quantize.nodes_exclude)).toEqual([['dw1'], ['dw1', 'dw2', 'stem']]);
+    // Both are faster than fp32; the first is smallest (more than 10% smaller than the second).
+    expect(r.winner).toBe(nodeTrials[0]!.id);
+    expect(r.report.tried.find((t) => t.id === 'static')?.outcome).toBe('slower than fp32');
+  });
+
+  it('does not select a winner that fails its confirmation measurement', async () => {
+    const { env, log } = fakeEnv((recipe) => {
+      const d = describe_(recipe);
+      if (d.family === 'dynamic') return { bytes: 250, drop: 0, ratio: [0.97, 1.04] }; // lucky once
+      return { bytes: 260, drop: 0, ratio: 0.99 };
+    });
+    const r = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env, options: options({ recipes: ['dynamic', 'weight_only'] }) });
+    expect(r.winner).toBe('weight_only');
+    expect(r.report.tried.find((t) => t.id === 'dynamic')?.outcome).toBe('slower than fp32 (confirm)');
+    expect(log.measured.at(-1)).toEqual(expect.arrayContaining(['dynamic', 'weight_only']));
+  });
+
+  it('stops building when the time budget runs out, and says so', async () => {
+    const { env, log } = fakeEnv(() => ({ bytes: 250, drop: 0, ratio: 0.9 }));
+    // 8 s: the first build and evaluation (1 s) fit before the 6 s measurement reserve, the rest does not.
+    const r = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784), node('c', 'Conv', 4096, 36)]), cleanup: true, env, options: options({ time_budget_s: 8 }) });
+    expect(log.built.length).toBeLessThan(4);
+    expect(r.report.budget_exhausted).toBe(true);
+    expect(r.report.tried.some((t) => t.outcome === 'skipped: time budget')).toBe(true);
+    expect(r.report.reason).toContain('The time budget ran out');
+  });
+
+  it('treats a recipe that produces an already-seen model as the same candidate', async () => {
+    const { env, log } = fakeEnv(() => ({ bytes: 250, drop: 0, ratio: 0.9 }));
+    const base = env.build;
+    env.build = async (id, recipe) => ({ ...(await base(id, recipe)), digest: 'same' });
+    const r = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env, options: options({ recipes: ['dynamic', 'weight_only'] }) });
+    expect(r.report.tried.map((t) => t.outcome)).toEqual(['selected', 'same model as dynamic']);
+    expect(log.evaluated).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------- config
+
+describe('auto in the config', () => {
+  it('accepts { auto: {...} } entries next to named recipes, with the name defaulting to auto', () => {
+    const loaded = parseConfig('model: m.onnx\noptimize:\n  - auto: { accuracy_drop_max: 0.005, time_budget_s: 60 }\n  - name: fast\n    auto:\n  - name: d\n    passes: [{ quantize: { mode: dynamic } }]\n', 'c.yml');
+    expect(loaded.config.optimize).toEqual([
+      { auto: { accuracy_drop_max: 0.005, time_budget_s: 60 } },
+      { name: 'fast', auto: null },
+      { name: 'd', passes: [{ quantize: { mode: 'dynamic' } }] },
+    ]);
+  });
+
+  it('rejects unknown auto options and families with their position', () => {
+    expect(() => parseConfig('model: m.onnx\noptimize:\n  - auto: { budget: 3 }\n', 'c.yml')).toThrow(/optimize\[0\]\.auto\.budget: is not a known key \(c\.yml:3:13\)/);
+    expect(() => parseConfig('model: m.onnx\noptimize:\n  - auto: { recipes: [int4] }\n', 'c.yml')).toThrow(/optimize\[0\]\.auto\.recipes\[0\]: expected one of cleanup, dynamic/);
+    expect(() => parseConfig('model: m.onnx\noptimize:\n  - auto: {}\n    passes: []\n', 'c.yml')).toThrow(/optimize\[0\]\.passes: is not a known key/);
+  });
+
+  it('lists the same families in the schema as the search knows', () => {
+    const items = (configSchema.properties.optimize.items.then.properties.auto.properties.recipes.items.enum as readonly string[]);
+    expect([...items]).toEqual([...AUTO_FAMILIES]);
+  });
+});
+
+// ---------------------------------------------------------------- one real run
+
+/** `count` MLP inputs (784 floats in [0, 1)), no labels: quality is agreement with fp32. */
+function mlpDataset(count: number): Dataset {
+  const rand = rng(3);
+  const data = Float32Array.from({ length: count * 784 }, rand);
+  return {
+    count, hasLabels: false, synthetic: false,
+    *batches(size: number) {
+      for (let start = 0; start < count; start += size) {
+        const n = Math.min(size, count - start);
+        yield { feeds: { x: { type: 'float32', dims: [n, 784], data: data.slice(start * 784, (start + n) * 784) } }, labels: null, labelWidth: 1, count: n };
+      }
+    },
+    feedsForBatch: (batch: number) => ({ x: { type: 'float32', dims: [batch, 784], data: data.slice(0, batch * 784) } }),
+  };
+}
+
+describe('auto search (real run)', () => {
+  it('limits a dataset to its first samples', () => {
+    const ds = firstSamples(mlpDataset(250), 120);
+    const counts = [...ds.batches(100)].map((b) => b.count);
+    expect(ds.count).toBe(120);
+    expect(counts).toEqual([100, 20]);
+  });
+
+  it('searches a small MLP on ORT within a short budget and returns a recipe that builds', async () => {
+    const lines: string[] = [];
+    const result = await searchAuto('auto', { time_budget_s: 20, recipes: ['dynamic', 'weight_only'], accuracy_drop_max: 0.05 }, undefined, {
+      model: buildMlp(),
+      dataset: mlpDataset(200),
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 784], dynamicBatch: true }],
+      metric: 'top1',
+      benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30 },
+      log: (m) => lines.push(m),
+    });
+    const r = result.report;
+    expect(r.quality_basis).toBe('agreement');
+    expect(r.tried.map((t) => t.id)).toEqual(expect.arrayContaining(['dynamic', 'weight_only']));
+    for (const t of r.tried.filter((x) => x.stage === 'base')) {
+      expect(t.bytes).toBeGreaterThan(0);
+      expect(t.size_ratio).toBeLessThan(0.5); // both store the weights in int8
+      expect(t.agreement).toBeGreaterThan(0.9);
+    }
+    expect(r.reason.length).toBeGreaterThan(20);
+    expect(lines.some((l) => l.startsWith('auto: selected'))).toBe(true);
+    if (result.winner === 'reference') {
+      expect(result.recipe).toEqual([]);
+    } else {
+      const winner = r.tried.find((t) => t.id === result.winner)!;
+      expect(winner.outcome).toMatch(/^selected/);
+      expect(winner.latency_ratio).toBeLessThanOrEqual(1);
+      expect(result.recipe).toEqual(winner.recipe);
+      expect(result.recipe[0]).toEqual({ cleanup: {} });
+    }
+  });
+
+  it('runs as a candidate of the pipeline: one auto entry, its report in report.json and report.md', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-auto-'));
+    try {
+      saveModel(buildMlp(), path.join(dir, 'mlp.onnx'));
+      writeFileSync(path.join(dir, 'modelgate.yml'), [
+        'model: mlp.onnx',
+        'optimize:',
+        '  - name: searched',
+        '    auto: { time_budget_s: 15, recipes: [dynamic, weight_only], accuracy_drop_max: 0.05 }',
+        'benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30 }',
+        '',
+      ].join('\n'));
+      const run = await runGate({ configPath: path.join(dir, 'modelgate.yml'), outDir: path.join(dir, 'out') });
+      expect(run.error).toBeUndefined();
+      const c = run.report.candidates.find((x) => x.id === 'searched')!;
+      const auto = c.auto as { winner: string; recipe: unknown[]; tried: Array<{ id: string }> };
+      expect(auto.tried.map((t) => t.id)).toEqual(expect.arrayContaining(['dynamic', 'weight_only']));
+      // The candidate is the winner's recipe, rebuilt and measured with the others.
+      expect(c.recipe).toEqual(auto.recipe);
+      expect(c.latency).not.toBeNull();
+      if (auto.winner === 'weight_only') expect(c.runtime_options).toEqual({ configEntries: { 'session.disable_quant_qdq': '1' } });
+      const md = readFileSync(run.markdownPath, 'utf8');
+      expect(md).toContain('<details><summary>auto `searched`:');
+      expect(md).toContain('| tried | stage | size | accuracy | p50 vs fp32 (95% CI) | outcome |');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
