@@ -2,8 +2,9 @@
  * The pipeline, top to bottom: config → model → passes → evaluate → benchmark → gate → report.
  * Adapters (cli.ts, action.ts) call runGate and publish what it returns; nothing here knows GitHub.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { loadConfig } from './config/load.js';
 import type { CandidateSpec, LoadedConfig, OptimizeSpec } from './config/types.js';
 import { saveModel, type Model } from './model/onnx.js';
@@ -208,6 +209,8 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     report.selected = selectCandidate(subjects, checks, config.select);
     report.passed = report.selected !== null;
     report.candidates = built.map((b) => candidateReport(b, checks.get(b.id) ?? []));
+    // Unstructured sparsity only pays once a file is compressed (download size, artifact storage): report both sizes.
+    for (const c of report.candidates) if (c.file) c.gzip_bytes = gzipSync(readFileSync(path.join(outDir, c.file)), { level: 9 }).length;
     report.gate = { ...config.gate, select: config.select, metric: config.metric };
     return finish(report.passed ? 0 : 1);
   } catch (err) {
