@@ -6,7 +6,10 @@
  */
 import path from 'node:path';
 import * as core from '@actions/core';
-import { runGate } from './run.js';
+import { execFileSync } from 'node:child_process';
+import * as github from '@actions/github';
+import { runGate, type GateRunResult } from './run.js';
+import { runCompare } from './compare.js';
 import { errorMessage } from './errors.js';
 import { publishKey } from './publish/github.js';
 import { parseMode, type ActionInputs } from './publish/modes/shared.js';
@@ -34,6 +37,7 @@ function readInputs(): ActionInputs {
     reportKey: core.getInput('report-key'),
     outDir: core.getInput('out-dir') || 'modelgate-out',
     checkRun: booleanInput('check-run', false),
+    compare: booleanInput('compare', true),
   };
 }
 
@@ -48,7 +52,7 @@ async function runAction(): Promise<void> {
   const config = workspacePath(workspace, inputs.config) ?? inputs.config;
   const key = publishKey(inputs.reportKey, config);
 
-  const result = await runGate({ configPath: inputs.config, outDir: inputs.outDir, log: (message) => core.info(message) });
+  const result = await gateOrCompare(inputs);
   await publishGateResult(result, inputs, key, workspace, config);
 
   if (result.exitCode === 2) {
@@ -58,6 +62,42 @@ async function runAction(): Promise<void> {
     if (inputs.failOnRegression) core.setFailed(message);
     else core.warning(`${message} (fail-on-regression is off)`);
   }
+}
+
+/** The PR's base commit, when this is a pull request run in a git work tree (else the plain gate runs). */
+function pullRequestBase(): string | undefined {
+  const base = (github.context.payload.pull_request as { base?: { sha?: string } } | undefined)?.base?.sha;
+  if (!base) return undefined;
+  try {
+    execFileSync('git', ['rev-parse', '--is-inside-work-tree'], { stdio: 'ignore' });
+    return base;
+  } catch {
+    core.notice(`not a git work tree: gating the head alone, without the base ${base.slice(0, 8)}. Run actions/checkout first.`);
+    return undefined;
+  }
+}
+
+/**
+ * On a pull request, head against base (issue 4): the base revision's model and config are taken
+ * from git, both sides run the same pipeline, and base and head are measured interleaved.
+ */
+async function gateOrCompare(inputs: ActionInputs): Promise<GateRunResult> {
+  const log = (message: string) => core.info(message);
+  const baseRef = inputs.compare ? pullRequestBase() : undefined;
+  if (!baseRef) return runGate({ configPath: inputs.config, outDir: inputs.outDir, log });
+  const compared = await runCompare({ configPath: inputs.config, baseRef, outDir: inputs.outDir, log });
+  return {
+    exitCode: compared.exitCode,
+    report: compared.report,
+    markdown: compared.markdown,
+    outDir: compared.outDir,
+    reportPath: compared.reportPath,
+    markdownPath: compared.markdownPath,
+    selectedModelPath: compared.head?.selectedModelPath ?? null,
+    error: compared.error,
+    configFile: compared.head?.configFile,
+    locate: compared.head?.locate,
+  };
 }
 
 runAction().catch((err: unknown) => {

@@ -31,6 +31,8 @@ export interface ActionInputs {
   reportKey: string;
   outDir: string;
   checkRun: boolean;
+  /** On pull_request events, also run the base revision and compare head against it. */
+  compare: boolean;
 }
 
 /** The artifact name prefix every leg uploads under: modelgate-<key>. */

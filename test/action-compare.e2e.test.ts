@@ -1,0 +1,107 @@
+/**
+ * The built action on a pull_request in a real git work tree: it takes the PR base's model and config
+ * from git, runs both sides, measures them interleaved, and gates head against base (issue 4).
+ * Head's model has its classifier weights scaled down to noise, so the accuracy regression is
+ * deterministic and does not hang on this machine's timing.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { startGitHubServer, type GitHubServer } from './support/github-server.js';
+import { decodeModel, encodeModel } from '../src/model/onnx.js';
+import { tensorToFloat32, makeTensor } from '../src/model/tensor.js';
+import { dimsOf } from '../src/model/onnx.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const actionEntry = path.join(repoRoot, 'dist', 'index.js');
+const OWNER = 'octo-org';
+const REPO = 'models';
+const PR = 23;
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } }).trim();
+}
+
+/** The example model with the classifier's weights scaled to noise: same size, far worse accuracy. */
+function degraded(bytes: Buffer): Uint8Array {
+  const model = decodeModel(bytes);
+  const inits = model.graph!.initializer!;
+  const biggest = [...inits].sort((a, b) => tensorToFloat32(b).length - tensorToFloat32(a).length)[0]!;
+  const values = tensorToFloat32(biggest).map((v, i) => (i % 7 === 0 ? v : v * 0.05));
+  inits[inits.indexOf(biggest)] = makeTensor(biggest.name!, dimsOf(biggest), values);
+  return encodeModel(model);
+}
+
+describe('the action, built, comparing a pull request against its base', () => {
+  let server: GitHubServer;
+  let tmp: string;
+  let workspace: string;
+  let baseSha: string;
+
+  beforeAll(async () => {
+    server = await startGitHubServer({ tokens: { ghs_pr_token: 'write' } });
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'modelgate-action-compare-'));
+    workspace = path.join(tmp, 'workspace');
+    mkdirSync(workspace, { recursive: true });
+    for (const f of ['model.onnx', 'test-images.npy', 'test-labels.npy']) cpSync(path.join(repoRoot, 'examples/mnist', f), path.join(workspace, f));
+    const doc = parseDocument(readFileSync(path.join(repoRoot, 'examples/mnist/modelgate.yml'), 'utf8'));
+    doc.setIn(['dataset', 'limit'], 300);
+    doc.set('optimize', [{ name: 'int8-dynamic', passes: [{ quantize: { mode: 'dynamic' } }] }]);
+    doc.set('gate', { accuracy_drop_max: 0.02, latency_ratio_max: 1000, size_bytes_max: 100_000_000 });
+    writeFileSync(path.join(workspace, 'modelgate.yml'), doc.toString());
+    git(workspace, 'init', '-q', '-b', 'main');
+    git(workspace, 'add', '-A');
+    git(workspace, 'commit', '-qm', 'base');
+    baseSha = git(workspace, 'rev-parse', 'HEAD');
+    git(workspace, 'checkout', '-qb', 'feature');
+    writeFileSync(path.join(workspace, 'model.onnx'), degraded(readFileSync(path.join(workspace, 'model.onnx'))));
+    git(workspace, 'commit', '-qam', 'head: a worse model');
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('fails the step on the accuracy regression against base and says so in the comment', async () => {
+    const runner = path.join(tmp, 'runner');
+    mkdirSync(path.join(runner, 'temp'), { recursive: true });
+    const eventPath = path.join(runner, 'event.json');
+    writeFileSync(eventPath, JSON.stringify({
+      action: 'synchronize', number: PR,
+      pull_request: { number: PR, head: { ref: 'feature', sha: git(workspace, 'rev-parse', 'HEAD'), repo: { full_name: `${OWNER}/${REPO}` } }, base: { ref: 'main', sha: baseSha, repo: { full_name: `${OWNER}/${REPO}` } } },
+      repository: { name: REPO, full_name: `${OWNER}/${REPO}`, owner: { login: OWNER } },
+    }));
+    for (const f of ['output.txt', 'summary.md']) writeFileSync(path.join(runner, f), '');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', GITHUB_ACTIONS: 'true',
+      GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITHUB_REPOSITORY_OWNER: OWNER,
+      GITHUB_API_URL: server.url, GITHUB_RUN_ID: '3001', GITHUB_RUN_ATTEMPT: '1', GITHUB_SHA: baseSha, GITHUB_WORKSPACE: workspace,
+      GITHUB_OUTPUT: path.join(runner, 'output.txt'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md'),
+      RUNNER_TEMP: path.join(runner, 'temp'), RUNNER_TOOL_CACHE: path.join(tmp, 'toolcache'),
+      'INPUT_GITHUB-TOKEN': 'ghs_pr_token', INPUT_CONFIG: 'modelgate.yml', 'INPUT_OUT-DIR': 'modelgate-out',
+    };
+    const child = spawn(process.execPath, [actionEntry], { cwd: workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    expect(code, log).toBe(1);
+    const report = JSON.parse(readFileSync(path.join(workspace, 'modelgate-out', 'report.json'), 'utf8'));
+    expect(report.base.sha).toBe(baseSha);
+    const itself = report.comparison.find((c: { id: string }) => c.id === 'reference');
+    expect(itself).toBeDefined();
+    expect(report.checks.some((c: { passed: boolean; name: string }) => !c.passed && /accuracy/.test(c.name))).toBe(true);
+    // The working tree is untouched: the base lives inside the out dir.
+    expect(git(workspace, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+    const comments = server.comments(OWNER, REPO, PR);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toMatch(/❌/);
+    expect(comments[0]!.body).toContain(baseSha.slice(0, 7));
+  });
+});
