@@ -224,7 +224,7 @@ function familyOpTypes(family: AutoFamily, a: ModelAnalysis): string[] {
   switch (family) {
     case 'dynamic':
     case 'dynamic_weight_only':
-      return present(['MatMul', 'Gemm']);
+      return present(['MatMul', 'Gemm', 'LSTM']);
     case 'dynamic_conv':
     case 'static':
       return present(QUANT_OPS);

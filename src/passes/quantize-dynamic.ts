@@ -7,12 +7,19 @@
  *
  * Conv (only when op_types asks for it: ConvInteger is slow on x86, see shared/anchors.md) becomes
  * ConvInteger with the same tail.
+ *
+ * LSTM becomes onnxruntime's com.microsoft DynamicQuantizeLSTM: the ONNX LSTM inputs in the same order,
+ * then W_scale, W_zero_point, R_scale, R_zero_point. Its W and R are int8 (or uint8) and stored
+ * transposed against ONNX's LSTM, [num_directions, input_size, 4·hidden] and [num_directions, hidden,
+ * 4·hidden], so that each direction is a [K, N] matrix for the integer GEMM; scales and zero points are
+ * [num_directions] per tensor or [num_directions, 4·hidden] per column (the kernel then wants int8 zero
+ * points of 0 or one uint8 zero point per direction, so per channel needs symmetric weights).
  */
 import { DataType, cloneModel, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor } from '../model/tensor.js';
 import {
-  NameAllocator, checkModel, describeNode, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, intAttr, makeNode,
-  opsetVersion, removeUnusedInitializers, setInitializer, sortGraph,
+  NameAllocator, checkModel, describeNode, dropInitializerInputs, ensureOpsetImport, getFloatAttr, getIntAttr,
+  initializerMap, intAttr, makeNode, opsetVersion, removeUnusedInitializers, setInitializer, sortGraph,
 } from '../model/graph.js';
 import { ModelGateError } from '../errors.js';
 import type { PassContext } from './pass.js';
@@ -21,9 +28,33 @@ import {
   floatInitializer, quantizeWeight, selectNodes, transpose2d, weightTensors, type QuantizeOptions, type QuantType,
 } from './quant-common.js';
 
-const SUPPORTED = ['MatMul', 'Gemm', 'Conv'] as const;
-const DEFAULT_OP_TYPES = ['MatMul', 'Gemm'] as const;
+const SUPPORTED = ['MatMul', 'Gemm', 'Conv', 'LSTM'] as const;
+const DEFAULT_OP_TYPES = ['MatMul', 'Gemm', 'LSTM'] as const;
 const CONV_ATTRIBUTES = new Set(['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']);
+/** What DynamicQuantizeLSTM declares; ONNX LSTM's `layout` (opset 14) is not among them (only layout 0 is handled). */
+const LSTM_ATTRIBUTES = new Set(['activation_alpha', 'activation_beta', 'activations', 'clip', 'direction', 'hidden_size', 'input_forget']);
+
+/**
+ * An ONNX LSTM weight [D, 4H, K] as DynamicQuantizeLSTM takes it: per direction transposed to [K, 4H] and
+ * quantized on its own (per tensor, or per column of 4H). Returns the data [D, K, 4H] and scales/zero
+ * points of shape [D] or [D, 4H].
+ */
+export function quantizeLstmWeight(values: Float32Array, dims: readonly number[], type: QuantType, symmetric: boolean, perChannel: boolean) {
+  const [D, N, K] = dims as [number, number, number];
+  const per = N * K;
+  const data = type === 'int8' ? new Int8Array(D * per) : new Uint8Array(D * per);
+  const channels = perChannel ? N : 1;
+  const scales = new Float32Array(D * channels);
+  const zeroPoints = type === 'int8' ? new Int8Array(D * channels) : new Uint8Array(D * channels);
+  for (let d = 0; d < D; d++) {
+    const kn = transpose2d(values.subarray(d * per, (d + 1) * per), N, K);
+    const q = quantizeWeight(kn, [K, N], type, symmetric, perChannel ? 1 : null);
+    data.set(q.data, d * per);
+    scales.set(q.scales, d * channels);
+    zeroPoints.set(q.zeroPoints, d * channels);
+  }
+  return { data, dims: [D, K, N], scales, zeroPoints, scaleDims: perChannel ? [D, N] : [D] };
+}
 
 interface DynamicInput {
   q: string;
@@ -119,6 +150,7 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
     if (types.get(x)?.elemType !== DataType.FLOAT) return `input '${x}' is not float32`;
     const w = floatInitializer(inits, node.input?.[1]);
     if (!w) return `weight '${node.input?.[1] ?? ''}' is not a float32 initializer`;
+    if (node.opType === 'LSTM') return quantizeLstm(node);
     const y = node.output![0]!;
     if (node.opType === 'Conv') {
       if (w.dims.length < 3) return `weight has rank ${w.dims.length}`;
@@ -165,6 +197,44 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
     return null;
   };
 
+  let usesMicrosoftDomain = false;
+  const lstmNotes: string[] = [];
+  const lstmWeight = (t: NonNullable<ReturnType<typeof floatInitializer>>, perColumn: boolean) => {
+    const key = `lstm:${t.tensor.name}:${perColumn}`;
+    let q = quantizedWeights.get(key);
+    if (!q) {
+      const lw = quantizeLstmWeight(t.values, t.dims, weightType, symmetric, perColumn);
+      const name = t.tensor.name!;
+      q = { q: names.next(`${name}_quantized`), scale: names.next(`${name}_scale`), zp: names.next(`${name}_zero_point`), channels: lw.scales.length };
+      setInitializer(graph, makeTensor(q.q, lw.dims, lw.data));
+      setInitializer(graph, makeTensor(q.scale, lw.scaleDims, lw.scales));
+      setInitializer(graph, makeTensor(q.zp, lw.scaleDims, lw.zeroPoints));
+      quantizedWeights.set(key, q);
+    }
+    return q;
+  };
+
+  /** LSTM → DynamicQuantizeLSTM with int8 W and R; B, sequence_lens, initial states and P stay as they are. */
+  const quantizeLstm = (node: onnx.INodeProto): string | null => {
+    if (getIntAttr(node, 'layout', 0) !== 0) return 'layout=1 (batch first) is not handled by DynamicQuantizeLSTM';
+    const W = floatInitializer(inits, node.input?.[1]);
+    const R = floatInitializer(inits, node.input?.[2]);
+    if (!R) return `recurrence weight '${node.input?.[2] ?? ''}' is not a float32 initializer`;
+    if (W!.dims.length !== 3 || R.dims.length !== 3) return 'W or R is not 3-D';
+    const optional = (node.input ?? []).slice(3, 8);
+    if (optional.some((name, i) => name && i !== 1 && types.get(name)?.elemType !== DataType.FLOAT)) return 'B, initial_h, initial_c or P is not float32';
+    // The kernel takes per-column zero points only when they are all 0 (int8) or all equal (uint8).
+    const perColumn = perChannel && symmetric;
+    const [qw, qr] = [lstmWeight(W!, perColumn), lstmWeight(R, perColumn)];
+    const base = node.name || node.output!.find((o) => o)!;
+    const inputs = [node.input![0]!, qw.q, qr.q, ...Array.from({ length: 5 }, (_, i) => optional[i] ?? ''), qw.scale, qw.zp, qr.scale, qr.zp];
+    const attributes = (node.attribute ?? []).filter((a) => LSTM_ATTRIBUTES.has(a.name ?? ''));
+    newNodes.push(makeNode('DynamicQuantizeLSTM', inputs, node.output ?? [], { name: names.next(`${base}_DynamicQuantizeLSTM`), domain: 'com.microsoft', attributes }));
+    usesMicrosoftDomain = true;
+    if (perChannel && !perColumn) lstmNotes.push(`${describeNode(node)}: per tensor (per-channel LSTM weights need symmetric: true)`);
+    return null;
+  };
+
   for (const node of graph.node ?? []) {
     if (!targets.has(node)) {
       newNodes.push(node);
@@ -181,10 +251,12 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
     }
   }
   graph.node = newNodes;
+  if (usesMicrosoftDomain) ensureOpsetImport(model, 'com.microsoft', 1);
   removeUnusedInitializers(graph);
   sortGraph(graph);
   const summary = Object.entries(done).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
-  ctx.log(`quantize (dynamic, ${weightType} weights${perChannel ? ', per channel' : ''}): ${summary}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
+  const notes = lstmNotes.length ? ` (${lstmNotes.join('; ')})` : '';
+  ctx.log(`quantize (dynamic, ${weightType} weights${perChannel ? ', per channel' : ''}): ${summary}${notes}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
   checkModel(model, 'quantize (dynamic) output');
   return model;
 }
