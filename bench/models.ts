@@ -14,7 +14,7 @@ import { makeTensor } from '../src/model/tensor.js';
 import { FLOAT, floatAttr, intAttr, intsAttr, makeNode, tensorValueInfo } from '../src/model/graph.js';
 import type { Dataset } from '../src/data/dataset.js';
 import type { Feeds } from '../src/model/host-tensor.js';
-import { seededRandom } from '../src/benchmark/stats.js';
+import { seededRandom } from '../src/data/random.js';
 
 export interface BenchModel {
   id: string;

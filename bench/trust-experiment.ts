@@ -33,7 +33,8 @@ import { resolveInputs } from '../src/model/io.js';
 import { loadDataset, syntheticDataset } from '../src/data/dataset.js';
 import { benchmarkBatch } from '../src/run.js';
 import { compareLatency, measureInterleaved } from '../src/benchmark/runner.js';
-import { latencyVerdict, median, seededRandom, type LatencyVerdict } from '../src/benchmark/stats.js';
+import { latencyVerdict, median, type LatencyVerdict } from '../src/benchmark/stats.js';
+import { seededRandom } from '../src/data/random.js';
 import { runCompare, type PairComparison } from '../src/compare.js';
 
 const { values: args } = parseArgs({

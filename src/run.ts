@@ -10,7 +10,7 @@ import type { CandidateSpec, LoadedConfig, OptimizeSpec } from './config/types.j
 import { saveModel, type Model } from './model/onnx.js';
 import { resolveInputs, type IoSpec } from './model/io.js';
 import type { Feeds } from './model/host-tensor.js';
-import { loadDataset, syntheticDataset, type Dataset } from './data/dataset.js';
+import { calibrationFeeds, loadDataset, syntheticDataset, type Dataset } from './data/dataset.js';
 import { runRecipe, validateRecipe } from './passes/registry.js';
 import type { PassContext } from './passes/pass.js';
 import { OrtSession, type RuntimeOptions } from './runtime/session.js';
@@ -281,12 +281,7 @@ async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: 
   const ctx: PassContext = {
     log,
     async calibration(samples: number) {
-      const out: Feeds[] = [];
-      for (const batch of dataset.batches(1)) {
-        out.push(batch.feeds);
-        if (out.length >= samples) break;
-      }
-      return out;
+      return calibrationFeeds(dataset, samples);
     },
   };
   for (const spec of specs) {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, onnx, saveModel } from '../src/model/onnx.js';
 import { makeTensor } from '../src/model/tensor.js';
-import { seededRandom } from '../src/benchmark/stats.js';
+import { seededRandom } from '../src/data/random.js';
 import { runCompare, type CompareReport } from '../src/compare.js';
 
 const env = {

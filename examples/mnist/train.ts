@@ -18,6 +18,7 @@ import { writeNpy } from '../../src/data/npy.js';
 import { saveLayersModel } from './tfjs-files.js';
 import { checkFastConvFilterGrad, installFastConvFilterGrad } from './fast-conv-filter-grad.js';
 import { exportMnist } from './export.js';
+import { seededRandom } from '../../src/data/random.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SIDE = 28;
@@ -27,18 +28,6 @@ const SPLIT_SEED = 20261127;
 const BATCH = 128;
 /** Chosen from measured runs: see README.md. */
 const DEFAULT_EPOCHS = 10;
-
-/** mulberry32: a tiny, well-known 32-bit PRNG, enough for shuffles. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffleInPlace(items: Int32Array, random: () => number): void {
   for (let i = items.length - 1; i > 0; i--) {

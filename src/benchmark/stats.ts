@@ -2,6 +2,8 @@
  * Statistics for latency samples. Everything here is a pure function of its inputs (the bootstrap
  * takes a seed), so a report recomputed from the same raw samples gives the same numbers.
  */
+import { seededRandom } from '../data/random.js';
+
 
 /**
  * Linear interpolation between order statistics (Hyndman & Fan type 7, the default of R and NumPy):
@@ -111,17 +113,6 @@ export function summarize(samples: ArrayLike<number>): SampleSummary {
   };
 }
 
-/** mulberry32: a small, fast 32-bit PRNG; plenty for resampling, and identical on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Type-7 median of a multiset given as counts over the positions of `sorted` (n items in all). */
 function medianFromCounts(sorted: Float64Array, counts: Uint32Array, n: number): number {

@@ -12,6 +12,8 @@ import type { TypedArray } from '../model/tensor.js';
 import { readIdx, MAX_DATASET_BYTES, type ArrayFile } from './idx.js';
 import { readNpy } from './npy.js';
 import { ModelGateError, errorMessage } from '../errors.js';
+import { seededRandom } from './random.js';
+
 
 export interface Batch {
   feeds: Feeds;
@@ -165,17 +167,6 @@ export function loadDataset(spec: DatasetSpec, resolve: (p: string) => string, i
   };
 }
 
-/** mulberry32: a small seeded PRNG, so synthetic data is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const SYNTHETIC_SAMPLES = 64;
 
@@ -212,4 +203,14 @@ export function syntheticDataset(inputs: IoSpec[], seed = 1234, count = SYNTHETI
       return make(batch, 0);
     },
   };
+}
+
+/** The first `samples` samples as batch-1 feeds: what calibrating passes (static int8, TFLite int8) read. */
+export function calibrationFeeds(dataset: Dataset, samples: number): Feeds[] {
+  const out: Feeds[] = [];
+  for (const batch of dataset.batches(1)) {
+    out.push(batch.feeds);
+    if (out.length >= samples) break;
+  }
+  return out;
 }

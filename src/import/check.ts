@@ -10,7 +10,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { encodeModel } from '../model/onnx.js';
 import { OrtSession } from '../runtime/session.js';
-import { seededRandom } from '../benchmark/stats.js';
+import { seededRandom } from '../data/random.js';
 import type { TfjsConversion } from './tfjs-layers.js';
 
 export const DEFAULT_TOLERANCE = 1e-4;

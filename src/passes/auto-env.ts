@@ -12,7 +12,7 @@ import type { AutoCandidateSpec, CandidateSpec, Config, OptimizeSpec, PassSpec }
 import { encodeModel, type Model } from '../model/onnx.js';
 import type { Feeds } from '../model/host-tensor.js';
 import type { IoSpec } from '../model/io.js';
-import type { Dataset } from '../data/dataset.js';
+import { calibrationFeeds, type Dataset } from '../data/dataset.js';
 import { OrtSession, type RuntimeOptions } from '../runtime/session.js';
 import { evaluate, type EvalResult } from '../evaluate/metrics.js';
 import { compareLatency, measureInterleaved } from '../benchmark/runner.js';
@@ -97,12 +97,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const passContext: PassContext = {
     log: () => {},
     async calibration(samples: number) {
-      const out: Feeds[] = [];
-      for (const batch of dataset.batches(1)) {
-        out.push(batch.feeds);
-        if (out.length >= samples) break;
-      }
-      return out;
+      return calibrationFeeds(dataset, samples);
     },
   };
 

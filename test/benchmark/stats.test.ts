@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bootstrapRatioCI, latencyVerdict, mean, median, medianCI, quantile, seededRandom, stddev, summarize,
+  bootstrapRatioCI, latencyVerdict, mean, median, medianCI, quantile, stddev, summarize,
 } from '../../src/benchmark/stats.js';
+import { seededRandom } from '../../src/data/random.js';
 
 /** Log-normal latencies: skewed like real ones, with a known median exp(mu). */
 function lognormal(n: number, mu: number, sigma: number, random: () => number): number[] {

@@ -9,18 +9,10 @@ import { makeNode, intAttr, intsAttr, tensorValueInfo, FLOAT } from '../../src/m
 import { OrtSession, type RuntimeOptions } from '../../src/runtime/session.js';
 import type { Feeds, HostTensor } from '../../src/model/host-tensor.js';
 import type { PassContext } from '../../src/passes/pass.js';
+import { seededRandom } from '../../src/data/random.js';
 
-/** mulberry32: small, seeded, good enough for weights and inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG: weights and inputs repeat exactly. */
+export const rng = seededRandom;
 
 /** Roughly normal (sum of uniforms), times `std`. */
 export function randn(n: number, std: number, rand: () => number): Float32Array {
