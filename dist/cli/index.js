@@ -11516,7 +11516,6 @@ function compareLatency(ref, cand, threshold, seed) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Is: () => (/* binding */ seededRandom),
 /* harmony export */   JZ: () => (/* binding */ median),
 /* harmony export */   TZ: () => (/* binding */ sortedCopy),
 /* harmony export */   UC: () => (/* binding */ latencyVerdict),
@@ -11526,10 +11525,12 @@ function compareLatency(ref, cand, threshold, seed) {
 /* harmony export */   oo: () => (/* binding */ medianCISorted)
 /* harmony export */ });
 /* unused harmony exports quantile, mean, stddev, medianCI */
+/* harmony import */ var _data_random_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2777);
 /**
  * Statistics for latency samples. Everything here is a pure function of its inputs (the bootstrap
  * takes a seed), so a report recomputed from the same raw samples gives the same numbers.
  */
+
 /**
  * Linear interpolation between order statistics (Hyndman & Fan type 7, the default of R and NumPy):
  * with the sample sorted ascending, h = (n - 1)·p and Q(p) = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋ + 1] − x[⌊h⌋]).
@@ -11624,17 +11625,6 @@ function summarize(samples) {
         ci95: medianCISorted(sorted, 0.95),
     };
 }
-/** mulberry32: a small, fast 32-bit PRNG; plenty for resampling, and identical on every platform. */
-function seededRandom(seed) {
-    let state = seed >>> 0;
-    return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 /** Type-7 median of a multiset given as counts over the positions of `sorted` (n items in all). */
 function medianFromCounts(sorted, counts, n) {
     const rankLo = Math.floor((n - 1) / 2);
@@ -11697,7 +11687,7 @@ function bootstrapRatioCI(a, b, opts) {
         throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
     if (!(confidence > 0 && confidence < 1))
         throw new RangeError(`confidence ${confidence} is outside (0, 1)`);
-    const random = seededRandom(opts.seed);
+    const random = (0,_data_random_js__WEBPACK_IMPORTED_MODULE_0__/* .seededRandom */ .I)(opts.seed);
     const ratios = new Float64Array(resamples);
     let ratio;
     if (opts.blocks) {
@@ -13168,11 +13158,12 @@ function article(type) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  Ud: () => (/* binding */ calibrationFeeds),
   Zh: () => (/* binding */ loadDataset),
   UB: () => (/* binding */ syntheticDataset)
 });
 
-// UNUSED EXPORTS: SYNTHETIC_SAMPLES, readArrayFile, seededRandom
+// UNUSED EXPORTS: SYNTHETIC_SAMPLES, readArrayFile
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -13470,12 +13461,15 @@ function writeNpy(dtype, shape, data) {
     return out;
 }
 
+// EXTERNAL MODULE: ./src/data/random.ts
+var random = __nccwpck_require__(2777);
 ;// CONCATENATED MODULE: ./src/data/dataset.ts
 /**
  * A dataset is the inputs file (+ labels), read once, and a batched iterator that converts and
  * preprocesses one batch at a time, so memory stays flat as the dataset grows. Without a dataset,
  * seeded synthetic inputs are made from the resolved input specs.
  */
+
 
 
 
@@ -13617,24 +13611,13 @@ function loadDataset(spec, resolve, inputs) {
         },
     };
 }
-/** mulberry32: a small seeded PRNG, so synthetic data is the same on every run. */
-function seededRandom(seed) {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 const SYNTHETIC_SAMPLES = 64;
 function syntheticDataset(inputs, seed = 1234, count = SYNTHETIC_SAMPLES) {
     const make = (n, offset) => {
         const feeds = {};
         for (const [k, spec] of inputs.entries()) {
             const per = sampleElements(spec);
-            const rand = seededRandom(seed + 7919 * k + offset);
+            const rand = (0,random/* seededRandom */.I)(seed + 7919 * k + offset);
             const isInt = !spec.dtype.startsWith('float');
             const [lo, hi] = spec.range ?? (isInt ? [0, 9] : [0, 1]);
             const data = allocate(spec.dtype, n * per);
@@ -13661,6 +13644,37 @@ function syntheticDataset(inputs, seed = 1234, count = SYNTHETIC_SAMPLES) {
         feedsForBatch(batch) {
             return make(batch, 0);
         },
+    };
+}
+/** The first `samples` samples as batch-1 feeds: what calibrating passes (static int8, TFLite int8) read. */
+function calibrationFeeds(dataset, samples) {
+    const out = [];
+    for (const batch of dataset.batches(1)) {
+        out.push(batch.feeds);
+        if (out.length >= samples)
+            break;
+    }
+    return out;
+}
+
+
+/***/ }),
+
+/***/ 2777:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   I: () => (/* binding */ seededRandom)
+/* harmony export */ });
+/** mulberry32: a small, fast, seeded 32-bit PRNG, identical on every platform. Synthetic data, shuffles and bootstrap resampling all use it, so runs repeat exactly. */
+function seededRandom(seed) {
+    let state = seed >>> 0;
+    return () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
 }
 
@@ -25324,6 +25338,7 @@ function explain(winner, w, all, rules, refBytes, budgetExhausted, trials, basis
 
 
 
+
 const AUTO_DEFAULT_NAME = 'auto';
 const EVAL_BATCH = 100;
 const BOOTSTRAP_SEED = 20261127;
@@ -25381,13 +25396,7 @@ async function search(name, options, gateDropMax, ctx, workDir) {
     const passContext = {
         log: () => { },
         async calibration(samples) {
-            const out = [];
-            for (const batch of dataset.batches(1)) {
-                out.push(batch.feeds);
-                if (out.length >= samples)
-                    break;
-            }
-            return out;
+            return (0,data_dataset/* calibrationFeeds */.Ud)(dataset, samples);
         },
     };
     const refBytes = (0,model_onnx/* encodeModel */.ee)(model);
@@ -27043,8 +27052,8 @@ function tfjsLayersToOnnx(model, options = {}) {
     return convertTfjsLayers(model, options).model;
 }
 
-// EXTERNAL MODULE: ./src/benchmark/stats.ts
-var stats = __nccwpck_require__(5192);
+// EXTERNAL MODULE: ./src/data/random.ts
+var data_random = __nccwpck_require__(2777);
 ;// CONCATENATED MODULE: ./src/import/check.ts
 
 
@@ -27079,7 +27088,7 @@ const sameDims = (a, b) => a.length === b.length && a.every((d, i) => d === b[i]
  */
 function seededInputs(conversion, samples, seed) {
     return conversion.inputs.map((input, i) => {
-        const random = (0,stats/* seededRandom */.Is)(seed + 7919 * i);
+        const random = (0,data_random/* seededRandom */.I)(seed + 7919 * i);
         const n = samples * input.shape.reduce((a, b) => a * b, 1);
         if (input.indexRange !== undefined || input.elemType !== 'float32') {
             const range = input.indexRange ?? 10;
@@ -31089,7 +31098,7 @@ function seededTfjsInputs(t, model, batch, seed) {
             throw new errors/* ModelGateError */.j(`input '${input.name}' has unknown dims [${input.shape.join(', ')}]; TF.js timing needs fixed shapes`);
         const shape = [batch, ...dims];
         const n = shape.reduce((a, b) => a * b, 1);
-        const random = (0,stats/* seededRandom */.Is)(seed + 7919 * i);
+        const random = (0,data_random/* seededRandom */.I)(seed + 7919 * i);
         if (input.dtype === 'int32')
             return t.tensor(Int32Array.from({ length: n }, () => Math.floor(random() * 10)), shape, 'int32');
         return t.tensor(Float32Array.from({ length: n }, () => random()), shape, 'float32');
@@ -31500,13 +31509,7 @@ async function buildCandidates(model, specs, modelsDir, outDir, dataset, log, tf
     const ctx = {
         log,
         async calibration(samples) {
-            const out = [];
-            for (const batch of dataset.batches(1)) {
-                out.push(batch.feeds);
-                if (out.length >= samples)
-                    break;
-            }
-            return out;
+            return (0,data_dataset/* calibrationFeeds */.Ud)(dataset, samples);
         },
     };
     for (const spec of specs) {
