@@ -30,7 +30,8 @@ function readTensorPb(file: string): HostTensor {
 }
 
 describe('ONNX codec', () => {
-  it.runIf(haveCorpus)('re-encodes every libonnx-testdata model byte for byte', () => {
+  it('re-encodes every libonnx-testdata model byte for byte', () => {
+    expect(haveCorpus, `${CORPUS} is missing: run bash scripts/fixtures.sh`).toBe(true);
     const models = corpusModels();
     expect(models.length).toBeGreaterThan(1000);
     const differing = models.filter((dir) => {
@@ -40,7 +41,8 @@ describe('ONNX codec', () => {
     expect(differing).toEqual([]);
   });
 
-  it.runIf(haveCorpus)('keeps ORT outputs unchanged after a round trip on 60+ corpus models', async () => {
+  it('keeps ORT outputs unchanged after a round trip on 60+ corpus models', async () => {
+    expect(haveCorpus, `${CORPUS} is missing: run bash scripts/fixtures.sh`).toBe(true);
     // Every 8th model whose inputs are plain tensors and that this ORT build runs.
     const candidates = corpusModels().filter((_, i) => i % 8 === 0);
     let compared = 0;
