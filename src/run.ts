@@ -2,7 +2,7 @@
  * The pipeline, top to bottom: config → model → passes → evaluate → benchmark → gate → report.
  * Adapters (cli.ts, action.ts) call runGate and publish what it returns; nothing here knows GitHub.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadConfig } from './config/load.js';
@@ -155,7 +155,15 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     rmSync(modelsDir, { recursive: true, force: true });
     // ---- auto: each `{ auto: {...} }` entry is searched on the runner and becomes one candidate with the winning recipe ----
     const autoReports = new Map<string, AutoReport>();
-    const specs = await resolveAutoSpecs(config.optimize, config, { model, dataset, inputs, log }, autoReports);
+    // The search's trial models stay inside the out dir (nothing outside the working directory is touched).
+    mkdirSync(outDir, { recursive: true });
+    const autoDir = mkdtempSync(path.join(outDir, '.auto-'));
+    let specs: CandidateSpec[];
+    try {
+      specs = await resolveAutoSpecs(config.optimize, config, { model, dataset, inputs, log, workDir: autoDir }, autoReports);
+    } finally {
+      rmSync(autoDir, { recursive: true, force: true });
+    }
     const built = await buildCandidates(model, specs, modelsDir, outDir, dataset, log, {
       tfliteReference: tfliteSource?.bytes, inputs, batch: config.benchmark.batch, threads: config.benchmark.threads,
     });
@@ -280,6 +288,7 @@ async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: 
   }
   const ctx: PassContext = {
     log,
+    scratchDir: outDir,
     async calibration(samples: number) {
       return calibrationFeeds(dataset, samples);
     },

@@ -96,6 +96,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const feeds: Feeds = dataset.feedsForBatch(feedBatch);
   const passContext: PassContext = {
     log: () => {},
+    scratchDir: workDir,
     async calibration(samples: number) {
       return calibrationFeeds(dataset, samples);
     },

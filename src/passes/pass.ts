@@ -11,6 +11,8 @@ export interface PassContext {
   /** Calibration samples (one batch-1 feed per sample), for passes that need activations. */
   calibration(samples: number): Promise<Feeds[]>;
   log(message: string): void;
+  /** A folder for files a pass must write (ORT writes optimized models only to disk); inside the out dir in a run. */
+  scratchDir?: string;
 }
 
 export interface Pass<Options = Record<string, unknown>> {

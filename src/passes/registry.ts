@@ -13,9 +13,10 @@ import { cleanupPass } from './cleanup.js';
 import { weightOnlyPass } from './weight-only.js';
 import { prunePass } from './prune.js';
 import { lowRankPass } from './lowrank.js';
+import { ortOptimizePass } from './ort-optimize.js';
 
 // Each pass declares its own option type; the registry only sees options as validated JSON.
-const PASSES: ReadonlyArray<Pass<never>> = [cleanupPass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass];
+const PASSES: ReadonlyArray<Pass<never>> = [cleanupPass, ortOptimizePass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass];
 
 const byName = new Map<string, Pass<never>>(PASSES.map((p) => [p.name, p]));
 

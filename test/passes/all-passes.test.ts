@@ -7,6 +7,7 @@ import { buildCnn, buildMlp, randomFeeds, runAll, testContext, sameBytes } from 
 
 const OPTIONS: Record<string, Record<string, unknown>> = {
   cleanup: {},
+  ort_optimize: { level: 'extended' },
   quantize: { mode: 'static', samples: 16 },
   weight_only: {},
   fp16: {},

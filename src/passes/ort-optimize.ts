@@ -1,0 +1,54 @@
+/**
+ * The 'ort_optimize' pass: onnxruntime's own graph optimizer, run offline (session option
+ * optimizedModelFilePath) so that the saved model carries the rewrites and loads without redoing them.
+ *
+ * Only the portable levels are offered. 'basic' does ONNX-standard rewrites (constant folding, redundant
+ * node elimination, Conv+BatchNorm/Add/Mul fusion); 'extended' adds fusions into com.microsoft contrib ops
+ * (GELU, LayerNorm, attention, …) that any onnxruntime build runs. ORT's 'all' level adds layout
+ * transforms (NCHWc) for the CPU it runs on, which ORT itself documents as not portable, so it is
+ * refused here: a saved model must run on the machine it is deployed to, not only on the runner.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeModel, encodeModel, type Model } from '../model/onnx.js';
+import { checkModel } from '../model/graph.js';
+import { OrtSession } from '../runtime/session.js';
+import type { Pass, PassContext } from './pass.js';
+
+export interface OrtOptimizeOptions {
+  level?: 'basic' | 'extended';
+}
+
+export const ortOptimizeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    level: { enum: ['basic', 'extended'] },
+  },
+} as const;
+
+export async function optimizeWithOrt(input: Model, options: OrtOptimizeOptions, ctx: PassContext): Promise<Model> {
+  const level = options.level ?? 'basic';
+  // ORT writes the optimized model only to a file; a private folder, removed at once.
+  const dir = mkdtempSync(path.join(ctx.scratchDir ?? os.tmpdir(), 'modelgate-ort-optimize-'));
+  try {
+    const file = path.join(dir, 'optimized.onnx');
+    const session = await OrtSession.create(encodeModel(input), { graphOptimizationLevel: level, optimizedModelFilePath: file }, `ort_optimize (${level})`);
+    await session.release();
+    const model = decodeModel(readFileSync(file), `ort_optimize (${level}) output`);
+    checkModel(model, 'ort_optimize output');
+    // Loading the output with optimizations off proves it stands on its own.
+    await (await OrtSession.create(encodeModel(model), { graphOptimizationLevel: 'disabled' }, `ort_optimize (${level}) output`)).release();
+    ctx.log(`ort_optimize (${level}): ${input.graph?.node?.length ?? 0} → ${model.graph?.node?.length ?? 0} nodes`);
+    return model;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const ortOptimizePass: Pass<OrtOptimizeOptions> = {
+  name: 'ort_optimize',
+  schema: ortOptimizeSchema,
+  run: optimizeWithOrt,
+};
