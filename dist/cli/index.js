@@ -11761,7 +11761,7 @@ function latencyVerdict(ci, ratio, threshold) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var commander__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8179);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4198);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4366);
 /* harmony import */ var _compare_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(788);
 /* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(311);
 /* harmony import */ var _publish_progress_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6436);
@@ -11852,8 +11852,8 @@ var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/run.ts + 48 modules
-var src_run = __nccwpck_require__(4198);
+// EXTERNAL MODULE: ./src/run.ts + 49 modules
+var src_run = __nccwpck_require__(4366);
 // EXTERNAL MODULE: ./src/config/load.ts + 1 modules
 var load = __nccwpck_require__(9827);
 // EXTERNAL MODULE: ./src/model/onnx.ts + 1 modules
@@ -14472,6 +14472,7 @@ function resolveInputs(model, overrides, batch, file) {
 __nccwpck_require__.d(__webpack_exports__, {
   pe: () => (/* binding */ DataType),
   n4: () => (/* binding */ cloneModel),
+  sd: () => (/* binding */ decodeModel),
   jo: () => (/* binding */ dimsOf),
   KX: () => (/* binding */ elementCount),
   ee: () => (/* binding */ encodeModel),
@@ -14481,7 +14482,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Ro: () => (/* binding */ toNumber)
 });
 
-// UNUSED EXPORTS: MAX_MODEL_BYTES, bytesPerElement, decodeModel
+// UNUSED EXPORTS: MAX_MODEL_BYTES, bytesPerElement
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -19366,7 +19367,7 @@ function autoDetails(id, a) {
 
 /***/ }),
 
-/***/ 4198:
+/***/ 4366:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -22355,6 +22356,58 @@ const lowRankPass = {
     run: factorizeLowRank,
 };
 
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
+;// CONCATENATED MODULE: ./src/passes/ort-optimize.ts
+/**
+ * The 'ort_optimize' pass: onnxruntime's own graph optimizer, run offline (session option
+ * optimizedModelFilePath) so that the saved model carries the rewrites and loads without redoing them.
+ *
+ * Only the portable levels are offered. 'basic' does ONNX-standard rewrites (constant folding, redundant
+ * node elimination, Conv+BatchNorm/Add/Mul fusion); 'extended' adds fusions into com.microsoft contrib ops
+ * (GELU, LayerNorm, attention, …) that any onnxruntime build runs. ORT's 'all' level adds layout
+ * transforms (NCHWc) for the CPU it runs on, which ORT itself documents as not portable, so it is
+ * refused here: a saved model must run on the machine it is deployed to, not only on the runner.
+ */
+
+
+
+
+
+
+const ortOptimizeSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+        level: { enum: ['basic', 'extended'] },
+    },
+};
+async function optimizeWithOrt(input, options, ctx) {
+    const level = options.level ?? 'basic';
+    // ORT writes the optimized model only to a file; a private folder, removed at once.
+    const dir = (0,external_node_fs_.mkdtempSync)(external_node_path_default().join(ctx.scratchDir ?? external_node_os_default().tmpdir(), 'modelgate-ort-optimize-'));
+    try {
+        const file = external_node_path_default().join(dir, 'optimized.onnx');
+        const session = await runtime_session/* OrtSession */.Q.create((0,model_onnx/* encodeModel */.ee)(input), { graphOptimizationLevel: level, optimizedModelFilePath: file }, `ort_optimize (${level})`);
+        await session.release();
+        const model = (0,model_onnx/* decodeModel */.sd)((0,external_node_fs_.readFileSync)(file), `ort_optimize (${level}) output`);
+        checkModel(model, 'ort_optimize output');
+        // Loading the output with optimizations off proves it stands on its own.
+        await (await runtime_session/* OrtSession */.Q.create((0,model_onnx/* encodeModel */.ee)(model), { graphOptimizationLevel: 'disabled' }, `ort_optimize (${level}) output`)).release();
+        ctx.log(`ort_optimize (${level}): ${input.graph?.node?.length ?? 0} → ${model.graph?.node?.length ?? 0} nodes`);
+        return model;
+    }
+    finally {
+        (0,external_node_fs_.rmSync)(dir, { recursive: true, force: true });
+    }
+}
+const ortOptimizePass = {
+    name: 'ort_optimize',
+    schema: ortOptimizeSchema,
+    run: optimizeWithOrt,
+};
+
 ;// CONCATENATED MODULE: ./src/passes/registry.ts
 /**
  * Passes by name, and recipes: a list of single-key objects (`{ quantize: { mode: dynamic } }`) run in order.
@@ -22368,8 +22421,9 @@ const lowRankPass = {
 
 
 
+
 // Each pass declares its own option type; the registry only sees options as validated JSON.
-const PASSES = [cleanupPass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass];
+const PASSES = [cleanupPass, ortOptimizePass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass];
 const byName = new Map(PASSES.map((p) => [p.name, p]));
 function listPasses() {
     return PASSES;
@@ -24620,9 +24674,6 @@ function padsFor(padding, h, w, kh, kw, sh, sw, dh, dw) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
 ;// CONCATENATED MODULE: ./src/passes/auto.ts
 /**
  * `auto`: choose the recipe on the runner, by measuring.
@@ -25395,6 +25446,7 @@ async function search(name, options, gateDropMax, ctx, workDir) {
     const feeds = dataset.feedsForBatch(feedBatch);
     const passContext = {
         log: () => { },
+        scratchDir: workDir,
         async calibration(samples) {
             return (0,data_dataset/* calibrationFeeds */.Ud)(dataset, samples);
         },
@@ -31389,7 +31441,16 @@ async function runGate(options) {
         (0,external_node_fs_.rmSync)(modelsDir, { recursive: true, force: true });
         // ---- auto: each `{ auto: {...} }` entry is searched on the runner and becomes one candidate with the winning recipe ----
         const autoReports = new Map();
-        const specs = await resolveAutoSpecs(config.optimize, config, { model, dataset, inputs, log }, autoReports);
+        // The search's trial models stay inside the out dir (nothing outside the working directory is touched).
+        (0,external_node_fs_.mkdirSync)(outDir, { recursive: true });
+        const autoDir = (0,external_node_fs_.mkdtempSync)(external_node_path_default().join(outDir, '.auto-'));
+        let specs;
+        try {
+            specs = await resolveAutoSpecs(config.optimize, config, { model, dataset, inputs, log, workDir: autoDir }, autoReports);
+        }
+        finally {
+            (0,external_node_fs_.rmSync)(autoDir, { recursive: true, force: true });
+        }
         const built = await buildCandidates(model, specs, modelsDir, outDir, dataset, log, {
             tfliteReference: tfliteSource?.bytes, inputs, batch: config.benchmark.batch, threads: config.benchmark.threads,
         });
@@ -31508,6 +31569,7 @@ async function buildCandidates(model, specs, modelsDir, outDir, dataset, log, tf
     }
     const ctx = {
         log,
+        scratchDir: outDir,
         async calibration(samples) {
             return (0,data_dataset/* calibrationFeeds */.Ud)(dataset, samples);
         },
