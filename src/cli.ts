@@ -25,7 +25,7 @@ program
     const result = await runGate({ configPath: opts.config, outDir: opts.out, log: progress.step });
     progress.done();
     if (result.error) process.stderr.write(`modelgate: ${result.error}\n`);
-    process.stdout.write(renderTable(result.report) + '\n');
+    if (result.report.candidates.length > 0) process.stdout.write(renderTable(result.report) + '\n');
     process.stdout.write(`report: ${result.reportPath}\n`);
     process.exitCode = result.exitCode;
   });

@@ -53,7 +53,8 @@ export async function collectReports(client: ArtifactClient, options: CollectOpt
   const { artifacts } = await client.listArtifacts({ latest: true, ...find });
   const matching = artifacts.filter((a) => a.name.startsWith(prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const result: CollectResult = { legs: [], refused: [] };
-  const tmp = options.tmpDir ?? mkdtempSync(path.join(os.tmpdir(), 'modelgate-artifacts-'));
+  // RUNNER_TEMP is the runner's scratch space, emptied after each job.
+  const tmp = options.tmpDir ?? mkdtempSync(path.join(process.env.RUNNER_TEMP || os.tmpdir(), 'modelgate-artifacts-'));
   try {
     for (const [i, artifact] of matching.entries()) {
       const name = plainText(artifact.name, 200);
