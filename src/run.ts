@@ -33,7 +33,9 @@ import { candidateName, isAutoSpec, resolveAutoSpecs } from './passes/auto-env.j
 import type { AutoReport } from './passes/auto.js';
 // Export step and Keras/TF.js import (issue 5).
 import { runExportCommand } from './import/export-command.js';
-import { exportTfjsVariants, importModel, inputShapesFromConfig } from './import/index.js';
+import { exportTfjsVariants, importModel, inputShapesFromConfig, type TfjsExportReport } from './import/index.js';
+// TF.js runtime (issue 5): each TF.js export is also a candidate, evaluated and measured by TF.js.
+import { loadTfjs } from './runtime/tfjs.js';
 
 export interface GateRunOptions {
   configPath: string;
@@ -87,6 +89,8 @@ interface Built {
   fixedBatch?: number;
   /** auto entries: what the search tried and why it chose this recipe. */
   auto?: AutoReport;
+  /** TF.js runtime (issue 5): the TF.js export this candidate is, and the runtime (with backend) that ran it. */
+  tfjs?: { runtime: string; quantize: string; files: string[] };
 }
 
 export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
@@ -169,6 +173,12 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     });
     for (const b of built) if (autoReports.has(b.id)) b.auto = autoReports.get(b.id);
     // ---- end auto ----
+    // TF.js runtime (issue 5): the TF.js exports join the candidates, measured in the same interleaved run.
+    if (report.tfjs_export) {
+      const tfjsBuilt = await tfjsCandidates(report.tfjs_export as TfjsExportReport[], outDir, new Set(built.map((b) => b.id)));
+      built.push(...tfjsBuilt);
+      if (tfjsBuilt.length > 0) report.runtime.tfjs = tfjsBuilt[0]!.tfjs!.runtime;
+    }
     if (built.some((b) => b.runtimeKind === 'tflite')) report.runtime.tflite = `${TFLITE_PACKAGE}@${TFLITE_PACKAGE_VERSION} (libtensorflowlite_c)`;
 
     const fixedBatch = inputs.some((i) => !i.dynamicBatch);
@@ -219,6 +229,11 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     report.candidates = built.map((b) => candidateReport(b, checks.get(b.id) ?? []));
     // Unstructured sparsity only pays once a file is compressed (download size, artifact storage): report both sizes.
     for (const c of report.candidates) if (c.file) c.gzip_bytes = gzipSync(readFileSync(path.join(outDir, c.file)), { level: 9 }).length;
+    // TF.js runtime (issue 5): a TF.js candidate downloads as model.json plus its shards.
+    for (const b of built) {
+      const c = report.candidates.find((x) => x.id === b.id);
+      if (b.tfjs && c?.file) c.gzip_bytes = b.tfjs.files.reduce((n, f) => n + gzipSync(readFileSync(path.join(outDir, path.dirname(c.file), f)), { level: 9 }).length, 0);
+    }
     report.gate = { ...config.gate, select: config.select, metric: config.metric };
     return finish(report.passed ? 0 : 1);
   } catch (err) {
@@ -312,6 +327,24 @@ async function buildCandidates(model: Model, specs: CandidateSpec[], modelsDir: 
   return built;
 }
 
+/**
+ * TF.js runtime (issue 5): one candidate per TF.js export, `tfjs-<quantize>`, its file the model.json
+ * (relative to the out dir) and its bytes model.json plus shards.
+ */
+async function tfjsCandidates(exports: TfjsExportReport[], outDir: string, taken: Set<string>): Promise<Built[]> {
+  const rt = await loadTfjs();
+  return exports.map((e) => {
+    const id = `tfjs-${e.quantize}`;
+    if (taken.has(id)) throw new ModelGateError(`optimize: the name '${id}' is taken by the TF.js export tfjs_export.quantize '${e.quantize}'; rename the candidate`);
+    const manifest = JSON.parse(readFileSync(path.join(outDir, e.dir, 'model.json'), 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> };
+    const files = ['model.json', ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths)];
+    return {
+      id, recipe: [{ tfjs_export: { quantize: e.quantize } }], runtime: {}, file: `${e.dir}/model.json`, bytes: e.bytes,
+      runtimeKind: 'tfjs', tfjs: { runtime: rt.label, quantize: e.quantize, files },
+    } satisfies Built;
+  });
+}
+
 function candidateReport(b: Built, checks: CandidateReport['checks']): CandidateReport {
   const lat = b.latency;
   const out: CandidateReport = {
@@ -335,6 +368,7 @@ function candidateReport(b: Built, checks: CandidateReport['checks']): Candidate
   if (b.quality?.mse != null) out.mse = b.quality.mse;
   out.runtime_kind = b.runtimeKind ?? 'onnxruntime';
   if (b.tflite) out.tflite = b.tflite;
+  if (b.tfjs) out.tfjs = { runtime: b.tfjs.runtime, quantize: b.tfjs.quantize }; // TF.js runtime (issue 5)
   if (Object.keys(b.runtime).length > 0) out.runtime_options = b.runtime;
   if (b.error) out.error = b.error;
   if (b.auto) out.auto = b.auto;

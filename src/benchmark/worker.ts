@@ -11,8 +11,13 @@ import type { WorkerReply, WorkerRequest } from './protocol.js';
 // TFLite (issue 7): a worker forked with argv[2] = 'tflite' owns one TFLite interpreter instead of an ORT session.
 import { TfliteSession, loadTfliteAddon, tfliteOptionsFrom, TFLITE_PACKAGE, TFLITE_PACKAGE_VERSION } from '../runtime/tflite.js';
 
-const workerKind = process.argv[2] === 'tflite' ? 'tflite' : 'onnxruntime';
+// TF.js runtime (issue 5): a worker forked with argv[2] = 'tfjs' owns one TF.js layers model.
+import { TfjsSession } from '../runtime/tfjs-session.js';
+import { loadTfjs } from '../runtime/tfjs.js';
+
+const workerKind = process.argv[2] === 'tflite' || process.argv[2] === 'tfjs' ? process.argv[2] : 'onnxruntime';
 let tflite: TfliteSession | undefined;
+let tfjs: TfjsSession | undefined;
 
 let session: OrtSession | undefined;
 let ortFeeds: Record<string, Ort.Tensor> | undefined;
@@ -27,6 +32,7 @@ const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - si
 async function load(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
   label = req.label;
   if (req.runtimeKind === 'tflite') return loadTflite(req);
+  if (req.runtimeKind === 'tfjs') return loadTfjsModel(req);
   const requested = req.runtime.executionProviders ?? ['cpu'];
   let executionProviders = requested;
   let fallbackReason: string | undefined;
@@ -76,7 +82,22 @@ async function loadTflite(req: Extract<WorkerRequest, { type: 'load' }>): Promis
   });
 }
 
-function runTflite(s: TfliteSession, iterations: number): void {
+// TF.js runtime (issue 5): the feeds become TF.js tensors once; the timed region is predict() + dataSync().
+async function loadTfjsModel(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
+  const start = process.hrtime.bigint();
+  tfjs = await TfjsSession.create(req.modelPath, label);
+  const createMs = elapsedMs(start);
+  tfjs.setInputs(req.feeds);
+  const firstRunStart = process.hrtime.bigint();
+  tfjs.invoke();
+  const firstRunMs = elapsedMs(firstRunStart);
+  send({
+    type: 'loaded', createMs, firstRunMs, coldStartMs: createMs + firstRunMs, executionProviders: ['cpu'],
+    inputNames: [...tfjs.inputNames], outputNames: [...tfjs.outputNames],
+  });
+}
+
+function runTflite(s: Pick<TfliteSession, 'invoke'>, iterations: number): void {
   const durationsMs = new Float64Array(iterations);
   for (let i = 0; i < iterations; i++) {
     const t0 = process.hrtime.bigint();
@@ -88,6 +109,7 @@ function runTflite(s: TfliteSession, iterations: number): void {
 
 async function run(iterations: number): Promise<void> {
   if (tflite) return runTflite(tflite, iterations);
+  if (tfjs) return runTflite(tfjs, iterations); // TF.js runtime (issue 5): same synchronous timed loop
   if (!session || !ortFeeds) throw new Error('run before load');
   const durationsMs = new Float64Array(iterations);
   const s = session;
@@ -114,6 +136,7 @@ async function handle(req: WorkerRequest): Promise<void> {
     case 'exit':
       await session?.release();
       await tflite?.release();
+      await tfjs?.release();
       process.exit(0);
   }
 }
@@ -130,7 +153,13 @@ process.on('message', (req: WorkerRequest) => {
 // Loading the runtime's native library is a per-process cost, paid before 'ready' so that it is not
 // counted in any model's cold start.
 try {
-  if (workerKind === 'tflite') {
+  if (workerKind === 'tfjs') {
+    // TF.js runtime (issue 5): the backend (tfjs-node when installed, else wasm) is chosen before 'ready'.
+    loadTfjs().then(
+      (rt) => send({ type: 'ready', onnxruntime: '', runtime: rt.label }),
+      (err: unknown) => send({ type: 'error', message: errorMessage(err) }),
+    );
+  } else if (workerKind === 'tflite') {
     loadTfliteAddon();
     send({ type: 'ready', onnxruntime: '', runtime: `${TFLITE_PACKAGE}@${TFLITE_PACKAGE_VERSION}` });
   } else {

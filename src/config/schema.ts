@@ -61,7 +61,7 @@ export const configSchema = {
     tfjs_export: {
       type: 'object',
       additionalProperties: false,
-      description: 'Write the (Keras or TF.js) source model as TF.js layers models for the web, reload each in TF.js, and time it there.',
+      description: 'Write the (Keras or TF.js) source model as TF.js layers models for the web; each variant becomes a candidate run on TF.js, measured in the same run as the others.',
       properties: {
         quantize: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['none', 'uint8', 'uint16', 'float16'] }, default: ['uint8'], description: 'Weight storage of each variant.' },
         runs: { ...positiveInt, default: 50, description: 'Timed predict() calls per variant.' },

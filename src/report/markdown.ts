@@ -47,7 +47,7 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
   const ratio = typeof lat?.ratio === 'number' ? ` (${(lat.ratio as number).toFixed(2)}×)` : '';
   const failed = c.checks.filter((k) => !k.passed);
   const verdict = failed.length === 0 ? '✅ pass' : `❌ ${failed.map((k) => escapeMarkdown(k.name)).join(', ')}`;
-  const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : ''); // TFLite (issue 7): which runtime measured the row
+  const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : c.runtime_kind === 'tfjs' ? ' · TF.js' : ''); // TFLite (issue 7), TF.js (issue 5): which runtime measured the row
   const name = c.id === selected ? `**${label}** ⭐` : label;
   return [
     name,
@@ -90,7 +90,7 @@ export function renderMarkdown(report: Report): string {
     for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
   }
   const hw = report.hardware;
-  lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)}${typeof report.runtime.tflite === 'string' ? ` · TFLite ${escapeMarkdown(report.runtime.tflite)}` : ''} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
+  lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)}${typeof report.runtime.tflite === 'string' ? ` · TFLite ${escapeMarkdown(report.runtime.tflite)}` : ''}${typeof report.runtime.tfjs === 'string' ? ` · ${escapeMarkdown(report.runtime.tfjs)}` : ''} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
   return lines.join('\n') + '\n';
 }
 
