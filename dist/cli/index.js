@@ -11761,7 +11761,7 @@ function latencyVerdict(ci, ratio, threshold) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var commander__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8179);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4366);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8628);
 /* harmony import */ var _compare_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(788);
 /* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(311);
 /* harmony import */ var _publish_progress_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6436);
@@ -11791,7 +11791,8 @@ program
     progress.done();
     if (result.error)
         process.stderr.write(`modelgate: ${result.error}\n`);
-    process.stdout.write((0,_publish_table_js__WEBPACK_IMPORTED_MODULE_5__/* .renderTable */ .b)(result.report) + '\n');
+    if (result.report.candidates.length > 0)
+        process.stdout.write((0,_publish_table_js__WEBPACK_IMPORTED_MODULE_5__/* .renderTable */ .b)(result.report) + '\n');
     process.stdout.write(`report: ${result.reportPath}\n`);
     process.exitCode = result.exitCode;
 });
@@ -11852,8 +11853,8 @@ var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/run.ts + 49 modules
-var src_run = __nccwpck_require__(4366);
+// EXTERNAL MODULE: ./src/run.ts + 45 modules
+var src_run = __nccwpck_require__(8628);
 // EXTERNAL MODULE: ./src/config/load.ts + 1 modules
 var load = __nccwpck_require__(9827);
 // EXTERNAL MODULE: ./src/model/onnx.ts + 1 modules
@@ -11862,8 +11863,8 @@ var onnx = __nccwpck_require__(6716);
 var io = __nccwpck_require__(3133);
 // EXTERNAL MODULE: ./src/data/dataset.ts + 2 modules
 var data_dataset = __nccwpck_require__(6155);
-// EXTERNAL MODULE: ./src/runtime/kind.ts
-var kind = __nccwpck_require__(9948);
+// EXTERNAL MODULE: ./src/runtime/kind.ts + 1 modules
+var kind = __nccwpck_require__(6446);
 // EXTERNAL MODULE: ./src/evaluate/metrics.ts
 var metrics = __nccwpck_require__(9118);
 // EXTERNAL MODULE: ./src/benchmark/runner.ts + 1 modules
@@ -12933,7 +12934,7 @@ const configSchema = {
         tfjs_export: {
             type: 'object',
             additionalProperties: false,
-            description: 'Write the (Keras or TF.js) source model as TF.js layers models for the web, reload each in TF.js, and time it there.',
+            description: 'Write the (Keras or TF.js) source model as TF.js layers models for the web; each variant becomes a candidate run on TF.js, measured in the same run as the others.',
             properties: {
                 quantize: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['none', 'uint8', 'uint16', 'float16'] }, default: ['uint8'], description: 'Weight storage of each variant.' },
                 runs: { ...positiveInt, default: 50, description: 'Timed predict() calls per variant.' },
@@ -14379,6 +14380,213 @@ const Slot = {
     Buffer: { data: 0, offset: 1, size: 2, count: 3 },
     Metadata: { name: 0, buffer: 1, count: 2 },
 };
+
+
+/***/ }),
+
+/***/ 7581:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   d: () => (/* binding */ escapesFolder)
+/* harmony export */ });
+/** Paths taken from inside a model file (zip entries, weight shards) are untrusted. */
+/** True when the name would land outside the folder it is resolved against: '..', absolute paths, drive letters, NUL. */
+function escapesFolder(name) {
+    return name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name) || name.includes('\0') || name.split(/[\\/]/).includes('..');
+}
+
+
+/***/ }),
+
+/***/ 3158:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Jj: () => (/* binding */ readTfjsLayersModel),
+/* harmony export */   gF: () => (/* binding */ writeTfjsLayersModel)
+/* harmony export */ });
+/* unused harmony exports MAX_MODEL_JSON_BYTES, MAX_WEIGHT_BYTES */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+/* harmony import */ var _model_tensor_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4080);
+/* harmony import */ var _paths_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7581);
+/**
+ * TF.js layers models on disk: model.json plus binary weight shards, read and written with
+ * node:fs (tf.io's file:// handler ships only with tfjs-node).
+ *
+ * Reading treats the files as hostile: shard paths must stay inside the model's folder, and the
+ * shards must hold exactly the bytes the manifest's specs (quantized or not) describe.
+ * Writing can quantize weights the way the TF.js converter does: uint8/uint16 affine
+ * (value = q · scale + min, with 0 exactly representable) or float16; TF.js dequantizes on load.
+ */
+
+
+
+
+
+const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
+const MAX_WEIGHT_BYTES = 2 ** 31 - 1;
+const STORED_BYTES = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+function specBytes(spec, source) {
+    const stored = spec.quantization?.dtype ?? spec.dtype;
+    const per = STORED_BYTES[stored];
+    if (per === undefined)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${source}: weight '${spec.name}' is stored as ${stored}, which is not supported`);
+    if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${source}: weight '${spec.name}' has an invalid shape`);
+    return spec.shape.reduce((a, b) => a * b, 1) * per;
+}
+/** model.json (or its folder) → a TF.js LayersModel with its weights. */
+async function readTfjsLayersModel(t, file) {
+    const jsonFile = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(file, { throwIfNoEntry: false })?.isDirectory() ? node_path__WEBPACK_IMPORTED_MODULE_1___default().join(file, 'model.json') : file;
+    const dir = node_path__WEBPACK_IMPORTED_MODULE_1___default().dirname(node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(jsonFile));
+    let json;
+    try {
+        const size = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(jsonFile).size;
+        if (size > MAX_MODEL_JSON_BYTES)
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: ${size} bytes is more than a model.json may be`);
+        json = JSON.parse((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(jsonFile, 'utf8'));
+    }
+    catch (err) {
+        if (err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j)
+            throw err;
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: cannot read TF.js model.json (${(0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .g)(err)})`, { cause: err });
+    }
+    if (json.format === 'graph-model') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: TF.js graph models are not supported; convert the Keras model (or export a layers model: tensorflowjs_converter --output_format=tfjs_layers_model)`);
+    }
+    if (!json.modelTopology)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: no modelTopology; not a TF.js layers model`);
+    const specs = [];
+    const buffers = [];
+    let total = 0;
+    for (const group of json.weightsManifest ?? []) {
+        let groupBytes = 0;
+        for (const p of group.paths) {
+            if (typeof p !== 'string' || (0,_paths_js__WEBPACK_IMPORTED_MODULE_4__/* .escapesFolder */ .d)(p) || /^[a-z][a-z0-9+.-]*:/i.test(p)) {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: weight shard path '${String(p)}' points outside the model's folder; refusing the model`);
+            }
+            const shard = node_path__WEBPACK_IMPORTED_MODULE_1___default().resolve(dir, p);
+            let bytes;
+            try {
+                const size = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(shard).size;
+                if (total + size > MAX_WEIGHT_BYTES)
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: the weight shards add up to more than ${MAX_WEIGHT_BYTES} bytes`);
+                bytes = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(shard);
+            }
+            catch (err) {
+                if (err instanceof _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j)
+                    throw err;
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: cannot read weight shard '${p}' (${(0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .g)(err)})`, { cause: err });
+            }
+            total += bytes.length;
+            groupBytes += bytes.length;
+            buffers.push(bytes);
+        }
+        const expected = group.weights.reduce((n, s) => n + specBytes(s, jsonFile), 0);
+        if (expected !== groupBytes) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: the shards ${group.paths.join(', ')} hold ${groupBytes} bytes, the manifest describes ${expected}`);
+        }
+        specs.push(...group.weights);
+    }
+    const weightData = new Uint8Array(total);
+    let at = 0;
+    for (const b of buffers) {
+        weightData.set(b, at);
+        at += b.length;
+    }
+    try {
+        return await t.loadLayersModel(t.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }));
+    }
+    catch (err) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`${jsonFile}: TF.js could not load the model: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .errorMessage */ .g)(err)}`, { cause: err });
+    }
+}
+/** Affine uint8/uint16 with 0 exactly representable (zero padding and pruned weights stay exact). */
+function quantizeAffine(values, bits) {
+    const levels = bits === 8 ? 255 : 65535;
+    let lo = 0;
+    let hi = 0;
+    for (const v of values) {
+        if (v < lo)
+            lo = v;
+        if (v > hi)
+            hi = v;
+    }
+    const scale = hi > lo ? (hi - lo) / levels : 1;
+    const zero = Math.round(-lo / scale);
+    const min = -zero * scale;
+    const data = bits === 8 ? new Uint8Array(values.length) : new Uint16Array(values.length);
+    for (let i = 0; i < values.length; i++)
+        data[i] = Math.min(levels, Math.max(0, Math.round((values[i] - min) / scale)));
+    return { data, min, scale };
+}
+/** Writes a TF.js layers model as model.json + group1-shardKofN.bin, optionally with quantized weights. */
+async function writeTfjsLayersModel(model, dir, options = {}) {
+    const quantize = options.quantize ?? 'none';
+    const shardBytes = options.shardBytes ?? 4 * 2 ** 20;
+    let artifacts;
+    await model.save({
+        save: async (a) => {
+            artifacts = a;
+            return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        },
+    });
+    if (!artifacts)
+        throw new Error('TF.js did not hand over the model artifacts');
+    const source = new Uint8Array(Array.isArray(artifacts.weightData) ? concat(artifacts.weightData.map((b) => new Uint8Array(b))) : new Uint8Array(artifacts.weightData ?? new ArrayBuffer(0)));
+    const specs = [];
+    const parts = [];
+    let at = 0;
+    for (const spec of (artifacts.weightSpecs ?? [])) {
+        const n = spec.shape.reduce((a, b) => a * b, 1);
+        const raw = source.slice(at, at + n * 4);
+        at += n * 4;
+        if (spec.dtype !== 'float32' || quantize === 'none') {
+            specs.push({ name: spec.name, shape: spec.shape, dtype: spec.dtype });
+            parts.push(raw);
+            continue;
+        }
+        const values = new Float32Array(raw.buffer, raw.byteOffset, n);
+        if (quantize === 'float16') {
+            specs.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
+            parts.push(new Uint8Array(Uint16Array.from(values, _model_tensor_js__WEBPACK_IMPORTED_MODULE_3__/* .floatToHalf */ .PL).buffer));
+        }
+        else {
+            const q = quantizeAffine(values, quantize === 'uint8' ? 8 : 16);
+            specs.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: quantize, min: q.min, scale: q.scale } });
+            parts.push(new Uint8Array(q.data.buffer));
+        }
+    }
+    const weights = concat(parts);
+    const shardCount = Math.max(1, Math.ceil(weights.length / shardBytes));
+    const shardNames = Array.from({ length: shardCount }, (_, k) => `group1-shard${k + 1}of${shardCount}.bin`);
+    (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.mkdirSync)(dir, { recursive: true });
+    shardNames.forEach((name, k) => (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.writeFileSync)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, name), weights.subarray(k * shardBytes, Math.min(weights.length, (k + 1) * shardBytes))));
+    const json = {
+        format: 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: 'modelgate',
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: shardNames, weights: specs }],
+    };
+    const jsonText = JSON.stringify(json);
+    (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.writeFileSync)(node_path__WEBPACK_IMPORTED_MODULE_1___default().join(dir, 'model.json'), jsonText);
+    return { dir, files: ['model.json', ...shardNames], bytes: Buffer.byteLength(jsonText) + weights.length, weightBytes: weights.length, quantize };
+}
+function concat(parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+    }
+    return out;
+}
 
 
 /***/ }),
@@ -19140,6 +19348,190 @@ function saveModel(model, file) {
 
 /***/ }),
 
+/***/ 4080:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PL: () => (/* binding */ floatToHalf),
+/* harmony export */   Qm: () => (/* binding */ makeTensor),
+/* harmony export */   UN: () => (/* binding */ tensorToFloat32),
+/* harmony export */   X2: () => (/* binding */ tensorBytes),
+/* harmony export */   oP: () => (/* binding */ tensorData),
+/* harmony export */   pm: () => (/* binding */ halfToFloat)
+/* harmony export */ });
+/* harmony import */ var long__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5621);
+/* harmony import */ var _onnx_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6716);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+/** Typed access to TensorProto payloads, whichever field the writer used. */
+
+
+
+function view(raw, Ctor, n) {
+    // Copy into an aligned buffer: raw_data offsets inside a decoded protobuf are arbitrary.
+    const copy = new Uint8Array(n * Ctor.BYTES_PER_ELEMENT);
+    copy.set(raw.subarray(0, copy.length));
+    return new Ctor(copy.buffer, 0, n);
+}
+function checkRaw(t, n, per) {
+    const have = t.rawData?.length ?? 0;
+    if (have !== n * per) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`tensor '${t.name}': raw_data has ${have} bytes, its shape [${(0,_onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .dimsOf */ .jo)(t).join(', ')}] needs ${n * per}`);
+    }
+}
+/** Float16 bits → float32, exact. */
+function halfToFloat(h) {
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const f = h & 0x3ff;
+    if (e === 0)
+        return s * f * 2 ** -24;
+    if (e === 31)
+        return f ? NaN : s * Infinity;
+    return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** Float32 → float16 bits, round to nearest even, with overflow to ±Inf. */
+function floatToHalf(v) {
+    f32[0] = v;
+    const x = u32[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff)
+        return sign | 0x7c00 | (mant ? 0x200 : 0);
+    let e = exp - 127 + 15;
+    if (e >= 31)
+        return sign | 0x7c00;
+    if (e <= 0) {
+        if (e < -10)
+            return sign;
+        mant |= 0x800000;
+        const shift = 14 - e;
+        let half = mant >>> shift;
+        const rem = mant & ((1 << shift) - 1);
+        const mid = 1 << (shift - 1);
+        if (rem > mid || (rem === mid && (half & 1)))
+            half++;
+        return sign | half;
+    }
+    let half = (e << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && (half & 1)))
+        half++;
+    return sign | half;
+}
+/** The tensor's elements as a typed array of its own type (float16 comes back as float32). */
+function tensorData(t) {
+    const n = (0,_onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .elementCount */ .KX)((0,_onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .dimsOf */ .jo)(t));
+    const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
+    switch (t.dataType) {
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.FLOAT:
+            if (raw) {
+                checkRaw(t, n, 4);
+                return view(raw, Float32Array, n);
+            }
+            return Float32Array.from(t.floatData ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.DOUBLE:
+            if (raw) {
+                checkRaw(t, n, 8);
+                return view(raw, Float64Array, n);
+            }
+            return Float64Array.from(t.doubleData ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.FLOAT16: {
+            const bits = raw ? (checkRaw(t, n, 2), view(raw, Uint16Array, n)) : Uint16Array.from(t.int32Data ?? []);
+            return Float32Array.from(bits, halfToFloat);
+        }
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT8:
+            if (raw) {
+                checkRaw(t, n, 1);
+                return view(raw, Int8Array, n);
+            }
+            return Int8Array.from(t.int32Data ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.UINT8:
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.BOOL:
+            if (raw) {
+                checkRaw(t, n, 1);
+                return view(raw, Uint8Array, n);
+            }
+            return Uint8Array.from(t.int32Data ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT16:
+            if (raw) {
+                checkRaw(t, n, 2);
+                return view(raw, Int16Array, n);
+            }
+            return Int16Array.from(t.int32Data ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.UINT16:
+            if (raw) {
+                checkRaw(t, n, 2);
+                return view(raw, Uint16Array, n);
+            }
+            return Uint16Array.from(t.int32Data ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT32:
+            if (raw) {
+                checkRaw(t, n, 4);
+                return view(raw, Int32Array, n);
+            }
+            return Int32Array.from(t.int32Data ?? []);
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.UINT32:
+            if (raw) {
+                checkRaw(t, n, 4);
+                return view(raw, Uint32Array, n);
+            }
+            return Uint32Array.from((t.uint64Data ?? []).map(_onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .toNumber */ .Ro));
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT64:
+            if (raw) {
+                checkRaw(t, n, 8);
+                return view(raw, BigInt64Array, n);
+            }
+            return BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(typeof v === 'number' ? v : long__WEBPACK_IMPORTED_MODULE_0__/* ["default"] */ .A.fromValue(v).toString())));
+        case _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.UINT64:
+            if (raw) {
+                checkRaw(t, n, 8);
+                return view(raw, BigUint64Array, n);
+            }
+            return BigUint64Array.from((t.uint64Data ?? []).map((v) => BigInt(typeof v === 'number' ? v : long__WEBPACK_IMPORTED_MODULE_0__/* ["default"] */ .A.fromValue(v).toString())));
+        default:
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ModelGateError */ .j(`tensor '${t.name}': data type ${_onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .onnx */ .WR.TensorProto.DataType[t.dataType ?? 0] ?? t.dataType} is not supported here`);
+    }
+}
+/** Float view of a numeric tensor (int64 through Number). */
+function tensorToFloat32(t) {
+    const d = tensorData(t);
+    if (d instanceof Float32Array)
+        return d;
+    if (d instanceof BigInt64Array || d instanceof BigUint64Array)
+        return Float32Array.from(d, (v) => Number(v));
+    return Float32Array.from(d);
+}
+const DTYPE_OF = [
+    [Float32Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.FLOAT], [Float64Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.DOUBLE], [Int8Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT8], [Uint8Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.UINT8],
+    [Int16Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT16], [Int32Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT32], [BigInt64Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.INT64], [Uint32Array, _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .DataType */ .pe.UINT32],
+];
+/**
+ * Builds an initializer with raw_data (little-endian). Pass `dataType` for FLOAT16 (data = Uint16Array of bits),
+ * BOOL or UINT16, whose JS arrays are ambiguous.
+ */
+function makeTensor(name, dims, data, dataType) {
+    const type = dataType ?? DTYPE_OF.find(([C]) => data instanceof C)?.[1];
+    if (type === undefined)
+        throw new Error(`makeTensor(${name}): pass dataType for ${data.constructor.name}`);
+    if ((0,_onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .elementCount */ .KX)(dims) !== data.length)
+        throw new Error(`makeTensor(${name}): ${data.length} values for shape [${dims.join(', ')}]`);
+    return _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .onnx */ .WR.TensorProto.create({
+        name,
+        dims: [...dims],
+        dataType: type,
+        rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    });
+}
+function tensorBytes(t) {
+    return _onnx_js__WEBPACK_IMPORTED_MODULE_1__/* .onnx */ .WR.TensorProto.encode(t).len;
+}
+
+
+/***/ }),
+
 /***/ 6436:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -19276,7 +19668,7 @@ function candidateRow(c, ref, selected) {
     const ratio = typeof lat?.ratio === 'number' ? ` (${lat.ratio.toFixed(2)}×)` : '';
     const failed = c.checks.filter((k) => !k.passed);
     const verdict = failed.length === 0 ? '✅ pass' : `❌ ${failed.map((k) => escapeMarkdown(k.name)).join(', ')}`;
-    const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : ''); // TFLite (issue 7): which runtime measured the row
+    const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : c.runtime_kind === 'tfjs' ? ' · TF.js' : ''); // TFLite (issue 7), TF.js (issue 5): which runtime measured the row
     const name = c.id === selected ? `**${label}** ⭐` : label;
     return [
         name,
@@ -19323,7 +19715,7 @@ function renderMarkdown(report) {
                 lines.push(...autoDetails(c.id, c.auto));
     }
     const hw = report.hardware;
-    lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)}${typeof report.runtime.tflite === 'string' ? ` · TFLite ${escapeMarkdown(report.runtime.tflite)}` : ''} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
+    lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)}${typeof report.runtime.tflite === 'string' ? ` · TFLite ${escapeMarkdown(report.runtime.tflite)}` : ''}${typeof report.runtime.tfjs === 'string' ? ` · ${escapeMarkdown(report.runtime.tfjs)}` : ''} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
     return lines.join('\n') + '\n';
 }
 // ---- auto: what the search tried, the Pareto front, and why the winner won ----
@@ -19367,7 +19759,7 @@ function autoDetails(id, a) {
 
 /***/ }),
 
-/***/ 4366:
+/***/ 8628:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -19399,176 +19791,10 @@ var data_dataset = __nccwpck_require__(6155);
 var ajv = __nccwpck_require__(2463);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/model/tensor.ts
+var model_tensor = __nccwpck_require__(4080);
 // EXTERNAL MODULE: ./node_modules/long/index.js
 var node_modules_long = __nccwpck_require__(5621);
-;// CONCATENATED MODULE: ./src/model/tensor.ts
-/** Typed access to TensorProto payloads, whichever field the writer used. */
-
-
-
-function view(raw, Ctor, n) {
-    // Copy into an aligned buffer: raw_data offsets inside a decoded protobuf are arbitrary.
-    const copy = new Uint8Array(n * Ctor.BYTES_PER_ELEMENT);
-    copy.set(raw.subarray(0, copy.length));
-    return new Ctor(copy.buffer, 0, n);
-}
-function checkRaw(t, n, per) {
-    const have = t.rawData?.length ?? 0;
-    if (have !== n * per) {
-        throw new errors/* ModelGateError */.j(`tensor '${t.name}': raw_data has ${have} bytes, its shape [${(0,model_onnx/* dimsOf */.jo)(t).join(', ')}] needs ${n * per}`);
-    }
-}
-/** Float16 bits → float32, exact. */
-function halfToFloat(h) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const f = h & 0x3ff;
-    if (e === 0)
-        return s * f * 2 ** -24;
-    if (e === 31)
-        return f ? NaN : s * Infinity;
-    return s * (1 + f / 1024) * 2 ** (e - 15);
-}
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** Float32 → float16 bits, round to nearest even, with overflow to ±Inf. */
-function floatToHalf(v) {
-    f32[0] = v;
-    const x = u32[0];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff)
-        return sign | 0x7c00 | (mant ? 0x200 : 0);
-    let e = exp - 127 + 15;
-    if (e >= 31)
-        return sign | 0x7c00;
-    if (e <= 0) {
-        if (e < -10)
-            return sign;
-        mant |= 0x800000;
-        const shift = 14 - e;
-        let half = mant >>> shift;
-        const rem = mant & ((1 << shift) - 1);
-        const mid = 1 << (shift - 1);
-        if (rem > mid || (rem === mid && (half & 1)))
-            half++;
-        return sign | half;
-    }
-    let half = (e << 10) | (mant >>> 13);
-    const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (half & 1)))
-        half++;
-    return sign | half;
-}
-/** The tensor's elements as a typed array of its own type (float16 comes back as float32). */
-function tensorData(t) {
-    const n = (0,model_onnx/* elementCount */.KX)((0,model_onnx/* dimsOf */.jo)(t));
-    const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
-    switch (t.dataType) {
-        case model_onnx/* DataType */.pe.FLOAT:
-            if (raw) {
-                checkRaw(t, n, 4);
-                return view(raw, Float32Array, n);
-            }
-            return Float32Array.from(t.floatData ?? []);
-        case model_onnx/* DataType */.pe.DOUBLE:
-            if (raw) {
-                checkRaw(t, n, 8);
-                return view(raw, Float64Array, n);
-            }
-            return Float64Array.from(t.doubleData ?? []);
-        case model_onnx/* DataType */.pe.FLOAT16: {
-            const bits = raw ? (checkRaw(t, n, 2), view(raw, Uint16Array, n)) : Uint16Array.from(t.int32Data ?? []);
-            return Float32Array.from(bits, halfToFloat);
-        }
-        case model_onnx/* DataType */.pe.INT8:
-            if (raw) {
-                checkRaw(t, n, 1);
-                return view(raw, Int8Array, n);
-            }
-            return Int8Array.from(t.int32Data ?? []);
-        case model_onnx/* DataType */.pe.UINT8:
-        case model_onnx/* DataType */.pe.BOOL:
-            if (raw) {
-                checkRaw(t, n, 1);
-                return view(raw, Uint8Array, n);
-            }
-            return Uint8Array.from(t.int32Data ?? []);
-        case model_onnx/* DataType */.pe.INT16:
-            if (raw) {
-                checkRaw(t, n, 2);
-                return view(raw, Int16Array, n);
-            }
-            return Int16Array.from(t.int32Data ?? []);
-        case model_onnx/* DataType */.pe.UINT16:
-            if (raw) {
-                checkRaw(t, n, 2);
-                return view(raw, Uint16Array, n);
-            }
-            return Uint16Array.from(t.int32Data ?? []);
-        case model_onnx/* DataType */.pe.INT32:
-            if (raw) {
-                checkRaw(t, n, 4);
-                return view(raw, Int32Array, n);
-            }
-            return Int32Array.from(t.int32Data ?? []);
-        case model_onnx/* DataType */.pe.UINT32:
-            if (raw) {
-                checkRaw(t, n, 4);
-                return view(raw, Uint32Array, n);
-            }
-            return Uint32Array.from((t.uint64Data ?? []).map(model_onnx/* toNumber */.Ro));
-        case model_onnx/* DataType */.pe.INT64:
-            if (raw) {
-                checkRaw(t, n, 8);
-                return view(raw, BigInt64Array, n);
-            }
-            return BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(typeof v === 'number' ? v : node_modules_long/* default */.A.fromValue(v).toString())));
-        case model_onnx/* DataType */.pe.UINT64:
-            if (raw) {
-                checkRaw(t, n, 8);
-                return view(raw, BigUint64Array, n);
-            }
-            return BigUint64Array.from((t.uint64Data ?? []).map((v) => BigInt(typeof v === 'number' ? v : node_modules_long/* default */.A.fromValue(v).toString())));
-        default:
-            throw new errors/* ModelGateError */.j(`tensor '${t.name}': data type ${model_onnx/* onnx */.WR.TensorProto.DataType[t.dataType ?? 0] ?? t.dataType} is not supported here`);
-    }
-}
-/** Float view of a numeric tensor (int64 through Number). */
-function tensorToFloat32(t) {
-    const d = tensorData(t);
-    if (d instanceof Float32Array)
-        return d;
-    if (d instanceof BigInt64Array || d instanceof BigUint64Array)
-        return Float32Array.from(d, (v) => Number(v));
-    return Float32Array.from(d);
-}
-const DTYPE_OF = [
-    [Float32Array, model_onnx/* DataType */.pe.FLOAT], [Float64Array, model_onnx/* DataType */.pe.DOUBLE], [Int8Array, model_onnx/* DataType */.pe.INT8], [Uint8Array, model_onnx/* DataType */.pe.UINT8],
-    [Int16Array, model_onnx/* DataType */.pe.INT16], [Int32Array, model_onnx/* DataType */.pe.INT32], [BigInt64Array, model_onnx/* DataType */.pe.INT64], [Uint32Array, model_onnx/* DataType */.pe.UINT32],
-];
-/**
- * Builds an initializer with raw_data (little-endian). Pass `dataType` for FLOAT16 (data = Uint16Array of bits),
- * BOOL or UINT16, whose JS arrays are ambiguous.
- */
-function makeTensor(name, dims, data, dataType) {
-    const type = dataType ?? DTYPE_OF.find(([C]) => data instanceof C)?.[1];
-    if (type === undefined)
-        throw new Error(`makeTensor(${name}): pass dataType for ${data.constructor.name}`);
-    if ((0,model_onnx/* elementCount */.KX)(dims) !== data.length)
-        throw new Error(`makeTensor(${name}): ${data.length} values for shape [${dims.join(', ')}]`);
-    return model_onnx/* onnx */.WR.TensorProto.create({
-        name,
-        dims: [...dims],
-        dataType: type,
-        rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
-    });
-}
-function tensorBytes(t) {
-    return model_onnx/* onnx */.WR.TensorProto.encode(t).len;
-}
-
 ;// CONCATENATED MODULE: ./src/model/graph.ts
 /**
  * Graph helpers shared by the passes: ordering, producer/consumer maps, attributes, naming,
@@ -20132,15 +20358,15 @@ function quantizeBias(bias, inputScale, weightScales) {
 function weightTensors(base, dims, w, scaleDims) {
     const sDims = scaleDims ?? (w.axis === null ? [] : [w.scales.length]);
     return {
-        q: makeTensor(base.q, dims, w.data),
-        scale: makeTensor(base.scale, sDims, w.scales),
-        zp: makeTensor(base.zp, sDims, w.zeroPoints),
+        q: (0,model_tensor/* makeTensor */.Qm)(base.q, dims, w.data),
+        scale: (0,model_tensor/* makeTensor */.Qm)(base.scale, sDims, w.scales),
+        zp: (0,model_tensor/* makeTensor */.Qm)(base.zp, sDims, w.zeroPoints),
     };
 }
 function scalarTensors(scaleName, zpName, p) {
     return {
-        scale: makeTensor(scaleName, [], Float32Array.of(p.scale)),
-        zp: makeTensor(zpName, [], p.type === 'int8' ? Int8Array.of(p.zeroPoint) : Uint8Array.of(p.zeroPoint)),
+        scale: (0,model_tensor/* makeTensor */.Qm)(scaleName, [], Float32Array.of(p.scale)),
+        zp: (0,model_tensor/* makeTensor */.Qm)(zpName, [], p.type === 'int8' ? Int8Array.of(p.zeroPoint) : Uint8Array.of(p.zeroPoint)),
     };
 }
 /** A float32 initializer's values and dims, or undefined when the name is not a float32 initializer. */
@@ -20150,7 +20376,7 @@ function floatInitializer(inits, name) {
     const t = inits.get(name);
     if (!t || t.dataType !== model_onnx/* DataType */.pe.FLOAT)
         return undefined;
-    return { values: tensorToFloat32(t), dims: (0,model_onnx/* dimsOf */.jo)(t), tensor: t };
+    return { values: (0,model_tensor/* tensorToFloat32 */.UN)(t), dims: (0,model_onnx/* dimsOf */.jo)(t), tensor: t };
 }
 /** How include/exclude lists name a node: its name, or its first output for unnamed nodes. */
 function nodeKey(node) {
@@ -20375,13 +20601,13 @@ async function quantizeDynamic(input, options, ctx) {
             if (beta === 1 && target.join() === bias.dims.join())
                 return biasName;
             const name = names.next(`${biasName}_${beta !== 1 ? 'scaled' : 'reshaped'}`);
-            setInitializer(graph, makeTensor(name, target, beta === 1 ? bias.values : bias.values.map((v) => v * beta)));
+            setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(name, target, beta === 1 ? bias.values : bias.values.map((v) => v * beta)));
             return name;
         }
         if (beta === 1)
             return biasName;
         const betaName = names.next(`${node.name || biasName}_beta`);
-        setInitializer(graph, makeTensor(betaName, [], Float32Array.of(beta)));
+        setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(betaName, [], Float32Array.of(beta)));
         const out = names.next(`${biasName}_scaled`);
         newNodes.push(makeNode('Mul', [biasName, betaName], [out], { name: names.next(`${betaName}_Mul`) }));
         return out;
@@ -20453,9 +20679,9 @@ async function quantizeDynamic(input, options, ctx) {
             const lw = quantizeLstmWeight(t.values, t.dims, weightType, symmetric, perColumn);
             const name = t.tensor.name;
             q = { q: names.next(`${name}_quantized`), scale: names.next(`${name}_scale`), zp: names.next(`${name}_zero_point`), channels: lw.scales.length };
-            setInitializer(graph, makeTensor(q.q, lw.dims, lw.data));
-            setInitializer(graph, makeTensor(q.scale, lw.scaleDims, lw.scales));
-            setInitializer(graph, makeTensor(q.zp, lw.scaleDims, lw.zeroPoints));
+            setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(q.q, lw.dims, lw.data));
+            setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(q.scale, lw.scaleDims, lw.scales));
+            setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(q.zp, lw.scaleDims, lw.zeroPoints));
             quantizedWeights.set(key, q);
         }
         return q;
@@ -20924,8 +21150,8 @@ async function quantizeStatic(input, options, ctx) {
         const xOwner = paramsOwner.get(target.activation);
         if (target.bias && xOwner) {
             const b = quantizeBias(target.bias.values, params.get(xOwner).scale, qw.scales);
-            const q = makeTensor(names.next(`${target.bias.name}_quantized`), [b.data.length], b.data);
-            const scale = makeTensor(names.next(`${target.bias.name}_scale`), b.scales.length > 1 ? [b.scales.length] : [], b.scales);
+            const q = (0,model_tensor/* makeTensor */.Qm)(names.next(`${target.bias.name}_quantized`), [b.data.length], b.data);
+            const scale = (0,model_tensor/* makeTensor */.Qm)(names.next(`${target.bias.name}_scale`), b.scales.length > 1 ? [b.scales.length] : [], b.scales);
             setInitializer(graph, q);
             setInitializer(graph, scale);
             const bdq = names.next(`${target.bias.name}_dequantized`);
@@ -20937,7 +21163,7 @@ async function quantizeStatic(input, options, ctx) {
         }
         else if (target.bias && node.opType === 'Gemm' && getFloatAttr(node, 'beta', 1) !== 1) {
             const scaled = names.next(`${target.bias.name}_scaled`);
-            setInitializer(graph, makeTensor(scaled, [target.bias.values.length], target.bias.values));
+            setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(scaled, [target.bias.values.length], target.bias.values));
             node.input[2] = scaled;
             removeAttribute(node, 'beta');
         }
@@ -21015,16 +21241,16 @@ const FP16_MAX = 65504;
 const ELEM = { fp32: model_onnx/* DataType */.pe.FLOAT, fp16: model_onnx/* DataType */.pe.FLOAT16 };
 /** float32 values → float16 bits, saturating at ±65504 instead of overflowing to infinity. */
 function toHalfTensor(name, t) {
-    const values = tensorToFloat32(t);
+    const values = (0,model_tensor/* tensorToFloat32 */.UN)(t);
     let clamped = 0;
     const bits = Uint16Array.from(values, (v) => {
         if (Math.abs(v) > FP16_MAX && Number.isFinite(v)) {
             clamped++;
-            return floatToHalf(Math.sign(v) * FP16_MAX);
+            return (0,model_tensor/* floatToHalf */.PL)(Math.sign(v) * FP16_MAX);
         }
-        return floatToHalf(v);
+        return (0,model_tensor/* floatToHalf */.PL)(v);
     });
-    return { tensor: makeTensor(name, (0,model_onnx/* dimsOf */.jo)(t), bits, model_onnx/* DataType */.pe.FLOAT16), clamped };
+    return { tensor: (0,model_tensor/* makeTensor */.Qm)(name, (0,model_onnx/* dimsOf */.jo)(t), bits, model_onnx/* DataType */.pe.FLOAT16), clamped };
 }
 function renameInSubgraphs(node, from, to) {
     const visit = (g) => {
@@ -21117,7 +21343,7 @@ async function convertToFp16(input, options, ctx) {
         const original = inits.get(name);
         if (r.fp32) {
             const copy = names.next(`${name}_fp32`);
-            setInitializer(graph, makeTensor(copy, (0,model_onnx/* dimsOf */.jo)(original), tensorToFloat32(original)));
+            setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(copy, (0,model_onnx/* dimsOf */.jo)(original), (0,model_tensor/* tensorToFloat32 */.UN)(original)));
             fp32Copy.set(name, copy);
         }
         const half = toHalfTensor(name, original);
@@ -21200,20 +21426,20 @@ function retypeNode(n, ctx) {
         const f = getAttribute(n, 'value_float');
         if (f) {
             removeAttribute(n, 'value_float');
-            setAttribute(n, tensorAttr('value', makeTensor('', [], Uint16Array.of(floatToHalf(f.f ?? 0)), model_onnx/* DataType */.pe.FLOAT16)));
+            setAttribute(n, tensorAttr('value', (0,model_tensor/* makeTensor */.Qm)('', [], Uint16Array.of((0,model_tensor/* floatToHalf */.PL)(f.f ?? 0)), model_onnx/* DataType */.pe.FLOAT16)));
         }
         const fs = getAttribute(n, 'value_floats');
         if (fs) {
             removeAttribute(n, 'value_floats');
             const vals = fs.floats ?? [];
-            setAttribute(n, tensorAttr('value', makeTensor('', [vals.length], Uint16Array.from(vals, floatToHalf), model_onnx/* DataType */.pe.FLOAT16)));
+            setAttribute(n, tensorAttr('value', (0,model_tensor/* makeTensor */.Qm)('', [vals.length], Uint16Array.from(vals, model_tensor/* floatToHalf */.PL), model_onnx/* DataType */.pe.FLOAT16)));
         }
         return;
     }
     if (op === 'ConstantOfShape') {
         const value = getAttribute(n, 'value');
         if (!value)
-            setAttribute(n, tensorAttr('value', makeTensor('', [1], Uint16Array.of(0), model_onnx/* DataType */.pe.FLOAT16)));
+            setAttribute(n, tensorAttr('value', (0,model_tensor/* makeTensor */.Qm)('', [1], Uint16Array.of(0), model_onnx/* DataType */.pe.FLOAT16)));
         else if (value.t?.dataType === model_onnx/* DataType */.pe.FLOAT)
             setAttribute(n, tensorAttr('value', toHalfTensor(value.t.name ?? '', value.t).tensor));
         return;
@@ -21280,13 +21506,13 @@ function constantValue(node, name) {
         case 'value':
             return attr.t ? model_onnx/* onnx */.WR.TensorProto.create({ ...attr.t, name }) : undefined;
         case 'value_float':
-            return makeTensor(name, [], Float32Array.of(attr.f ?? 0));
+            return (0,model_tensor/* makeTensor */.Qm)(name, [], Float32Array.of(attr.f ?? 0));
         case 'value_floats':
-            return makeTensor(name, [attr.floats?.length ?? 0], Float32Array.from(attr.floats ?? []));
+            return (0,model_tensor/* makeTensor */.Qm)(name, [attr.floats?.length ?? 0], Float32Array.from(attr.floats ?? []));
         case 'value_int':
-            return makeTensor(name, [], BigInt64Array.of(BigInt(String(attr.i ?? 0))));
+            return (0,model_tensor/* makeTensor */.Qm)(name, [], BigInt64Array.of(BigInt(String(attr.i ?? 0))));
         case 'value_ints':
-            return makeTensor(name, [attr.ints?.length ?? 0], BigInt64Array.from((attr.ints ?? []).map((v) => BigInt(String(v)))));
+            return (0,model_tensor/* makeTensor */.Qm)(name, [attr.ints?.length ?? 0], BigInt64Array.from((attr.ints ?? []).map((v) => BigInt(String(v)))));
         default:
             return undefined; // sparse_value and strings stay as they are
     }
@@ -21319,7 +21545,7 @@ function removeIdentities(graph) {
             const training = node.input?.[2];
             if (training) {
                 const t = inits.get(training);
-                if (!t || tensorToFloat32(t)[0] !== 0)
+                if (!t || (0,model_tensor/* tensorToFloat32 */.UN)(t)[0] !== 0)
                     continue;
             }
         }
@@ -21372,18 +21598,18 @@ function foldBatchNorms(graph) {
         const w = inits.get(op.input?.[1] ?? '');
         if (params.some((p) => !p || p.dataType !== model_onnx/* DataType */.pe.FLOAT) || !w || w.dataType !== model_onnx/* DataType */.pe.FLOAT)
             continue;
-        const [gamma, beta, mean, variance] = params.map((p) => tensorToFloat32(p));
+        const [gamma, beta, mean, variance] = params.map((p) => (0,model_tensor/* tensorToFloat32 */.UN)(p));
         const eps = getFloatAttr(bn, 'epsilon', 1e-5);
         const channels = gamma.length;
         const wDims = (0,model_onnx/* dimsOf */.jo)(w);
-        const wValues = tensorToFloat32(w);
+        const wValues = (0,model_tensor/* tensorToFloat32 */.UN)(w);
         let bias;
         const biasName = op.input?.[2];
         if (biasName) {
             const b = inits.get(biasName);
-            if (!b || b.dataType !== model_onnx/* DataType */.pe.FLOAT || tensorToFloat32(b).length !== channels)
+            if (!b || b.dataType !== model_onnx/* DataType */.pe.FLOAT || (0,model_tensor/* tensorToFloat32 */.UN)(b).length !== channels)
                 continue;
-            bias = tensorToFloat32(b);
+            bias = (0,model_tensor/* tensorToFloat32 */.UN)(b);
         }
         else {
             bias = new Float32Array(channels);
@@ -21416,8 +21642,8 @@ function foldBatchNorms(graph) {
         const names = new NameAllocator(graph);
         const wName = names.next(`${op.input[1]}_bn_folded`);
         const bName = names.next(biasName ? `${biasName}_bn_folded` : `${op.output[0]}_bias`);
-        setInitializer(graph, makeTensor(wName, wDims, newW));
-        setInitializer(graph, makeTensor(bName, [channels], newB));
+        setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(wName, wDims, newW));
+        setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(bName, [channels], newB));
         op.input = [op.input[0], wName, bName];
         op.output = [bn.output[0]];
         graph.node = graph.node.filter((n) => n !== bn);
@@ -21493,7 +21719,7 @@ async function foldConstants(model) {
         seen.add(t);
         const init = inits.get(t);
         if (init)
-            return tensorBytes(init);
+            return (0,model_tensor/* tensorBytes */.X2)(init);
         return nodeInputs(producers.get(t) ?? {}).reduce((s, i) => s + sourceBytes(i, seen), 0);
     };
     const keep = new Set();
@@ -21509,7 +21735,7 @@ async function foldConstants(model) {
     for (const name of frontier) {
         const v = values[name];
         const tensor = hostToTensor(name, v);
-        if (!tensor || (tensorBytes(tensor) > 65536 && tensorBytes(tensor) > sourceBytes(name)))
+        if (!tensor || ((0,model_tensor/* tensorBytes */.X2)(tensor) > 65536 && (0,model_tensor/* tensorBytes */.X2)(tensor) > sourceBytes(name)))
             markAncestors(name);
         else
             tensors.set(name, tensor);
@@ -21534,7 +21760,7 @@ function hostToTensor(name, v) {
     const t = dataType[v.type];
     if (t === undefined)
         return undefined;
-    return makeTensor(name, v.dims, v.data, t);
+    return (0,model_tensor/* makeTensor */.Qm)(name, v.dims, v.data, t);
 }
 /** Removes nodes none of whose outputs is read by another node or is a graph output (repeatedly). */
 function removeDeadNodes(graph) {
@@ -21661,7 +21887,7 @@ async function quantizeWeightsOnly(input, options, ctx) {
         if (t.dataType !== model_onnx/* DataType */.pe.FLOAT || graphOutputs.has(t.name))
             continue;
         const dims = (0,model_onnx/* dimsOf */.jo)(t);
-        const values = tensorToFloat32(t);
+        const values = (0,model_tensor/* tensorToFloat32 */.UN)(t);
         if (values.length < minElements)
             continue;
         const readers = consumers.get(t.name) ?? [];
@@ -21824,7 +22050,7 @@ function flattenBlock(node, channels, shapes, graph) {
         return (axis < 0 ? axis + inShape.length : axis) === 1 ? { block } : `${what} does not flatten from axis 1`;
     }
     const t = node.input?.[1] ? getInitializer(graph, node.input[1]) : undefined;
-    const target = t && t.dataType === model_onnx/* DataType */.pe.INT64 ? tensorData(t) : undefined;
+    const target = t && t.dataType === model_onnx/* DataType */.pe.INT64 ? (0,model_tensor/* tensorData */.oP)(t) : undefined;
     const outShape = shapes.get(node.output[0])?.shape;
     if (!target || target.length !== 2 || outShape?.length !== 2 || outShape[1] !== channels * block) {
         return `${what} does not reshape to [N, ${channels * block}]`;
@@ -21843,13 +22069,13 @@ async function prune(input, options, ctx) {
     const names = new NameAllocator(graph);
     const floatInit = (name) => {
         const t = name ? getInitializer(graph, name) : undefined;
-        return t && t.dataType === model_onnx/* DataType */.pe.FLOAT ? { values: tensorToFloat32(t), dims: (0,model_onnx/* dimsOf */.jo)(t) } : undefined;
+        return t && t.dataType === model_onnx/* DataType */.pe.FLOAT ? { values: (0,model_tensor/* tensorToFloat32 */.UN)(t), dims: (0,model_onnx/* dimsOf */.jo)(t) } : undefined;
     };
     /** Writes a new initializer and points this node's input at it (the original may be shared). */
     const replaceInput = (node, slot, values, dims) => {
         const base = node.input[slot];
         const name = names.next(`${base.replace(/_pruned(_\d+)?$/, '')}_pruned`);
-        setInitializer(graph, makeTensor(name, dims, values));
+        setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(name, dims, values));
         node.input[slot] = name;
     };
     const done = [];
@@ -21996,7 +22222,7 @@ async function prune(input, options, ctx) {
                 // A literal feature count in the Reshape target shrinks with the channels.
                 const values = shapeRewrite.values.map((v) => (v === BigInt(channels * block) ? BigInt(keep.length * block) : v));
                 const name = names.next(`${shapeRewrite.node.input[1].replace(/_pruned(_\d+)?$/, '')}_pruned`);
-                setInitializer(graph, makeTensor(name, [values.length], values));
+                setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(name, [values.length], values));
                 shapeRewrite.node.input[1] = name;
             }
             // Shapes recorded for the tensors between producer and consumer are stale now.
@@ -22332,8 +22558,8 @@ async function factorizeLowRank(input, options, ctx) {
         const base = w.tensor.name;
         const left = names.next(`${base}_lowrank_left`);
         const right = names.next(`${base}_lowrank_right`);
-        setInitializer(graph, makeTensor(left, [K, f.rank], f.left));
-        setInitializer(graph, makeTensor(right, [f.rank, N], f.right));
+        setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(left, [K, f.rank], f.left));
+        setInitializer(graph, (0,model_tensor/* makeTensor */.Qm)(right, [f.rank, N], f.right));
         const hidden = names.next(`${node.name || node.output[0]}_lowrank_hidden`);
         out.push(makeNode('MatMul', [node.input[0], left], [hidden], { name: names.next(`${node.name || base}_lowrank_MatMul`) }));
         // The second factor takes the node's place (a Gemm keeps its bias, alpha and beta).
@@ -23087,8 +23313,8 @@ function sizeAccuracyChart(reference, candidates, qualityName = 'accuracy') {
 var version = __nccwpck_require__(311);
 // EXTERNAL MODULE: ./src/runtime/ort.ts
 var ort = __nccwpck_require__(3615);
-// EXTERNAL MODULE: ./src/runtime/kind.ts
-var kind = __nccwpck_require__(9948);
+// EXTERNAL MODULE: ./src/runtime/kind.ts + 1 modules
+var kind = __nccwpck_require__(6446);
 // EXTERNAL MODULE: ./src/runtime/tflite.ts + 1 modules
 var tflite = __nccwpck_require__(8798);
 // EXTERNAL MODULE: ./src/export/tflite/schema.ts
@@ -23283,13 +23509,13 @@ function constantsOf(model) {
             const t = inits.get(name);
             if (!t)
                 return undefined;
-            return { values: tensorToFloat32(t), dims: (0,model_onnx/* dimsOf */.jo)(t) };
+            return { values: (0,model_tensor/* tensorToFloat32 */.UN)(t), dims: (0,model_onnx/* dimsOf */.jo)(t) };
         },
         ints(name) {
             const t = inits.get(name);
             if (!t)
                 return undefined;
-            const d = tensorData(t);
+            const d = (0,model_tensor/* tensorData */.oP)(t);
             return Array.from(d, (v) => Number(v));
         },
     };
@@ -23882,7 +24108,7 @@ function quantizeFloat16(g) {
                 continue;
             done.add(i);
             const f = floatValues(t);
-            const half = Uint16Array.from(f, (v) => floatToHalf(v));
+            const half = Uint16Array.from(f, (v) => (0,model_tensor/* floatToHalf */.PL)(v));
             const h = addTensor(g, { name: `${t.name}_fp16`, type: schema/* TensorType */.Qp.FLOAT16, shape: [...t.shape], data: quantize_bytesOf(half) });
             delete t.data;
             prologue.push({ op: schema.Op.DEQUANTIZE, version: 3, inputs: [h], outputs: [i] });
@@ -24402,12 +24628,12 @@ function importTflite(tflite, label = '<tflite>') {
     const constIndex = (i) => dequantizedConst.get(i) ?? i;
     const scalarInit = (base, data, dims = [], type) => {
         const name = names.next(base);
-        inits.push(makeTensor(name, dims, data, type));
+        inits.push((0,model_tensor/* makeTensor */.Qm)(name, dims, data, type));
         return name;
     };
     const int64Init = (base, values) => {
         const name = names.next(base);
-        inits.push(makeTensor(name, [values.length], BigInt64Array.from(values.map((v) => BigInt(v)))));
+        inits.push((0,model_tensor/* makeTensor */.Qm)(name, [values.length], BigInt64Array.from(values.map((v) => BigInt(v)))));
         return name;
     };
     const node = (op, inputs, outputBase, attributes = []) => {
@@ -24428,7 +24654,7 @@ function importTflite(tflite, label = '<tflite>') {
     };
     const pushInit = (base, dims, data, type) => {
         const name = names.next(base);
-        inits.push(makeTensor(name, dims, data, type));
+        inits.push((0,model_tensor/* makeTensor */.Qm)(name, dims, data, type));
         return name;
     };
     /** A constant as a float ONNX value: float32 as is, float16 widened, int8/int32 behind DequantizeLinear. */
@@ -24440,7 +24666,7 @@ function importTflite(tflite, label = '<tflite>') {
         if (t.type === schema/* TensorType */.Qp.FLOAT32)
             return pushInit(t.name, dims, reorder(raw), model_onnx/* DataType */.pe.FLOAT);
         if (t.type === schema/* TensorType */.Qp.FLOAT16)
-            return pushInit(t.name, dims, reorder(Float32Array.from(raw, halfToFloat)), model_onnx/* DataType */.pe.FLOAT);
+            return pushInit(t.name, dims, reorder(Float32Array.from(raw, model_tensor/* halfToFloat */.pm)), model_onnx/* DataType */.pe.FLOAT);
         if ((t.type === schema/* TensorType */.Qp.INT8 || t.type === schema/* TensorType */.Qp.UINT8 || t.type === schema/* TensorType */.Qp.INT32) && t.quantization) {
             const q = t.quantization;
             const type = t.type === schema/* TensorType */.Qp.INT8 ? model_onnx/* DataType */.pe.INT8 : t.type === schema/* TensorType */.Qp.UINT8 ? model_onnx/* DataType */.pe.UINT8 : model_onnx/* DataType */.pe.INT32;
@@ -25699,101 +25925,8 @@ async function runExportCommand(spec, cwd, log = () => { }) {
     return result;
 }
 
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-;// CONCATENATED MODULE: ./src/runtime/tfjs.ts
-/**
- * The TF.js runtime: tfjs-node (native TensorFlow) when it is installed on the runner, otherwise
- * @tensorflow/tfjs with the WebAssembly backend, otherwise the pure-JS cpu backend.
- *
- * tfjs-node is never a dependency: it is detected with a dynamic import that may fail. The module
- * name sits in a variable so that bundlers and the type checker do not go looking for it.
- * The choice is made once per process (TF.js keeps one global engine) and reported with every figure.
- */
-
-
-
-
-const TFJS_NODE = '@tensorflow/tfjs-node';
-let loading;
-let loadedWith;
-/**
- * Loads TF.js once. `prefer` (or MODELGATE_TFJS_BACKEND) forces a backend; 'auto' takes tfjs-node,
- * then wasm, then cpu. Asking for a different backend later in the same process is an error.
- */
-function loadTfjs(prefer = process.env.MODELGATE_TFJS_BACKEND ?? 'auto') {
-    if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(prefer)) {
-        return Promise.reject(new errors/* ModelGateError */.j(`TF.js backend '${prefer}' is not one of auto, tensorflow, wasm, cpu`));
-    }
-    if (loading && prefer !== 'auto' && loadedWith !== prefer) {
-        return loading.then((rt) => {
-            if (rt.backend !== prefer)
-                throw new errors/* ModelGateError */.j(`TF.js already runs on the ${rt.backend} backend in this process; cannot switch to ${prefer}`);
-            return rt;
-        });
-    }
-    loadedWith ??= prefer;
-    loading ??= tfjs_load(prefer);
-    return loading;
-}
-async function tfjs_load(prefer) {
-    if (prefer === 'auto' || prefer === 'tensorflow') {
-        try {
-            const tfn = (await __nccwpck_require__(8394)(TFJS_NODE));
-            if (await tfn.setBackend('tensorflow'))
-                return runtime(tfn, 'tensorflow');
-        }
-        catch (err) {
-            if (prefer === 'tensorflow')
-                throw new errors/* ModelGateError */.j(`TF.js backend 'tensorflow' needs ${TFJS_NODE}, which did not load: ${(0,errors/* errorMessage */.g)(err)}`, { cause: err });
-        }
-    }
-    const tf = await Promise.all(/* import() */[__nccwpck_require__.e(484), __nccwpck_require__.e(368)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 9368, 23));
-    if (prefer !== 'cpu') {
-        try {
-            const wasm = await Promise.all(/* import() */[__nccwpck_require__.e(484), __nccwpck_require__.e(744)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 6744, 19));
-            wasm.setWasmPaths(wasmDir() + (external_node_path_default()).sep);
-            if (await tf.setBackend('wasm'))
-                return runtime(tf, 'wasm');
-        }
-        catch (err) {
-            if (prefer === 'wasm')
-                throw new errors/* ModelGateError */.j(`TF.js wasm backend did not load: ${(0,errors/* errorMessage */.g)(err)}`, { cause: err });
-        }
-    }
-    await tf.setBackend('cpu');
-    // The cpu backend greets Node users with a banner recommending tfjs-node on first use; the report says which backend ran.
-    tf.backend().firstUse = false;
-    return runtime(tf, 'cpu');
-}
-// webpack (ncc) rewrites `createRequire`; process.getBuiltinModule keeps a real one.
-const { createRequire } = process.getBuiltinModule('node:module');
-const WASM_FILE = 'tfjs-backend-wasm.wasm';
-/**
- * Where the wasm backend's binaries are: the package in node_modules (source checkouts, the npm CLI),
- * else dist/wasm/, which scripts/build.mjs copies beside the bundles (the action has no node_modules).
- */
-function wasmDir() {
-    try {
-        const dir = external_node_path_default().join(external_node_path_default().dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-        if ((0,external_node_fs_.existsSync)(external_node_path_default().join(dir, WASM_FILE)))
-            return dir;
-    }
-    catch {
-        // not installed beside us: look for the bundled copy
-    }
-    let dir = external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
-    for (let i = 0; i < 3; i++, dir = external_node_path_default().dirname(dir)) {
-        if ((0,external_node_fs_.existsSync)(external_node_path_default().join(dir, 'wasm', WASM_FILE)))
-            return external_node_path_default().join(dir, 'wasm');
-    }
-    throw new Error(`${WASM_FILE} not found in node_modules or beside the bundle`);
-}
-function runtime(tf, backend) {
-    const version = tf.version.tfjs ?? tf.version['tfjs-core'] ?? 'unknown';
-    return { tf, backend, version, label: `tfjs ${version} (${backend})` };
-}
-
+// EXTERNAL MODULE: ./src/runtime/tfjs.ts
+var tfjs = __nccwpck_require__(8115);
 ;// CONCATENATED MODULE: ./src/import/layers/graph.ts
 
 
@@ -25864,7 +25997,7 @@ class graph_GraphBuilder {
         if (known)
             return known;
         const name = this.unique(`${this.layer.name}/${suffix}`);
-        this.initializers.push(makeTensor(name, dims, data));
+        this.initializers.push((0,model_tensor/* makeTensor */.Qm)(name, dims, data));
         if (bytes.length <= 1 << 20)
             this.byContent.set(key, name);
         return name;
@@ -27398,7 +27531,7 @@ class Hdf5File {
             out = new Float32Array(new Uint32Array(Array.from(value, (b) => b << 16)).buffer);
         }
         else if (value instanceof Uint16Array && meta.type === 1 && meta.size === 2) {
-            out = Float32Array.from(value, halfToFloat);
+            out = Float32Array.from(value, model_tensor/* halfToFloat */.pm);
         }
         else {
             throw new errors/* ModelGateError */.j(`${this.label}: ${what}: '${path}' holds ${value?.constructor?.name ?? typeof value}, not float weights`);
@@ -30742,13 +30875,8 @@ function unzipSync(data, opts) {
     return files;
 }
 
-;// CONCATENATED MODULE: ./src/import/paths.ts
-/** Paths taken from inside a model file (zip entries, weight shards) are untrusted. */
-/** True when the name would land outside the folder it is resolved against: '..', absolute paths, drive letters, NUL. */
-function escapesFolder(name) {
-    return name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name) || name.includes('\0') || name.split(/[\\/]/).includes('..');
-}
-
+// EXTERNAL MODULE: ./src/import/paths.ts
+var paths = __nccwpck_require__(7581);
 ;// CONCATENATED MODULE: ./src/import/keras-zip.ts
 /**
  * Keras 3 `.keras` files: a zip of config.json (the serialized model), metadata.json
@@ -30797,7 +30925,7 @@ function keras_zip_readZipEntries(bytes, source, wanted) {
                 count++;
                 if (count > ZIP_LIMITS.entries)
                     throw new errors/* ModelGateError */.j(`${source}: more than ${ZIP_LIMITS.entries} zip entries`);
-                if (escapesFolder(info.name))
+                if ((0,paths/* escapesFolder */.d)(info.name))
                     throw new errors/* ModelGateError */.j(`${source}: zip entry '${info.name}' points outside the archive's folder; refusing the file`);
                 if (info.originalSize > ZIP_LIMITS.entryBytes)
                     throw new errors/* ModelGateError */.j(`${source}: zip entry '${info.name}' is ${info.originalSize} bytes uncompressed, more than the ${ZIP_LIMITS.entryBytes}-byte cap`);
@@ -30947,181 +31075,8 @@ class Keras3Weights {
     }
 }
 
-;// CONCATENATED MODULE: ./src/import/tfjs-files.ts
-/**
- * TF.js layers models on disk: model.json plus binary weight shards, read and written with
- * node:fs (tf.io's file:// handler ships only with tfjs-node).
- *
- * Reading treats the files as hostile: shard paths must stay inside the model's folder, and the
- * shards must hold exactly the bytes the manifest's specs (quantized or not) describe.
- * Writing can quantize weights the way the TF.js converter does: uint8/uint16 affine
- * (value = q · scale + min, with 0 exactly representable) or float16; TF.js dequantizes on load.
- */
-
-
-
-
-
-const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
-const MAX_WEIGHT_BYTES = 2 ** 31 - 1;
-const STORED_BYTES = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
-function specBytes(spec, source) {
-    const stored = spec.quantization?.dtype ?? spec.dtype;
-    const per = STORED_BYTES[stored];
-    if (per === undefined)
-        throw new errors/* ModelGateError */.j(`${source}: weight '${spec.name}' is stored as ${stored}, which is not supported`);
-    if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0))
-        throw new errors/* ModelGateError */.j(`${source}: weight '${spec.name}' has an invalid shape`);
-    return spec.shape.reduce((a, b) => a * b, 1) * per;
-}
-/** model.json (or its folder) → a TF.js LayersModel with its weights. */
-async function readTfjsLayersModel(t, file) {
-    const jsonFile = (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false })?.isDirectory() ? external_node_path_default().join(file, 'model.json') : file;
-    const dir = external_node_path_default().dirname(external_node_path_default().resolve(jsonFile));
-    let json;
-    try {
-        const size = (0,external_node_fs_.statSync)(jsonFile).size;
-        if (size > MAX_MODEL_JSON_BYTES)
-            throw new errors/* ModelGateError */.j(`${jsonFile}: ${size} bytes is more than a model.json may be`);
-        json = JSON.parse((0,external_node_fs_.readFileSync)(jsonFile, 'utf8'));
-    }
-    catch (err) {
-        if (err instanceof errors/* ModelGateError */.j)
-            throw err;
-        throw new errors/* ModelGateError */.j(`${jsonFile}: cannot read TF.js model.json (${(0,errors/* errorMessage */.g)(err)})`, { cause: err });
-    }
-    if (json.format === 'graph-model') {
-        throw new errors/* ModelGateError */.j(`${jsonFile}: TF.js graph models are not supported; convert the Keras model (or export a layers model: tensorflowjs_converter --output_format=tfjs_layers_model)`);
-    }
-    if (!json.modelTopology)
-        throw new errors/* ModelGateError */.j(`${jsonFile}: no modelTopology; not a TF.js layers model`);
-    const specs = [];
-    const buffers = [];
-    let total = 0;
-    for (const group of json.weightsManifest ?? []) {
-        let groupBytes = 0;
-        for (const p of group.paths) {
-            if (typeof p !== 'string' || escapesFolder(p) || /^[a-z][a-z0-9+.-]*:/i.test(p)) {
-                throw new errors/* ModelGateError */.j(`${jsonFile}: weight shard path '${String(p)}' points outside the model's folder; refusing the model`);
-            }
-            const shard = external_node_path_default().resolve(dir, p);
-            let bytes;
-            try {
-                const size = (0,external_node_fs_.statSync)(shard).size;
-                if (total + size > MAX_WEIGHT_BYTES)
-                    throw new errors/* ModelGateError */.j(`${jsonFile}: the weight shards add up to more than ${MAX_WEIGHT_BYTES} bytes`);
-                bytes = (0,external_node_fs_.readFileSync)(shard);
-            }
-            catch (err) {
-                if (err instanceof errors/* ModelGateError */.j)
-                    throw err;
-                throw new errors/* ModelGateError */.j(`${jsonFile}: cannot read weight shard '${p}' (${(0,errors/* errorMessage */.g)(err)})`, { cause: err });
-            }
-            total += bytes.length;
-            groupBytes += bytes.length;
-            buffers.push(bytes);
-        }
-        const expected = group.weights.reduce((n, s) => n + specBytes(s, jsonFile), 0);
-        if (expected !== groupBytes) {
-            throw new errors/* ModelGateError */.j(`${jsonFile}: the shards ${group.paths.join(', ')} hold ${groupBytes} bytes, the manifest describes ${expected}`);
-        }
-        specs.push(...group.weights);
-    }
-    const weightData = new Uint8Array(total);
-    let at = 0;
-    for (const b of buffers) {
-        weightData.set(b, at);
-        at += b.length;
-    }
-    try {
-        return await t.loadLayersModel(t.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }));
-    }
-    catch (err) {
-        throw new errors/* ModelGateError */.j(`${jsonFile}: TF.js could not load the model: ${(0,errors/* errorMessage */.g)(err)}`, { cause: err });
-    }
-}
-/** Affine uint8/uint16 with 0 exactly representable (zero padding and pruned weights stay exact). */
-function quantizeAffine(values, bits) {
-    const levels = bits === 8 ? 255 : 65535;
-    let lo = 0;
-    let hi = 0;
-    for (const v of values) {
-        if (v < lo)
-            lo = v;
-        if (v > hi)
-            hi = v;
-    }
-    const scale = hi > lo ? (hi - lo) / levels : 1;
-    const zero = Math.round(-lo / scale);
-    const min = -zero * scale;
-    const data = bits === 8 ? new Uint8Array(values.length) : new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++)
-        data[i] = Math.min(levels, Math.max(0, Math.round((values[i] - min) / scale)));
-    return { data, min, scale };
-}
-/** Writes a TF.js layers model as model.json + group1-shardKofN.bin, optionally with quantized weights. */
-async function writeTfjsLayersModel(model, dir, options = {}) {
-    const quantize = options.quantize ?? 'none';
-    const shardBytes = options.shardBytes ?? 4 * 2 ** 20;
-    let artifacts;
-    await model.save({
-        save: async (a) => {
-            artifacts = a;
-            return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-        },
-    });
-    if (!artifacts)
-        throw new Error('TF.js did not hand over the model artifacts');
-    const source = new Uint8Array(Array.isArray(artifacts.weightData) ? concat(artifacts.weightData.map((b) => new Uint8Array(b))) : new Uint8Array(artifacts.weightData ?? new ArrayBuffer(0)));
-    const specs = [];
-    const parts = [];
-    let at = 0;
-    for (const spec of (artifacts.weightSpecs ?? [])) {
-        const n = spec.shape.reduce((a, b) => a * b, 1);
-        const raw = source.slice(at, at + n * 4);
-        at += n * 4;
-        if (spec.dtype !== 'float32' || quantize === 'none') {
-            specs.push({ name: spec.name, shape: spec.shape, dtype: spec.dtype });
-            parts.push(raw);
-            continue;
-        }
-        const values = new Float32Array(raw.buffer, raw.byteOffset, n);
-        if (quantize === 'float16') {
-            specs.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: 'float16' } });
-            parts.push(new Uint8Array(Uint16Array.from(values, floatToHalf).buffer));
-        }
-        else {
-            const q = quantizeAffine(values, quantize === 'uint8' ? 8 : 16);
-            specs.push({ name: spec.name, shape: spec.shape, dtype: 'float32', quantization: { dtype: quantize, min: q.min, scale: q.scale } });
-            parts.push(new Uint8Array(q.data.buffer));
-        }
-    }
-    const weights = concat(parts);
-    const shardCount = Math.max(1, Math.ceil(weights.length / shardBytes));
-    const shardNames = Array.from({ length: shardCount }, (_, k) => `group1-shard${k + 1}of${shardCount}.bin`);
-    (0,external_node_fs_.mkdirSync)(dir, { recursive: true });
-    shardNames.forEach((name, k) => (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, name), weights.subarray(k * shardBytes, Math.min(weights.length, (k + 1) * shardBytes))));
-    const json = {
-        format: 'layers-model',
-        generatedBy: artifacts.generatedBy,
-        convertedBy: 'modelgate',
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: shardNames, weights: specs }],
-    };
-    const jsonText = JSON.stringify(json);
-    (0,external_node_fs_.writeFileSync)(external_node_path_default().join(dir, 'model.json'), jsonText);
-    return { dir, files: ['model.json', ...shardNames], bytes: Buffer.byteLength(jsonText) + weights.length, weightBytes: weights.length, quantize };
-}
-function concat(parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-    }
-    return out;
-}
-
+// EXTERNAL MODULE: ./src/import/tfjs-files.ts
+var tfjs_files = __nccwpck_require__(3158);
 ;// CONCATENATED MODULE: ./src/import/tfjs-export.ts
 
 
@@ -31194,8 +31149,8 @@ function benchmarkTfjs(t, model, options = {}) {
 async function exportTfjsModel(t, model, dir, options = {}) {
     checkExportable(model);
     const quantize = options.quantize ?? 'uint8';
-    const written = await writeTfjsLayersModel(model, dir, { quantize });
-    const reloaded = await readTfjsLayersModel(t, dir);
+    const written = await (0,tfjs_files/* writeTfjsLayersModel */.gF)(model, dir, { quantize });
+    const reloaded = await (0,tfjs_files/* readTfjsLayersModel */.Jj)(t, dir);
     try {
         const xs = seededTfjsInputs(t, model, 4, options.seed ?? 20261127);
         let maxAbsDiff = 0;
@@ -31269,12 +31224,12 @@ async function importModel(file, options = {}) {
         return { model: (0,model_onnx/* loadModel */.cm)(file), source: { format, file } };
     const log = options.log ?? (() => { });
     const started = performance.now();
-    const rt = await loadTfjs(options.backend);
+    const rt = await (0,tfjs/* loadTfjs */.O)(options.backend);
     const t = rt.tf;
     let tfjsModel;
     let kerasVersion;
     if (format === 'tfjs-layers') {
-        tfjsModel = await readTfjsLayersModel(t, file);
+        tfjsModel = await (0,tfjs_files/* readTfjsLayersModel */.Jj)(t, file);
     }
     else {
         const k = format === 'keras-h5' ? await readKerasH5(t, file) : await readKerasZip(t, file);
@@ -31313,7 +31268,7 @@ async function exportTfjsVariants(imported, outDir, spec, log = () => { }) {
     if (!imported.tfjsModel) {
         throw new errors/* ModelGateError */.j(`tfjs_export: the model is ${imported.source.format}; a TF.js export needs a Keras (.h5, .keras) or TF.js source model`);
     }
-    const rt = await loadTfjs();
+    const rt = await (0,tfjs/* loadTfjs */.O)();
     const out = [];
     for (const quantize of spec.quantize) {
         const dir = external_node_path_default().join(outDir, 'tfjs', quantize);
@@ -31362,6 +31317,8 @@ async function exportTfjsVariants(imported, outDir, spec, log = () => { }) {
 
 // Export step and Keras/TF.js import (issue 5).
 
+
+// TF.js runtime (issue 5): each TF.js export is also a candidate, evaluated and measured by TF.js.
 
 const REFERENCE_ID = 'reference';
 /** Evaluation batch for models with a dynamic batch dim: large enough to amortize per-run overhead. */
@@ -31458,6 +31415,13 @@ async function runGate(options) {
             if (autoReports.has(b.id))
                 b.auto = autoReports.get(b.id);
         // ---- end auto ----
+        // TF.js runtime (issue 5): the TF.js exports join the candidates, measured in the same interleaved run.
+        if (report.tfjs_export) {
+            const tfjsBuilt = await tfjsCandidates(report.tfjs_export, outDir, new Set(built.map((b) => b.id)));
+            built.push(...tfjsBuilt);
+            if (tfjsBuilt.length > 0)
+                report.runtime.tfjs = tfjsBuilt[0].tfjs.runtime;
+        }
         if (built.some((b) => b.runtimeKind === 'tflite'))
             report.runtime.tflite = `${tflite/* TFLITE_PACKAGE */.Sy}@${tflite/* TFLITE_PACKAGE_VERSION */.Fd} (libtensorflowlite_c)`;
         const fixedBatch = inputs.some((i) => !i.dynamicBatch);
@@ -31509,6 +31473,12 @@ async function runGate(options) {
         for (const c of report.candidates)
             if (c.file)
                 c.gzip_bytes = (0,external_node_zlib_.gzipSync)((0,external_node_fs_.readFileSync)(external_node_path_default().join(outDir, c.file)), { level: 9 }).length;
+        // TF.js runtime (issue 5): a TF.js candidate downloads as model.json plus its shards.
+        for (const b of built) {
+            const c = report.candidates.find((x) => x.id === b.id);
+            if (b.tfjs && c?.file)
+                c.gzip_bytes = b.tfjs.files.reduce((n, f) => n + (0,external_node_zlib_.gzipSync)((0,external_node_fs_.readFileSync)(external_node_path_default().join(outDir, external_node_path_default().dirname(c.file), f)), { level: 9 }).length, 0);
+        }
         report.gate = { ...config.gate, select: config.select, metric: config.metric };
         return finish(report.passed ? 0 : 1);
     }
@@ -31594,6 +31564,24 @@ async function buildCandidates(model, specs, modelsDir, outDir, dataset, log, tf
     }
     return built;
 }
+/**
+ * TF.js runtime (issue 5): one candidate per TF.js export, `tfjs-<quantize>`, its file the model.json
+ * (relative to the out dir) and its bytes model.json plus shards.
+ */
+async function tfjsCandidates(exports, outDir, taken) {
+    const rt = await (0,tfjs/* loadTfjs */.O)();
+    return exports.map((e) => {
+        const id = `tfjs-${e.quantize}`;
+        if (taken.has(id))
+            throw new errors/* ModelGateError */.j(`optimize: the name '${id}' is taken by the TF.js export tfjs_export.quantize '${e.quantize}'; rename the candidate`);
+        const manifest = JSON.parse((0,external_node_fs_.readFileSync)(external_node_path_default().join(outDir, e.dir, 'model.json'), 'utf8'));
+        const files = ['model.json', ...(manifest.weightsManifest ?? []).flatMap((g) => g.paths)];
+        return {
+            id, recipe: [{ tfjs_export: { quantize: e.quantize } }], runtime: {}, file: `${e.dir}/model.json`, bytes: e.bytes,
+            runtimeKind: 'tfjs', tfjs: { runtime: rt.label, quantize: e.quantize, files },
+        };
+    });
+}
 function candidateReport(b, checks) {
     const lat = b.latency;
     const out = {
@@ -31619,6 +31607,8 @@ function candidateReport(b, checks) {
     out.runtime_kind = b.runtimeKind ?? 'onnxruntime';
     if (b.tflite)
         out.tflite = b.tflite;
+    if (b.tfjs)
+        out.tfjs = { runtime: b.tfjs.runtime, quantize: b.tfjs.quantize }; // TF.js runtime (issue 5)
     if (Object.keys(b.runtime).length > 0)
         out.runtime_options = b.runtime;
     if (b.error)
@@ -31631,19 +31621,139 @@ function candidateReport(b, checks) {
 
 /***/ }),
 
-/***/ 9948:
+/***/ 6446:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   O: () => (/* binding */ runtimeKindOf),
-/* harmony export */   f: () => (/* binding */ openSession)
-/* harmony export */ });
-/* harmony import */ var _session_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9376);
-/* harmony import */ var _tflite_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8798);
 
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  f: () => (/* binding */ openSession),
+  O: () => (/* binding */ runtimeKindOf)
+});
+
+// EXTERNAL MODULE: ./src/runtime/session.ts
+var session = __nccwpck_require__(9376);
+// EXTERNAL MODULE: ./src/runtime/tflite.ts + 1 modules
+var tflite = __nccwpck_require__(8798);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/import/tfjs-files.ts
+var tfjs_files = __nccwpck_require__(3158);
+// EXTERNAL MODULE: ./src/runtime/tfjs.ts
+var tfjs = __nccwpck_require__(8115);
+;// CONCATENATED MODULE: ./src/runtime/tfjs-session.ts
+
+
+
+/** Output names as convertTfjsLayers (src/import/tfjs-layers.ts) assigns them to the ONNX graph's outputs. */
+function tfjsOutputNames(model) {
+    const taken = new Set(model.inputs.map((t) => t.sourceLayer.name));
+    return model.outputs.map((t) => {
+        let name = model.outputs.filter((o) => o.sourceLayer === t.sourceLayer).length > 1 ? `${t.sourceLayer.name}_${t.tensorIndex}` : t.sourceLayer.name;
+        if (taken.has(name))
+            name = `${name}_output`;
+        for (let k = 1; taken.has(name); k++)
+            name = `${name}_${k}`;
+        taken.add(name);
+        return name;
+    });
+}
+class TfjsSession {
+    rt;
+    model;
+    label;
+    inputNames;
+    outputNames;
+    inputs;
+    constructor(rt, model, label) {
+        this.rt = rt;
+        this.model = model;
+        this.label = label;
+        this.inputNames = model.inputs.map((t) => t.sourceLayer.name);
+        this.outputNames = tfjsOutputNames(model);
+    }
+    /** 'tfjs 4.22.0 (wasm)': the runtime that produced this session's figures. */
+    get runtimeLabel() {
+        return this.rt.label;
+    }
+    static async create(file, label = file) {
+        const rt = await (0,tfjs/* loadTfjs */.O)();
+        return new TfjsSession(rt, await (0,tfjs_files/* readTfjsLayersModel */.Jj)(rt.tf, file), label);
+    }
+    toTensors(feeds) {
+        const t = this.rt.tf;
+        return this.model.inputs.map((input, i) => {
+            const name = this.inputNames[i];
+            const feed = feeds[name];
+            if (!feed)
+                throw new errors/* ModelGateError */.j(`${this.label}: no feed for input '${name}'`);
+            // TF.js has float32 and int32 tensors only: index inputs (int32/int64 in ONNX) become int32, the rest float32.
+            if (input.dtype === 'int32')
+                return t.tensor(Int32Array.from(feed.data, Number), feed.dims, 'int32');
+            const data = feed.data instanceof Float32Array ? feed.data : Float32Array.from(feed.data, Number);
+            return t.tensor(data, feed.dims, 'float32');
+        });
+    }
+    predict(xs) {
+        return this.rt.tf.tidy(() => {
+            const out = this.model.predict(xs.length === 1 ? xs[0] : xs);
+            return (Array.isArray(out) ? out : [out]).map((o) => o.dataSync());
+        });
+    }
+    async run(feeds, outputNames) {
+        const xs = this.toTensors(feeds);
+        try {
+            const shapes = this.model.outputs.map((o) => o.shape);
+            const values = this.predict(xs);
+            const batch = xs[0]?.shape[0] ?? 1;
+            const result = {};
+            this.outputNames.forEach((name, k) => {
+                if (outputNames && !outputNames.includes(name))
+                    return;
+                const data = values[k];
+                result[name] = { type: data instanceof Int32Array ? 'int32' : 'float32', dims: [batch, ...shapes[k].slice(1)], data };
+            });
+            return result;
+        }
+        catch (err) {
+            if (err instanceof errors/* ModelGateError */.j)
+                throw err;
+            throw new errors/* ModelGateError */.j(`${this.label}: TF.js inference failed: ${(0,errors/* errorMessage */.g)(err)}`, { cause: err });
+        }
+        finally {
+            this.rt.tf.dispose(xs);
+        }
+    }
+    /** For the benchmark worker: the feeds become TF.js tensors once, outside the timed region. */
+    setInputs(feeds) {
+        if (this.inputs)
+            this.rt.tf.dispose(this.inputs);
+        this.inputs = this.toTensors(feeds);
+    }
+    /** predict() + a synchronous read of every output: what a page waits for. The worker's timed region. */
+    invoke() {
+        if (!this.inputs)
+            throw new Error(`${this.label}: invoke before setInputs`);
+        this.predict(this.inputs);
+    }
+    async release() {
+        if (this.inputs)
+            this.rt.tf.dispose(this.inputs);
+        this.inputs = undefined;
+        this.model.dispose();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/runtime/kind.ts
+
+
+// TF.js runtime (issue 5): exported TF.js layers models (model.json) are candidates too.
 
 function runtimeKindOf(file) {
-    return file.toLowerCase().endsWith('.tflite') ? 'tflite' : 'onnxruntime';
+    const lower = file.toLowerCase();
+    if (lower.endsWith('.tflite'))
+        return 'tflite';
+    return lower.endsWith('.json') ? 'tfjs' : 'onnxruntime'; // TF.js runtime (issue 5)
 }
 /**
  * Opens `file` in `kind` (by default, from its extension). For TFLite, `intraOpThreads` is the interpreter's
@@ -31651,8 +31761,10 @@ function runtimeKindOf(file) {
  */
 async function openSession(file, options, label, kind = runtimeKindOf(file)) {
     if (kind === 'tflite')
-        return _tflite_js__WEBPACK_IMPORTED_MODULE_1__/* .TfliteSession */ .nt.create(file, (0,_tflite_js__WEBPACK_IMPORTED_MODULE_1__/* .tfliteOptionsFrom */ .LU)(options), label);
-    return _session_js__WEBPACK_IMPORTED_MODULE_0__/* .OrtSession */ .Q.create(file, options, label);
+        return tflite/* TfliteSession */.nt.create(file, (0,tflite/* tfliteOptionsFrom */.LU)(options), label);
+    if (kind === 'tfjs')
+        return TfjsSession.create(file, label); // TF.js runtime (issue 5): the backend is per process (loadTfjs)
+    return session/* OrtSession */.Q.create(file, options, label);
 }
 
 
@@ -31838,6 +31950,114 @@ class OrtSession {
     async release() {
         await this.session.release();
     }
+}
+
+
+/***/ }),
+
+/***/ 8115:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   O: () => (/* binding */ loadTfjs)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3136);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_url__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3916);
+/**
+ * The TF.js runtime: tfjs-node (native TensorFlow) when it is installed on the runner, otherwise
+ * @tensorflow/tfjs with the WebAssembly backend, otherwise the pure-JS cpu backend.
+ *
+ * tfjs-node is never a dependency: it is detected with a dynamic import that may fail. The module
+ * name sits in a variable so that bundlers and the type checker do not go looking for it.
+ * The choice is made once per process (TF.js keeps one global engine) and reported with every figure.
+ */
+
+
+
+
+const TFJS_NODE = '@tensorflow/tfjs-node';
+let loading;
+let loadedWith;
+/**
+ * Loads TF.js once. `prefer` (or MODELGATE_TFJS_BACKEND) forces a backend; 'auto' takes tfjs-node,
+ * then wasm, then cpu. Asking for a different backend later in the same process is an error.
+ */
+function loadTfjs(prefer = process.env.MODELGATE_TFJS_BACKEND ?? 'auto') {
+    if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(prefer)) {
+        return Promise.reject(new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ModelGateError */ .j(`TF.js backend '${prefer}' is not one of auto, tensorflow, wasm, cpu`));
+    }
+    if (loading && prefer !== 'auto' && loadedWith !== prefer) {
+        return loading.then((rt) => {
+            if (rt.backend !== prefer)
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ModelGateError */ .j(`TF.js already runs on the ${rt.backend} backend in this process; cannot switch to ${prefer}`);
+            return rt;
+        });
+    }
+    loadedWith ??= prefer;
+    loading ??= load(prefer);
+    return loading;
+}
+async function load(prefer) {
+    if (prefer === 'auto' || prefer === 'tensorflow') {
+        try {
+            const tfn = (await __nccwpck_require__(8394)(TFJS_NODE));
+            if (await tfn.setBackend('tensorflow'))
+                return runtime(tfn, 'tensorflow');
+        }
+        catch (err) {
+            if (prefer === 'tensorflow')
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ModelGateError */ .j(`TF.js backend 'tensorflow' needs ${TFJS_NODE}, which did not load: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .g)(err)}`, { cause: err });
+        }
+    }
+    const tf = await Promise.all(/* import() */[__nccwpck_require__.e(484), __nccwpck_require__.e(368)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 9368, 23));
+    if (prefer !== 'cpu') {
+        try {
+            const wasm = await Promise.all(/* import() */[__nccwpck_require__.e(484), __nccwpck_require__.e(744)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 6744, 19));
+            wasm.setWasmPaths(wasmDir() + (node_path__WEBPACK_IMPORTED_MODULE_2___default().sep));
+            if (await tf.setBackend('wasm'))
+                return runtime(tf, 'wasm');
+        }
+        catch (err) {
+            if (prefer === 'wasm')
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ModelGateError */ .j(`TF.js wasm backend did not load: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .errorMessage */ .g)(err)}`, { cause: err });
+        }
+    }
+    await tf.setBackend('cpu');
+    // The cpu backend greets Node users with a banner recommending tfjs-node on first use; the report says which backend ran.
+    tf.backend().firstUse = false;
+    return runtime(tf, 'cpu');
+}
+// webpack (ncc) rewrites `createRequire`; process.getBuiltinModule keeps a real one.
+const { createRequire } = process.getBuiltinModule('node:module');
+const WASM_FILE = 'tfjs-backend-wasm.wasm';
+/**
+ * Where the wasm backend's binaries are: the package in node_modules (source checkouts, the npm CLI),
+ * else dist/wasm/, which scripts/build.mjs copies beside the bundles (the action has no node_modules).
+ */
+function wasmDir() {
+    try {
+        const dir = node_path__WEBPACK_IMPORTED_MODULE_2___default().join(node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+        if ((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, WASM_FILE)))
+            return dir;
+    }
+    catch {
+        // not installed beside us: look for the bundled copy
+    }
+    let dir = node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname((0,node_url__WEBPACK_IMPORTED_MODULE_1__.fileURLToPath)(import.meta.url));
+    for (let i = 0; i < 3; i++, dir = node_path__WEBPACK_IMPORTED_MODULE_2___default().dirname(dir)) {
+        if ((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, 'wasm', WASM_FILE)))
+            return node_path__WEBPACK_IMPORTED_MODULE_2___default().join(dir, 'wasm');
+    }
+    throw new Error(`${WASM_FILE} not found in node_modules or beside the bundle`);
+}
+function runtime(tf, backend) {
+    const version = tf.version.tfjs ?? tf.version['tfjs-core'] ?? 'unknown';
+    return { tf, backend, version, label: `tfjs ${version} (${backend})` };
 }
 
 
