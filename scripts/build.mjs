@@ -26,7 +26,8 @@ const entries = [
 const nccOptions = {
   cache: false,
   // onnxruntime-node is found at run time (src/runtime/ort.ts): its native libraries are not bundled.
-  externals: ['onnxruntime-node'],
+  // h5wasm's Emscripten loader calls createRequire, which webpack rewrites: it loads from disk instead (below).
+  externals: ['onnxruntime-node', 'h5wasm', 'h5wasm/node'],
   minify: false,
   sourceMap: false,
   sourceMapRegister: false,
@@ -129,4 +130,14 @@ if (wanted.length === 0) {
   for (const file of readdirSync(wasmSource).filter((f) => f.endsWith('.wasm')).sort()) {
     writeFileSync(path.join(root, 'dist', 'wasm', file), readFileSync(path.join(wasmSource, file)), { mode: 0o644 });
   }
+}
+
+// h5wasm (Keras .h5 reader) is not bundled either: its two files sit in dist/h5wasm/ (src/import/hdf5.ts).
+if (wanted.length === 0) {
+  const h5Source = path.join(root, 'node_modules', 'h5wasm', 'dist', 'node');
+  mkdirSync(path.join(root, 'dist', 'h5wasm'), { recursive: true });
+  for (const file of readdirSync(h5Source).filter((f) => f.endsWith('.js')).sort()) {
+    writeFileSync(path.join(root, 'dist', 'h5wasm', file), readFileSync(path.join(h5Source, file)), { mode: 0o644 });
+  }
+  writeFileSync(path.join(root, 'dist', 'h5wasm', 'package.json'), '{ "type": "module" }\n');
 }

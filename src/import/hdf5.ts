@@ -4,7 +4,9 @@
  * library sees the file, library errors turned into one-line ModelGateErrors, and datasets read
  * only after their shape was checked against what the model expects.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { halfToFloat } from '../model/tensor.js';
 
@@ -19,9 +21,28 @@ const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 let h5: Promise<H5Module> | undefined;
 
+// webpack (ncc) rewrites `createRequire`, also inside h5wasm's Emscripten loader, which then cannot start.
+// So h5wasm is never bundled: it loads from node_modules (found as Node would, walking up from here), or
+// from dist/h5wasm/, which scripts/build.mjs copies beside the bundles (the action has no node_modules).
+// (h5wasm's exports map has only an `import` condition, so require.resolve cannot find it.)
+const H5WASM_FILE = 'hdf5_hl.js';
+
+function h5wasmEntry(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    for (const file of [path.join(dir, 'node_modules', 'h5wasm', 'dist', 'node', H5WASM_FILE), path.join(dir, 'h5wasm', H5WASM_FILE)]) {
+      if (existsSync(file)) return pathToFileURL(file).href;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new ModelGateError('the HDF5 reader (h5wasm) is not installed beside modelgate: reinstall it, or run from a checkout that ran npm ci');
+}
+
 async function loadH5wasm(): Promise<H5Module> {
   h5 ??= (async () => {
-    const mod = await import('h5wasm/node');
+    const mod = (await import(/* webpackIgnore: true */ h5wasmEntry())) as H5Module;
     const Module = (await mod.ready) as unknown as { activate_throwing_error_handler(): number };
     // Without this, HDF5 prints its error stack to stderr and returns negative ids; with it, calls throw.
     Module.activate_throwing_error_handler();

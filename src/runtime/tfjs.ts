@@ -59,7 +59,12 @@ async function load(prefer: TfjsBackendPreference): Promise<TfjsRuntime> {
   if (prefer !== 'cpu') {
     try {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      wasm.setWasmPaths(wasmDir() + path.sep);
+      const dir = wasmDir();
+      // Bundled into an ES module, the backend's Emscripten loader still reads the CommonJS `__dirname`
+      // (its binaries come from setWasmPaths regardless); give it one instead of a ReferenceError.
+      const scope = globalThis as { __dirname?: string };
+      scope.__dirname ??= dir;
+      wasm.setWasmPaths(dir + path.sep);
       if (await tf.setBackend('wasm')) return runtime(tf, 'wasm');
     } catch (err) {
       if (prefer === 'wasm') throw new ModelGateError(`TF.js wasm backend did not load: ${errorMessage(err)}`, { cause: err });
