@@ -11761,7 +11761,7 @@ function latencyVerdict(ci, ratio, threshold) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var commander__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8179);
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8628);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7116);
 /* harmony import */ var _compare_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(788);
 /* harmony import */ var _version_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(311);
 /* harmony import */ var _publish_progress_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6436);
@@ -11853,8 +11853,8 @@ var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: ./src/run.ts + 45 modules
-var src_run = __nccwpck_require__(8628);
+// EXTERNAL MODULE: ./src/run.ts + 46 modules
+var src_run = __nccwpck_require__(7116);
 // EXTERNAL MODULE: ./src/config/load.ts + 1 modules
 var load = __nccwpck_require__(9827);
 // EXTERNAL MODULE: ./src/model/onnx.ts + 1 modules
@@ -19759,7 +19759,7 @@ function autoDetails(id, a) {
 
 /***/ }),
 
-/***/ 8628:
+/***/ 7116:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -27351,6 +27351,8 @@ async function checkConversion(tfjs, source, conversion, options = {}) {
     };
 }
 
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./src/import/hdf5.ts
 /**
  * Reading HDF5 (Keras .h5 and model.weights.h5) with h5wasm, the HDF5 C library compiled to
@@ -27361,13 +27363,34 @@ async function checkConversion(tfjs, source, conversion, options = {}) {
 
 
 
+
+
 /** Keras models beyond this belong in a format with external weights; also bounds wasm memory. */
 const MAX_HDF5_BYTES = 2 ** 31 - 1;
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 let h5;
+// webpack (ncc) rewrites `createRequire`, also inside h5wasm's Emscripten loader, which then cannot start.
+// So h5wasm is never bundled: it loads from node_modules (found as Node would, walking up from here), or
+// from dist/h5wasm/, which scripts/build.mjs copies beside the bundles (the action has no node_modules).
+// (h5wasm's exports map has only an `import` condition, so require.resolve cannot find it.)
+const H5WASM_FILE = 'hdf5_hl.js';
+function h5wasmEntry() {
+    let dir = external_node_path_default().dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
+    for (;;) {
+        for (const file of [external_node_path_default().join(dir, 'node_modules', 'h5wasm', 'dist', 'node', H5WASM_FILE), external_node_path_default().join(dir, 'h5wasm', H5WASM_FILE)]) {
+            if ((0,external_node_fs_.existsSync)(file))
+                return (0,external_node_url_.pathToFileURL)(file).href;
+        }
+        const up = external_node_path_default().dirname(dir);
+        if (up === dir)
+            break;
+        dir = up;
+    }
+    throw new errors/* ModelGateError */.j('the HDF5 reader (h5wasm) is not installed beside modelgate: reinstall it, or run from a checkout that ran npm ci');
+}
 async function loadH5wasm() {
     h5 ??= (async () => {
-        const mod = await __nccwpck_require__.e(/* import() */ 547).then(__nccwpck_require__.bind(__nccwpck_require__, 7547));
+        const mod = (await import(/* webpackIgnore: true */ h5wasmEntry()));
         const Module = (await mod.ready);
         // Without this, HDF5 prints its error stack to stderr and returns negative ids; with it, calls throw.
         Module.activate_throwing_error_handler();
@@ -28161,11 +28184,11 @@ function assignNested(t, h5, container, names, path, file, filled) {
     return read;
 }
 
-// EXTERNAL MODULE: external "module"
-var external_module_ = __nccwpck_require__(3339);
+;// CONCATENATED MODULE: external "module"
+const external_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("module");
 ;// CONCATENATED MODULE: ./node_modules/fflate/esm/index.mjs
 
-var esm_require = (0,external_module_.createRequire)('/');
+var esm_require = (0,external_module_namespaceObject.createRequire)('/');
 // DEFLATE is a complex format; to read this code, you should probably check the RFC first:
 // https://tools.ietf.org/html/rfc1951
 // You may also wish to take a look at the guide I made about this program:
@@ -32018,7 +32041,12 @@ async function load(prefer) {
     if (prefer !== 'cpu') {
         try {
             const wasm = await Promise.all(/* import() */[__nccwpck_require__.e(484), __nccwpck_require__.e(744)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 6744, 19));
-            wasm.setWasmPaths(wasmDir() + (node_path__WEBPACK_IMPORTED_MODULE_2___default().sep));
+            const dir = wasmDir();
+            // Bundled into an ES module, the backend's Emscripten loader still reads the CommonJS `__dirname`
+            // (its binaries come from setWasmPaths regardless); give it one instead of a ReferenceError.
+            const scope = globalThis;
+            scope.__dirname ??= dir;
+            wasm.setWasmPaths(dir + (node_path__WEBPACK_IMPORTED_MODULE_2___default().sep));
             if (await tf.setBackend('wasm'))
                 return runtime(tf, 'wasm');
         }
@@ -32554,13 +32582,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
-
-/***/ }),
-
-/***/ 3339:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("module");
 
 /***/ }),
 

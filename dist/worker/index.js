@@ -13448,7 +13448,12 @@ async function load(prefer) {
     if (prefer !== 'cpu') {
         try {
             const wasm = await Promise.all(/* import() */[__nccwpck_require__.e(484), __nccwpck_require__.e(744)]).then(__nccwpck_require__.t.bind(__nccwpck_require__, 6744, 19));
-            wasm.setWasmPaths(wasmDir() + (external_node_path_default()).sep);
+            const dir = wasmDir();
+            // Bundled into an ES module, the backend's Emscripten loader still reads the CommonJS `__dirname`
+            // (its binaries come from setWasmPaths regardless); give it one instead of a ReferenceError.
+            const scope = globalThis;
+            scope.__dirname ??= dir;
+            wasm.setWasmPaths(dir + (external_node_path_default()).sep);
             if (await tf.setBackend('wasm'))
                 return runtime(tf, 'wasm');
         }
