@@ -115,7 +115,7 @@ async function benchModel(m: BenchModel, dir: string): Promise<ModelResult> {
   const tAuto = performance.now();
   const auto = await searchAuto('auto', { time_budget_s: Number(args.budget) }, undefined, {
     model: m.model, dataset, inputs: [{ name: m.inputName, dtype: 'float32', shape: [1, ...m.sampleDims], dynamicBatch: true }],
-    metric: 'top1', benchmark: { batch: 1, threads: 1, warmup: 10, runs: 100 }, log: (line) => console.log(`   ${line}`),
+    metric: 'top1', benchmark: { batch: 1, threads: 1, warmup: 10, runs: 100, measurements: 1 }, log: (line) => console.log(`   ${line}`),
   });
   result.auto = auto.report;
   result.autoSeconds = (performance.now() - tAuto) / 1000;

@@ -16,8 +16,7 @@ import { loadDataset, syntheticDataset, type Dataset } from './data/dataset.js';
 import type { RuntimeOptions } from './runtime/session.js';
 import { openSession, runtimeKindOf } from './runtime/kind.js';
 import { evaluate, type EvalResult } from './evaluate/metrics.js';
-import { compareLatency, measureInterleaved, type BenchmarkModel, type LatencyStats } from './benchmark/runner.js';
-import { latencyVerdict, median } from './benchmark/stats.js';
+import { combineComparisons, compareLatency, measureInterleaved, type BenchmarkModel, type LatencyStats } from './benchmark/runner.js';
 import { hardwareFingerprint } from './benchmark/hardware.js';
 import { resolveMergeBase } from './git/base.js';
 import type { CandidateReport, Report } from './report/types.js';
@@ -335,15 +334,13 @@ async function compareSides(
       return b && h ? [{ b, h, cmp: compareLatency(b, h, threshold, BOOTSTRAP_SEED + k) }] : [];
     });
     if (each.length === 0) continue;
-    const mid = (xs: number[]) => median(xs);
-    const ratio = mid(each.map((e) => e.cmp.ratio));
-    const ci95: [number, number] = [mid(each.map((e) => e.cmp.ci95[0])), mid(each.map((e) => e.cmp.ci95[1]))];
-    const central = [...each].sort((x, y) => x.cmp.ratio - y.cmp.ratio)[(each.length - 1) >> 1]!;
+    const combined = combineComparisons(each.map((e) => e.cmp), threshold);
+    const central = each[combined.central]!;
     p.measured = {
       base: central.b, head: central.h,
       latency: {
-        ratio, ci95, verdict: latencyVerdict(ci95, ratio, threshold), threshold, method: central.cmp.resampling, gated,
-        measurements: each.length, runs: each.map((e) => ({ ratio: e.cmp.ratio, ci95: e.cmp.ci95, verdict: e.cmp.verdict })),
+        ratio: combined.ratio, ci95: combined.ci95, verdict: combined.verdict, threshold, method: combined.resampling, gated,
+        measurements: combined.measurements, runs: combined.runs,
       },
     };
   }

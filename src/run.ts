@@ -13,11 +13,11 @@ import type { Feeds } from './model/host-tensor.js';
 import { calibrationFeeds, loadDataset, syntheticDataset, type Dataset } from './data/dataset.js';
 import { runRecipe, validateRecipe } from './passes/registry.js';
 import type { PassContext } from './passes/pass.js';
-import { OrtSession, type RuntimeOptions } from './runtime/session.js';
+import type { RuntimeOptions } from './runtime/session.js';
 import { evaluate, type EvalResult } from './evaluate/metrics.js';
-import { measureInterleaved, compareLatency, type LatencyStats } from './benchmark/runner.js';
+import { measureInterleaved, compareLatency, combineComparisons, type LatencyStats, type RepeatedComparison } from './benchmark/runner.js';
 import { hardwareFingerprint } from './benchmark/hardware.js';
-import { checkCandidate, selectCandidate, type GateSubject, type LatencyComparison } from './gate/gate.js';
+import { checkCandidate, selectCandidate, type GateSubject } from './gate/gate.js';
 import { renderMarkdown } from './report/markdown.js';
 import { latencyPercentiles } from './report/charts.js';
 import type { CandidateReport, Report } from './report/types.js';
@@ -80,7 +80,7 @@ interface Built {
   error?: string;
   quality?: EvalResult;
   latency?: LatencyStats;
-  vsReference?: LatencyComparison;
+  vsReference?: RepeatedComparison;
   /** TFLite (issue 7): the runtime that evaluates and benchmarks this model; onnxruntime when absent. */
   runtimeKind?: RuntimeKind;
   /** The export's facts and check (tflite steps), or just how TFLite runs it (a .tflite reference). */
@@ -204,18 +204,33 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
 
     const runnable = built.filter((b) => !b.error);
     const feeds: Feeds = dataset.feedsForBatch(benchmarkBatch(inputs, config.benchmark.batch));
-    log(`benchmark ${runnable.length} models interleaved (batch ${config.benchmark.batch}, ${threads} thread${threads > 1 ? 's' : ''})`);
-    const stats = await measureInterleaved(
-      runnable.map((b) => ({ id: b.id, path: path.join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads }, runtimeKind: b.runtimeKind })),
-      feeds,
-      { batch: config.benchmark.batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs },
-      (msg: string) => log(msg),
-    );
+    const measurements = config.benchmark.measurements;
+    const threshold = config.gate.latency_ratio_max ?? UNGATED_LATENCY_THRESHOLD;
+    const runs: Array<Map<string, LatencyStats>> = [];
+    for (let k = 0; k < measurements; k++) {
+      log(`benchmark ${runnable.length} models interleaved (batch ${config.benchmark.batch}, ${threads} thread${threads > 1 ? 's' : ''}${measurements > 1 ? `; measurement ${k + 1} of ${measurements}` : ''})`);
+      runs.push(await measureInterleaved(
+        runnable.map((b) => ({ id: b.id, path: path.join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads }, runtimeKind: b.runtimeKind })),
+        feeds,
+        { batch: config.benchmark.batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs },
+        (msg: string) => log(msg),
+      ));
+    }
+    // Each candidate against the reference in every measurement; the median measurement decides and is reported.
     const ref = built[0]!;
-    ref.latency = stats.get(ref.id);
+    const refRuns = runs.map((stats) => stats.get(ref.id));
+    ref.latency = refRuns[0];
     for (const b of runnable) {
-      b.latency = stats.get(b.id);
-      if (b !== ref && b.latency && ref.latency) b.vsReference = compareLatency(ref.latency, b.latency, config.gate.latency_ratio_max ?? UNGATED_LATENCY_THRESHOLD, BOOTSTRAP_SEED);
+      if (b === ref) continue;
+      const each = runs.flatMap((stats, k) => {
+        const r = refRuns[k];
+        const c = stats.get(b.id);
+        return r && c ? [{ c, cmp: compareLatency(r, c, threshold, BOOTSTRAP_SEED + k) }] : [];
+      });
+      if (each.length === 0) continue;
+      const combined = combineComparisons(each.map((e) => e.cmp), threshold);
+      b.latency = each[combined.central]!.c;
+      b.vsReference = combined;
     }
 
     const subjects: GateSubject[] = built.map((b) => ({
@@ -360,7 +375,7 @@ function candidateReport(b: Built, checks: CandidateReport['checks']): Candidate
           mean_ms: lat.mean_ms, stddev_ms: lat.stddev_ms, cv: lat.cv, ci95_ms: lat.ci95_ms, throughput_items_per_s: lat.throughput_items_per_s,
           cold_start_ms: lat.cold_start_ms, peak_rss_bytes: lat.peak_rss_bytes,
           percentiles_ms: latencyPercentiles(lat.raw_ms), // issue 6: the comment's latency distribution chart
-          ...(b.vsReference ? { ratio: b.vsReference.ratio, ratio_ci95: b.vsReference.ci95, verdict: b.vsReference.verdict } : {}),
+          ...(b.vsReference ? { ratio: b.vsReference.ratio, ratio_ci95: b.vsReference.ci95, verdict: b.vsReference.verdict, measurements: b.vsReference.measurements } : {}),
         }
       : null,
     checks,

@@ -122,6 +122,7 @@ export const configSchema = {
         threads: { ...positiveInt, default: 1 },
         warmup: { type: 'integer', minimum: 0, default: 10 },
         runs: { ...positiveInt, default: 100 },
+        measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict.' },
       },
     },
     gate: {

@@ -76,6 +76,8 @@ export interface BenchmarkSpec {
   warmup: number;
   /** Timed runs (the minimum when adaptive sampling is on). */
   runs: number;
+  /** Independent interleaved measurements (fresh workers each); the median one decides. */
+  measurements: number;
 }
 
 export interface GateSpec {

@@ -384,7 +384,7 @@ describe('auto search (real run)', () => {
       dataset: mlpDataset(200),
       inputs: [{ name: 'x', dtype: 'float32', shape: [1, 784], dynamicBatch: true }],
       metric: 'top1',
-      benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30 },
+      benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30, measurements: 1 },
       log: (m) => lines.push(m),
     });
     const r = result.report;
