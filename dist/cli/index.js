@@ -11160,8 +11160,9 @@ function sameHardware(a, b) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  M: () => (/* binding */ compareLatency),
-  w: () => (/* binding */ measureInterleaved)
+  An: () => (/* binding */ combineComparisons),
+  MM: () => (/* binding */ compareLatency),
+  wW: () => (/* binding */ measureInterleaved)
 });
 
 // EXTERNAL MODULE: ./src/errors.ts
@@ -11507,6 +11508,24 @@ function compareLatency(ref, cand, threshold, seed) {
     const paired = ref.rounds >= 2 && ref.rounds === cand.rounds && ref.raw_ms.length === ref.rounds * ref.burst && cand.raw_ms.length === cand.rounds * cand.burst;
     const { ratio, ci } = (0,benchmark_stats/* bootstrapRatioCI */.eI)(ref.raw_ms, cand.raw_ms, { seed, ...(paired ? { blocks: { a: ref.burst, b: cand.burst } } : {}) });
     return { ratio, ci95: ci, verdict: (0,benchmark_stats/* latencyVerdict */.UC)(ci, ratio, threshold), resampling: paired ? 'paired rounds' : 'independent samples' };
+}
+/**
+ * Several independent measurements of the same pair → one verdict. About one interleaved measurement
+ * in 40 on a shared 2-core runner comes out grossly wrong, with a tight CI (0.62× for a model 9% slower)
+ * or one too wide to decide; taking the median ratio and the medians of the CI bounds makes the verdict
+ * the majority's, wrong only when two of three are.
+ */
+function combineComparisons(each, threshold) {
+    if (each.length === 0)
+        throw new Error('combineComparisons: no measurement');
+    const ratio = (0,benchmark_stats/* median */.JZ)(each.map((e) => e.ratio));
+    const ci95 = [(0,benchmark_stats/* median */.JZ)(each.map((e) => e.ci95[0])), (0,benchmark_stats/* median */.JZ)(each.map((e) => e.ci95[1]))];
+    const order = each.map((e, i) => [e.ratio, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const central = order[(order.length - 1) >> 1][1];
+    return {
+        ratio, ci95, verdict: (0,benchmark_stats/* latencyVerdict */.UC)(ci95, ratio, threshold), resampling: each[central].resampling,
+        measurements: each.length, runs: each.map((e) => ({ ratio: e.ratio, ci95: e.ci95, verdict: e.verdict })), central,
+    };
 }
 
 
@@ -11869,8 +11888,6 @@ var kind = __nccwpck_require__(6446);
 var metrics = __nccwpck_require__(9118);
 // EXTERNAL MODULE: ./src/benchmark/runner.ts + 1 modules
 var runner = __nccwpck_require__(6163);
-// EXTERNAL MODULE: ./src/benchmark/stats.ts
-var stats = __nccwpck_require__(5192);
 // EXTERNAL MODULE: ./src/benchmark/hardware.ts
 var hardware = __nccwpck_require__(6543);
 // EXTERNAL MODULE: external "node:child_process"
@@ -12223,6 +12240,8 @@ async function extractBase(repoDir, sha, headConfigPath, destDir) {
     return { sha, configPath, modelPath, files };
 }
 
+// EXTERNAL MODULE: ./src/benchmark/stats.ts
+var stats = __nccwpck_require__(5192);
 ;// CONCATENATED MODULE: ./src/compare/checks.ts
 
 
@@ -12540,7 +12559,6 @@ function renderCompareTable(r) {
 
 
 
-
 const BOOTSTRAP_SEED = 20261128;
 /**
  * Independent interleaved measurements (fresh workers each) per compare. About one measurement in
@@ -12781,7 +12799,7 @@ async function compareSides(headLoaded, headRun, baseRun, baseModelPath, baseCon
     });
     const measure = async (list, k) => {
         log(`benchmark base vs head interleaved (${k} of ${measurements}): ${list.map((s) => s.key).join(', ')} (batch ${batch}, ${threads} thread${threads > 1 ? 's' : ''})`);
-        return (0,runner/* measureInterleaved */.w)(list.map(benchmarkModel), feeds, { batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs, ...(timeBudgetMs !== undefined ? { timeBudgetMs } : {}) }, (m) => log(m));
+        return (0,runner/* measureInterleaved */.wW)(list.map(benchmarkModel), feeds, { batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs, ...(timeBudgetMs !== undefined ? { timeBudgetMs } : {}) }, (m) => log(m));
     };
     const threshold = latencyThreshold(config.gate);
     const gated = config.gate.latency_ratio_max !== undefined;
@@ -12792,19 +12810,17 @@ async function compareSides(headLoaded, headRun, baseRun, baseModelPath, baseCon
         const each = runs.flatMap((stats, k) => {
             const b = stats.get(p.base.key);
             const h = stats.get(p.head.key);
-            return b && h ? [{ b, h, cmp: (0,runner/* compareLatency */.M)(b, h, threshold, BOOTSTRAP_SEED + k) }] : [];
+            return b && h ? [{ b, h, cmp: (0,runner/* compareLatency */.MM)(b, h, threshold, BOOTSTRAP_SEED + k) }] : [];
         });
         if (each.length === 0)
             continue;
-        const mid = (xs) => (0,stats/* median */.JZ)(xs);
-        const ratio = mid(each.map((e) => e.cmp.ratio));
-        const ci95 = [mid(each.map((e) => e.cmp.ci95[0])), mid(each.map((e) => e.cmp.ci95[1]))];
-        const central = [...each].sort((x, y) => x.cmp.ratio - y.cmp.ratio)[(each.length - 1) >> 1];
+        const combined = (0,runner/* combineComparisons */.An)(each.map((e) => e.cmp), threshold);
+        const central = each[combined.central];
         p.measured = {
             base: central.b, head: central.h,
             latency: {
-                ratio, ci95, verdict: (0,stats/* latencyVerdict */.UC)(ci95, ratio, threshold), threshold, method: central.cmp.resampling, gated,
-                measurements: each.length, runs: each.map((e) => ({ ratio: e.cmp.ratio, ci95: e.cmp.ci95, verdict: e.cmp.verdict })),
+                ratio: combined.ratio, ci95: combined.ci95, verdict: combined.verdict, threshold, method: combined.resampling, gated,
+                measurements: combined.measurements, runs: combined.runs,
             },
         };
     }
@@ -12995,6 +13011,7 @@ const configSchema = {
                 threads: { ...positiveInt, default: 1 },
                 warmup: { type: 'integer', minimum: 0, default: 10 },
                 runs: { ...positiveInt, default: 100 },
+                measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict.' },
             },
         },
         gate: {
@@ -25727,14 +25744,14 @@ async function search(name, options, gateDropMax, ctx, workDir) {
             return quality(await evaluateFile(files.get(artifact.id), artifact.runtime, `${name}: ${artifact.id}`, ref.predictions, samples));
         },
         async measure(artifacts, timeBudgetMs) {
-            const stats = await (0,runner/* measureInterleaved */.w)([
+            const stats = await (0,runner/* measureInterleaved */.wW)([
                 { id: 'reference', path: refFile, runtime: { intraOpThreads: threads } },
                 ...artifacts.map((a, i) => ({ id: `trial-${i}`, path: files.get(a.id), runtime: { ...a.runtime, intraOpThreads: threads } })),
             ], feeds, { batch: ctx.benchmark.batch, warmupMin: ctx.benchmark.warmup, minSamples: Math.min(ctx.benchmark.runs, SEARCH_MIN_SAMPLES), timeBudgetMs });
             const r = stats.get('reference');
             return artifacts.map((_, i) => {
                 const s = stats.get(`trial-${i}`);
-                const c = (0,runner/* compareLatency */.M)(r, s, 1, BOOTSTRAP_SEED);
+                const c = (0,runner/* compareLatency */.MM)(r, s, 1, BOOTSTRAP_SEED);
                 return { ratio: c.ratio, ci95: c.ci95, p50_ms: s.p50_ms, reference_p50_ms: r.p50_ms };
             });
         },
@@ -31474,14 +31491,30 @@ async function runGate(options) {
         }
         const runnable = built.filter((b) => !b.error);
         const feeds = dataset.feedsForBatch(benchmarkBatch(inputs, config.benchmark.batch));
-        log(`benchmark ${runnable.length} models interleaved (batch ${config.benchmark.batch}, ${threads} thread${threads > 1 ? 's' : ''})`);
-        const stats = await (0,runner/* measureInterleaved */.w)(runnable.map((b) => ({ id: b.id, path: external_node_path_default().join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads }, runtimeKind: b.runtimeKind })), feeds, { batch: config.benchmark.batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs }, (msg) => log(msg));
+        const measurements = config.benchmark.measurements;
+        const threshold = config.gate.latency_ratio_max ?? UNGATED_LATENCY_THRESHOLD;
+        const runs = [];
+        for (let k = 0; k < measurements; k++) {
+            log(`benchmark ${runnable.length} models interleaved (batch ${config.benchmark.batch}, ${threads} thread${threads > 1 ? 's' : ''}${measurements > 1 ? `; measurement ${k + 1} of ${measurements}` : ''})`);
+            runs.push(await (0,runner/* measureInterleaved */.wW)(runnable.map((b) => ({ id: b.id, path: external_node_path_default().join(outDir, b.file), runtime: { ...b.runtime, intraOpThreads: threads }, runtimeKind: b.runtimeKind })), feeds, { batch: config.benchmark.batch, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs }, (msg) => log(msg)));
+        }
+        // Each candidate against the reference in every measurement; the median measurement decides and is reported.
         const ref = built[0];
-        ref.latency = stats.get(ref.id);
+        const refRuns = runs.map((stats) => stats.get(ref.id));
+        ref.latency = refRuns[0];
         for (const b of runnable) {
-            b.latency = stats.get(b.id);
-            if (b !== ref && b.latency && ref.latency)
-                b.vsReference = (0,runner/* compareLatency */.M)(ref.latency, b.latency, config.gate.latency_ratio_max ?? UNGATED_LATENCY_THRESHOLD, run_BOOTSTRAP_SEED);
+            if (b === ref)
+                continue;
+            const each = runs.flatMap((stats, k) => {
+                const r = refRuns[k];
+                const c = stats.get(b.id);
+                return r && c ? [{ c, cmp: (0,runner/* compareLatency */.MM)(r, c, threshold, run_BOOTSTRAP_SEED + k) }] : [];
+            });
+            if (each.length === 0)
+                continue;
+            const combined = (0,runner/* combineComparisons */.An)(each.map((e) => e.cmp), threshold);
+            b.latency = each[combined.central].c;
+            b.vsReference = combined;
         }
         const subjects = built.map((b) => ({
             id: b.id, bytes: b.bytes, accuracy: b.quality?.accuracy ?? null, agreement: b.id === REFERENCE_ID ? null : b.quality?.agreement ?? null,
@@ -31620,7 +31653,7 @@ function candidateReport(b, checks) {
                 mean_ms: lat.mean_ms, stddev_ms: lat.stddev_ms, cv: lat.cv, ci95_ms: lat.ci95_ms, throughput_items_per_s: lat.throughput_items_per_s,
                 cold_start_ms: lat.cold_start_ms, peak_rss_bytes: lat.peak_rss_bytes,
                 percentiles_ms: latencyPercentiles(lat.raw_ms), // issue 6: the comment's latency distribution chart
-                ...(b.vsReference ? { ratio: b.vsReference.ratio, ratio_ci95: b.vsReference.ci95, verdict: b.vsReference.verdict } : {}),
+                ...(b.vsReference ? { ratio: b.vsReference.ratio, ratio_ci95: b.vsReference.ci95, verdict: b.vsReference.verdict, measurements: b.vsReference.measurements } : {}),
             }
             : null,
         checks,
