@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runGate, REFERENCE_ID, EVAL_BATCH, UNGATED_LATENCY_THRESHOLD, benchmarkBatch, type GateRunResult } from './run.js';
+import { emptyReport, runGate, REFERENCE_ID, EVAL_BATCH, UNGATED_LATENCY_THRESHOLD, benchmarkBatch, type GateRunResult } from './run.js';
 import { loadConfig } from './config/load.js';
 import type { Config, LoadedConfig } from './config/types.js';
 import { loadModel } from './model/onnx.js';
@@ -17,12 +17,9 @@ import type { RuntimeOptions } from './runtime/session.js';
 import { openSession, runtimeKindOf } from './runtime/kind.js';
 import { evaluate, type EvalResult } from './evaluate/metrics.js';
 import { combineComparisons, compareLatency, measureInterleaved, type BenchmarkModel, type LatencyStats } from './benchmark/runner.js';
-import { hardwareFingerprint } from './benchmark/hardware.js';
 import { resolveMergeBase } from './git/base.js';
 import type { CandidateReport, Report } from './report/types.js';
 import { ModelGateError, errorMessage } from './errors.js';
-import { TOOL_VERSION } from './version.js';
-import { ORT_VERSION } from './runtime/ort.js';
 import { extractBase, gitToplevel } from './compare/extract.js';
 import { buildPair, compareReports, flattenChecks, latencyThreshold, type PairInput } from './compare/checks.js';
 import { renderCompareMarkdown } from './compare/markdown.js';
@@ -89,16 +86,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
   const started = performance.now();
   const log = options.log ?? (() => {});
   const outDir = path.resolve(options.outDir);
-  let body: Report = {
-    schemaVersion: 1,
-    passed: false,
-    tool: { name: 'modelgate', version: TOOL_VERSION },
-    hardware: hardwareFingerprint(),
-    runtime: { onnxruntime: ORT_VERSION },
-    reference: REFERENCE_ID,
-    selected: null,
-    candidates: [],
-  };
+  let body: Report = emptyReport();
   const base: BaseSide = { ref: options.baseRef ?? options.baseReportPath ?? '', sha: null };
   const head: HeadSide = { sha: null, passed: false, selected: null };
   let comparison: PairComparison[] = [];

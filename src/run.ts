@@ -93,10 +93,9 @@ interface Built {
   tfjs?: { runtime: string; quantize: string; files: string[] };
 }
 
-export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
-  const log = options.log ?? (() => {});
-  const outDir = path.resolve(options.outDir);
-  const report: Report = {
+/** A report with nothing measured yet: what an early error still writes, and what every run fills in. */
+export function emptyReport(): Report {
+  return {
     schemaVersion: 1,
     passed: false,
     tool: { name: 'modelgate', version: TOOL_VERSION },
@@ -106,6 +105,12 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     selected: null,
     candidates: [],
   };
+}
+
+export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
+  const log = options.log ?? (() => {});
+  const outDir = path.resolve(options.outDir);
+  const report = emptyReport();
   let loaded: LoadedConfig | undefined;
   const finish = (exitCode: 0 | 1 | 2, error?: string): GateRunResult => {
     if (error) report.error = error;
