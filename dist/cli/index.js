@@ -11888,8 +11888,6 @@ var kind = __nccwpck_require__(6446);
 var metrics = __nccwpck_require__(9118);
 // EXTERNAL MODULE: ./src/benchmark/runner.ts + 1 modules
 var runner = __nccwpck_require__(6163);
-// EXTERNAL MODULE: ./src/benchmark/hardware.ts
-var hardware = __nccwpck_require__(6543);
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -12114,10 +12112,6 @@ function describeMissing(sha, missing) {
     return `no model at base ${sha.slice(0, 8)}: ${missing.map((m) => `${m.path} ${why[m.reason]}`).join('; ')}`;
 }
 
-// EXTERNAL MODULE: ./src/version.ts
-var version = __nccwpck_require__(311);
-// EXTERNAL MODULE: ./src/runtime/ort.ts
-var ort = __nccwpck_require__(3615);
 ;// CONCATENATED MODULE: ./src/compare/extract.ts
 /**
  * The base side on disk: the config at the base commit, then exactly the files it references (model,
@@ -12242,6 +12236,8 @@ async function extractBase(repoDir, sha, headConfigPath, destDir) {
 
 // EXTERNAL MODULE: ./src/benchmark/stats.ts
 var stats = __nccwpck_require__(5192);
+// EXTERNAL MODULE: ./src/benchmark/hardware.ts
+var hardware = __nccwpck_require__(6543);
 ;// CONCATENATED MODULE: ./src/compare/checks.ts
 
 
@@ -12556,9 +12552,6 @@ function renderCompareTable(r) {
 
 
 
-
-
-
 const BOOTSTRAP_SEED = 20261128;
 /**
  * Independent interleaved measurements (fresh workers each) per compare. About one measurement in
@@ -12570,16 +12563,7 @@ async function runCompare(options) {
     const started = performance.now();
     const log = options.log ?? (() => { });
     const outDir = external_node_path_default().resolve(options.outDir);
-    let body = {
-        schemaVersion: 1,
-        passed: false,
-        tool: { name: 'modelgate', version: version/* TOOL_VERSION */.w },
-        hardware: (0,hardware/* hardwareFingerprint */.lx)(),
-        runtime: { onnxruntime: ort/* ORT_VERSION */.N },
-        reference: src_run/* REFERENCE_ID */.oK,
-        selected: null,
-        candidates: [],
-    };
+    let body = (0,src_run/* emptyReport */._O)();
     const base = { ref: options.baseRef ?? options.baseReportPath ?? '', sha: null };
     const head = { sha: null, passed: false, selected: null };
     let comparison = [];
@@ -19786,6 +19770,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   oK: () => (/* binding */ REFERENCE_ID),
   iJ: () => (/* binding */ UNGATED_LATENCY_THRESHOLD),
   aY: () => (/* binding */ benchmarkBatch),
+  _O: () => (/* binding */ emptyReport),
   Rg: () => (/* binding */ runGate)
 });
 
@@ -31370,10 +31355,9 @@ const run_BOOTSTRAP_SEED = 20261127;
  * so thresholds under ~1.02 raise false alarms; 1.05 had none in 20 A/A runs.
  */
 const UNGATED_LATENCY_THRESHOLD = 1.05;
-async function runGate(options) {
-    const log = options.log ?? (() => { });
-    const outDir = external_node_path_default().resolve(options.outDir);
-    const report = {
+/** A report with nothing measured yet: what an early error still writes, and what every run fills in. */
+function emptyReport() {
+    return {
         schemaVersion: 1,
         passed: false,
         tool: { name: 'modelgate', version: version/* TOOL_VERSION */.w },
@@ -31383,6 +31367,11 @@ async function runGate(options) {
         selected: null,
         candidates: [],
     };
+}
+async function runGate(options) {
+    const log = options.log ?? (() => { });
+    const outDir = external_node_path_default().resolve(options.outDir);
+    const report = emptyReport();
     let loaded;
     const finish = (exitCode, error) => {
         if (error)
