@@ -21,8 +21,8 @@ import type { Feeds } from '../src/model/host-tensor.js';
 import type { PassSpec } from '../src/config/types.js';
 import { runRecipe } from '../src/passes/registry.js';
 import type { PassContext } from '../src/passes/pass.js';
-import { searchAuto } from '../src/passes/auto-env.js';
-import type { AutoReport } from '../src/passes/auto.js';
+import { searchAuto } from '../src/search/env.js';
+import type { AutoReport } from '../src/search/auto.js';
 import { OrtSession, type RuntimeOptions } from '../src/runtime/session.js';
 import { evaluate, type EvalResult } from '../src/evaluate/metrics.js';
 import { compareLatency, measureInterleaved } from '../src/benchmark/runner.js';
@@ -243,7 +243,7 @@ async function mnistExample(dir: string): Promise<ExampleResult | null> {
   writeFileSync(config, text);
   console.log('\n== MNIST example (runGate with an auto entry)');
   // Loaded here so that the model benches run even while the pipeline module cannot load.
-  const { runGate } = await import('../src/run.js');
+  const { runGate } = await import('../src/commands/run.js');
   const run = await runGate({ configPath: config, outDir: path.join(dir, 'mnist-out'), log: (l) => console.log(`   ${l}`) });
   const ref = run.report.candidates.find((c) => c.id === 'reference');
   const auto = run.report.candidates.find((c) => c.id === 'auto');

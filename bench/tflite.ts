@@ -11,9 +11,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runGate } from '../src/run.js';
+import { runGate } from '../src/commands/run.js';
 import type { CandidateReport } from '../src/report/types.js';
-import type { TfliteCandidateInfo } from '../src/export/tflite/candidate.js';
+import type { TfliteCandidateInfo } from '../src/candidates/tflite-export.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const example = path.join(root, 'examples', 'mnist');

@@ -31,11 +31,11 @@ import type { Feeds } from '../src/model/host-tensor.js';
 import { loadConfig } from '../src/config/load.js';
 import { resolveInputs } from '../src/model/io.js';
 import { loadDataset, syntheticDataset } from '../src/data/dataset.js';
-import { benchmarkBatch } from '../src/run.js';
+import { batchPolicyOf, benchmarkBatch } from '../src/candidates/reference.js';
 import { compareLatency, measureInterleaved } from '../src/benchmark/runner.js';
 import { latencyVerdict, median, type LatencyVerdict } from '../src/benchmark/stats.js';
 import { seededRandom } from '../src/data/random.js';
-import { runCompare, type PairComparison } from '../src/compare.js';
+import { runCompare, type PairComparison } from '../src/commands/compare.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -167,7 +167,7 @@ try {
   const model = loadModel(exampleModel);
   const inputs = resolveInputs(model, config.inputs, config.benchmark.batch, config.model);
   const dataset = config.dataset ? loadDataset(config.dataset, loaded.resolve, inputs) : syntheticDataset(inputs);
-  const feeds: Feeds = dataset.feedsForBatch(benchmarkBatch(inputs, config.benchmark.batch));
+  const feeds: Feeds = dataset.feedsForBatch(benchmarkBatch(batchPolicyOf(inputs, config.benchmark.batch), config.benchmark.batch));
   const first = inputs[0]!;
   const calDir = path.join(root, 'calibration');
   mkdirSync(calDir);

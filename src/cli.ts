@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** The CLI adapter: parse flags, run the pipeline, print the table, exit with its code. */
 import { Command, CommanderError } from 'commander';
-import { runGate } from './run.js';
-import { runCompare, renderCompareTable } from './compare.js';
+import { runGate } from './commands/run.js';
+import { runCompare, renderCompareTable } from './commands/compare.js';
 import { TOOL_VERSION } from './version.js';
 import { createProgress } from './publish/progress.js';
 import { renderTable } from './publish/table.js';

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareReports, renderCompareMarkdown, type CompareReport } from '../src/compare.js';
-import { buildPair } from '../src/compare/checks.js';
+import { compareReports, renderCompareMarkdown, type CompareReport } from '../src/commands/compare.js';
+import { buildPair } from '../src/compare/pair.js';
 import type { CandidateReport, Report } from '../src/report/types.js';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -83,7 +83,7 @@ describe('buildPair and the compare markdown', () => {
     }, { latency_ratio_max: 1.05, size_bytes_max: 1200 }, 'top1');
     expect(pair.delta.bytes).toBe(500);
     expect(pair.delta.accuracy).toBeCloseTo(0.01, 12);
-    expect(pair.checks.map((c) => [c.name, c.passed])).toEqual([['latency_ratio_max', false], ['size_bytes_max', false]]);
+    expect(pair.checks.map((c) => [c.name, c.passed])).toEqual([['accuracy_drop_max', true], ['latency_ratio_max', false], ['size_bytes_max', false]]);
     const r = {
       schemaVersion: 1, passed: false, tool: { name: 'modelgate', version: 't' }, hardware: hardware('CPU <A>'), runtime: { onnxruntime: 't' },
       reference: 'reference', selected: 'reference', candidates: [], mode: 'compare',

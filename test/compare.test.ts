@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataType, onnx, saveModel } from '../src/model/onnx.js';
 import { makeTensor } from '../src/model/tensor.js';
 import { seededRandom } from '../src/data/random.js';
-import { runCompare, type CompareReport } from '../src/compare.js';
+import { runCompare, type CompareReport } from '../src/commands/compare.js';
 
 const env = {
   ...process.env,

@@ -16,8 +16,8 @@ import { DataType, onnx, type Model } from '../model/onnx.js';
 import { halfToFloat, makeTensor } from '../model/tensor.js';
 import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
-import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../export/tflite/flatbuffer.js';
-import { Activation, Op, Padding, TensorType, opName } from '../export/tflite/schema.js';
+import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../formats/tflite/flatbuffer.js';
+import { Activation, Op, Padding, TensorType, opName } from '../formats/tflite/schema.js';
 import { transposeData } from '../export/tflite/convert.js';
 
 const OPSET = 13;

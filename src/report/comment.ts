@@ -641,10 +641,11 @@ function renderCompareReport(report: Report, view: CompareView, level: Level, op
     lines.push('### 💥 ModelGate could not compare', '', subtitleLine(report, options, against), '', `> ${mdText(report.error, 2000)}`, '');
   } else if (pairFailures.length > 0) {
     lines.push(`### ❌ ModelGate: this PR makes the model worse: ${worseWhat(view, gate)}`, '', subtitleLine(report, options, against), '');
+  } else if (view.base.missing !== undefined) {
+    const verdict = report.passed ? '✅ ModelGate passed' : '❌ ModelGate failed: no candidate passed the gate';
+    lines.push(`### ${verdict} (the base was not available; the head was gated on its own)`, '', subtitleLine(report, options, against), '', `> ${mdText(view.base.missing, 300)}`, '');
   } else if (!report.passed) {
     lines.push('### ❌ ModelGate failed: no candidate passed the gate', '', subtitleLine(report, options, against), '');
-  } else if (view.base.missing !== undefined) {
-    lines.push(`### ✅ ModelGate passed: nothing to compare at base`, '', subtitleLine(report, options, against), '', `> ${mdText(view.base.missing, 300)}`, '');
   } else {
     lines.push('### ✅ ModelGate: no regression against base', '', subtitleLine(report, options, against), '');
   }

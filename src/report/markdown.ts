@@ -1,6 +1,6 @@
 /** report.md: the human view of report.json. Everything that comes from the model or config is escaped. */
 import type { CandidateReport, Report } from './types.js';
-import type { AutoReport } from '../passes/auto.js';
+import type { AutoReport } from '../search/auto.js';
 
 /** Escapes text for a GFM table cell or line: no HTML, no links, no table breaks. */
 export function escapeMarkdown(text: string): string {

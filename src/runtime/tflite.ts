@@ -24,8 +24,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
-import { decodeTflite, describeOperator, type TfliteModel, type TfliteQuantization } from '../export/tflite/flatbuffer.js';
-import { Op } from '../export/tflite/schema.js';
+import { decodeTflite, describeOperator, type TfliteModel, type TfliteQuantization } from '../formats/tflite/flatbuffer.js';
+import { Op } from '../formats/tflite/schema.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { RuntimeOptions } from './session.js';
 import { xnnpackPlugin, XNNPACK_FLAGS_QS8_QU8 } from './tflite-xnnpack.js';

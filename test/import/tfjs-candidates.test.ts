@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runGate } from '../../src/run.js';
+import { runGate } from '../../src/commands/run.js';
 import { openSession } from '../../src/runtime/kind.js';
 import type { CandidateReport } from '../../src/report/types.js';
 

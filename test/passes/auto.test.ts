@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, paretoFront, planTrials, qualifies, runAuto, selectWinner,
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
-} from '../../src/passes/auto.js';
-import { firstSamples, searchAuto } from '../../src/passes/auto-env.js';
+} from '../../src/search/auto.js';
+import { searchAuto } from '../../src/search/env.js';
+import { firstSamples } from '../../src/evaluate/evaluate-all.js';
 import { inferTensorTypes } from '../../src/passes/infer-types.js';
 import { parseConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -14,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { saveModel } from '../../src/model/onnx.js';
-import { runGate } from '../../src/run.js';
+import { runGate } from '../../src/commands/run.js';
 
 // ---------------------------------------------------------------- a fake environment
 

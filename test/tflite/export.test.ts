@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { buildModel, compareExport, float, int, ints, node, smallCnn, type GraphSpec } from './fixtures.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { exportTflite } from '../../src/export/tflite/export.js';
-import { decodeTflite } from '../../src/export/tflite/flatbuffer.js';
-import { Op, TensorType } from '../../src/export/tflite/schema.js';
+import { decodeTflite } from '../../src/formats/tflite/flatbuffer.js';
+import { Op, TensorType } from '../../src/formats/tflite/schema.js';
 import { TfliteSession } from '../../src/runtime/tflite.js';
 
 const F32 = { quantize: 'float32' as const };

@@ -8,8 +8,8 @@ import { encodeModel } from '../../src/model/onnx.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { TfliteSession } from '../../src/runtime/tflite.js';
 import { exportTflite, type TfliteQuantize } from '../../src/export/tflite/export.js';
-import { decodeTflite, encodeTflite, type TfliteModel } from '../../src/export/tflite/flatbuffer.js';
-import { Op, TensorType } from '../../src/export/tflite/schema.js';
+import { decodeTflite, encodeTflite, type TfliteModel } from '../../src/formats/tflite/flatbuffer.js';
+import { Op, TensorType } from '../../src/formats/tflite/schema.js';
 import { importTflite, importTfliteFile } from '../../src/import/tflite.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tflite-import-'));

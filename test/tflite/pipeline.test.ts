@@ -10,8 +10,8 @@ import { argmax, randomFeeds, smallCnn } from './fixtures.js';
 import { encodeModel } from '../../src/model/onnx.js';
 import { writeNpy } from '../../src/data/npy.js';
 import { OrtSession } from '../../src/runtime/session.js';
-import { runGate } from '../../src/run.js';
-import { splitTfliteStep } from '../../src/export/tflite/candidate.js';
+import { runGate } from '../../src/commands/run.js';
+import { splitTfliteStep } from '../../src/candidates/tflite-export.js';
 import type { CandidateReport } from '../../src/report/types.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tflite-pipeline-'));

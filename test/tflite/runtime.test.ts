@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { TfliteSession, dequantize, quantizeInto, tfliteBindingPath, tfliteOptionsFrom } from '../../src/runtime/tflite.js';
 import { xnnpackPlugin } from '../../src/runtime/tflite-xnnpack.js';
-import { decodeTflite, encodeTflite, type TfliteModel } from '../../src/export/tflite/flatbuffer.js';
-import { Activation, Op, Padding, TensorType } from '../../src/export/tflite/schema.js';
+import { decodeTflite, encodeTflite, type TfliteModel } from '../../src/formats/tflite/flatbuffer.js';
+import { Activation, Op, Padding, TensorType } from '../../src/formats/tflite/schema.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tflite-rt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

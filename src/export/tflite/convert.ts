@@ -21,8 +21,8 @@ import { tensorData, tensorToFloat32 } from '../../model/tensor.js';
 import { consumerMap, describeNode, getFloatAttr, getIntAttr, getIntsAttr, getStringAttr, opsetVersion, topologicalSort } from '../../model/graph.js';
 import { runtimeInputs } from '../../model/io.js';
 import { ModelGateError } from '../../errors.js';
-import type { OptionValue, TfliteGraph, TfliteOperator, TfliteTensor } from './flatbuffer.js';
-import { Activation, Op, Padding, TensorType, type ActivationCode } from './schema.js';
+import type { OptionValue, TfliteGraph, TfliteOperator, TfliteTensor } from '../../formats/tflite/flatbuffer.js';
+import { Activation, Op, Padding, TensorType, type ActivationCode } from '../../formats/tflite/schema.js';
 
 type INode = onnx.INodeProto;
 

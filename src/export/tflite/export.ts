@@ -7,7 +7,7 @@ import type { Feeds } from '../../model/host-tensor.js';
 import { cleanup } from '../../passes/cleanup.js';
 import { ModelGateError } from '../../errors.js';
 import { convertToTfliteGraph } from './convert.js';
-import { encodeTflite, type TfliteModel } from './flatbuffer.js';
+import { encodeTflite, type TfliteModel } from '../../formats/tflite/flatbuffer.js';
 import { quantizeDynamicRange, quantizeFloat16, quantizeFullInt8, type FullInt8Options } from './quantize.js';
 import { TOOL_VERSION } from '../../version.js';
 

@@ -19,8 +19,8 @@ import { calibrateRanges } from '../../passes/calibrate.js';
 import { activationParams, quantizeWeight, roundHalfEven } from '../../passes/quant-common.js';
 import { ModelGateError } from '../../errors.js';
 import type { ConvertedGraph } from './convert.js';
-import type { TfliteOperator, TfliteQuantization, TfliteTensor } from './flatbuffer.js';
-import { Op, TensorType, opName } from './schema.js';
+import type { TfliteOperator, TfliteQuantization, TfliteTensor } from '../../formats/tflite/flatbuffer.js';
+import { Op, TensorType, opName } from '../../formats/tflite/schema.js';
 
 /** TFLite's dynamic-range quantizer leaves smaller weights in float (its min_elements_for_weights). */
 export const DYNAMIC_MIN_ELEMENTS = 1024;

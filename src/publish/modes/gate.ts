@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { DefaultArtifactClient } from '@actions/artifact';
-import type { GateRunResult } from '../../run.js';
+import type { GateRunResult } from '../../commands/run.js';
 import { renderComment } from '../../report/comment.js';
 import { errorMessage } from '../../errors.js';
 import { SUMMARY_MAX_CHARS, artifactName, failedBudgetAnnotations, uploadOutDir } from '../github.js';

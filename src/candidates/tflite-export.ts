@@ -7,16 +7,16 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
-import type { Model } from '../../model/onnx.js';
-import type { Feeds, HostTensor } from '../../model/host-tensor.js';
-import type { IoSpec } from '../../model/io.js';
-import type { Dataset } from '../../data/dataset.js';
-import type { PassContext } from '../../passes/pass.js';
-import { OrtSession, type RuntimeOptions } from '../../runtime/session.js';
-import { TfliteSession, tfliteOptionsFrom, XNNPACK_ENTRY, type TfliteRuntimeInfo, type TfliteRuntimeOptions } from '../../runtime/tflite.js';
-import { ModelGateError, errorMessage } from '../../errors.js';
-import { encodeModel } from '../../model/onnx.js';
-import { exportTflite, TFLITE_IO_TYPES, TFLITE_QUANTIZE, type TfliteIoType, type TfliteQuantize } from './export.js';
+import type { Model } from '../model/onnx.js';
+import type { Feeds, HostTensor } from '../model/host-tensor.js';
+import type { IoSpec } from '../model/io.js';
+import type { Dataset } from '../data/dataset.js';
+import type { PassContext } from '../passes/pass.js';
+import { OrtSession, type RuntimeOptions } from '../runtime/session.js';
+import { TfliteSession, tfliteOptionsFrom, XNNPACK_ENTRY, type TfliteRuntimeInfo, type TfliteRuntimeOptions } from '../runtime/tflite.js';
+import { ModelGateError, errorMessage } from '../errors.js';
+import { encodeModel } from '../model/onnx.js';
+import { exportTflite, TFLITE_IO_TYPES, TFLITE_QUANTIZE, type TfliteIoType, type TfliteQuantize } from '../export/tflite/export.js';
 
 export const TFLITE_STEP = 'tflite';
 

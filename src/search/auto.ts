@@ -18,13 +18,15 @@ import { consumerMap, getIntAttr, initializerMap } from '../model/graph.js';
 import type { IsaFlags } from '../benchmark/hardware.js';
 import type { AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { nodeKey } from './quant-common.js';
+import { nodeKey } from '../passes/quant-common.js';
+import type { AutoReport, AutoTried, ParetoPoint, QualityBasis, SearchStage, OpMix } from '../candidates/search-report.js';
 
 // ---------------------------------------------------------------- options
 
 /** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
 export const AUTO_FAMILIES: readonly AutoFamily[] = ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune'];
 export type { AutoFamily };
+export type { AutoReport, AutoTried, ParetoPoint, QualityBasis };
 export type AutoOptions = AutoSpec;
 
 export const DEFAULT_ACCURACY_DROP_MAX = 0.005;
@@ -95,7 +97,7 @@ export interface ModelAnalysis {
   /** Elements of float weights with ≥ 1024 elements, by the (single) op type reading them; 'mixed' when several. */
   largeWeights: Record<string, number>;
   /** Share of multiply-adds (weight elements when shapes are unknown) by kind. */
-  mix: { conv: number; matmul: number; recurrent: number; attention: number };
+  mix: OpMix;
   recurrent: boolean;
   attention: boolean;
   /** Whether cleanup changed the model (the search then tries cleanup alone too). */
@@ -197,7 +199,7 @@ interface Variant {
   perChannel?: boolean;
 }
 
-type Stage = 'base' | 'op type' | 'per channel' | 'node';
+type Stage = SearchStage;
 
 interface Trial {
   id: string;
@@ -397,13 +399,6 @@ export function selectWinner(contenders: ReadonlyArray<Contender>, rules: Select
   return band[0]!;
 }
 
-export interface ParetoPoint {
-  id: string;
-  bytes: number;
-  latency_ratio: number;
-  drop: number | null;
-  within_accuracy_budget: boolean;
-}
 
 /** Points no other point beats on size, latency and accuracy at once (ties on all three keep both). */
 export function paretoFront(points: ReadonlyArray<ParetoPoint>): ParetoPoint[] {
@@ -415,50 +410,7 @@ export function paretoFront(points: ReadonlyArray<ParetoPoint>): ParetoPoint[] {
 
 // ---------------------------------------------------------------- the report entry
 
-export interface AutoTried {
-  id: string;
-  stage: Stage;
-  recipe: PassSpec[];
-  why: string;
-  from?: string;
-  bytes: number | null;
-  size_ratio: number | null;
-  accuracy: number | null;
-  agreement: number | null;
-  drop: number | null;
-  latency_ratio: number | null;
-  latency_ci95: [number, number] | null;
-  confirm_ratio?: number;
-  confirm_ci95?: [number, number];
-  runtime_options?: RuntimeOptions;
-  outcome: string;
-  seconds?: number;
-}
 
-export interface AutoReport {
-  winner: string;
-  recipe: PassSpec[];
-  runtime_options?: RuntimeOptions;
-  reason: string;
-  accuracy_drop_max: number;
-  /** What accuracy_drop_max was applied to: accuracy against labels, top-1 agreement with fp32, or mse. */
-  quality_basis: QualityBasis;
-  latency_ratio_max: number;
-  time_budget_s: number;
-  elapsed_s: number;
-  budget_exhausted: boolean;
-  isa: string[];
-  model: { mix: ModelAnalysis['mix']; quantizable_nodes: number; recurrent: boolean; attention: boolean };
-  tried: AutoTried[];
-  skipped: Array<{ family: AutoFamily; why: string }>;
-  pareto: ParetoPoint[];
-  /**
-   * Per-node sensitivity of the trials repaired for accuracy: with only that node left in float,
-   * the disagreement with fp32 on the first SENSITIVITY_SAMPLES samples (the accuracy drop or mse rise
-   * where there is no agreement); lower means the node costs more accuracy.
-   */
-  sensitivity: Array<{ trial: string; nodes: Array<{ node: string; op_type: string; drop_without: number | null }> }>;
-}
 
 export interface AutoResult {
   /** 'reference' when nothing qualified. */
@@ -785,7 +737,6 @@ function fmtDrop(d: number | null): string {
   return d === null ? 'unmeasured' : `${(d * 100).toFixed(2)} pt`;
 }
 
-export type QualityBasis = 'accuracy' | 'agreement' | 'mse';
 
 export function qualityBasis(ref: AutoQuality, metric: Metric): QualityBasis {
   if (metric === 'mse' && ref.mse !== null) return 'mse';

@@ -1,0 +1,37 @@
+/** The reference candidate: the repository's model as it is, run the way the repository runs it. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { saveModel } from '../model/onnx.js';
+import type { IoSpec } from '../model/io.js';
+import type { BuildContext } from './producer.js';
+import { tfliteRuntimeInfo } from './tflite-export.js';
+import { REFERENCE_ID, type BatchPolicy, type Candidate } from './types.js';
+
+/** The batch an ONNX model runs at: fixed when any input fixes its first dimension. */
+export function batchPolicyOf(inputs: IoSpec[], batch: number): BatchPolicy {
+  const fixed = inputs.find((i) => !i.dynamicBatch);
+  return fixed ? { kind: 'fixed', batch: fixed.shape[0] ?? 1 } : inputs.length === 0 ? { kind: 'fixed', batch } : { kind: 'dynamic' };
+}
+
+/** The batch a benchmark feeds: the model's fixed batch, or the configured one. */
+export function benchmarkBatch(policy: BatchPolicy, configured: number): number {
+  return policy.kind === 'fixed' ? policy.batch : configured;
+}
+
+export async function buildReference(ctx: BuildContext): Promise<Candidate> {
+  const { source, inputs, config, modelsDir } = ctx;
+  const onnxPolicy = batchPolicyOf(inputs, config.benchmark.batch);
+  if (source.referenceKind === 'tflite' && source.tfliteBytes) {
+    const file = path.join(modelsDir, `${REFERENCE_ID}.tflite`);
+    mkdirSync(modelsDir, { recursive: true });
+    writeFileSync(file, source.tfliteBytes);
+    return {
+      id: REFERENCE_ID, file, bytes: source.tfliteBytes.length, runtimeKind: 'tflite', runtimeOptions: {},
+      batch: { kind: 'fixed', batch: benchmarkBatch(onnxPolicy, config.benchmark.batch) }, provenance: { kind: 'reference' },
+      tfliteRuntime: await tfliteRuntimeInfo(file, { intraOpThreads: config.benchmark.threads }),
+    };
+  }
+  const file = path.join(modelsDir, `${REFERENCE_ID}.onnx`);
+  const bytes = saveModel(source.model, file);
+  return { id: REFERENCE_ID, file, bytes, runtimeKind: 'onnxruntime', runtimeOptions: {}, batch: onnxPolicy, provenance: { kind: 'reference' } };
+}

@@ -1,0 +1,80 @@
+/**
+ * One pass through the stages for one checkout: load → build candidates → evaluate all → measure
+ * interleaved against the reference → gate. `run` reports it; `compare` runs it for base and head and
+ * hands both typed results to the comparison step.
+ */
+import { readFileSync } from 'node:fs';
+import type { LoadedConfig } from '../config/types.js';
+import { loadProject, type Project } from '../load/project.js';
+import { buildCandidates, candidateRequests, checkRequests } from '../candidates/build.js';
+import type { CandidateProducer } from '../candidates/producer.js';
+import { recipeProducer } from '../candidates/recipe.js';
+import { tfliteProducer } from '../candidates/tflite.js';
+import { tfjsExportProducer } from '../candidates/tfjs-export.js';
+import { REFERENCE_ID } from '../candidates/types.js';
+import { evaluateAll } from '../evaluate/evaluate-all.js';
+import { centralStats, comparePair, measureRuns } from '../benchmark/measure.js';
+import { autoProducer } from '../search/producer.js';
+import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/result.js';
+import { latencyThreshold } from '../gate/rules.js';
+import { benchmarkBatch } from '../candidates/reference.js';
+import type { ExportResult } from '../import/export-command.js';
+
+/** Every kind of candidate, looked up by the request it accepts (the auto search first: it takes `{ auto }` entries). */
+export const PRODUCERS: readonly CandidateProducer[] = [autoProducer, tfliteProducer, recipeProducer, tfjsExportProducer];
+
+export interface PipelineResult {
+  project: Project;
+  results: CandidateResult[];
+  gate: GateOutcome;
+  outDir: string;
+}
+
+export interface PipelineHooks {
+  log: (message: string) => void;
+  onConfig?: (loaded: LoadedConfig) => void;
+  onExport?: (exported: ExportResult) => void;
+}
+
+export async function runPipeline(configPath: string, outDir: string, hooks: PipelineHooks): Promise<PipelineResult> {
+  const { log } = hooks;
+  const project = await loadProject(configPath, { ...hooks, validate: (loaded) => checkRequests(loaded, PRODUCERS) });
+  const { config } = project;
+  const built = await buildCandidates(project, candidateRequests(config), PRODUCERS, outDir, log);
+  const results: CandidateResult[] = built.map((b) => ({ candidate: b.candidate, ...(b.error ? { error: b.error } : {}) }));
+
+  const reference = results[0]!;
+  const referenceBytes = readFileSync(reference.candidate.file);
+  for (const r of results.slice(1)) {
+    if (r.error || !r.candidate.file || r.candidate.runtimeKind !== reference.candidate.runtimeKind || Object.keys(r.candidate.runtimeOptions).length > 0) continue;
+    if (r.candidate.bytes === referenceBytes.length && readFileSync(r.candidate.file).equals(referenceBytes)) r.sameAsReference = true;
+  }
+
+  const live = () => results.filter((r) => !r.error && !r.sameAsReference);
+  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, { metric: config.metric, threads: config.benchmark.threads, log });
+  for (const r of live()) {
+    const e = evaluations.get(r.candidate.id);
+    if (e?.quality) r.quality = e.quality;
+    else if (e?.error) r.error = e.error;
+  }
+
+  const measured = live();
+  const threshold = latencyThreshold(config.gate);
+  const runs = await measureRuns(
+    measured.map((r) => ({ id: r.candidate.id, file: r.candidate.file, runtimeKind: r.candidate.runtimeKind, runtimeOptions: r.candidate.runtimeOptions })),
+    project.dataset.feedsForBatch(benchmarkBatch(reference.candidate.batch, config.benchmark.batch)),
+    { batch: config.benchmark.batch, threads: config.benchmark.threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, log },
+  );
+  for (const r of measured) {
+    if (r === reference) {
+      r.latency = centralStats(runs, REFERENCE_ID);
+      continue;
+    }
+    const pair = comparePair(runs, REFERENCE_ID, r.candidate.id, threshold);
+    if (pair) {
+      r.latency = pair.candidate;
+      r.vsReference = pair.comparison;
+    }
+  }
+  return { project, results, gate: gateCandidates(results, config), outDir };
+}

@@ -1,0 +1,44 @@
+/** One head-vs-base pair judged by the gate rules, with base as the baseline: shared by `compare` and `compare --base-report`. */
+import type { GateSpec, Metric } from '../config/types.js';
+import { checkAgainst, resolveBudgets, type GateSubject } from '../gate/rules.js';
+import type { LatencyDelta, PairComparison, SideMetrics } from './types.js';
+
+export interface PairInput {
+  id: PairComparison['id'];
+  base: SideMetrics;
+  head: SideMetrics;
+  /** Top-1 agreement of head with base on the same data, or null. */
+  agreement: number | null;
+  /** Both sides evaluated on the head's dataset. */
+  sameData: boolean;
+  latency: LatencyDelta | null;
+  /** Why the latency budget cannot apply (e.g. different hardware): reported, not gated. */
+  latencyNotApplicable?: string;
+}
+
+const diff = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : b - a);
+
+export function buildPair(p: PairInput, gate: GateSpec, metric: Metric): PairComparison {
+  const { base, head } = p;
+  const subject = (s: SideMetrics, agreement: number | null): GateSubject => ({ id: s.candidate, bytes: s.bytes, accuracy: s.accuracy, agreement, mse: s.mse, p50_ms: s.p50_ms });
+  const baseline = subject(base, null);
+  const checks = checkAgainst(subject(head, p.agreement), {
+    baseline, name: 'base', ...(p.latency ? { latency: p.latency } : {}), ...(p.latencyNotApplicable ? { latencyNotApplicable: p.latencyNotApplicable } : {}),
+  }, resolveBudgets(gate), metric).map((c) => (c.name === 'accuracy_drop_max' && !p.sameData ? { ...c, message: `${c.message} (each side measured on its own dataset)` } : c));
+  return {
+    id: p.id, base, head,
+    delta: {
+      bytes: head.bytes - base.bytes,
+      gzip_bytes: diff(base.gzip_bytes, head.gzip_bytes),
+      accuracy: diff(base.accuracy, head.accuracy),
+      mse: diff(base.mse, head.mse),
+      p50_ms: diff(base.p50_ms, head.p50_ms),
+      p90_ms: diff(base.p90_ms, head.p90_ms),
+      p99_ms: diff(base.p99_ms, head.p99_ms),
+      throughput_items_per_s: diff(base.throughput_items_per_s, head.throughput_items_per_s),
+      cold_start_ms: diff(base.cold_start_ms, head.cold_start_ms),
+      peak_rss_bytes: diff(base.peak_rss_bytes, head.peak_rss_bytes),
+    },
+    agreement: p.agreement, same_data: p.sameData, latency: p.latency, checks,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * The gate rules: budgets → named checks, for a candidate against the reference (`run`) and for head
+ * against base (`compare`) alike. One policy for what was not measured: it never passes. Size and quality
+ * are deterministic and gated exactly; latency is gated on the significance-aware verdict, so only a
+ * regression whose whole 95% CI lies above the budget fails.
+ */
+import type { GateSpec, Metric, SelectRule } from '../config/types.js';
+import type { LatencyVerdict } from '../benchmark/stats.js';
+
+export type { LatencyVerdict };
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  message: string;
+}
+
+/** What the verdict of a latency comparison says, for the gate. */
+export interface LatencyComparison {
+  ratio: number;
+  ci95: [number, number];
+  verdict: LatencyVerdict;
+}
+
+/** Budgets in force when the config sets none: never silently slower, never silently less accurate. */
+export const DEFAULT_BUDGETS = {
+  /** The auto search's default accuracy budget too. */
+  accuracy_drop_max: 0.005,
+  /**
+   * Not significantly slower: two worker processes running the same model differ by up to 1.5–4.5%
+   * (measured here), which no in-run CI sees; at 1.05, 20 A/A runs raised no false alarm (docs/benchmarks.md).
+   */
+  latency_ratio_max: 1.05,
+} as const;
+
+export interface AppliedBudget {
+  name: 'accuracy_drop_max' | 'latency_ratio_max' | 'size_bytes_max';
+  value: number;
+  source: 'config' | 'default';
+}
+
+/** The budgets that apply, each with where it came from. */
+export function resolveBudgets(gate: GateSpec): AppliedBudget[] {
+  const out: AppliedBudget[] = [];
+  const add = (name: AppliedBudget['name'], configured: number | undefined, fallback?: number) => {
+    if (configured !== undefined) out.push({ name, value: configured, source: 'config' });
+    else if (fallback !== undefined) out.push({ name, value: fallback, source: 'default' });
+  };
+  add('accuracy_drop_max', gate.accuracy_drop_max, DEFAULT_BUDGETS.accuracy_drop_max);
+  add('latency_ratio_max', gate.latency_ratio_max, DEFAULT_BUDGETS.latency_ratio_max);
+  add('size_bytes_max', gate.size_bytes_max);
+  return out;
+}
+
+/** The latency verdict's threshold: the budget in force. */
+export function latencyThreshold(gate: GateSpec): number {
+  return gate.latency_ratio_max ?? DEFAULT_BUDGETS.latency_ratio_max;
+}
+
+export interface GateSubject {
+  id: string;
+  bytes: number;
+  accuracy: number | null;
+  /** Top-1 agreement with the baseline's outputs, 0..1. */
+  agreement: number | null;
+  mse: number | null;
+  p50_ms: number | null;
+  /** Set when the candidate could not be built, evaluated or measured. */
+  error?: string;
+}
+
+export interface Against {
+  baseline: GateSubject;
+  /** How messages name the baseline: 'the reference', 'base'. */
+  name: string;
+  /** Subject vs baseline latency; undefined when it was not measured. */
+  latency?: LatencyComparison;
+  /** An explicit reason the latency budget cannot apply (e.g. different hardware): reported, not gated. */
+  latencyNotApplicable?: string;
+}
+
+const fmt = (v: number, digits = 4) => (Number.isInteger(v) ? String(v) : v.toFixed(digits));
+const EPS = 1e-12;
+
+function qualityCheck(c: GateSubject, a: Against, max: number, metric: Metric): CheckResult {
+  const name = 'accuracy_drop_max';
+  const ref = a.baseline;
+  if (metric === 'mse' && c.mse !== null && ref.mse !== null) {
+    const rise = c.mse - ref.mse;
+    const passed = rise <= max + EPS;
+    return { name, passed, message: `mse ${fmt(c.mse, 6)} vs ${fmt(ref.mse, 6)} (${a.name}): rise ${fmt(rise, 6)} ${passed ? '≤' : '>'} ${max}` };
+  }
+  if (c.accuracy !== null && ref.accuracy !== null) {
+    const drop = ref.accuracy - c.accuracy;
+    const passed = drop <= max + EPS;
+    return { name, passed, message: `accuracy ${fmt(c.accuracy)} vs ${fmt(ref.accuracy)} (${a.name}): drop ${fmt(drop)} ${passed ? '≤' : '>'} ${max}` };
+  }
+  if (c.agreement !== null) {
+    const drop = 1 - c.agreement;
+    const passed = drop <= max + EPS;
+    return { name, passed, message: `no labels: top-1 agreement with ${a.name} ${fmt(c.agreement)}, disagreement ${fmt(drop)} ${passed ? '≤' : '>'} ${max}` };
+  }
+  return { name, passed: false, message: `not measured: no accuracy, mse or agreement with ${a.name} could be measured, and an unmeasured candidate never passes` };
+}
+
+function latencyCheck(a: Against, max: number): CheckResult {
+  const name = 'latency_ratio_max';
+  const cmp = a.latency;
+  const what = cmp ? `p50 ${cmp.ratio.toFixed(3)}× ${a.name} (95% CI ${cmp.ci95[0].toFixed(3)}–${cmp.ci95[1].toFixed(3)}): ${cmp.verdict} against ${max}×` : '';
+  if (a.latencyNotApplicable) return { name, passed: true, message: `not gated (${a.latencyNotApplicable})${what ? `: ${what}` : ''}` };
+  if (!cmp) return { name, passed: false, message: `not measured: no latency against ${a.name}, and an unmeasured candidate never passes` };
+  return { name, passed: cmp.verdict !== 'significant regression', message: what };
+}
+
+function sizeCheck(c: GateSubject, a: Against, max: number): CheckResult {
+  const passed = c.bytes <= max;
+  const delta = c.bytes - a.baseline.bytes;
+  return { name: 'size_bytes_max', passed, message: `${c.bytes} bytes ${passed ? '≤' : '>'} ${max}${c === a.baseline ? '' : ` (${a.name} ${a.baseline.bytes}, ${delta > 0 ? '+' : ''}${delta})`}` };
+}
+
+/**
+ * One check per budget in force. The baseline itself passes the relative budgets by definition; a
+ * candidate that failed to build, evaluate or run gets one failed check naming why.
+ */
+export function checkAgainst(c: GateSubject, a: Against, budgets: readonly AppliedBudget[], metric: Metric): CheckResult[] {
+  if (c.error) return [{ name: 'build', passed: false, message: c.error }];
+  const self = c === a.baseline;
+  return budgets.map((b) => {
+    switch (b.name) {
+      case 'accuracy_drop_max': return self ? { name: b.name, passed: true, message: `${a.name} itself` } : qualityCheck(c, a, b.value, metric);
+      case 'latency_ratio_max': return self ? { name: b.name, passed: true, message: `${a.name} itself (ratio 1.00)` } : latencyCheck(a, b.value);
+      case 'size_bytes_max': return sizeCheck(c, a, b.value);
+    }
+  });
+}
+
+/** The select rule over the subjects that pass every check; ties break on size, then latency, then id. */
+export function selectCandidate(subjects: readonly GateSubject[], checks: ReadonlyMap<string, readonly CheckResult[]>, rule: SelectRule): string | null {
+  const passing = subjects.filter((s) => !s.error && (checks.get(s.id) ?? [{ passed: false }]).every((c) => c.passed));
+  if (passing.length === 0) return null;
+  const p50 = (s: GateSubject) => s.p50_ms ?? Number.POSITIVE_INFINITY;
+  const quality = (s: GateSubject) => s.accuracy ?? (s.mse !== null ? -s.mse : s.agreement ?? 0);
+  const key: Record<SelectRule, (a: GateSubject, b: GateSubject) => number> = {
+    'smallest-passing': (a, b) => a.bytes - b.bytes,
+    'fastest-passing': (a, b) => p50(a) - p50(b),
+    'most-accurate-passing': (a, b) => quality(b) - quality(a),
+  };
+  return [...passing].sort((a, b) => key[rule](a, b) || a.bytes - b.bytes || p50(a) - p50(b) || (a.id < b.id ? -1 : 1))[0]!.id;
+}

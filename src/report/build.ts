@@ -1,0 +1,54 @@
+/** The report stage: typed pipeline results → report.json's candidates. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { recipeOf, REFERENCE_ID } from '../candidates/types.js';
+import type { CandidateResult } from '../gate/result.js';
+import { latencyPercentiles } from './charts.js';
+import type { CandidateReport } from './types.js';
+
+const rel = (outDir: string, file: string) => path.relative(outDir, file).split(path.sep).join('/');
+
+/** Gzip-compressed size (level 9): unstructured sparsity only pays once a file is compressed. */
+function gzipBytes(r: CandidateResult): number | undefined {
+  const c = r.candidate;
+  if (!c.file) return undefined;
+  const files = c.provenance.kind === 'tfjs-export' ? c.provenance.files.map((f) => path.join(path.dirname(c.file), f)) : [c.file];
+  return files.reduce((n, f) => n + gzipSync(readFileSync(f), { level: 9 }).length, 0);
+}
+
+export function candidateReport(r: CandidateResult, outDir: string): CandidateReport {
+  const c = r.candidate;
+  const lat = r.latency;
+  const vs = r.vsReference;
+  const out: CandidateReport = {
+    id: c.id,
+    recipe: recipeOf(c.provenance),
+    file: c.file ? rel(outDir, c.file) : '',
+    bytes: c.bytes,
+    accuracy: r.quality?.accuracy ?? null,
+    agreement: c.id === REFERENCE_ID ? null : r.quality?.agreement ?? null,
+    latency: lat
+      ? {
+          batch: lat.batch, threads: lat.threads, p50_ms: lat.p50_ms, p90_ms: lat.p90_ms, p99_ms: lat.p99_ms, samples: lat.samples,
+          mean_ms: lat.mean_ms, stddev_ms: lat.stddev_ms, cv: lat.cv, ci95_ms: lat.ci95_ms, throughput_items_per_s: lat.throughput_items_per_s,
+          cold_start_ms: lat.cold_start_ms, peak_rss_bytes: lat.peak_rss_bytes, percentiles_ms: latencyPercentiles(lat.raw_ms),
+          ...(vs ? { ratio: vs.ratio, ratio_ci95: vs.ci95, verdict: vs.verdict, measurements: vs.measurements } : {}),
+        }
+      : null,
+    checks: r.checks ?? [],
+  };
+  if (r.quality?.mse != null) out.mse = r.quality.mse;
+  const gz = gzipBytes(r);
+  if (gz !== undefined) out.gzip_bytes = gz;
+  out.runtime_kind = c.runtimeKind;
+  const p = c.provenance;
+  if (p.kind === 'tflite') out.tflite = p.export;
+  else if (c.tfliteRuntime) out.tflite = { runtime: c.tfliteRuntime };
+  if (p.kind === 'tfjs-export') out.tfjs = { runtime: p.runtime, quantize: p.export.quantize };
+  if (p.kind === 'auto') out.auto = p.search;
+  if (Object.keys(c.runtimeOptions).length > 0) out.runtime_options = c.runtimeOptions;
+  if (r.sameAsReference) out.unchanged = true;
+  if (r.error) out.error = r.error;
+  return out;
+}
