@@ -233,13 +233,14 @@ describe('runCompare in a git repository', () => {
     expect(r.markdown).toContain('nothing to compare against');
   });
 
-  it('exits 2 with report.json for a base ref that does not exist', async () => {
+  it('gates the head on its own when the base ref cannot be had, and says so', async () => {
     const dir = clone('bad-ref', 'same');
     const r = await compare(dir, 'no-such-branch');
-    expect(r.exitCode).toBe(2);
-    expect(r.error).toMatch(/no-such-branch/);
+    expect(r.exitCode).toBe(0);
     const report = JSON.parse(readFileSync(r.reportPath, 'utf8')) as CompareReport;
-    expect(report.passed).toBe(false);
-    expect(report.error).toMatch(/no-such-branch/);
+    expect(report.passed).toBe(true);
+    expect(report.base.missing).toMatch(/^the base was not available: .*no-such-branch/);
+    expect(report.checks.map((c) => c.name)).toEqual(['gate']);
+    expect(r.markdown).toContain('no-such-branch');
   });
 });

@@ -5,7 +5,7 @@ import { saveModel } from '../model/onnx.js';
 import { runRecipe } from '../passes/registry.js';
 import type { BuildContext, CandidateProducer } from './producer.js';
 import { batchPolicyOf } from './reference.js';
-import { splitTfliteStep } from './tflite-export.js';
+import { hasTfliteStep } from './tflite-export.js';
 import type { Candidate, CandidateRequest, Provenance } from './types.js';
 
 export function isRecipeRequest(r: CandidateRequest): r is { kind: 'optimize'; index: number; spec: CandidateSpec } {
@@ -22,7 +22,7 @@ export async function buildRecipeCandidate(id: string, passes: PassSpec[], prove
 
 export const recipeProducer: CandidateProducer = {
   kind: 'recipe',
-  accepts: (r) => isRecipeRequest(r) && splitTfliteStep(r.spec.passes, '').tflite === undefined,
+  accepts: (r) => isRecipeRequest(r) && !hasTfliteStep(r.spec.passes),
   id: (r) => (isRecipeRequest(r) ? r.spec.name : ''),
   async build(r, ctx) {
     if (!isRecipeRequest(r)) throw new Error('recipeProducer: not a recipe request');

@@ -54,8 +54,14 @@ const validateStep = new Ajv({ allErrors: false, strict: true }).compile(tfliteS
  * Separates a trailing `tflite` step from the passes before it. A `tflite` step anywhere but last, or with
  * bad options, is a config error naming the entry.
  */
+const isTflite = (p: unknown): boolean => (typeof p === 'string' ? p === TFLITE_STEP : !!p && typeof p === 'object' && !Array.isArray(p) && Object.keys(p).length === 1 && TFLITE_STEP in p);
+
+/** Whether a recipe has a `tflite` step (anywhere: splitTfliteStep says when it is misplaced). */
+export function hasTfliteStep(passes: ReadonlyArray<unknown>): boolean {
+  return passes.some(isTflite);
+}
+
 export function splitTfliteStep(passes: ReadonlyArray<unknown>, where: string): { passes: unknown[]; tflite?: TfliteStep } {
-  const isTflite = (p: unknown): boolean => (typeof p === 'string' ? p === TFLITE_STEP : !!p && typeof p === 'object' && !Array.isArray(p) && Object.keys(p).length === 1 && TFLITE_STEP in p);
   const at = passes.findIndex(isTflite);
   if (at < 0) return { passes: [...passes] };
   if (at !== passes.length - 1) throw new ModelGateError(`${where}[${at}]: the '${TFLITE_STEP}' step must be the last step of a recipe (it turns the model into a .tflite file)`);

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { runRecipe } from '../passes/registry.js';
 import type { CandidateProducer } from './producer.js';
 import { isRecipeRequest } from './recipe.js';
-import { buildTfliteCandidate, splitTfliteStep } from './tflite-export.js';
+import { buildTfliteCandidate, hasTfliteStep, splitTfliteStep } from './tflite-export.js';
 
 export const tfliteProducer: CandidateProducer = {
   kind: 'tflite',
-  accepts: (r) => isRecipeRequest(r) && splitTfliteStep(r.spec.passes, '').tflite !== undefined,
+  accepts: (r) => isRecipeRequest(r) && hasTfliteStep(r.spec.passes),
   id: (r) => (isRecipeRequest(r) ? r.spec.name : ''),
   async build(r, ctx) {
     if (!isRecipeRequest(r)) throw new Error('tfliteProducer: not a recipe request');
