@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { loadTfjs } from '../src/runtime/tfjs.js';
 import { readKerasH5 } from '../src/import/keras-h5.js';
 import { exportTfjsModel } from '../src/import/tfjs-export.js';
-import { readTfjsLayersModel } from '../src/import/tfjs-files.js';
+import { readTfjsLayersModel } from '../src/formats/tfjs/files.js';
 import { readNpy } from '../src/data/npy.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

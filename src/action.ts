@@ -78,7 +78,7 @@ function pullRequestBase(): string | undefined {
 }
 
 /**
- * On a pull request, head against base (issue 4): the base revision's model and config are taken
+ * On a pull request, head against base: the base revision's model and config are taken
  * from git, both sides run the same pipeline, and base and head are measured interleaved.
  */
 async function gateOrCompare(inputs: ActionInputs): Promise<GateRunResult> {

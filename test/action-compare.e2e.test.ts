@@ -1,6 +1,6 @@
 /**
  * The built action on a pull_request in a real git work tree: it takes the PR base's model and config
- * from git, runs both sides, measures them interleaved, and gates head against base (issue 4).
+ * from git, runs both sides, measures them interleaved, and gates head against base.
  * Head's model has its classifier weights scaled down to noise, so the accuracy regression is
  * deterministic and does not hang on this machine's timing.
  */
@@ -15,6 +15,9 @@ import { startGitHubServer, type GitHubServer } from './support/github-server.js
 import { decodeModel, encodeModel } from '../src/model/onnx.js';
 import { tensorToFloat32, makeTensor } from '../src/model/tensor.js';
 import { dimsOf } from '../src/model/onnx.js';
+import * as tf from '@tensorflow/tfjs';
+import { loadTfjs } from '../src/runtime/tfjs.js';
+import { writeKerasH5 } from './support/keras-fixtures.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const actionEntry = path.join(repoRoot, 'dist', 'index.js');
@@ -104,4 +107,101 @@ describe('the action, built, comparing a pull request against its base', () => {
     expect(comments[0]!.body).toMatch(/❌/);
     expect(comments[0]!.body).toContain(baseSha.slice(0, 7));
   });
+});
+
+/** Runs the built action the way a runner does, on a pull_request event; resolves with its exit code and log. */
+async function runActionOnPullRequest(tmp: string, workspace: string, server: GitHubServer, pr: { base: string; head: string }): Promise<{ code: number | null; log: string }> {
+  const runner = path.join(tmp, `runner-${pr.base.slice(0, 8)}`);
+  mkdirSync(path.join(runner, 'temp'), { recursive: true });
+  const eventPath = path.join(runner, 'event.json');
+  writeFileSync(eventPath, JSON.stringify({
+    action: 'synchronize', number: PR,
+    pull_request: { number: PR, head: { ref: 'feature', sha: pr.head, repo: { full_name: `${OWNER}/${REPO}` } }, base: { ref: 'main', sha: pr.base, repo: { full_name: `${OWNER}/${REPO}` } } },
+    repository: { name: REPO, full_name: `${OWNER}/${REPO}`, owner: { login: OWNER } },
+  }));
+  for (const f of ['output.txt', 'summary.md']) writeFileSync(path.join(runner, f), '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', GITHUB_ACTIONS: 'true',
+    GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITHUB_REPOSITORY_OWNER: OWNER,
+    GITHUB_API_URL: server.url, GITHUB_RUN_ID: '3002', GITHUB_RUN_ATTEMPT: '1', GITHUB_SHA: pr.head, GITHUB_WORKSPACE: workspace,
+    GITHUB_OUTPUT: path.join(runner, 'output.txt'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md'),
+    RUNNER_TEMP: path.join(runner, 'temp'), RUNNER_TOOL_CACHE: path.join(tmp, 'toolcache'),
+    'INPUT_GITHUB-TOKEN': 'ghs_pr_token', INPUT_CONFIG: 'modelgate.yml', 'INPUT_OUT-DIR': 'modelgate-out',
+  };
+  const child = spawn(process.execPath, [actionEntry], { cwd: workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, log };
+}
+
+/** A small Keras classifier; another seed gives one whose predictions disagree with it. */
+function kerasClassifier(seed: number): tf.LayersModel {
+  const init = (s: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: s });
+  const m = tf.sequential({ name: 'classifier' });
+  m.add(tf.layers.dense({ inputShape: [32], units: 24, activation: 'relu', kernelInitializer: init(seed), name: 'hidden' }));
+  m.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: init(seed + 1), name: 'logits' }));
+  return m;
+}
+
+describe('the action, built, on a pull request of a Keras repository', () => {
+  let server: GitHubServer;
+  let tmp: string;
+  let workspace: string;
+  let baseSha: string;
+  let headSha: string;
+
+  beforeAll(async () => {
+    await loadTfjs();
+    server = await startGitHubServer({ tokens: { ghs_pr_token: 'write' } });
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'modelgate-action-keras-'));
+    workspace = path.join(tmp, 'workspace');
+    mkdirSync(workspace, { recursive: true });
+    await writeKerasH5(kerasClassifier(11), path.join(workspace, 'model.h5'));
+    // The config a new user writes, with a short benchmark; no dataset, so agreement with base is the quality figure.
+    writeFileSync(path.join(workspace, 'modelgate.yml'), 'model: model.h5\noptimize: []\nbenchmark: { batch: 1, threads: 1, warmup: 2, runs: 10 }\ngate: { latency_ratio_max: 1.5 }\n');
+    git(workspace, 'init', '-q', '-b', 'main');
+    git(workspace, 'add', '-A');
+    git(workspace, 'commit', '-qm', 'base');
+    baseSha = git(workspace, 'rev-parse', 'HEAD');
+    git(workspace, 'checkout', '-qb', 'feature');
+    await writeKerasH5(kerasClassifier(97), path.join(workspace, 'model.h5'));
+    git(workspace, 'commit', '-qam', 'head: other weights');
+    headSha = git(workspace, 'rev-parse', 'HEAD');
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('imports both sides, fails the step on the regression against base, and comments once', async () => {
+    const { code, log } = await runActionOnPullRequest(tmp, workspace, server, { base: baseSha, head: headSha });
+    expect(code, log).toBe(1);
+    const report = JSON.parse(readFileSync(path.join(workspace, 'modelgate-out', 'report.json'), 'utf8'));
+    expect(report.error, log).toBeUndefined();
+    expect(report.base.sha).toBe(baseSha);
+    expect(report.source.format).toBe('keras-h5');
+    const pair = report.comparison.find((c: { id: string }) => c.id === 'reference');
+    expect(pair.same_data).toBe(true);
+    expect(pair.agreement).toBeLessThan(0.9);
+    expect(report.checks.find((c: { name: string; subject: string }) => c.subject === 'reference' && c.name === 'accuracy_drop_max').passed).toBe(false);
+    const comments = server.comments(OWNER, REPO, PR);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toMatch(/makes the model worse/);
+  }, 300_000);
+
+  it('gates the head on its own when the base sha cannot be fetched, passes, and says why in the comment', async () => {
+    const missing = 'f'.repeat(40);
+    const { code, log } = await runActionOnPullRequest(tmp, workspace, server, { base: missing, head: headSha });
+    expect(code, log).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(workspace, 'modelgate-out', 'report.json'), 'utf8'));
+    expect(report.passed).toBe(true);
+    expect(report.base.missing).toMatch(/^the base was not available: /);
+    expect(report.comparison).toEqual([]);
+    const comments = server.comments(OWNER, REPO, PR);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toMatch(/base was not available/);
+  }, 300_000);
 });

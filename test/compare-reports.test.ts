@@ -21,8 +21,8 @@ function candidate(id: string, bytes: number, accuracy: number | null, p50: numb
 
 function report(cpu: string, candidates: CandidateReport[], selected: string | null, gate: Record<string, unknown> = {}): Report {
   return {
-    schemaVersion: 1, passed: selected !== null, tool: { name: 'modelgate', version: 'test' }, hardware: hardware(cpu), runtime: { onnxruntime: 'test' },
-    reference: 'reference', selected, candidates, gate: { accuracy_drop_max: 0.01, latency_ratio_max: 1.1, size_bytes_max: 300_000, metric: 'top1', ...gate },
+    schemaVersion: 2, passed: selected !== null, tool: { name: 'modelgate', version: 'test' }, hardware: hardware(cpu), runtime: { onnxruntime: 'test' },
+    reference: 'reference', selected, candidates, gate: { accuracy_drop_max: 0.01, latency_ratio_max: 1.1, size_bytes_max: 300_000, metric: 'top1', select: 'smallest-passing', ...gate },
   };
 }
 
@@ -85,7 +85,7 @@ describe('buildPair and the compare markdown', () => {
     expect(pair.delta.accuracy).toBeCloseTo(0.01, 12);
     expect(pair.checks.map((c) => [c.name, c.passed])).toEqual([['accuracy_drop_max', true], ['latency_ratio_max', false], ['size_bytes_max', false]]);
     const r = {
-      schemaVersion: 1, passed: false, tool: { name: 'modelgate', version: 't' }, hardware: hardware('CPU <A>'), runtime: { onnxruntime: 't' },
+      schemaVersion: 2, passed: false, tool: { name: 'modelgate', version: 't' }, hardware: hardware('CPU <A>'), runtime: { onnxruntime: 't' },
       reference: 'reference', selected: 'reference', candidates: [], mode: 'compare',
       base: { ref: 'main|evil', sha: 'a'.repeat(40), missing: undefined }, head: { sha: 'b'.repeat(40), passed: true, selected: 'reference' },
       comparison: [pair], checks: pair.checks.map((c) => ({ ...c, subject: 'reference' as const })), warnings: ['<script>'],

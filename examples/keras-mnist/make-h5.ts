@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTfjs } from '../../src/runtime/tfjs.js';
-import { readTfjsLayersModel } from '../../src/import/tfjs-files.js';
+import { readTfjsLayersModel } from '../../src/formats/tfjs/files.js';
 import { writeKerasH5 } from '../../test/support/keras-fixtures.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -36,7 +36,6 @@ export interface HardwareFingerprint {
   isa_source: 'cpuinfo' | 'sysctl' | 'arch' | 'none';
   node: string;
   onnxruntime: string;
-  [extra: string]: unknown;
 }
 
 function unknownIsa(): IsaFlags {

@@ -8,10 +8,10 @@ import { loadOrt, ORT_VERSION } from '../runtime/ort.js';
 import { OrtSession } from '../runtime/session.js';
 import { errorMessage } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
-// TFLite (issue 7): a worker forked with argv[2] = 'tflite' owns one TFLite interpreter instead of an ORT session.
+// a worker forked with argv[2] = 'tflite' owns one TFLite interpreter instead of an ORT session.
 import { TfliteSession, loadTfliteAddon, tfliteOptionsFrom, TFLITE_PACKAGE, TFLITE_PACKAGE_VERSION } from '../runtime/tflite.js';
 
-// TF.js runtime (issue 5): a worker forked with argv[2] = 'tfjs' owns one TF.js layers model.
+// a worker forked with argv[2] = 'tfjs' owns one TF.js layers model.
 import { TfjsSession } from '../runtime/tfjs-session.js';
 import { loadTfjs } from '../runtime/tfjs.js';
 
@@ -66,7 +66,7 @@ async function runOnce(): Promise<void> {
   }
 }
 
-// TFLite (issue 7): the feeds are copied (and quantized, for int8 inputs) into the interpreter once; the
+// the feeds are copied (and quantized, for int8 inputs) into the interpreter once; the
 // timed region is the synchronous invoke and nothing else.
 async function loadTflite(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
   const start = process.hrtime.bigint();
@@ -82,7 +82,7 @@ async function loadTflite(req: Extract<WorkerRequest, { type: 'load' }>): Promis
   });
 }
 
-// TF.js runtime (issue 5): the feeds become TF.js tensors once; the timed region is predict() + dataSync().
+// the feeds become TF.js tensors once; the timed region is predict() + dataSync().
 async function loadTfjsModel(req: Extract<WorkerRequest, { type: 'load' }>): Promise<void> {
   const start = process.hrtime.bigint();
   tfjs = await TfjsSession.create(req.modelPath, label);
@@ -109,7 +109,7 @@ function runTflite(s: Pick<TfliteSession, 'invoke'>, iterations: number): void {
 
 async function run(iterations: number): Promise<void> {
   if (tflite) return runTflite(tflite, iterations);
-  if (tfjs) return runTflite(tfjs, iterations); // TF.js runtime (issue 5): same synchronous timed loop
+  if (tfjs) return runTflite(tfjs, iterations); // same synchronous timed loop
   if (!session || !ortFeeds) throw new Error('run before load');
   const durationsMs = new Float64Array(iterations);
   const s = session;
@@ -154,7 +154,7 @@ process.on('message', (req: WorkerRequest) => {
 // counted in any model's cold start.
 try {
   if (workerKind === 'tfjs') {
-    // TF.js runtime (issue 5): the backend (tfjs-node when installed, else wasm) is chosen before 'ready'.
+    // the backend (tfjs-node when installed, else wasm) is chosen before 'ready'.
     loadTfjs().then(
       (rt) => send({ type: 'ready', onnxruntime: '', runtime: rt.label }),
       (err: unknown) => send({ type: 'error', message: errorMessage(err) }),

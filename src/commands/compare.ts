@@ -13,12 +13,12 @@ import { ModelGateError, errorMessage } from '../errors.js';
 import { extractBase, gitToplevel } from '../compare/extract.js';
 import { compareReports, flattenChecks } from '../compare/reports.js';
 import { compareSides, type Side } from '../compare/sides.js';
-import { renderCompareMarkdown } from '../compare/markdown.js';
-import type { BaseSide, CompareCheck, CompareReport, HeadSide, PairComparison } from '../compare/types.js';
+import { renderCompareMarkdown } from '../report/compare-markdown.js';
+import type { BaseSide, CompareCheck, CompareReport, HeadSide, PairComparison } from '../report/types.js';
 
 export { compareReports, type CompareReportsOptions, type ReportComparison } from '../compare/reports.js';
-export { renderCompareMarkdown, renderCompareTable } from '../compare/markdown.js';
-export type * from '../compare/types.js';
+export { renderCompareMarkdown, renderCompareTable } from '../report/compare-markdown.js';
+export type * from '../report/types.js';
 
 export interface CompareOptions {
   /** The head's modelgate.yml, in a git work tree. */
@@ -181,8 +181,8 @@ function readReport(file: string): Report {
     throw new ModelGateError(`${file}: cannot read the base report (${errorMessage(err)})`, { cause: err });
   }
   const r = data as Partial<Report> | null;
-  if (!r || r.schemaVersion !== 1 || !Array.isArray(r.candidates) || typeof r.hardware !== 'object' || r.hardware === null) {
-    throw new ModelGateError(`${file}: not a modelgate report.json (schemaVersion 1 with candidates and hardware)`);
+  if (!r || ![1, 2].includes(r.schemaVersion as number) || !Array.isArray(r.candidates) || typeof r.hardware !== 'object' || r.hardware === null) {
+    throw new ModelGateError(`${file}: not a modelgate report.json (schemaVersion 1 or 2, with candidates and hardware)`);
   }
   return r as Report;
 }

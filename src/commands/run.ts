@@ -45,7 +45,7 @@ export interface GateRunResult {
 /** A report with nothing measured yet: what an early error still writes, and what every run fills in. */
 export function emptyReport(): Report {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     passed: false,
     tool: { name: 'modelgate', version: TOOL_VERSION },
     hardware: hardwareFingerprint(),

@@ -5,7 +5,7 @@
  * outcome (the PR adds the model), reported in `missing`.
  */
 import { execFile } from 'node:child_process';
-import { realpathSync, rmSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { extractRevision, type ExtractedFile } from '../git/base.js';
 import { loadConfig } from '../config/load.js';
@@ -48,7 +48,19 @@ function repoPath(repoDir: string, file: string, what: string): string {
   return rel.split(path.sep).join('/');
 }
 
-/** External-data locations of a model, relative to its folder (loadModel checks them again when it reads them). */
+/**
+ * The files a model file reads beside itself, relative to its folder: an ONNX model's external data, a
+ * TF.js model.json's weight shards. The importers check each path again when they read it.
+ */
+function companionFiles(modelFile: string): string[] {
+  if (modelFile.toLowerCase().endsWith('.json')) {
+    const manifest = JSON.parse(readFileSync(modelFile, 'utf8')) as { weightsManifest?: Array<{ paths?: unknown }> };
+    return (manifest.weightsManifest ?? []).flatMap((g) => (Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string' && !path.isAbsolute(p)) : []));
+  }
+  return externalDataFiles(modelFile);
+}
+
+/** External-data locations of an ONNX model, relative to its folder (loadModel checks them again when it reads them). */
 function externalDataFiles(modelFile: string): string[] {
   const model = loadModel(modelFile, { inlineExternalData: false });
   const out = new Set<string>();
@@ -107,7 +119,7 @@ export async function extractBase(repoDir: string, sha: string, headConfigPath: 
     files.push(...m.files);
     if (!m.complete) return { sha, configPath: null, modelPath: null, missing: m.message ?? `no model at base ${short}`, files };
     try {
-      const extra = externalDataFiles(modelPath).map((loc) => inRepo(path.join(path.dirname(config.model), loc), 'external data'));
+      const extra = companionFiles(modelPath).map((loc) => inRepo(path.join(path.dirname(config.model), loc), 'a file the model reads'));
       const wanted = extra.filter((p): p is string => p !== null);
       if (wanted.length > 0) files.push(...(await extractRevision(repoDir, sha, wanted, destDir)).files);
     } catch {

@@ -1,7 +1,7 @@
 /** One head-vs-base pair judged by the gate rules, with base as the baseline: shared by `compare` and `compare --base-report`. */
 import type { GateSpec, Metric } from '../config/types.js';
 import { checkAgainst, resolveBudgets, type GateSubject } from '../gate/rules.js';
-import type { LatencyDelta, PairComparison, SideMetrics } from './types.js';
+import type { LatencyDelta, PairComparison, SideMetrics } from '../report/types.js';
 
 export interface PairInput {
   id: PairComparison['id'];

@@ -9,7 +9,7 @@ import { latencyVerdict } from '../benchmark/stats.js';
 import { sameHardware } from '../benchmark/hardware.js';
 import { latencyThreshold } from '../gate/rules.js';
 import { buildPair } from './pair.js';
-import type { CompareCheck, LatencyDelta, PairComparison, SideMetrics } from './types.js';
+import type { CompareCheck, LatencyDelta, PairComparison, SideMetrics } from '../report/types.js';
 
 /** A candidate's numbers from a report.json. */
 export function sideFromReport(c: CandidateReport): SideMetrics {

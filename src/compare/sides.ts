@@ -18,7 +18,7 @@ import { latencyThreshold } from '../gate/rules.js';
 import { buildPair } from './pair.js';
 import type { CandidateResult } from '../gate/result.js';
 import type { Dataset } from '../data/dataset.js';
-import type { LatencyDelta, PairComparison, SideMetrics } from './types.js';
+import type { LatencyDelta, PairComparison, SideMetrics } from '../report/types.js';
 
 /** What the comparison needs from one side's pipeline run. */
 export interface Side {

@@ -46,7 +46,7 @@ export const configSchema = {
       },
     },
     metric: { enum: ['top1', 'top5', 'mse'], default: 'top1' },
-    // ---- export (issue 5: src/import/export-command.ts) ----
+    // export step: src/import/export-command.ts
     export: {
       type: 'object',
       additionalProperties: false,
@@ -67,13 +67,12 @@ export const configSchema = {
         runs: { ...positiveInt, default: 50, description: 'Timed predict() calls per variant.' },
       },
     },
-    // ---- end export ----
     optimize: {
       type: 'array',
       default: [],
       items: {
         type: 'object',
-        // ---- auto: an entry is either { name, passes } or { auto: {...}, name? } (src/passes/auto.ts) ----
+        // an entry is either { name, passes } or { auto: {...}, name? } (the search: src/search/auto.ts)
         if: { required: ['auto'] },
         then: {
           additionalProperties: false,
@@ -98,7 +97,6 @@ export const configSchema = {
             },
           },
         },
-        // ---- end auto ----
         else: {
           additionalProperties: false,
           required: ['name', 'passes'],

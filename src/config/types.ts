@@ -29,7 +29,7 @@ export interface CandidateSpec {
   passes: PassSpec[];
 }
 
-// ---- auto (optimize entries searched on the runner: src/passes/auto.ts) ----
+// auto: optimize entries searched on the runner (src/search/auto.ts)
 export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune';
 
 export interface AutoSpec {
@@ -50,9 +50,8 @@ export interface AutoCandidateSpec {
 }
 
 export type OptimizeSpec = CandidateSpec | AutoCandidateSpec;
-// ---- end auto ----
 
-// ---- export (issue 5: src/import/export-command.ts) ----
+// export step: src/import/export-command.ts
 /** A command that produces the model (torch.onnx.export, tf2onnx, ...), run in the config's folder before everything else. */
 export interface ExportStepSpec {
   run: string;
@@ -67,7 +66,6 @@ export interface TfjsExportStepSpec {
   quantize: Array<'none' | 'uint8' | 'uint16' | 'float16'>;
   runs: number;
 }
-// ---- end export ----
 
 export interface BenchmarkSpec {
   batch: number;

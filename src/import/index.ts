@@ -13,7 +13,7 @@ import { convertTfjsLayers, type ConvertedInput } from './tfjs-layers.js';
 import { checkConversion, DEFAULT_TOLERANCE, type NumericalCheck } from './check.js';
 import { readKerasH5 } from './keras-h5.js';
 import { readKerasZip } from './keras-zip.js';
-import { readTfjsLayersModel, type WeightQuantization } from './tfjs-files.js';
+import { readTfjsLayersModel, type WeightQuantization } from '../formats/tfjs/files.js';
 import { exportTfjsModel, type TfjsLatency } from './tfjs-export.js';
 
 export type SourceFormat = 'onnx' | 'keras-h5' | 'keras-zip' | 'tfjs-layers';

@@ -18,7 +18,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { Hdf5File } from './hdf5.js';
-import { escapesFolder } from './paths.js';
+import { escapesFolder } from '../io/paths.js';
 import { kerasSnakeCase, normalizeKerasConfig, type Json, type JsonObject } from './keras-config.js';
 import { buildTfjsModel, isContainerLayer, leafLayers, setLayerWeights, weightShapes } from './keras-model.js';
 import type { KerasImport } from './keras-h5.js';

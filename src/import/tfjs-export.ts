@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { ModelGateError } from '../errors.js';
 import { seededRandom } from '../data/random.js';
 import { EXTRA_ACTIVATION_NAMES, EXTRA_LAYER_CLASSES } from './tfjs-extras.js';
-import { readTfjsLayersModel, writeTfjsLayersModel, type WeightQuantization } from './tfjs-files.js';
+import { readTfjsLayersModel, writeTfjsLayersModel, type WeightQuantization } from '../formats/tfjs/files.js';
 
 export interface TfjsExportOptions {
   quantize?: WeightQuantization;

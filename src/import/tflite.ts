@@ -18,7 +18,7 @@ import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo
 import { ModelGateError, errorMessage } from '../errors.js';
 import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../formats/tflite/flatbuffer.js';
 import { Activation, Op, Padding, TensorType, opName } from '../formats/tflite/schema.js';
-import { transposeData } from '../export/tflite/convert.js';
+import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
 const TO_NCHW = [0, 3, 1, 2];

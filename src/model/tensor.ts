@@ -133,3 +133,21 @@ export function makeTensor(name: string, dims: readonly number[], data: TypedArr
 export function tensorBytes(t: onnx.ITensorProto): number {
   return onnx.TensorProto.encode(t).len;
 }
+
+/** Row-major transpose of `data` with shape `dims` by `perm` (out axis i = in axis perm[i]). */
+export function transposeData<T extends Float32Array | Int32Array | Int8Array | Uint8Array>(data: T, dims: readonly number[], perm: readonly number[]): T {
+  const outDims = perm.map((a) => dims[a]!);
+  const inStrides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const idx = new Array<number>(dims.length).fill(0);
+  for (let o = 0; o < data.length; o++) {
+    let src = 0;
+    for (let i = 0; i < perm.length; i++) src += idx[i]! * inStrides[perm[i]!]!;
+    out[o] = data[src]!;
+    for (let i = outDims.length - 1; i >= 0; i--) {
+      if (++idx[i]! < outDims[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}

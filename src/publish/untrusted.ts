@@ -11,6 +11,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Report } from '../report/types.js';
+import { checkReport } from '../report/validate.js';
 
 export const LIMITS = {
   /** report.json as read from an artifact. A real one is tens of KB; 8 MiB leaves room for thousands of candidates. */
@@ -112,134 +113,7 @@ export function shellWord(value: unknown): string | null {
 // ---------------------------------------------------------------------------------------------
 
 const str = (max: number) => ({ type: 'string', maxLength: max });
-const num = { type: 'number' };
-const nonNegative = { type: 'number', minimum: 0 };
 const nullable = (schema: object) => ({ anyOf: [schema, { type: 'null' }] });
-const fraction = { type: 'number', minimum: 0, maximum: 1 };
-
-const checkSchema = {
-  type: 'object',
-  required: ['name', 'passed', 'message'],
-  properties: { name: str(LIMITS.idChars), passed: { type: 'boolean' }, message: str(LIMITS.messageChars), subject: str(50) },
-};
-
-const latencySchema = {
-  type: 'object',
-  required: ['batch', 'threads', 'p50_ms', 'p90_ms', 'p99_ms', 'samples'],
-  properties: {
-    batch: { type: 'integer', minimum: 0 },
-    threads: { type: 'integer', minimum: 0 },
-    p50_ms: nonNegative,
-    p90_ms: nonNegative,
-    p99_ms: nonNegative,
-    samples: { type: 'integer', minimum: 0 },
-    mean_ms: nonNegative,
-    ratio: { type: 'number', exclusiveMinimum: 0 },
-    ratio_ci95: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } },
-    verdict: { enum: ['significant regression', 'within noise', 'significant improvement'] },
-    percentiles_ms: { type: 'object', maxProperties: 50, propertyNames: { pattern: '^p[0-9]{1,2}(\\.[0-9])?$' }, additionalProperties: nonNegative },
-  },
-};
-
-const candidateSchema = {
-  type: 'object',
-  required: ['id', 'recipe', 'file', 'bytes', 'accuracy', 'agreement', 'latency', 'checks'],
-  properties: {
-    id: { type: 'string', minLength: 1, maxLength: LIMITS.idChars },
-    recipe: { type: 'array', maxItems: 100 },
-    file: str(1000),
-    bytes: { type: 'integer', minimum: 0, maximum: 1e13 },
-    accuracy: nullable(fraction),
-    agreement: nullable(fraction),
-    mse: nonNegative,
-    latency: nullable(latencySchema),
-    checks: { type: 'array', maxItems: LIMITS.checksPerCandidate, items: checkSchema },
-    error: str(LIMITS.errorChars),
-    runtime_kind: str(50),
-  },
-};
-
-const sideSchema = {
-  type: 'object',
-  required: ['candidate', 'bytes'],
-  properties: {
-    candidate: str(LIMITS.idChars),
-    bytes: { type: 'integer', minimum: 0, maximum: 1e13 },
-    accuracy: nullable(fraction),
-    mse: nullable(nonNegative),
-    p50_ms: nullable(nonNegative),
-    p90_ms: nullable(nonNegative),
-    p99_ms: nullable(nonNegative),
-  },
-};
-
-const pairSchema = {
-  type: 'object',
-  required: ['id', 'base', 'head', 'delta', 'checks'],
-  properties: {
-    id: { enum: ['reference', 'selected'] },
-    base: sideSchema,
-    head: sideSchema,
-    delta: { type: 'object', properties: { bytes: num, accuracy: nullable(num), mse: nullable(num) } },
-    agreement: nullable(fraction),
-    latency: nullable({
-      type: 'object',
-      required: ['ratio', 'ci95', 'verdict', 'threshold'],
-      properties: {
-        ratio: { type: 'number', exclusiveMinimum: 0 },
-        ci95: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } },
-        verdict: { enum: ['significant regression', 'within noise', 'significant improvement'] },
-        threshold: { type: 'number', minimum: 1 },
-        method: str(50),
-        gated: { type: 'boolean' },
-      },
-    }),
-    checks: { type: 'array', maxItems: LIMITS.checksPerCandidate, items: checkSchema },
-  },
-};
-
-/** report.json v1 as ModelGate writes it (src/report/types.ts, plus compare's fields). Unknown fields are allowed: v1 only grows. */
-export const REPORT_SCHEMA = {
-  $id: 'https://modelgate.dev/schema/report-v1.json',
-  type: 'object',
-  required: ['schemaVersion', 'passed', 'tool', 'hardware', 'runtime', 'reference', 'selected', 'candidates'],
-  properties: {
-    schemaVersion: { const: 1 },
-    passed: { type: 'boolean' },
-    tool: { type: 'object', required: ['name', 'version'], properties: { name: str(100), version: str(100) } },
-    hardware: {
-      type: 'object',
-      required: ['cpu', 'cores', 'arch', 'os'],
-      properties: {
-        cpu: str(300),
-        cores: { type: 'integer', minimum: 0, maximum: 1_000_000 },
-        arch: str(50),
-        os: str(300),
-        memory_bytes: nonNegative,
-        isa: { type: 'object', maxProperties: 200, additionalProperties: { type: ['boolean', 'null'] } },
-        node: str(100),
-        onnxruntime: str(100),
-      },
-    },
-    runtime: { type: 'object', required: ['onnxruntime'], maxProperties: 50, properties: { onnxruntime: str(100) } },
-    reference: str(LIMITS.idChars),
-    selected: nullable(str(LIMITS.idChars)),
-    candidates: { type: 'array', maxItems: LIMITS.candidates, items: candidateSchema },
-    config: str(1000),
-    error: str(LIMITS.errorChars),
-    gate: { type: 'object', maxProperties: 50, additionalProperties: { type: ['number', 'string', 'boolean', 'null'] } },
-    dataset: { type: 'object', properties: { samples: { type: 'integer', minimum: 0 } } },
-    mode: str(50),
-    base: {
-      type: 'object',
-      properties: { ref: str(300), sha: nullable(str(100)), missing: str(LIMITS.messageChars), passed: { type: 'boolean' }, selected: nullable(str(LIMITS.idChars)) },
-    },
-    head: { type: 'object', properties: { sha: nullable(str(100)), passed: { type: 'boolean' }, selected: nullable(str(LIMITS.idChars)) } },
-    comparison: { type: 'array', maxItems: 10, items: pairSchema },
-    checks: { type: 'array', maxItems: LIMITS.candidates, items: checkSchema },
-    warnings: { type: 'array', maxItems: 100, items: str(LIMITS.messageChars) },
-  },
-};
 
 /** What a measure (or run/auto) job records beside report.json so a publish job can verify where it came from. */
 export interface ArtifactContext {
@@ -281,7 +155,6 @@ export const CONTEXT_SCHEMA = {
 };
 
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validateReportSchema = ajv.compile(REPORT_SCHEMA);
 const validateContextSchema = ajv.compile(CONTEXT_SCHEMA);
 
 function describeErrors(errors: ErrorObject[] | null | undefined): string {
@@ -302,8 +175,9 @@ function parseJson(bytes: Buffer, maxBytes: number, what: string): unknown {
 /** report.json bytes from an untrusted source → a Report whose every field the renderer reads has the right type and size. */
 export function parseUntrustedReport(bytes: Buffer, what = 'report.json'): Report {
   const data = parseJson(bytes, LIMITS.reportBytes, what);
-  if (!validateReportSchema(data)) throw new UntrustedDataError(`${what} does not match the report.json v1 schema: ${describeErrors(validateReportSchema.errors)}`);
-  return data as unknown as Report;
+  const checked = checkReport(data);
+  if ('errors' in checked) throw new UntrustedDataError(`${what} does not match the report.json schema (schema/report.schema.json): ${plainText(checked.errors, 1000)}`);
+  return checked.report;
 }
 
 export function parseUntrustedContext(bytes: Buffer, what = CONTEXT_FILE): ArtifactContext {

@@ -9,7 +9,7 @@
  * (mdText in markdown, htmlText in HTML blocks, mermaidLabel in charts); numbers are formatted here.
  */
 import type { CandidateReport, CheckResult, Report } from './types.js';
-import type { CompareCheck, PairComparison, SideMetrics } from '../compare/types.js';
+import type { CompareCheck, PairComparison, SideMetrics } from './types.js';
 import { formatBytes } from './markdown.js';
 import { htmlText, mdText, plainText, shellWord } from '../publish/untrusted.js';
 import { latencyChart, sizeAccuracyChart, type LatencyLike, type SizeAccuracyPoint } from './charts.js';
@@ -239,7 +239,7 @@ interface CompareView {
   warnings: string[];
 }
 
-/** The compare fields (src/compare/types.ts) when the report is a `modelgate compare` report. */
+/** The compare fields (src/report/compare-types.ts) when the report is a `modelgate compare` report. */
 function compareView(report: Report): CompareView | undefined {
   if (!Array.isArray(report.comparison) || typeof report.base !== 'object' || report.base === null) return undefined;
   return {

@@ -1,6 +1,6 @@
 /** report.md: the human view of report.json. Everything that comes from the model or config is escaped. */
 import type { CandidateReport, Report } from './types.js';
-import type { AutoReport } from '../search/auto.js';
+import type { AutoReport } from '../candidates/search-report.js';
 
 /** Escapes text for a GFM table cell or line: no HTML, no links, no table breaks. */
 export function escapeMarkdown(text: string): string {
@@ -47,7 +47,7 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
   const ratio = typeof lat?.ratio === 'number' ? ` (${(lat.ratio as number).toFixed(2)}×)` : '';
   const failed = c.checks.filter((k) => !k.passed);
   const verdict = failed.length === 0 ? '✅ pass' : `❌ ${failed.map((k) => escapeMarkdown(k.name)).join(', ')}`;
-  const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : c.runtime_kind === 'tfjs' ? ' · TF.js' : ''); // TFLite (issue 7), TF.js (issue 5): which runtime measured the row
+  const label = (isRef && c.id !== 'reference' ? `${escapeMarkdown(c.id)} (reference)` : escapeMarkdown(c.id)) + (c.runtime_kind === 'tflite' ? ' · TFLite' : c.runtime_kind === 'tfjs' ? ' · TF.js' : ''); // which runtime measured the row
   const name = c.id === selected ? `**${label}** ⭐` : label;
   return [
     name,
@@ -70,7 +70,7 @@ export function renderMarkdown(report: Report): string {
     lines.push('| candidate | size | accuracy | p50 latency | checks |', '|---|---:|---:|---:|---|');
     for (const c of report.candidates) lines.push(`| ${candidateRow(c, ref, report.selected).join(' | ')} |`);
     lines.push('');
-    // TFLite (issue 7): how each .tflite was run, and how it compares with the ONNX model it was exported from.
+    // how each .tflite was run, and how it compares with the ONNX model it was exported from.
     for (const c of report.candidates) {
       const t = c.tflite as TfliteSummary | undefined;
       if (!t) continue;

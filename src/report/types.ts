@@ -1,43 +1,242 @@
-/** report.json, version 1. Fields may be added; none may be removed or change meaning. */
-export interface CheckResult {
-  name: string;
-  passed: boolean;
-  message: string;
+/**
+ * report.json, version 2: the one definition. schema/report.schema.json is generated from these types
+ * (`npm run schema`; a test keeps the two equal), and artifacts from other jobs are validated against it
+ * (src/publish/untrusted.ts). Field by field: docs/report.md.
+ */
+import type { HardwareFingerprint } from '../benchmark/hardware.js';
+import type { LatencyVerdict } from '../benchmark/stats.js';
+import type { AutoReport } from '../candidates/search-report.js';
+import type { TfliteCandidateInfo } from '../candidates/tflite-export.js';
+import type { AppliedBudget, CheckResult } from '../gate/rules.js';
+import type { ExportResult } from '../import/export-command.js';
+import type { ModelSource, TfjsExportReport } from '../import/index.js';
+import type { RuntimeKind } from '../runtime/kind.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
+import type { Metric, SelectRule } from '../config/types.js';
+
+export type { CheckResult };
+
+export const REPORT_SCHEMA_VERSION = 2;
+
+/** Where it was measured: cpu, cores, arch and os always, the rest when known (src/benchmark/hardware.ts). */
+export interface ReportHardware {
+  cpu: string;
+  cores: number;
+  arch: string;
+  os: string;
+  memory_bytes?: number;
+  isa?: Partial<Record<keyof HardwareFingerprint['isa'], boolean | null>>;
+  isa_source?: HardwareFingerprint['isa_source'];
+  node?: string;
+  onnxruntime?: string;
 }
 
 export interface LatencyResult {
+  /** @minimum 0 */
   batch: number;
+  /** @minimum 0 */
   threads: number;
+  /** @minimum 0 */
   p50_ms: number;
+  /** @minimum 0 */
   p90_ms: number;
+  /** @minimum 0 */
   p99_ms: number;
+  /** @minimum 0 */
   samples: number;
-  [extra: string]: unknown;
+  mean_ms?: number;
+  stddev_ms?: number;
+  cv?: number;
+  /** 95% CI of the median (order statistics). */
+  ci95_ms?: [number, number];
+  throughput_items_per_s?: number;
+  cold_start_ms?: number;
+  peak_rss_bytes?: number;
+  /** Latency percentiles for the comment's chart: p10 … p99. */
+  percentiles_ms?: Record<string, number>;
+  /** Against the reference: median ratio of the interleaved measurements, its bootstrap CI and verdict. */
+  ratio?: number;
+  ratio_ci95?: [number, number];
+  verdict?: LatencyVerdict;
+  measurements?: number;
 }
 
 export interface CandidateReport {
   id: string;
   recipe: unknown[];
-  /** Relative to the out dir. */
+  /** Relative to the out dir; '' when the build failed. */
   file: string;
+  /** @minimum 0 */
   bytes: number;
-  /** 0..1, or null without labels (or for mse). */
+  /** The model file(s) gzip-compressed at level 9. */
+  gzip_bytes?: number;
+  /**
+   * 0..1, or null without labels (or for mse).
+   * @minimum 0
+   * @maximum 1
+   */
   accuracy: number | null;
-  /** Top-1 agreement with the reference's outputs, 0..1, or null. */
+  /**
+   * Top-1 agreement with the reference's outputs, 0..1, or null.
+   * @minimum 0
+   * @maximum 1
+   */
   agreement: number | null;
+  mse?: number;
   latency: LatencyResult | null;
   checks: CheckResult[];
-  [extra: string]: unknown;
+  runtime_kind?: RuntimeKind;
+  /** Session options the candidate needs: measured with them, shipped with them. */
+  runtime_options?: RuntimeOptions;
+  /** A .tflite candidate's export facts, or how TFLite runs a .tflite reference. */
+  tflite?: TfliteCandidateInfo | { runtime: TfliteRuntimeInfo };
+  tfjs?: { runtime: string; quantize: string };
+  /** What the auto search tried and why it chose this recipe. */
+  auto?: AutoReport;
+  /** Byte for byte the reference: reported, not a separate candidate. */
+  unchanged?: boolean;
+  error?: string;
+}
+
+export interface GateReport {
+  accuracy_drop_max?: number;
+  latency_ratio_max?: number;
+  size_bytes_max?: number;
+  select: SelectRule;
+  metric: Metric;
+  /** Every budget that applied, with where it came from (the config, or the default). */
+  budgets?: AppliedBudget[];
 }
 
 export interface Report {
-  schemaVersion: 1;
+  schemaVersion: 2;
   passed: boolean;
   tool: { name: string; version: string };
-  hardware: { cpu: string; cores: number; arch: string; os: string; [extra: string]: unknown };
-  runtime: { onnxruntime: string; [extra: string]: unknown };
+  hardware: ReportHardware;
+  runtime: { onnxruntime: string; tfjs?: string; tflite?: string };
   reference: string;
   selected: string | null;
   candidates: CandidateReport[];
-  [extra: string]: unknown;
+  /** The config path, relative to the working directory. */
+  config?: string;
+  /** Set when the run could not run (exit 2). */
+  error?: string;
+  export?: ExportResult;
+  /** A converted source model (Keras, TF.js): its format, layers and numerical check. */
+  source?: ModelSource;
+  tfjs_export?: TfjsExportReport[];
+  dataset?: { samples: number; labelled: boolean; synthetic: boolean };
+  gate?: GateReport;
+  /** `modelgate compare` adds these (the head's own run is the rest of the report). */
+  mode?: 'compare';
+  base?: BaseSide;
+  head?: HeadSide;
+  comparison?: PairComparison[];
+  checks?: CompareCheck[];
+  warnings?: string[];
+  /** Seconds for the whole compare (extraction, both pipelines, interleaved measurement). */
+  duration_s?: number;
+}
+
+/** A `modelgate compare` report: a run report with the compare fields present. */
+export type CompareReport = Report & Required<Pick<Report, 'mode' | 'base' | 'head' | 'comparison' | 'checks' | 'warnings'>>;
+
+/** One model's numbers, as measured for the comparison. */
+export interface SideMetrics {
+  /** The candidate id on that side ('reference' is the repo's model itself). */
+  candidate: string;
+  bytes: number;
+  /** The model file gzip-compressed (level 9), from the side's pipeline run; null when unknown. */
+  gzip_bytes: number | null;
+  accuracy: number | null;
+  mse: number | null;
+  p50_ms: number | null;
+  p90_ms: number | null;
+  p99_ms: number | null;
+  throughput_items_per_s: number | null;
+  cold_start_ms: number | null;
+  peak_rss_bytes: number | null;
+  samples: number | null;
+}
+
+export interface LatencyDelta {
+  /** median(head) / median(base). */
+  ratio: number;
+  ci95: [number, number];
+  verdict: LatencyVerdict;
+  /** The ratio the verdict was taken against: the head config's latency_ratio_max, or the default. */
+  threshold: number;
+  /**
+   * 'paired rounds': base and head measured interleaved in this job and resampled round by round;
+   * 'independent samples': interleaved but not round-aligned; 'separate reports': two reports
+   * produced elsewhere, with a conservative CI from their two median CIs.
+   */
+  method: 'paired rounds' | 'independent samples' | 'separate reports';
+  /** False when the verdict is reported but not gated (no latency budget, different hardware). */
+  gated: boolean;
+  /**
+   * Independent interleaved measurements (fresh worker processes each). `ratio` is the median of
+   * their ratios and `ci95` the medians of their bounds, so the verdict is the majority verdict.
+   */
+  measurements?: number;
+  runs?: Array<{ ratio: number; ci95: [number, number]; verdict: LatencyVerdict }>;
+}
+
+export interface PairComparison {
+  /** 'reference': the repo's model on both sides. 'selected': each side's selected candidate. */
+  id: 'reference' | 'selected';
+  base: SideMetrics;
+  head: SideMetrics;
+  /** head − base; null where either side has no value. */
+  delta: {
+    bytes: number;
+    gzip_bytes: number | null;
+    accuracy: number | null;
+    mse: number | null;
+    p50_ms: number | null;
+    p90_ms: number | null;
+    p99_ms: number | null;
+    throughput_items_per_s: number | null;
+    cold_start_ms: number | null;
+    peak_rss_bytes: number | null;
+  };
+  /** Top-1 agreement of head's outputs with base's on the head's dataset, 0..1, or null. */
+  agreement: number | null;
+  /** True when both models were evaluated on the head's dataset (accuracy deltas are on the same data). */
+  same_data: boolean;
+  latency: LatencyDelta | null;
+  checks: CheckResult[];
+}
+
+export interface CompareCheck extends CheckResult {
+  /** The pair the check is about, or 'head' for the head's own gate. */
+  subject: 'reference' | 'selected' | 'head';
+}
+
+export interface BaseSide {
+  /** The ref as given (--base), or the base report's path. */
+  ref: string;
+  /** The merge base that was read; null for --base-report. */
+  sha: string | null;
+  /** The tip of `ref`. */
+  ref_sha?: string;
+  /** Set when the base has no config or model: the compare ran against nothing. */
+  missing?: string;
+  /** The base's own gate run: did it pass, what did it select, its error if it failed to run. */
+  passed?: boolean;
+  selected?: string | null;
+  error?: string;
+  candidates?: Array<{ id: string; bytes: number; accuracy: number | null; p50_ms: number | null }>;
+  /** Only for --base-report: where the base was measured. */
+  hardware?: Report['hardware'];
+  /** Depth fetched to find the merge base in a shallow clone, when a fetch was needed. */
+  fetched_depth?: number | null;
+}
+
+export interface HeadSide {
+  sha: string | null;
+  /** The head's own gate. */
+  passed: boolean;
+  selected: string | null;
 }

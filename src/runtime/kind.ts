@@ -5,7 +5,7 @@
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
 import { OrtSession, type RuntimeOptions } from './session.js';
 import { TfliteSession, tfliteOptionsFrom } from './tflite.js';
-// TF.js runtime (issue 5): exported TF.js layers models (model.json) are candidates too.
+// exported TF.js layers models (model.json) are candidates too.
 import { TfjsSession } from './tfjs-session.js';
 
 export type RuntimeKind = 'onnxruntime' | 'tflite' | 'tfjs';
@@ -22,7 +22,7 @@ export interface ModelSession {
 export function runtimeKindOf(file: string): RuntimeKind {
   const lower = file.toLowerCase();
   if (lower.endsWith('.tflite')) return 'tflite';
-  return lower.endsWith('.json') ? 'tfjs' : 'onnxruntime'; // TF.js runtime (issue 5)
+  return lower.endsWith('.json') ? 'tfjs' : 'onnxruntime';
 }
 
 /**
@@ -31,6 +31,6 @@ export function runtimeKindOf(file: string): RuntimeKind {
  */
 export async function openSession(file: string, options: RuntimeOptions, label: string, kind: RuntimeKind = runtimeKindOf(file)): Promise<ModelSession> {
   if (kind === 'tflite') return TfliteSession.create(file, tfliteOptionsFrom(options), label);
-  if (kind === 'tfjs') return TfjsSession.create(file, label); // TF.js runtime (issue 5): the backend is per process (loadTfjs)
+  if (kind === 'tfjs') return TfjsSession.create(file, label); // the backend is per process (loadTfjs)
   return OrtSession.create(file, options, label);
 }

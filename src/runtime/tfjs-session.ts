@@ -1,5 +1,5 @@
 /**
- * TF.js runtime (issue 5): a TF.js layers model (model.json + shards) behind the same session shape as
+ * a TF.js layers model (model.json + shards) behind the same session shape as
  * onnxruntime and TFLite, so an exported TF.js variant is evaluated and benchmarked as a candidate.
  *
  * It takes the ONNX model's feeds as they are: a Keras/TF.js import keeps the Keras input names and
@@ -9,7 +9,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
 import { ModelGateError, errorMessage } from '../errors.js';
-import { readTfjsLayersModel } from '../import/tfjs-files.js';
+import { readTfjsLayersModel } from '../formats/tfjs/files.js';
 import { loadTfjs, type TfjsRuntime } from './tfjs.js';
 
 /** Output names as convertTfjsLayers (src/import/tfjs-layers.ts) assigns them to the ONNX graph's outputs. */

@@ -55,3 +55,13 @@ describe('config', () => {
     expect(file).toEqual(JSON.parse(JSON.stringify(configSchema)));
   });
 });
+
+describe('report.json schema', () => {
+  it('ships schema/report.schema.json and src/report/schema.generated.ts generated from src/report/types.ts', async () => {
+    const { reportSchemaFromTypes } = await import('../../scripts/report-schema.js');
+    const { REPORT_JSON_SCHEMA } = await import('../../src/report/schema.generated.js');
+    const generated = reportSchemaFromTypes();
+    expect(JSON.parse(readFileSync('schema/report.schema.json', 'utf8'))).toEqual(generated);
+    expect(REPORT_JSON_SCHEMA).toEqual(generated);
+  }, 60_000);
+});

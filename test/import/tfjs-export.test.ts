@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { exportTfjsModel } from '../../src/import/tfjs-export.js';
-import { readTfjsLayersModel, writeTfjsLayersModel } from '../../src/import/tfjs-files.js';
+import { readTfjsLayersModel, writeTfjsLayersModel } from '../../src/formats/tfjs/files.js';
 import { extraLayer } from '../../src/import/tfjs-extras.js';
 import { importModel } from '../../src/import/index.js';
 import { ModelGateError } from '../../src/errors.js';

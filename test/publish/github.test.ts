@@ -173,7 +173,7 @@ describe('outDirFiles and the artifact upload', () => {
   beforeAll(() => {
     outDir = path.join(tmp, 'out');
     mkdirSync(path.join(outDir, 'candidates'), { recursive: true });
-    writeFileSync(path.join(outDir, 'report.json'), JSON.stringify({ schemaVersion: 1, passed: true }));
+    writeFileSync(path.join(outDir, 'report.json'), JSON.stringify({ schemaVersion: 2, passed: true }));
     writeFileSync(path.join(outDir, 'report.md'), '## ModelGate: passed\n');
     writeFileSync(path.join(outDir, 'candidates', 'int8.onnx'), Buffer.from([8, 1, 2, 3]));
     secret = path.join(tmp, 'secret.txt');
@@ -202,7 +202,7 @@ describe('outDirFiles and the artifact upload', () => {
     expect(stored).toMatchObject({ name: 'modelgate-mnist', runId: 4242, finalized: true });
     const entries = readZip(stored.zip!);
     expect([...entries.keys()].sort()).toEqual(['candidates/int8.onnx', 'latest.md', 'report.json', 'report.md']);
-    expect(JSON.parse(entries.get('report.json')!.toString())).toEqual({ schemaVersion: 1, passed: true });
+    expect(JSON.parse(entries.get('report.json')!.toString())).toEqual({ schemaVersion: 2, passed: true });
     expect([...entries.values()].some((data) => data.toString().includes('runner secrets'))).toBe(false);
 
     // The same name twice in one workflow run is refused, as GitHub does.
@@ -242,7 +242,7 @@ describe('failedBudgetAnnotations', () => {
     checks: checks.map(([name, passed]) => ({ name, passed, message: `${name} ${passed ? 'ok' : 'exceeded'}` })),
   });
   const report: Report = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     passed: false,
     tool: { name: 'modelgate', version: '0.1.0' },
     hardware: { cpu: 'x', cores: 2, arch: 'x64', os: 'linux' },

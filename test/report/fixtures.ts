@@ -1,9 +1,10 @@
 /** report.json v1 fixtures for the comment and publish tests, with numbers from a real MNIST run on this machine. */
 import type { CandidateReport, CheckResult, Report } from '../../src/report/types.js';
+import type { LatencyVerdict } from '../../src/benchmark/stats.js';
 
-const gate = { accuracy_drop_max: 0.005, latency_ratio_max: 1.1, size_bytes_max: 300_000, select: 'smallest-passing', metric: 'top1' };
+const gate = { accuracy_drop_max: 0.005, latency_ratio_max: 1.1, size_bytes_max: 300_000, select: 'smallest-passing' as const, metric: 'top1' as const };
 
-function latency(p50: number, ratio?: number, verdict?: string, ci?: [number, number]) {
+function latency(p50: number, ratio?: number, verdict?: LatencyVerdict, ci?: [number, number]) {
   return {
     batch: 1, threads: 1, p50_ms: p50, p90_ms: p50 * 1.05, p99_ms: p50 * 3.8, samples: 4000,
     percentiles_ms: { p5: p50 * 0.93, p10: p50 * 0.95, p25: p50 * 0.98, p50, p75: p50 * 1.02, p90: p50 * 1.05, p95: p50 * 1.3, p99: p50 * 3.8 },
@@ -16,7 +17,7 @@ const bad = (name: string, message: string): CheckResult => ({ name, passed: fal
 
 export function candidate(id: string, bytes: number, accuracy: number, p50: number, checks: CheckResult[], extra: Partial<CandidateReport> = {}): CandidateReport {
   const ratio = id === 'reference' ? undefined : p50 / 0.0233;
-  const verdict = ratio === undefined ? undefined : ratio > 1.1 ? 'significant regression' : ratio < 1 / 1.1 ? 'significant improvement' : 'within noise';
+  const verdict: LatencyVerdict | undefined = ratio === undefined ? undefined : ratio > 1.1 ? 'significant regression' : ratio < 1 / 1.1 ? 'significant improvement' : 'within noise';
   return {
     id, recipe: [], file: `models/${id}.onnx`, bytes, accuracy, agreement: id === 'reference' ? null : 0.9995,
     latency: latency(p50, ratio, verdict), checks, runtime_kind: 'onnxruntime', ...extra,
@@ -26,7 +27,7 @@ export function candidate(id: string, bytes: number, accuracy: number, p50: numb
 /** A passing run: int8-dynamic selected, int8-static too slow. */
 export function passingReport(): Report {
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     passed: true,
     tool: { name: 'modelgate', version: '0.1.0' },
     hardware: { cpu: 'AMD EPYC 7763 64-Core Processor', cores: 4, arch: 'x64', os: 'linux 6.8.0-1017-azure', memory_bytes: 16 * 2 ** 30, isa: { avx2: true, avx512_vnni: true, neon: false }, node: 'v20.20.2', onnxruntime: '1.30.0' },
@@ -59,11 +60,11 @@ export function failingReport(): Report {
 export function regressedCompareReport(): Report {
   const r = passingReport();
   const side = (candidate: string, bytes: number, accuracy: number, p50: number) => ({
-    candidate, bytes, accuracy, mse: null, p50_ms: p50, p90_ms: p50 * 1.05, p99_ms: p50 * 3.8, throughput_items_per_s: 1000 / p50, cold_start_ms: 40, peak_rss_bytes: 120e6, samples: 4000,
+    candidate, bytes, gzip_bytes: null, accuracy, mse: null, p50_ms: p50, p90_ms: p50 * 1.05, p99_ms: p50 * 3.8, throughput_items_per_s: 1000 / p50, cold_start_ms: 40, peak_rss_bytes: 120e6, samples: 4000,
   });
   const pair = (id: 'reference' | 'selected', name: string, base: ReturnType<typeof side>, head: ReturnType<typeof side>, checks: CheckResult[]) => ({
     id, base, head,
-    delta: { bytes: head.bytes - base.bytes, accuracy: head.accuracy - base.accuracy, mse: null, p50_ms: head.p50_ms - base.p50_ms, p90_ms: null, p99_ms: null, throughput_items_per_s: null, cold_start_ms: null, peak_rss_bytes: null },
+    delta: { bytes: head.bytes - base.bytes, gzip_bytes: null, accuracy: head.accuracy - base.accuracy, mse: null, p50_ms: head.p50_ms - base.p50_ms, p90_ms: null, p99_ms: null, throughput_items_per_s: null, cold_start_ms: null, peak_rss_bytes: null },
     agreement: 0.955, same_data: true,
     latency: { ratio: head.p50_ms / base.p50_ms, ci95: [head.p50_ms / base.p50_ms - 0.01, head.p50_ms / base.p50_ms + 0.01] as [number, number], verdict: 'within noise' as const, threshold: 1.1, method: 'paired rounds' as const, gated: true },
     checks: checks.map((c) => ({ ...c })),
@@ -79,8 +80,8 @@ export function regressedCompareReport(): Report {
     pair('selected', 'int8-dynamic', side('int8-dynamic', 57_255, 0.9625, 0.0206), side('int8-dynamic', 57_301, 0.931, 0.0208), [accuracyFail, ok('latency_ratio_max', 'p50 1.01× base: within noise against 1.1×'), ok('size_bytes_max', '57301 bytes ≤ 300000 (base 57255, +46)')]),
   ];
   r.checks = [
-    { subject: 'head', name: 'gate', passed: true, message: "head's own gate passed: selected int8-dynamic" },
-    ...(r.comparison as Array<{ id: string; checks: CheckResult[] }>).flatMap((p) => p.checks.map((c) => ({ ...c, subject: p.id }))),
+    { subject: 'head' as const, name: 'gate', passed: true, message: "head's own gate passed: selected int8-dynamic" },
+    ...r.comparison.flatMap((p) => p.checks.map((c) => ({ ...c, subject: p.id }))),
   ];
   r.warnings = [];
   return r;

@@ -17,7 +17,7 @@
  * model in onnxruntime apply to the TFLite tensors (see ./quantize.ts).
  */
 import { DataType, dimsOf, onnx, type Model } from '../../model/onnx.js';
-import { tensorData, tensorToFloat32 } from '../../model/tensor.js';
+import { tensorData, tensorToFloat32, transposeData } from '../../model/tensor.js';
 import { consumerMap, describeNode, getFloatAttr, getIntAttr, getIntsAttr, getStringAttr, opsetVersion, topologicalSort } from '../../model/graph.js';
 import { runtimeInputs } from '../../model/io.js';
 import { ModelGateError } from '../../errors.js';
@@ -67,24 +67,6 @@ function fail(node: INode, message: string): never {
 function isMemoryIdentity(dims: readonly number[], perm: readonly number[]): boolean {
   const moved = perm.filter((a) => dims[a] !== 1);
   return moved.every((a, i) => i === 0 || a > moved[i - 1]!);
-}
-
-/** Row-major transpose of `data` with shape `dims` by `perm` (out axis i = in axis perm[i]). */
-export function transposeData<T extends Float32Array | Int32Array | Int8Array | Uint8Array>(data: T, dims: readonly number[], perm: readonly number[]): T {
-  const outDims = perm.map((a) => dims[a]!);
-  const inStrides = dims.map((_, i) => product(dims.slice(i + 1)));
-  const out = new (data.constructor as new (n: number) => T)(data.length);
-  const idx = new Array<number>(dims.length).fill(0);
-  for (let o = 0; o < data.length; o++) {
-    let src = 0;
-    for (let i = 0; i < perm.length; i++) src += idx[i]! * inStrides[perm[i]!]!;
-    out[o] = data[src]!;
-    for (let i = outDims.length - 1; i >= 0; i--) {
-      if (++idx[i]! < outDims[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return out;
 }
 
 function bytesOf(a: Float32Array | Int32Array): Uint8Array {

@@ -10,9 +10,9 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { ModelGateError, errorMessage } from '../errors.js';
-import { floatToHalf } from '../model/tensor.js';
-import { escapesFolder } from './paths.js';
+import { ModelGateError, errorMessage } from '../../errors.js';
+import { floatToHalf } from '../../model/tensor.js';
+import { escapesFolder } from '../../io/paths.js';
 
 export const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
 export const MAX_WEIGHT_BYTES = 2 ** 31 - 1;

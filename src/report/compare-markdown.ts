@@ -1,5 +1,5 @@
 /** report.md and the CLI table for a compare: base → head for every metric of every compared pair. */
-import { candidateRow, code, escapeMarkdown, formatBytes } from '../report/markdown.js';
+import { candidateRow, code, escapeMarkdown, formatBytes } from './markdown.js';
 import type { CompareReport, PairComparison, SideMetrics } from './types.js';
 
 type Row = { label: string; base: string; head: string; delta: string };
