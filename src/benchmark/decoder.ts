@@ -101,6 +101,7 @@ export interface DecoderLatencyComparison {
 }
 
 /** Candidate against reference from the same measureDecoderLatency call: one ratio (with bootstrap CI) per phase. */
+/** `threshold` as compareLatency takes it: the ratio (≥ 1) above which a slowdown counts. */
 export function compareDecoderLatency(ref: DecoderLatency, cand: DecoderLatency, threshold: number, seed: number): DecoderLatencyComparison {
   return { ttft: compareLatency(ref.prefill, cand.prefill, threshold, seed), decode: compareLatency(ref.decode, cand.decode, threshold, seed + 1) };
 }
