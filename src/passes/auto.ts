@@ -19,11 +19,14 @@ import type { IsaFlags } from '../benchmark/hardware.js';
 import type { AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { nodeKey } from './quant-common.js';
+import { MATMUL_NBITS_DEFAULTS } from './matmul-nbits.js';
 
 // ---------------------------------------------------------------- options
 
 /** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
-export const AUTO_FAMILIES: readonly AutoFamily[] = ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune'];
+export const AUTO_FAMILIES: readonly AutoFamily[] = [
+  'cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only',
+];
 export type { AutoFamily };
 export type AutoOptions = AutoSpec;
 
@@ -260,6 +263,10 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
       return [...steps, { lowrank: {} }];
     case 'prune':
       return [...steps, { prune: { mode: 'structured', sparsity: 0.25 } }];
+    case 'int4_weight_only':
+      return [...steps, { matmul_nbits: { bits: 4, block_size: 32 } }];
+    case 'int8_weight_only':
+      return [...steps, { matmul_nbits: { bits: 8, block_size: 32 } }];
   }
 }
 
@@ -330,6 +337,13 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
   consider('fp16', null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
   consider('lowrank', hasMatMul ? null : 'no MatMul/Gemm with constant weights', 8, 'truncated SVD of large MatMul/Gemm weights (95% energy)', 'changes the function; list it in auto.recipes to try it');
   consider('prune', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', 6, 'structured pruning of 25% of the channels', 'changes the function until fine-tuned; list it in auto.recipes to try it');
+  // MatMulNBits (com.microsoft): the weight-only form LLM exports ship; it pays where MatMul weights dominate.
+  const nbits = a.nodes.some((n) => n.opType === 'MatMul' && n.weightElements >= MATMUL_NBITS_DEFAULTS.min_elements)
+    ? null : `no MatMul with a constant weight of ${MATMUL_NBITS_DEFAULTS.min_elements} elements or more`;
+  const matmulHeavy = a.attention || a.mix.matmul + a.mix.attention >= 0.5;
+  const notHeavy = `MatMul/attention is ${pct(a.mix.matmul + a.mix.attention)} of the multiply-adds; list it in auto.recipes to try it`;
+  consider('int4_weight_only', nbits, 38 + 40 * a.mix.matmul, `int4 MatMulNBits blocks of 32: about 1/6 of the MatMul weight bytes; ${mix}`, matmulHeavy ? undefined : notHeavy);
+  consider('int8_weight_only', nbits, 35 + 40 * a.mix.matmul, `int8 MatMulNBits blocks of 32: about 1/3.5 of the MatMul weight bytes; ${mix}`, matmulHeavy ? undefined : notHeavy);
   planned.sort((x, y) => y.priority - x.priority || AUTO_FAMILIES.indexOf(x.family) - AUTO_FAMILIES.indexOf(y.family));
   return { planned, skipped };
 }
