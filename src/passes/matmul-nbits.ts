@@ -23,6 +23,7 @@ import {
   NameAllocator, checkModel, consumerMap, describeNode, dropInitializerInputs, ensureOpsetImport, initializerMap, intAttr, makeNode,
   removeUnusedInitializers, setInitializer, sortGraph,
 } from '../model/graph.js';
+import { ModelGateError } from '../errors.js';
 import type { Pass, PassContext } from './pass.js';
 
 export interface MatMulNBitsOptions {
@@ -128,6 +129,9 @@ export async function quantizeMatMulNBits(input: Model, options: MatMulNBitsOpti
   const symmetric = options.symmetric ?? MATMUL_NBITS_DEFAULTS.symmetric;
   const minElements = options.min_elements ?? MATMUL_NBITS_DEFAULTS.min_elements;
   const exclude = new Set(options.nodes_exclude ?? []);
+  for (const name of exclude) {
+    if (!(graph.node ?? []).some((n) => n.name === name)) throw new ModelGateError(`pass 'matmul_nbits': option 'nodes_exclude' names '${name}', which is not a node of the model`);
+  }
   const inits = initializerMap(graph);
   const graphOutputs = new Set((graph.output ?? []).map((o) => o.name));
   const names = new NameAllocator(graph);

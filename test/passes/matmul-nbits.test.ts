@@ -144,6 +144,9 @@ describe('matmul_nbits', () => {
     const log3: string[] = [];
     await matmulNBitsPass.run(model, { min_elements: 1 }, testContext(() => [], log3));
     expect(log3.join('\n')).toContain(`'mm' (MatMul): weight 'w' is 3-D`);
+    await expect(matmulNBitsPass.run(d.model, { nodes_exclude: ['lm_head'] }, testContext(() => []))).rejects.toThrow(
+      "pass 'matmul_nbits': option 'nodes_exclude' names 'lm_head', which is not a node of the model",
+    );
   });
 
   it('bad options name the key', () => {
