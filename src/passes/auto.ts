@@ -264,7 +264,7 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
     case 'prune':
       return [...steps, { prune: { mode: 'structured', sparsity: 0.25 } }];
     case 'int4_weight_only':
-      return [...steps, { matmul_nbits: { bits: 4, block_size: 32 } }];
+      return [...steps, { matmul_nbits: { bits: 4, block_size: 32, accuracy_level: 4 } }];
     case 'int8_weight_only':
       return [...steps, { matmul_nbits: { bits: 8, block_size: 32 } }];
   }
@@ -342,8 +342,10 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
     ? null : `no MatMul with a constant weight of ${MATMUL_NBITS_DEFAULTS.min_elements} elements or more`;
   const matmulHeavy = a.attention || a.mix.matmul + a.mix.attention >= 0.5;
   const notHeavy = `MatMul/attention is ${pct(a.mix.matmul + a.mix.attention)} of the multiply-adds; list it in auto.recipes to try it`;
-  consider('int4_weight_only', nbits, 38 + 40 * a.mix.matmul, `int4 MatMulNBits blocks of 32: about 1/6 of the MatMul weight bytes; ${mix}`, matmulHeavy ? undefined : notHeavy);
-  consider('int8_weight_only', nbits, 35 + 40 * a.mix.matmul, `int8 MatMulNBits blocks of 32: about 1/3.5 of the MatMul weight bytes; ${mix}`, matmulHeavy ? undefined : notHeavy);
+  consider('int4_weight_only', nbits, 38 + 40 * a.mix.matmul, `int4 MatMulNBits blocks of 32, int8 compute (accuracy_level 4): 5/32 of the MatMul weight bytes; ${mix}`, matmulHeavy ? undefined : notHeavy);
+  // On x86 onnxruntime 1.30 has no fast 8-bit block kernel: 1.4-9x slower than fp32 (docs/benchmarks.md, MatMulNBits).
+  consider('int8_weight_only', nbits, 35 + 40 * a.mix.matmul, `int8 MatMulNBits blocks of 32: 9/32 of the MatMul weight bytes; ${mix}`,
+    isa.dotprod || isa.neon ? (matmulHeavy ? undefined : notHeavy) : 'int8 MatMulNBits ran 1.4-9x slower than fp32 on x86 (docs/benchmarks.md); list it in auto.recipes to measure it anyway');
   planned.sort((x, y) => y.priority - x.priority || AUTO_FAMILIES.indexOf(x.family) - AUTO_FAMILIES.indexOf(y.family));
   return { planned, skipped };
 }

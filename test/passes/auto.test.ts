@@ -197,12 +197,15 @@ describe('auto planning', () => {
   it('plans int4/int8 MatMulNBits for MatMul- or attention-heavy graphs, below dynamic int8; not for a CNN', () => {
     const plan = planTrials(mlp, X86_VNNI);
     const families = plan.planned.map((p) => p.family);
-    expect(families).toEqual(expect.arrayContaining(['int4_weight_only', 'int8_weight_only']));
+    expect(families).toContain('int4_weight_only');
     expect(families.indexOf('dynamic')).toBeLessThan(families.indexOf('int4_weight_only'));
-    expect(families.indexOf('int4_weight_only')).toBeLessThan(families.indexOf('int8_weight_only'));
+    // 8-bit blocks have no fast x86 kernel: only when asked for, or on Arm.
+    expect(plan.skipped.find((s) => s.family === 'int8_weight_only')?.why).toMatch(/int8 MatMulNBits ran 1\.4-9x slower than fp32 on x86/);
+    const arm = planTrials(mlp, { neon: true, dotprod: true, avx: false }).planned.map((p) => p.family);
+    expect(arm.indexOf('int4_weight_only')).toBeLessThan(arm.indexOf('int8_weight_only'));
     expect(planTrials(conv, X86_VNNI).skipped.find((s) => s.family === 'int4_weight_only')?.why).toBe('no MatMul with a constant weight of 4096 elements or more');
     const light = analysis([node('fc', 'MatMul', 8192, 128), node('conv', 'Conv', 18432, 288)], { mix: { conv: 0.8, matmul: 0.2, recurrent: 0, attention: 0 } });
-    expect(planTrials(light, X86_VNNI).skipped.find((s) => s.family === 'int8_weight_only')?.why).toMatch(/MatMul\/attention is 20% of the multiply-adds; list it in auto.recipes/);
+    expect(planTrials(light, X86_VNNI).skipped.find((s) => s.family === 'int4_weight_only')?.why).toMatch(/MatMul\/attention is 20% of the multiply-adds; list it in auto.recipes/);
     expect(planTrials(light, X86_VNNI, ['int8_weight_only']).planned.map((p) => p.family)).toEqual(['int8_weight_only']);
     expect(planTrials({ ...light, attention: true }, X86_VNNI).planned.map((p) => p.family)).toContain('int4_weight_only');
   });
