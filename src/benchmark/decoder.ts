@@ -105,3 +105,27 @@ export interface DecoderLatencyComparison {
 export function compareDecoderLatency(ref: DecoderLatency, cand: DecoderLatency, threshold: number, seed: number): DecoderLatencyComparison {
   return { ttft: compareLatency(ref.prefill, cand.prefill, threshold, seed), decode: compareLatency(ref.decode, cand.decode, threshold, seed + 1) };
 }
+
+/** What a report keeps of a decoder measurement (candidates[].decoder): the p50s, and the ratios against the reference. */
+export interface DecoderLatencySummary {
+  prefill_tokens: number;
+  ttft_ms: number;
+  decode_ms_per_token: number;
+  tokens_per_s: number;
+  ttft_ratio?: number;
+  ttft_ratio_ci95?: [number, number];
+  decode_ratio?: number;
+  decode_ratio_ci95?: [number, number];
+}
+
+export function summarizeDecoderLatency(lat: DecoderLatency, vsReference?: DecoderLatencyComparison): DecoderLatencySummary {
+  const out: DecoderLatencySummary = {
+    prefill_tokens: lat.prefill_tokens, ttft_ms: lat.ttft_ms, decode_ms_per_token: lat.decode_ms_per_token, tokens_per_s: lat.tokens_per_s,
+  };
+  if (vsReference) {
+    Object.assign(out, {
+      ttft_ratio: vsReference.ttft.ratio, ttft_ratio_ci95: vsReference.ttft.ci95, decode_ratio: vsReference.decode.ratio, decode_ratio_ci95: vsReference.decode.ci95,
+    });
+  }
+  return out;
+}

@@ -80,11 +80,11 @@ export async function convertToFp32(input: Model, _options: Fp32Options, ctx: Pa
   for (const node of graph.node ?? []) node.input = (node.input ?? []).map((i) => renamed.get(i) ?? i);
   const outputRenamed = new Map<string, string>();
   for (const v of graph.output ?? []) {
-    if (v.type?.tensorType?.elemType !== DataType.FLOAT16) continue;
-    const source = renamed.get(v.name!) ?? v.name!;
+    // An input passed straight through stays float16 without help.
+    if (v.type?.tensorType?.elemType !== DataType.FLOAT16 || renamed.has(v.name!)) continue;
     const inner = names.next(`${v.name}_fp32`);
     outputRenamed.set(v.name!, inner);
-    tail.push(makeNode('Cast', [source === v.name ? inner : source], [v.name!], { name: names.next(`${v.name}_to_fp16`), attributes: [intAttr('to', DataType.FLOAT16)] }));
+    tail.push(makeNode('Cast', [inner], [v.name!], { name: names.next(`${v.name}_to_fp16`), attributes: [intAttr('to', DataType.FLOAT16)] }));
   }
   for (const node of graph.node ?? []) {
     node.output = (node.output ?? []).map((o) => outputRenamed.get(o) ?? o);

@@ -1,8 +1,8 @@
 /**
  * The 'matmul_nbits' pass: MatMul nodes whose B is a constant 2-D float weight [K, N] become onnxruntime's
  * contrib op com.microsoft.MatMulNBits, with B stored block-quantized to 4 or 8 bits along K. This is the
- * weight-only form LLM exports ship (onnxruntime-genai's builder, ORT's matmul_nbits_quantizer): int4 is
- * about 1/7 of the fp32 size at block 32, and ORT's CPU kernels read the packed weights directly.
+ * weight-only form LLM exports ship (onnxruntime-genai's builder, ORT's matmul_nbits_quantizer): an int4
+ * weight at block 32 takes 5/32 of its fp32 bytes, and ORT's CPU kernels read the packed weights directly.
  *
  * Layout and arithmetic follow ORT's own definitions (docs/ContribOperators.md, "com.microsoft.MatMulNBits",
  * and onnxruntime/core/mlas/lib/q4_dq.cpp):

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../src/model/onnx.js';
-import { buildDecoderFeeds, compareDecoderLatency, measureDecoderLatency } from '../../src/benchmark/decoder.js';
+import { buildDecoderFeeds, compareDecoderLatency, measureDecoderLatency, summarizeDecoderLatency } from '../../src/benchmark/decoder.js';
 import { quantizeMatMulNBits } from '../../src/passes/matmul-nbits.js';
 import { buildTinyDecoder, saveWithExternalData } from '../support/tiny-decoder.js';
 import { tempDir } from './fixtures.js';
@@ -49,5 +49,9 @@ describe('decoder latency', () => {
     const c = compareDecoderLatency(out.get('fp32')!, out.get('int4')!, 1.05, 1);
     expect(c.ttft.resampling).toBe('paired rounds');
     expect(c.decode.ratio).toBeCloseTo(out.get('int4')!.decode_ms_per_token / out.get('fp32')!.decode_ms_per_token, 9);
+    const summary = summarizeDecoderLatency(out.get('int4')!, c);
+    expect(Object.keys(summary)).toEqual(['prefill_tokens', 'ttft_ms', 'decode_ms_per_token', 'tokens_per_s', 'ttft_ratio', 'ttft_ratio_ci95', 'decode_ratio', 'decode_ratio_ci95']);
+    expect(summary.ttft_ratio_ci95).toEqual(c.ttft.ci95);
+    expect(Object.keys(summarizeDecoderLatency(out.get('fp32')!))).toHaveLength(4);
   }, 120_000);
 });

@@ -1,7 +1,9 @@
 /** fp32: a float16 decoder computed in float32 keeps its float16 interface and matches the fp16 reference. */
 import { describe, expect, it } from 'vitest';
-import { DataType, encodeModel } from '../../src/model/onnx.js';
-import { checkModel, getIntAttr } from '../../src/model/graph.js';
+import Long from 'long';
+import { DataType, encodeModel, onnx } from '../../src/model/onnx.js';
+import { floatToHalf, halfToFloat, makeTensor } from '../../src/model/tensor.js';
+import { checkModel, getIntAttr, makeNode, tensorAttr, tensorValueInfo } from '../../src/model/graph.js';
 import { fp32Pass } from '../../src/passes/fp32.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { decoderQuality } from '../../src/evaluate/decoder-quality.js';
@@ -44,6 +46,35 @@ describe('fp32', () => {
     expect(q.top1_agreement).toBe(1);
     await ref.release();
     await cand.release();
+  });
+
+  it('Constant and ConstantOfShape values, and a passed-through fp16 input', async () => {
+    const half = (v: number[]) => makeTensor('', [v.length], Uint16Array.from(v, floatToHalf), DataType.FLOAT16);
+    const model = onnx.ModelProto.create({
+      irVersion: Long.fromNumber(8),
+      opsetImport: [{ domain: '', version: Long.fromNumber(17) }],
+      graph: {
+        name: 'g',
+        node: [
+          makeNode('Constant', [], ['c'], { name: 'c', attributes: [tensorAttr('value', half([0.5, 2, -1]))] }),
+          makeNode('ConstantOfShape', ['shape'], ['ones'], { name: 'ones', attributes: [tensorAttr('value', half([1]))] }),
+          makeNode('Mul', ['x', 'c'], ['xc'], { name: 'mul' }),
+          makeNode('Add', ['xc', 'ones'], ['y'], { name: 'add' }),
+        ],
+        initializer: [makeTensor('shape', [1], BigInt64Array.of(3n))],
+        input: [tensorValueInfo('x', DataType.FLOAT16, [3])],
+        output: [tensorValueInfo('y', DataType.FLOAT16, [3]), tensorValueInfo('x', DataType.FLOAT16, [3])],
+      },
+    });
+    const m = await fp32Pass.run(model, {}, testContext(() => []));
+    checkModel(m);
+    const s = await OrtSession.create(encodeModel(m));
+    const out = await s.run({ x: { type: 'float16', dims: [3], data: Uint16Array.from([4, 4, 4], floatToHalf) } });
+    expect(out.y!.type).toBe('float16');
+    expect(Array.from(out.y!.data as Uint16Array, halfToFloat)).toEqual([3, 9, -3]);
+    expect(Array.from(out.x!.data as Uint16Array, halfToFloat)).toEqual([4, 4, 4]);
+    expect(m.graph!.node!.find((n) => n.opType === 'Constant')!.attribute![0]!.t!.dataType).toBe(DataType.FLOAT);
+    await s.release();
   });
 
   it('takes no options, and says so by name', () => {
