@@ -25,7 +25,7 @@ import { MATMUL_NBITS_DEFAULTS } from './matmul-nbits.js';
 
 /** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
 export const AUTO_FAMILIES: readonly AutoFamily[] = [
-  'cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only',
+  'cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32',
 ];
 export type { AutoFamily };
 export type AutoOptions = AutoSpec;
@@ -103,6 +103,8 @@ export interface ModelAnalysis {
   attention: boolean;
   /** Whether cleanup changed the model (the search then tries cleanup alone too). */
   cleanupChanged: boolean;
+  /** Float16 weights (a GPU-oriented export): every recipe converts to float32 first (pass 'fp32'). */
+  float16?: boolean;
 }
 
 const QUANT_OPS = ['Conv', 'MatMul', 'Gemm'] as const;
@@ -133,7 +135,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
   let attentionMatMul = false;
   const floatInit = (name: string | undefined): onnx.ITensorProto | undefined => {
     const t = name ? inits.get(name) : undefined;
-    return t && t.dataType === DataType.FLOAT ? t : undefined;
+    return t && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16) ? t : undefined;
   };
   for (const node of graph.node ?? []) {
     const op = node.opType ?? '';
@@ -168,7 +170,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
   const largeWeights: Record<string, number> = {};
   const consumers = consumerMap(graph);
   for (const t of graph.initializer ?? []) {
-    if (t.dataType !== DataType.FLOAT) continue;
+    if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) continue;
     const n = product(dimsOf(t));
     if (n < LARGE_WEIGHT) continue;
     const readers = new Set((consumers.get(t.name ?? '') ?? []).map((r) => r.opType ?? ''));
@@ -188,6 +190,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
     recurrent: Object.keys(opCounts).some((op) => RECURRENT.has(op)),
     attention: attentionMatMul && (opCounts.Softmax ?? 0) > 0,
     cleanupChanged,
+    float16: (graph.initializer ?? []).some((t) => t.dataType === DataType.FLOAT16),
   };
 }
 
@@ -240,7 +243,7 @@ function familyOpTypes(family: AutoFamily, a: ModelAnalysis): string[] {
 }
 
 function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: boolean): PassSpec[] {
-  const steps: PassSpec[] = cleanup ? [{ cleanup: {} }] : [];
+  const steps: PassSpec[] = [...(cleanup ? [{ cleanup: {} }] : []), ...(a.float16 ? [{ fp32: {} }] : [])];
   const filter = (): Record<string, unknown> => ({
     op_types: v.opTypes ?? familyOpTypes(family, a),
     ...(v.exclude && v.exclude.length > 0 ? { nodes_exclude: [...v.exclude].sort() } : {}),
@@ -257,6 +260,8 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
       return [...steps, { quantize: { mode: 'static', ...filter() } }];
     case 'weight_only':
       return [...steps, { weight_only: v.opTypes ? { op_types: v.opTypes } : {} }];
+    case 'fp32':
+      return steps;
     case 'fp16':
       return [...steps, { fp16: {} }];
     case 'lowrank':
@@ -334,7 +339,11 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
     'dynamic_conv', hasConv ? null : 'no Conv', 25, 'ORT\'s default dynamic quantization (Conv → ConvInteger)',
     isa.dotprod ? undefined : 'ConvInteger ran 3.6-12.6x slower than fp32 Conv on x86 (shared/anchors.md); list it in auto.recipes to measure it anyway',
   );
-  consider('fp16', null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
+  consider(
+    'fp32', a.float16 ? null : 'no float16 weights', nativeFp16 ? 10 : 95,
+    'the float16 model computed in float32: CPUs without fp16 arithmetic emulate it (0.87x decode time on the bench decoder)',
+  );
+  consider('fp16', a.float16 ? 'the model is float16 already' : null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
   consider('lowrank', hasMatMul ? null : 'no MatMul/Gemm with constant weights', 8, 'truncated SVD of large MatMul/Gemm weights (95% energy)', 'changes the function; list it in auto.recipes to try it');
   consider('prune', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', 6, 'structured pruning of 25% of the channels', 'changes the function until fine-tuned; list it in auto.recipes to try it');
   // MatMulNBits (com.microsoft): the weight-only form LLM exports ship; it pays where MatMul weights dominate.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildTinyDecoder } from '../support/tiny-decoder.js';
 import {
   AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, paretoFront, planTrials, qualifies, runAuto, selectWinner,
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
@@ -208,6 +209,28 @@ describe('auto planning', () => {
     expect(planTrials(light, X86_VNNI).skipped.find((s) => s.family === 'int4_weight_only')?.why).toMatch(/MatMul\/attention is 20% of the multiply-adds; list it in auto.recipes/);
     expect(planTrials(light, X86_VNNI, ['int8_weight_only']).planned.map((p) => p.family)).toEqual(['int8_weight_only']);
     expect(planTrials({ ...light, attention: true }, X86_VNNI).planned.map((p) => p.family)).toContain('int4_weight_only');
+  });
+
+  it('a float16 decoder: plans fp32 and int4 MatMulNBits (both after fp32), not fp16', async () => {
+    const d = buildTinyDecoder({ dtype: 'float16', hidden: 64, ffn: 256, vocab: 512 });
+    const a = analyzeModel(d.model);
+    expect(a.float16).toBe(true);
+    expect(a.attention).toBe(true);
+    expect(a.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(2 * 7 + 1);
+    const plan = planTrials(a, X86_VNNI);
+    expect(plan.planned.map((p) => p.family)).toEqual(expect.arrayContaining(['fp32', 'int4_weight_only']));
+    expect(plan.skipped.find((s) => s.family === 'fp16')?.why).toBe('the model is float16 already');
+    const seen: PassSpec[][] = [];
+    const { env } = fakeEnv((recipe) => {
+      seen.push(recipe);
+      return { bytes: recipe.some((st) => 'matmul_nbits' in st) ? 200 : 2000, drop: 0, ratio: 0.5 };
+    });
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['fp32', 'int4_weight_only'] }) });
+    expect(seen).toContainEqual([{ cleanup: {} }, { fp32: {} }]);
+    expect(seen).toContainEqual([{ cleanup: {} }, { fp32: {} }, { matmul_nbits: { bits: 4, block_size: 32, accuracy_level: 4 } }]);
+    expect(r.winner).toBe('int4_weight_only');
+    expect(r.recipe).toEqual(seen.find((x) => x.some((st) => 'matmul_nbits' in st)));
+    expect(planTrials(analyzeModel(buildTinyDecoder({ dtype: 'float32' }).model), X86_VNNI, ['fp32']).skipped).toEqual([{ family: 'fp32', why: 'no float16 weights' }]);
   });
 
   it('analyzes the op mix of a real graph, with shapes from ORT', async () => {
