@@ -69,13 +69,11 @@ export async function measureDecoderLatency(
 ): Promise<Map<string, DecoderLatency>> {
   const n = options.prefillTokens ?? 128;
   const { prefillTokens: _n, seed, ...measure } = options;
+  // The same prompt for every model; ids below the smallest declared vocabulary (or 100) are valid for all.
+  const vocabs = models.map((m) => decoderSignature(loadModel(m.path, { inlineExternalData: false }), m.path).vocab ?? 100);
+  const prompt = seededPrompt(seededRandom(seed ?? 1), n, Math.min(...vocabs));
   const feeds = new Map<string, DecoderFeedsPair>();
-  for (const m of models) {
-    const sig = decoderSignature(loadModel(m.path, { inlineExternalData: false }), m.path);
-    // The same prompt for every model; ids below the smallest declared vocabulary (or 100) are valid for all.
-    const prompt = seededPrompt(seededRandom(seed ?? 1), n, sig.vocab ?? 100);
-    feeds.set(m.id, await buildDecoderFeeds(m, prompt));
-  }
+  for (const m of models) feeds.set(m.id, await buildDecoderFeeds(m, prompt));
   const run = (phase: 'prefill' | 'decode') =>
     measureInterleaved(
       models.map((m) => ({ id: m.id, path: m.path, runtime: m.runtime, feeds: feeds.get(m.id)![phase] })),
