@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeModel, saveModel, type Model } from '../src/model/onnx.js';
+import { saveModel, type Model } from '../src/model/onnx.js';
 import type { Feeds } from '../src/model/host-tensor.js';
 import type { PassSpec } from '../src/config/types.js';
 import { runRecipe } from '../src/passes/registry.js';
@@ -220,7 +220,6 @@ async function main(): Promise<void> {
     const a = doc.indexOf(BEGIN), b = doc.indexOf(END);
     writeFileSync(DOC, a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n${section}\n`);
   }
-  void encodeModel;
 }
 
 main()

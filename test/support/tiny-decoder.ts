@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { onnx, DataType, encodeModel, type Model } from '../../src/model/onnx.js';
 import { floatToHalf, makeTensor } from '../../src/model/tensor.js';
-import { floatAttr, intAttr, intsAttr, makeNode, tensorValueInfo } from '../../src/model/graph.js';
+import { intAttr, intsAttr, makeNode, tensorValueInfo } from '../../src/model/graph.js';
 import { seededRandom } from '../../src/data/random.js';
 
 export interface TinyDecoderOptions {
@@ -103,8 +103,9 @@ export function buildTinyDecoder(o: TinyDecoderOptions = {}): TinyDecoder {
   const Tscalar = node('Squeeze', [T, zero64]);
   const Sscalar = node('Squeeze', [S, zero64]);
   const past = node('Sub', [Tscalar, Sscalar]);
-  const rows = node('Range', [past, Tscalar, node('Squeeze', [one64, zero64])]); // [S]
-  const cols = node('Range', [node('Squeeze', [zero64, zero64]), Tscalar, node('Squeeze', [one64, zero64], [], 'step_scalar2')]); // [T]
+  const step = node('Squeeze', [one64, zero64]);
+  const rows = node('Range', [past, Tscalar, step]); // [S]: the queries' absolute positions
+  const cols = node('Range', [node('Squeeze', [zero64, zero64]), Tscalar, step]); // [T]: the keys'
   const allowed = node('LessOrEqual', [node('Unsqueeze', [cols, zero64]), node('Unsqueeze', [rows, one64])]); // [S, T]
   const maskValue = scalar('mask_value', -10000);
   const zero = scalar('zero', 0);
@@ -147,7 +148,6 @@ export function buildTinyDecoder(o: TinyDecoderOptions = {}): TinyDecoder {
     x = node('Add', [x, node('MatMul', [act, weight(`${p}.mlp.down_proj`, [F, D], (1 / Math.sqrt(F)) / Math.sqrt(2 * L))])]);
   }
   node('MatMul', [rmsNorm(x, 'norm'), weight('lm_head', [D, V], std * 4)], [], 'logits');
-  void floatAttr;
   const model = onnx.ModelProto.create({
     irVersion: Long.fromNumber(8),
     producerName: 'modelgate-test',
