@@ -30,7 +30,7 @@ export interface CandidateSpec {
 }
 
 // auto: optimize entries searched on the runner (src/search/auto.ts)
-export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune';
+export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune' | 'int4_weight_only' | 'int8_weight_only' | 'fp32';
 
 export interface AutoSpec {
   /** Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005. */

@@ -14,9 +14,11 @@ import { weightOnlyPass } from './weight-only.js';
 import { prunePass } from './prune.js';
 import { lowRankPass } from './lowrank.js';
 import { ortOptimizePass } from './ort-optimize.js';
+import { matmulNBitsPass } from './matmul-nbits.js';
+import { fp32Pass } from './fp32.js';
 
 // Each pass declares its own option type; the registry only sees options as validated JSON.
-const PASSES: ReadonlyArray<Pass<never>> = [cleanupPass, ortOptimizePass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass];
+const PASSES: ReadonlyArray<Pass<never>> = [cleanupPass, ortOptimizePass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass, matmulNBitsPass, fp32Pass];
 
 const byName = new Map<string, Pass<never>>(PASSES.map((p) => [p.name, p]));
 

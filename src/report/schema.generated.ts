@@ -1053,7 +1053,10 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "dynamic_conv",
         "fp16",
         "lowrank",
-        "prune"
+        "prune",
+        "int4_weight_only",
+        "int8_weight_only",
+        "fp32"
       ]
     },
     "ParetoPoint": {

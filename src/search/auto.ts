@@ -19,12 +19,15 @@ import type { IsaFlags } from '../benchmark/hardware.js';
 import type { AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { nodeKey } from '../passes/quant-common.js';
+import { MATMUL_NBITS_DEFAULTS } from '../passes/matmul-nbits.js';
 import type { AutoReport, AutoTried, ParetoPoint, QualityBasis, SearchStage, OpMix } from '../candidates/search-report.js';
 
 // ---------------------------------------------------------------- options
 
 /** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
-export const AUTO_FAMILIES: readonly AutoFamily[] = ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune'];
+export const AUTO_FAMILIES: readonly AutoFamily[] = [
+  'cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32',
+];
 export type { AutoFamily };
 export type { AutoReport, AutoTried, ParetoPoint, QualityBasis };
 export type AutoOptions = AutoSpec;
@@ -102,6 +105,8 @@ export interface ModelAnalysis {
   attention: boolean;
   /** Whether cleanup changed the model (the search then tries cleanup alone too). */
   cleanupChanged: boolean;
+  /** Float16 weights (a GPU-oriented export): every recipe converts to float32 first (pass 'fp32'). */
+  float16?: boolean;
 }
 
 const QUANT_OPS = ['Conv', 'MatMul', 'Gemm'] as const;
@@ -132,7 +137,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
   let attentionMatMul = false;
   const floatInit = (name: string | undefined): onnx.ITensorProto | undefined => {
     const t = name ? inits.get(name) : undefined;
-    return t && t.dataType === DataType.FLOAT ? t : undefined;
+    return t && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16) ? t : undefined;
   };
   for (const node of graph.node ?? []) {
     const op = node.opType ?? '';
@@ -167,7 +172,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
   const largeWeights: Record<string, number> = {};
   const consumers = consumerMap(graph);
   for (const t of graph.initializer ?? []) {
-    if (t.dataType !== DataType.FLOAT) continue;
+    if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) continue;
     const n = product(dimsOf(t));
     if (n < LARGE_WEIGHT) continue;
     const readers = new Set((consumers.get(t.name ?? '') ?? []).map((r) => r.opType ?? ''));
@@ -187,6 +192,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
     recurrent: Object.keys(opCounts).some((op) => RECURRENT.has(op)),
     attention: attentionMatMul && (opCounts.Softmax ?? 0) > 0,
     cleanupChanged,
+    float16: (graph.initializer ?? []).some((t) => t.dataType === DataType.FLOAT16),
   };
 }
 
@@ -239,7 +245,7 @@ function familyOpTypes(family: AutoFamily, a: ModelAnalysis): string[] {
 }
 
 function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: boolean): PassSpec[] {
-  const steps: PassSpec[] = cleanup ? [{ cleanup: {} }] : [];
+  const steps: PassSpec[] = [...(cleanup ? [{ cleanup: {} }] : []), ...(a.float16 ? [{ fp32: {} }] : [])];
   const filter = (): Record<string, unknown> => ({
     op_types: v.opTypes ?? familyOpTypes(family, a),
     ...(v.exclude && v.exclude.length > 0 ? { nodes_exclude: [...v.exclude].sort() } : {}),
@@ -256,12 +262,18 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
       return [...steps, { quantize: { mode: 'static', ...filter() } }];
     case 'weight_only':
       return [...steps, { weight_only: v.opTypes ? { op_types: v.opTypes } : {} }];
+    case 'fp32':
+      return steps;
     case 'fp16':
       return [...steps, { fp16: {} }];
     case 'lowrank':
       return [...steps, { lowrank: {} }];
     case 'prune':
       return [...steps, { prune: { mode: 'structured', sparsity: 0.25 } }];
+    case 'int4_weight_only':
+      return [...steps, { matmul_nbits: { bits: 4, block_size: 32, accuracy_level: 4 } }];
+    case 'int8_weight_only':
+      return [...steps, { matmul_nbits: { bits: 8, block_size: 32 } }];
   }
 }
 
@@ -329,9 +341,22 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
     'dynamic_conv', hasConv ? null : 'no Conv', 25, 'ORT\'s default dynamic quantization (Conv → ConvInteger)',
     isa.dotprod ? undefined : 'ConvInteger ran 3.6-12.6x slower than fp32 Conv on x86 (shared/anchors.md); list it in auto.recipes to measure it anyway',
   );
-  consider('fp16', null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
+  consider(
+    'fp32', a.float16 ? null : 'no float16 weights', nativeFp16 ? 10 : 95,
+    'the float16 model computed in float32: CPUs without fp16 arithmetic emulate it (0.87x decode time on the bench decoder)',
+  );
+  consider('fp16', a.float16 ? 'the model is float16 already' : null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
   consider('lowrank', hasMatMul ? null : 'no MatMul/Gemm with constant weights', 8, 'truncated SVD of large MatMul/Gemm weights (95% energy)', 'changes the function; list it in auto.recipes to try it');
   consider('prune', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', 6, 'structured pruning of 25% of the channels', 'changes the function until fine-tuned; list it in auto.recipes to try it');
+  // MatMulNBits (com.microsoft): the weight-only form LLM exports ship; it pays where MatMul weights dominate.
+  const nbits = a.nodes.some((n) => n.opType === 'MatMul' && n.weightElements >= MATMUL_NBITS_DEFAULTS.min_elements)
+    ? null : `no MatMul with a constant weight of ${MATMUL_NBITS_DEFAULTS.min_elements} elements or more`;
+  const matmulHeavy = a.attention || a.mix.matmul + a.mix.attention >= 0.5;
+  const notHeavy = `MatMul/attention is ${pct(a.mix.matmul + a.mix.attention)} of the multiply-adds; list it in auto.recipes to try it`;
+  consider('int4_weight_only', nbits, 38 + 40 * a.mix.matmul, `int4 MatMulNBits blocks of 32, int8 compute (accuracy_level 4): 5/32 of the MatMul weight bytes; ${mix}`, matmulHeavy ? undefined : notHeavy);
+  // On x86 onnxruntime 1.30 has no fast 8-bit block kernel: 1.4-9x slower than fp32 (docs/benchmarks.md, MatMulNBits).
+  consider('int8_weight_only', nbits, 35 + 40 * a.mix.matmul, `int8 MatMulNBits blocks of 32: 9/32 of the MatMul weight bytes; ${mix}`,
+    isa.dotprod || isa.neon ? (matmulHeavy ? undefined : notHeavy) : 'int8 MatMulNBits ran 1.4-9x slower than fp32 on x86 (docs/benchmarks.md); list it in auto.recipes to measure it anyway');
   planned.sort((x, y) => y.priority - x.priority || AUTO_FAMILIES.indexOf(x.family) - AUTO_FAMILIES.indexOf(y.family));
   return { planned, skipped };
 }

@@ -13,6 +13,8 @@ const OPTIONS: Record<string, Record<string, unknown>> = {
   fp16: {},
   prune: { mode: 'structured', sparsity: 0.25 },
   lowrank: { energy: 0.9, min_elements: 4096 },
+  matmul_nbits: { min_elements: 1024 },
+  fp32: {},
 };
 
 describe('every registered pass', () => {

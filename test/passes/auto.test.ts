@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildTinyDecoder } from '../support/tiny-decoder.js';
 import {
   AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, paretoFront, planTrials, qualifies, runAuto, selectWinner,
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
@@ -193,6 +194,44 @@ describe('auto planning', () => {
     const plan = planTrials(mlp, X86_VNNI, ['weight_only', 'dynamic_conv']);
     expect(plan.planned.map((p) => p.family)).toEqual(['weight_only']);
     expect(plan.skipped).toEqual([{ family: 'dynamic_conv', why: 'no Conv' }]);
+  });
+
+  it('plans int4/int8 MatMulNBits for MatMul- or attention-heavy graphs, below dynamic int8; not for a CNN', () => {
+    const plan = planTrials(mlp, X86_VNNI);
+    const families = plan.planned.map((p) => p.family);
+    expect(families).toContain('int4_weight_only');
+    expect(families.indexOf('dynamic')).toBeLessThan(families.indexOf('int4_weight_only'));
+    // 8-bit blocks have no fast x86 kernel: only when asked for, or on Arm.
+    expect(plan.skipped.find((s) => s.family === 'int8_weight_only')?.why).toMatch(/int8 MatMulNBits ran 1\.4-9x slower than fp32 on x86/);
+    const arm = planTrials(mlp, { neon: true, dotprod: true, avx: false }).planned.map((p) => p.family);
+    expect(arm.indexOf('int4_weight_only')).toBeLessThan(arm.indexOf('int8_weight_only'));
+    expect(planTrials(conv, X86_VNNI).skipped.find((s) => s.family === 'int4_weight_only')?.why).toBe('no MatMul with a constant weight of 4096 elements or more');
+    const light = analysis([node('fc', 'MatMul', 8192, 128), node('conv', 'Conv', 18432, 288)], { mix: { conv: 0.8, matmul: 0.2, recurrent: 0, attention: 0 } });
+    expect(planTrials(light, X86_VNNI).skipped.find((s) => s.family === 'int4_weight_only')?.why).toMatch(/MatMul\/attention is 20% of the multiply-adds; list it in auto.recipes/);
+    expect(planTrials(light, X86_VNNI, ['int8_weight_only']).planned.map((p) => p.family)).toEqual(['int8_weight_only']);
+    expect(planTrials({ ...light, attention: true }, X86_VNNI).planned.map((p) => p.family)).toContain('int4_weight_only');
+  });
+
+  it('a float16 decoder: plans fp32 and int4 MatMulNBits (both after fp32), not fp16', async () => {
+    const d = buildTinyDecoder({ dtype: 'float16', hidden: 64, ffn: 256, vocab: 512 });
+    const a = analyzeModel(d.model);
+    expect(a.float16).toBe(true);
+    expect(a.attention).toBe(true);
+    expect(a.nodes.filter((n) => n.opType === 'MatMul')).toHaveLength(2 * 7 + 1);
+    const plan = planTrials(a, X86_VNNI);
+    expect(plan.planned.map((p) => p.family)).toEqual(expect.arrayContaining(['fp32', 'int4_weight_only']));
+    expect(plan.skipped.find((s) => s.family === 'fp16')?.why).toBe('the model is float16 already');
+    const seen: PassSpec[][] = [];
+    const { env } = fakeEnv((recipe) => {
+      seen.push(recipe);
+      return { bytes: recipe.some((st) => 'matmul_nbits' in st) ? 200 : 2000, drop: 0, ratio: 0.5 };
+    });
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['fp32', 'int4_weight_only'] }) });
+    expect(seen).toContainEqual([{ cleanup: {} }, { fp32: {} }]);
+    expect(seen).toContainEqual([{ cleanup: {} }, { fp32: {} }, { matmul_nbits: { bits: 4, block_size: 32, accuracy_level: 4 } }]);
+    expect(r.winner).toBe('int4_weight_only');
+    expect(r.recipe).toEqual(seen.find((x) => x.some((st) => 'matmul_nbits' in st)));
+    expect(planTrials(analyzeModel(buildTinyDecoder({ dtype: 'float32' }).model), X86_VNNI, ['fp32']).skipped).toEqual([{ family: 'fp32', why: 'no float16 weights' }]);
   });
 
   it('analyzes the op mix of a real graph, with shapes from ORT', async () => {

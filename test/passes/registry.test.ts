@@ -7,7 +7,7 @@ import { buildMlp, opTypes, testContext } from './fixtures.js';
 describe('registry', () => {
   it('lists the passes and finds them by name', () => {
     const names = listPasses().map((p) => p.name);
-    expect(names).toEqual(['cleanup', 'ort_optimize', 'quantize', 'weight_only', 'fp16', 'prune', 'lowrank']);
+    expect(names).toEqual(['cleanup', 'ort_optimize', 'quantize', 'weight_only', 'fp16', 'prune', 'lowrank', 'matmul_nbits', 'fp32']);
     expect(new Set(names).size).toBe(names.length);
     expect(getPass('fp16').name).toBe('fp16');
     expect(() => getPass('quantise')).toThrow(/unknown pass 'quantise' \(known: .*quantize/);
