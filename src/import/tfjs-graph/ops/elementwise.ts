@@ -1,4 +1,5 @@
 /** Element-wise ops and activations; they keep whatever layout their input has. */
+import { DataType } from '../../../model/onnx.js';
 import { TO_NCHW, floatAttr, intAttr, transposeData, type GraphBuilder, type Value } from '../builder.js';
 import type { OpConverter } from '../registry-types.js';
 
@@ -23,16 +24,16 @@ function constNchw(g: GraphBuilder, v: Value): string {
 }
 
 /** An ONNX broadcasting binary op, computed channels-first when an operand already is. */
-export function binary(g: GraphBuilder, op: string, a: Value, b: Value): Value {
+export function binary(g: GraphBuilder, op: string, a: Value, b: Value, attrs: ReturnType<typeof intAttr>[] = []): Value {
   const shape = broadcastShape(g, a.shape, b.shape);
   const dtype = a.dtype;
   if (shape.length === 4 && (a.nchw || b.nchw)) {
     const side = (v: Value): string | undefined => (v.nchw ? v.name : v.constant ? constNchw(g, v) : v.shape.length === 4 ? g.nchw(v) : undefined);
     const x = side(a);
     const y = side(b);
-    if (x !== undefined && y !== undefined) return { name: g.emit(op, [x, y]), shape, dtype, nchw: true };
+    if (x !== undefined && y !== undefined) return { name: g.emit(op, [x, y], attrs), shape, dtype, nchw: true };
   }
-  return { name: g.emit(op, [g.tf(a), g.tf(b)]), shape, dtype };
+  return { name: g.emit(op, [g.tf(a), g.tf(b)], attrs), shape, dtype };
 }
 
 export function unary(g: GraphBuilder, op: string, x: Value, attrs: ReturnType<typeof intAttr>[] = []): Value {
@@ -123,4 +124,22 @@ export const biasAdd: OpConverter = (g, inputs) => {
 export const addN: OpConverter = (g, inputs) => {
   if (inputs.length < 1) g.fail('expects at least one input');
   return inputs.slice(1).reduce((acc, v) => binary(g, 'Add', acc, v), inputs[0]!);
+};
+
+/** floor(a / b); integers go through float32 (exact below 2^24), as ONNX Div truncates them toward zero. */
+export const floorDiv: OpConverter = (g, inputs) => {
+  const [a, b] = twoInputs(g, inputs);
+  if (a.dtype === 'float32') return unary(g, 'Floor', binary(g, 'Div', a, b));
+  const toFloat = (v: Value): Value => ({ ...v, name: g.emit('Cast', [g.tf(v)], [intAttr('to', DataType.FLOAT)], 'to_float'), dtype: 'float32', nchw: false, constant: undefined });
+  const q = unary(g, 'Floor', binary(g, 'Div', toFloat(a), toFloat(b)));
+  return { name: g.emit('Cast', [g.tf(q)], [intAttr('to', DataType.INT32)]), shape: q.shape, dtype: a.dtype };
+};
+
+/** The remainder with the divisor's sign (TF.js: ((a % b) + b) % b). */
+export const floorMod: OpConverter = (g, inputs) => {
+  const [a, b] = twoInputs(g, inputs);
+  // ONNX integer Mod already takes the divisor's sign; float Mod must be C's fmod, then shifted.
+  if (a.dtype !== 'float32') return binary(g, 'Mod', a, b);
+  const fmod = [intAttr('fmod', 1)];
+  return binary(g, 'Mod', binary(g, 'Add', binary(g, 'Mod', a, b, fmod), b), b, fmod);
 };

@@ -179,8 +179,15 @@ function resize(mode: 'linear' | 'nearest'): OpConverter {
       attrs.push(stringAttr('coordinate_transformation_mode', alignCorners ? 'align_corners' : halfPixel ? 'tf_half_pixel_for_nn' : 'asymmetric'));
       attrs.push(stringAttr('nearest_mode', alignCorners ? 'round_prefer_ceil' : 'floor'));
     }
-    const scales = g.floats('scales', [4], [1, 1, h / x.shape[1]!, w / x.shape[2]!]);
-    const y = g.emit('Resize', [g.nchw(x), '', scales], attrs);
+    // Output sizes, not scales: ONNX derives the size from a float scale, and 5 · (9/5 in float32) floors to 8.
+    const input = g.nchw(x);
+    const batch = x.shape[0]!;
+    const channels = x.shape[3]!;
+    const sizes =
+      batch >= 0 && channels >= 0
+        ? g.int64s('sizes', [batch, channels, h, w])
+        : g.emit('Concat', [g.emit('Slice', [g.emit('Shape', [input]), g.int64s('nc_begin', [0]), g.int64s('nc_end', [2])]), g.int64s('hw', [h, w])], [intAttr('axis', 0)], 'sizes');
+    const y = g.emit('Resize', [input, '', '', sizes], attrs);
     return { name: y, shape: [x.shape[0]!, h, w, x.shape[3]!], dtype: x.dtype, nchw: true };
   };
 }

@@ -111,6 +111,12 @@ export const stridedSlice: OpConverter = (g, inputs) => {
     const size = x.shape[i]!;
     if (size >= 0) shape[i] = shrinkMask & (1 << i) ? 1 : sliceLength(size, start, stop, step);
   });
+  // A channels-first value is sliced as it is, unless an axis goes away (the rank changes).
+  if (x.nchw && shrink.length === 0) {
+    const onnxAxes = axes.map((a) => TO_NCHW.indexOf(a));
+    const y = g.emit('Slice', [x.name, g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', onnxAxes), g.int64s('steps', steps)]);
+    return { name: y, shape, dtype: x.dtype, nchw: true };
+  }
   let y = g.emit('Slice', [g.tf(x), g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', axes), g.int64s('steps', steps)]);
   if (shrink.length > 0) y = g.emit('Squeeze', [y, g.int64s('shrink_axes', shrink)]);
   return { name: y, shape: shape.filter((_, i) => !shrink.includes(i)), dtype: x.dtype };
@@ -226,3 +232,16 @@ export const sum = reduction('ReduceSum');
 export const max = reduction('ReduceMax');
 export const min = reduction('ReduceMin');
 export const prod = reduction('ReduceProd');
+
+/** ArgMax over one axis, as int32 (TF.js' output type); ties go to the first index in both. */
+export const argMax: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const rank = x.shape.length;
+  const axis = g.axis(g.constInts(inputs[1], 'dimension')[0]!, rank);
+  const onnxAxis = x.nchw ? TO_NCHW.indexOf(axis) : axis;
+  const left = x.nchw ? TO_NCHW.filter((a) => a !== axis) : [];
+  // Channels first only when the dims left are in the same order either way.
+  const input = x.nchw && left.every((a, i, arr) => i === 0 || arr[i - 1]! < a) ? x.name : g.tf(x);
+  const arg = g.emit('ArgMax', [input], [intAttr('axis', input === x.name && x.nchw ? onnxAxis : axis), intAttr('keepdims', 0)]);
+  return { name: g.emit('Cast', [arg], [intAttr('to', DataType.INT32)]), shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
+};
