@@ -10,7 +10,7 @@ import { detectFormat, importModel } from '../../src/import/index.js';
 import { OP_CONVERTERS } from '../../src/import/tfjs-graph/registry.js';
 import { convertTfjsGraph } from '../../src/import/tfjs-graph/convert.js';
 import { readTfjsArtifacts } from '../../src/import/tfjs-files.js';
-import { encodeModel, dimsOf } from '../../src/model/onnx.js';
+import { encodeModel, dimsOf, type onnx } from '../../src/model/onnx.js';
 import { tensorToFloat32 } from '../../src/model/tensor.js';
 import { ModelGateError } from '../../src/errors.js';
 import { T, b, constant, f, i, ints, node, placeholder, randomValues, s, strs, type, writeGraphModel, type ConstDef, type GraphNode } from '../support/tfjs-graph-fixtures.js';
@@ -210,7 +210,7 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(check.max_abs_diff).toBeLessThan(1e-4);
     expect(check.runtime).toMatch(/tfjs .*\((wasm|cpu|tensorflow)\)/);
     // The graph keeps TF.js' names and NHWC layouts at its boundary.
-    const g = imported.model.graph!;
+    const g = imported.model.graph as onnx.GraphProto;
     expect(g.input.map((v) => v.name)).toEqual(['x']);
     expect(g.output.map((v) => v.name)).toEqual(['Identity', 'Identity_1']);
     expect(g.output[1]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue ?? d.dimParam)).toEqual(['N', 9, 9, 12]);
@@ -225,8 +225,9 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     const conversion = convertTfjsGraph(artifacts);
     const biasSpec = artifacts.specs.find((x) => x.name === 'b1')!;
     expect(biasSpec.quantization?.dtype).toBe('uint8');
-    const conv1 = conversion.model.graph!.node.find((n) => n.opType === 'Add' && n.name.startsWith('c1b/'))!;
-    const bias = conversion.model.graph!.initializer.find((t) => conv1.input.includes(t.name!))!;
+    const graph = conversion.model.graph as onnx.GraphProto;
+    const add = graph.node.find((n) => n.opType === 'Add' && (n.name ?? '').startsWith('c1b/'))!;
+    const bias = graph.initializer.find((t) => (add.input ?? []).includes(t.name ?? ''))!;
     const q = artifacts.weightData.subarray(artifacts.specs.slice(0, artifacts.specs.indexOf(biasSpec)).reduce((n, sp) => n + sp.shape.reduce((a, c) => a * c, 1) * (sp.quantization?.dtype === 'uint8' ? 1 : sp.quantization ? 2 : 4), 0)).subarray(0, 4);
     expect(dimsOf(bias)).toEqual([1, 4, 1, 1]);
     expect(Array.from(tensorToFloat32(bias))).toEqual(Array.from(q, (v) => Math.fround(v * biasSpec.quantization!.scale! + biasSpec.quantization!.min!)));
@@ -241,7 +242,7 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(check.passed).toBe(true);
     expect(check.input_sensitive).toBe(true);
     expect(check.max_abs_diff).toBeLessThan(1e-4);
-    const g = imported.model.graph!;
+    const g = imported.model.graph as onnx.GraphProto;
     expect(g.output.map((o) => o.name)).toEqual(outs);
     expect(g.output.find((o) => o.name === 'out_arg')!.type!.tensorType!.elemType).toBe(6); // int32, as TF.js gives
   });
@@ -269,7 +270,7 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(check.input_sensitive).toBe(true);
     expect(check.max_abs_diff).toBeLessThan(1e-5);
     expect(imported.source.inputs).toEqual([{ name: 'ids', shape: [5], onnxDims: [5], elemType: 'int32' }]);
-    expect(imported.model.graph!.input[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 5]);
+    expect((imported.model.graph as onnx.GraphProto).input[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 5]);
   });
 
   it('every registered converter is exercised by a model above', () => {
