@@ -86,13 +86,13 @@ describe('TFLite float models with a raw uint8 input', () => {
   it('float feeds (a float dataset) are rounded into the uint8 input; out-of-range values are held to 0..255', async () => {
     const tfl = await TfliteSession.create(bytes, { threads: 1 }, 'uint8.tflite');
     const ints = Uint8Array.from({ length: 48 }, (_, k) => (k * 37) % 256);
-    const asInts = (await tfl.run({ image: { type: 'uint8', dims: [1, 4, 4, 3], data: ints } })).probs!.data.slice();
+    const asInts = Array.from((await tfl.run({ image: { type: 'uint8', dims: [1, 4, 4, 3], data: ints } })).probs!.data as Float32Array);
     const floats = Float32Array.from(ints, (v, k) => (k === 0 ? -5 : k === 1 ? 300 : v + 0.2));
     const expected = Uint8Array.from(ints, (v, k) => (k === 0 ? 0 : k === 1 ? 255 : v));
-    const asFloats = (await tfl.run({ image: { type: 'float32', dims: [1, 4, 4, 3], data: floats } })).probs!.data;
-    const clamped = (await tfl.run({ image: { type: 'uint8', dims: [1, 4, 4, 3], data: expected } })).probs!.data;
-    expect(Array.from(asFloats)).toEqual(Array.from(clamped));
-    expect(Array.from(asFloats)).not.toEqual(Array.from(asInts));
+    const asFloats = Array.from((await tfl.run({ image: { type: 'float32', dims: [1, 4, 4, 3], data: floats } })).probs!.data as Float32Array);
+    const clamped = Array.from((await tfl.run({ image: { type: 'uint8', dims: [1, 4, 4, 3], data: expected } })).probs!.data as Float32Array);
+    expect(asFloats).toEqual(clamped);
+    expect(asFloats).not.toEqual(asInts);
     await tfl.release();
   });
 
