@@ -108,6 +108,14 @@ export async function checkConversion(tfjs: typeof tf, source: tf.LayersModel, c
     await session.release();
   }
 
+  return compareOutputs(expected, actual, conversion.outputs.map((o) => o.name), samples, tolerance, options.runtime ?? `tfjs ${tfjs.version.tfjs ?? ''} (${tfjs.getBackend()})`.trim());
+}
+
+/**
+ * The check's verdict from reference and converted outputs (one flat array per output, `samples`
+ * rows each): the largest difference, the limit it is held to, and whether the inputs mattered.
+ */
+export function compareOutputs(expected: ArrayLike<number>[], actual: ArrayLike<number>[], names: string[], samples: number, tolerance: number, runtime: string): NumericalCheck {
   let maxAbsDiff = 0;
   let scale = 0;
   let worst: string | undefined;
@@ -115,7 +123,7 @@ export async function checkConversion(tfjs: typeof tf, source: tf.LayersModel, c
     const got = actual[k]!;
     if (got.length !== want.length) {
       maxAbsDiff = Infinity;
-      worst = conversion.outputs[k]!.name;
+      worst = names[k];
       return;
     }
     for (let j = 0; j < want.length; j++) {
@@ -125,7 +133,7 @@ export async function checkConversion(tfjs: typeof tf, source: tf.LayersModel, c
       const diff = Number.isNaN(d) ? Infinity : d;
       if (diff > maxAbsDiff) {
         maxAbsDiff = diff;
-        worst = conversion.outputs[k]!.name;
+        worst = names[k];
       }
     }
   });
@@ -141,7 +149,7 @@ export async function checkConversion(tfjs: typeof tf, source: tf.LayersModel, c
     tolerance,
     limit,
     samples,
-    runtime: options.runtime ?? `tfjs ${tfjs.version.tfjs ?? ''} (${tfjs.getBackend()})`.trim(),
+    runtime,
     passed: maxAbsDiff <= limit,
     input_sensitive: inputSensitive,
     ...(worst ? { worst_output: worst } : {}),

@@ -1,9 +1,10 @@
 /**
  * The pipeline's entry to every model format: `importModel(file)` gives an ONNX model and a record
- * of where it came from. ONNX loads as is; Keras .h5/.keras and TF.js model.json are rebuilt in
- * TF.js, converted, and checked numerically against TF.js before anything else runs.
+ * of where it came from. ONNX loads as is; Keras .h5/.keras and TF.js layers models are rebuilt in
+ * TF.js and converted layer by layer; TF.js graph models are converted op by op from their GraphDef.
+ * Every converted model is checked numerically against TF.js before anything else runs.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadModel, type Model } from '../model/onnx.js';
@@ -13,10 +14,15 @@ import { convertTfjsLayers, type ConvertedInput } from './tfjs-layers.js';
 import { checkConversion, DEFAULT_TOLERANCE, type NumericalCheck } from './check.js';
 import { readKerasH5 } from './keras-h5.js';
 import { readKerasZip } from './keras-zip.js';
-import { readTfjsLayersModel, type WeightQuantization } from '../formats/tfjs/files.js';
+import { MAX_MODEL_JSON_BYTES, readTfjsLayersModel, tfjsJsonFile, type WeightQuantization } from '../formats/tfjs/files.js';
+import { importTfjsGraph } from './tfjs-graph/index.js';
+import { resolveModelPath } from './model-folder.js';
+
+export { resolveModelPath } from './model-folder.js';
+export { SUPPORTED_TF_OPS } from './tfjs-graph/index.js';
 import { exportTfjsModel, type TfjsLatency } from './tfjs-export.js';
 
-export type SourceFormat = 'onnx' | 'keras-h5' | 'keras-zip' | 'tfjs-layers';
+export type SourceFormat = 'onnx' | 'keras-h5' | 'keras-zip' | 'tfjs-layers' | 'tfjs-graph';
 
 export interface ImportOptions {
   /** Relative tolerance of the numerical check; default 1e-4 (see check.ts). */
@@ -35,8 +41,10 @@ export interface ImportOptions {
 export interface ModelSource {
   format: SourceFormat;
   file: string;
-  /** Layers converted (converted formats only). */
+  /** Layers converted (Keras and TF.js layers models). */
   layers?: number;
+  /** TF ops converted (TF.js graph models). */
+  ops?: number;
   keras_version?: string;
   /** The numerical check (converted formats only). */
   check?: NumericalCheck;
@@ -51,6 +59,20 @@ export interface ImportedModel {
   tfjsModel?: tf.LayersModel;
 }
 
+/** Layers or graph model: model.json's `format`, else what its modelTopology holds (a GraphDef has `node`). */
+function tfjsKind(file: string): SourceFormat {
+  const jsonFile = tfjsJsonFile(file);
+  const stat = statSync(jsonFile, { throwIfNoEntry: false });
+  if (!stat || stat.size > MAX_MODEL_JSON_BYTES) return 'tfjs-layers'; // the reader reports it
+  try {
+    const json = JSON.parse(readFileSync(jsonFile, 'utf8')) as { format?: string; modelTopology?: { node?: unknown } };
+    if (json.format === 'graph-model' || Array.isArray(json.modelTopology?.node)) return 'tfjs-graph';
+  } catch {
+    // Unreadable JSON: the layers reader gives the message.
+  }
+  return 'tfjs-layers';
+}
+
 /** The format a path names, or a ModelGateError saying what to do with it. */
 export function detectFormat(file: string): SourceFormat {
   const lower = file.toLowerCase();
@@ -58,10 +80,10 @@ export function detectFormat(file: string): SourceFormat {
   if (lower.endsWith('.onnx')) return 'onnx';
   if (lower.endsWith('.h5') || lower.endsWith('.hdf5')) return 'keras-h5';
   if (lower.endsWith('.keras')) return 'keras-zip';
-  if (base.endsWith('.json')) return 'tfjs-layers';
+  if (base.endsWith('.json')) return tfjsKind(file);
   const stat = statSync(file, { throwIfNoEntry: false });
   if (stat?.isDirectory()) {
-    if (existsSync(path.join(file, 'model.json'))) return 'tfjs-layers';
+    if (existsSync(path.join(file, 'model.json'))) return tfjsKind(file);
     if (existsSync(path.join(file, 'saved_model.pb'))) {
       throw new ModelGateError(`${file}: TensorFlow SavedModel folders are not supported; save the Keras model with model.save('model.keras'), or export ONNX in an export step (tf2onnx)`);
     }
@@ -72,13 +94,30 @@ export function detectFormat(file: string): SourceFormat {
   throw new ModelGateError(`${file}: unknown model format; expected .onnx, .h5, .keras, or a TF.js model.json`);
 }
 
-export async function importModel(file: string, options: ImportOptions = {}): Promise<ImportedModel> {
+export async function importModel(given: string, options: ImportOptions = {}): Promise<ImportedModel> {
+  const file = resolveModelPath(given);
   const format = detectFormat(file);
   if (format === 'onnx') return { model: loadModel(file), source: { format, file } };
   const log = options.log ?? (() => {});
   const started = performance.now();
   const rt = await loadTfjs(options.backend);
   const t = rt.tf;
+  if (format === 'tfjs-graph') {
+    const { conversion, check } = await importTfjsGraph(t, file, { inputShapes: options.inputShapes, tolerance: options.tolerance, runtime: rt.label });
+    const seconds = (performance.now() - started) / 1000;
+    log(`converted ${conversion.ops} ops from a TF.js graph model in ${seconds.toFixed(1)} s; max |ONNX − TF.js| = ${check.max_abs_diff.toExponential(2)} (limit ${check.limit.toExponential(1)}, ${rt.label})`);
+    return {
+      model: conversion.model,
+      source: {
+        format,
+        file,
+        ops: conversion.ops,
+        check,
+        inputs: conversion.inputs.map((i) => ({ name: i.name, shape: i.shape.slice(1), onnxDims: i.shape.slice(1), elemType: i.dtype === 'float32' ? 'float32' : 'int32' })),
+        convert_seconds: seconds,
+      },
+    };
+  }
   let tfjsModel: tf.LayersModel;
   let kerasVersion: string | undefined;
   if (format === 'tfjs-layers') {

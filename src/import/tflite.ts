@@ -43,6 +43,8 @@ export function importTfliteFile(file: string, label = file): TfliteImport {
 }
 
 const QUANTIZED = new Set<number>([TensorType.INT8, TensorType.UINT8, TensorType.INT16]);
+/** Integer tensors without quantization parameters: plain integers, as ONNX types. */
+const RAW_INPUT_TYPES: Partial<Record<number, number>> = { [TensorType.UINT8]: DataType.UINT8, [TensorType.INT8]: DataType.INT8, [TensorType.INT32]: DataType.INT32 };
 
 function onnxQuantType(type: number): number {
   return type === TensorType.INT8 ? DataType.INT8 : type === TensorType.UINT8 ? DataType.UINT8 : DataType.INT16;
@@ -161,11 +163,19 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     }
   };
 
-  // Graph inputs: float in the ONNX model, quantized inside when the .tflite's input is.
+  // Graph inputs: float in the ONNX model, quantized inside when the .tflite's input is. An integer input
+  // without quantization parameters (raw uint8 pixels a CAST reads) keeps its type, and its float value is a Cast.
   const graphInputs = g.inputs.map((i) => {
     const t = tensor(i);
     const quantized = QUANTIZED.has(t.type) && !!t.quantization;
-    if (!quantized && t.type !== TensorType.FLOAT32) throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32 and quantized int8/uint8 inputs are supported`);
+    const raw = RAW_INPUT_TYPES[t.type];
+    if (!quantized && raw !== undefined) {
+      value.set(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
+      return tensorValueInfo(t.name, raw, t.shape);
+    }
+    if (!quantized && t.type !== TensorType.FLOAT32) {
+      throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32, uint8, int8, int32 and quantized int8/uint8/int16 inputs are supported`);
+    }
     value.set(i, quantized ? qdq(t.name, t) : t.name);
     return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
   });
@@ -183,6 +193,16 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const src = tensor(o.inputs[0]!);
         if (o.op === Op.DEQUANTIZE && src.data) break; // a dequantized constant: materialized where it is read
         output(outT, node('Identity', [input(o, 0, index)], `${base}_value`));
+        break;
+      }
+      case Op.CAST: {
+        // Values are float here: a cast to float is the identity; to an integer type it truncates toward zero
+        // (TFLite's static_cast), which a round trip through that ONNX type does too.
+        const x = input(o, 0, index);
+        const to = RAW_INPUT_TYPES[out.type];
+        if (out.type === TensorType.FLOAT32 || (to !== undefined && tensor(o.inputs[0]!).type === out.type)) output(outT, node('Identity', [x], `${base}_value`));
+        else if (to !== undefined && !out.quantization) output(outT, node('Cast', [node('Cast', [x], `${base}_int`, [intAttr('to', to)])], `${base}_value`, [intAttr('to', DataType.FLOAT)]));
+        else fail(o, index, `a cast to ${tensorTypeName(out.type)} is not supported (float32, uint8, int8, int32)`);
         break;
       }
       case Op.CONV_2D:

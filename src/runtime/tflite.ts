@@ -165,6 +165,7 @@ function perTensorQuant(q: TfliteQuantization | undefined): { scale: number; zer
 }
 
 const Q_RANGE: Record<string, [number, number]> = { int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767] };
+const RAW_RANGE: Record<string, [number, number]> = { ...Q_RANGE, int32: [-(2 ** 31), 2 ** 31 - 1] };
 
 /** TFLite rounds half away from zero when it quantizes (std::round in its reference kernels). */
 function roundAway(v: number): number {
@@ -285,6 +286,11 @@ export class TfliteSession {
         quantizeInto(dst as Int8Array, feed.data as Float32Array, io.quantization.scale, io.quantization.zeroPoint, io.type);
       } else if (io.type === 'float32' && feed.type !== 'int64' && feed.type !== 'uint64') {
         (dst as Float32Array).set(feed.data as Float32Array);
+      } else if (!io.quantization && RAW_RANGE[io.type] && feed.type !== 'int64' && feed.type !== 'uint64') {
+        // A plain integer input (raw uint8 pixels): the values as they are, rounded and held to the type's range.
+        const [lo, hi] = RAW_RANGE[io.type]!;
+        const src = feed.data as Float32Array;
+        for (let k = 0; k < dst.length; k++) dst[k] = Math.min(hi, Math.max(lo, Math.round(src[k]!)));
       } else {
         throw new ModelGateError(`${this.label}: input '${io.name}' is ${io.type}${io.quantization ? ' (quantized)' : ''}, the feed is ${feed.type}`);
       }

@@ -19,13 +19,6 @@ export const MAX_WEIGHT_BYTES = 2 ** 31 - 1;
 
 export type WeightQuantization = 'none' | 'uint8' | 'uint16' | 'float16';
 
-interface WeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-  quantization?: { dtype: string; min?: number; scale?: number };
-}
-
 const STORED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
 function specBytes(spec: WeightSpec, source: string): number {
@@ -36,23 +29,41 @@ function specBytes(spec: WeightSpec, source: string): number {
   return spec.shape.reduce((a, b) => a * b, 1) * per;
 }
 
-/** model.json (or its folder) → a TF.js LayersModel with its weights. */
-export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
-  const jsonFile = statSync(file, { throwIfNoEntry: false })?.isDirectory() ? path.join(file, 'model.json') : file;
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; min?: number; scale?: number };
+}
+
+/** model.json's parsed contents with every shard read and checked against the manifest. */
+export interface TfjsArtifacts {
+  jsonFile: string;
+  json: tf.io.ModelJSON & { signature?: unknown };
+  specs: WeightSpec[];
+  /** The shards concatenated in manifest order. */
+  weightData: Uint8Array;
+}
+
+/** The model.json a path names: the file itself, or model.json inside a folder. */
+export function tfjsJsonFile(file: string): string {
+  return statSync(file, { throwIfNoEntry: false })?.isDirectory() ? path.join(file, 'model.json') : file;
+}
+
+/** Reads model.json (or its folder) and its weight shards, refusing paths outside the folder and size mismatches. */
+export function readTfjsArtifacts(file: string): TfjsArtifacts {
+  const jsonFile = tfjsJsonFile(file);
   const dir = path.dirname(path.resolve(jsonFile));
-  let json: tf.io.ModelJSON;
+  let json: TfjsArtifacts['json'];
   try {
     const size = statSync(jsonFile).size;
     if (size > MAX_MODEL_JSON_BYTES) throw new ModelGateError(`${jsonFile}: ${size} bytes is more than a model.json may be`);
-    json = JSON.parse(readFileSync(jsonFile, 'utf8')) as tf.io.ModelJSON;
+    json = JSON.parse(readFileSync(jsonFile, 'utf8')) as TfjsArtifacts['json'];
   } catch (err) {
     if (err instanceof ModelGateError) throw err;
     throw new ModelGateError(`${jsonFile}: cannot read TF.js model.json (${errorMessage(err)})`, { cause: err });
   }
-  if (json.format === 'graph-model') {
-    throw new ModelGateError(`${jsonFile}: TF.js graph models are not supported; convert the Keras model (or export a layers model: tensorflowjs_converter --output_format=tfjs_layers_model)`);
-  }
-  if (!json.modelTopology) throw new ModelGateError(`${jsonFile}: no modelTopology; not a TF.js layers model`);
+  if (!json || typeof json !== 'object' || !json.modelTopology) throw new ModelGateError(`${jsonFile}: no modelTopology; not a TF.js model`);
   const specs: WeightSpec[] = [];
   const buffers: Uint8Array[] = [];
   let total = 0;
@@ -82,14 +93,18 @@ export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<t
     }
     specs.push(...(group.weights as WeightSpec[]));
   }
-  const weightData = new Uint8Array(total);
-  let at = 0;
-  for (const b of buffers) {
-    weightData.set(b, at);
-    at += b.length;
+  return { jsonFile, json, specs, weightData: concat(buffers) };
+}
+
+/** model.json (or its folder) → a TF.js LayersModel with its weights. */
+export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
+  const { jsonFile, json, specs, weightData } = readTfjsArtifacts(file);
+  if (json.format === 'graph-model') {
+    throw new ModelGateError(`${jsonFile}: a TF.js graph model, not a layers model; give it as the config's model (it is imported op by op)`);
   }
   try {
-    return await t.loadLayersModel(t.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: weightData.buffer }));
+    const buffer = weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength) as ArrayBuffer;
+    return await t.loadLayersModel(t.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs as tf.io.WeightsManifestEntry[], weightData: buffer }));
   } catch (err) {
     throw new ModelGateError(`${jsonFile}: TF.js could not load the model: ${errorMessage(err)}`, { cause: err });
   }

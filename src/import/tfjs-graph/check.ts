@@ -1,0 +1,96 @@
+/**
+ * The graph import's numerical check: TF.js runs the model.json it came from (tf.loadGraphModel on
+ * the artifacts in memory) and onnxruntime runs the ONNX model, on the same seeded inputs.
+ * A model with a fixed batch runs twice with different inputs, so the check can still tell whether
+ * the outputs depend on them.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { encodeModel } from '../../model/onnx.js';
+import { OrtSession } from '../../runtime/session.js';
+import { seededRandom } from '../../data/random.js';
+import { ModelGateError, errorMessage } from '../../errors.js';
+import { compareOutputs, DEFAULT_TOLERANCE, type NumericalCheck } from '../check.js';
+import type { TfjsArtifacts } from '../../formats/tfjs/files.js';
+import type { GraphConversion, GraphInput } from './convert.js';
+
+export interface GraphCheckOptions {
+  tolerance?: number;
+  /** Rows per run when the batch is dynamic; default 4. */
+  samples?: number;
+  seed?: number;
+  runtime?: string;
+}
+
+/** Loads the graph model into TF.js from the artifacts already read (no second read of the files). */
+export async function loadGraphModel(t: typeof tf, artifacts: TfjsArtifacts): Promise<tf.GraphModel> {
+  const { json, specs, weightData } = artifacts;
+  try {
+    const buffer = weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength) as ArrayBuffer;
+    return await t.loadGraphModel(
+      t.io.fromMemory({
+        modelTopology: json.modelTopology,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy ?? undefined,
+        weightSpecs: specs as tf.io.WeightsManifestEntry[],
+        weightData: buffer,
+        ...(json.signature ? { signature: json.signature as object } : {}),
+        ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {}),
+      }),
+    );
+  } catch (err) {
+    throw new ModelGateError(`${artifacts.jsonFile}: TF.js could not load the graph model: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Uniform [0, 1) floats (scaled images), small integers for int32 inputs, a mix for bool. */
+function seeded(input: GraphInput, batch: number, seed: number): Float32Array | Int32Array {
+  const random = seededRandom(seed);
+  const n = batch * input.shape.slice(1).reduce((a, b) => a * b, 1);
+  if (input.dtype === 'float32') return Float32Array.from({ length: n }, () => random());
+  const range = input.dtype === 'bool' ? 2 : 10;
+  return Int32Array.from({ length: n }, () => Math.floor(random() * range));
+}
+
+export async function checkGraphConversion(t: typeof tf, model: tf.GraphModel, conversion: GraphConversion, options: GraphCheckOptions = {}): Promise<NumericalCheck> {
+  const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
+  const fixed = conversion.inputs.find((i) => i.shape[0]! >= 0)?.shape[0];
+  const batch = fixed ?? options.samples ?? 4;
+  const runs = fixed !== undefined ? 2 : 1;
+  const seed = options.seed ?? 20261127;
+  const expected: number[][] = conversion.outputs.map(() => []);
+  const actual: number[][] = conversion.outputs.map(() => []);
+  const session = await OrtSession.create(encodeModel(conversion.model), {}, 'converted model');
+  try {
+    for (let run = 0; run < runs; run++) {
+      const data = conversion.inputs.map((input, i) => seeded(input, batch, seed + 7919 * i + 104729 * run));
+      const want = t.tidy(() => {
+        const feeds: tf.NamedTensorMap = {};
+        conversion.inputs.forEach((input, i) => {
+          feeds[input.name] = t.tensor(data[i]!, [batch, ...input.shape.slice(1)], input.dtype);
+        });
+        const out = model.execute(feeds, conversion.outputs.map((o) => o.tfName));
+        return (Array.isArray(out) ? out : [out]).map((o) => Array.from(o.dataSync() as ArrayLike<number>));
+      });
+      const result = await session.run(
+        Object.fromEntries(
+          conversion.inputs.map((input, i) => [
+            input.name,
+            input.dtype === 'bool'
+              ? { type: 'bool' as const, dims: [batch, ...input.shape.slice(1)], data: Uint8Array.from(data[i]!) }
+              : { type: input.dtype, dims: [batch, ...input.shape.slice(1)], data: data[i]! },
+          ]),
+        ),
+      );
+      conversion.outputs.forEach((o, k) => {
+        for (const v of want[k]!) expected[k]!.push(v);
+        const got = result[o.name]!.data as ArrayLike<number | bigint>;
+        for (let j = 0; j < got.length; j++) actual[k]!.push(Number(got[j]));
+      });
+    }
+  } finally {
+    await session.release();
+  }
+  const runtime = options.runtime ?? `tfjs ${t.version.tfjs ?? ''} (${t.getBackend()})`.trim();
+  return compareOutputs(expected, actual, conversion.outputs.map((o) => o.name), batch * runs, tolerance, runtime);
+}

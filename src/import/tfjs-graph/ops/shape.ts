@@ -1,0 +1,247 @@
+/** Shape and data-movement ops, and the reductions. Most work in TF layout; Pad, ConcatV2 and reductions stay channels first when they can. */
+import { DataType } from '../../../model/onnx.js';
+import { ONNX_TYPE, TO_NCHW, intAttr, intsAttr, known, product, type GraphBuilder, type Value } from '../builder.js';
+import { tfDType } from '../graph-def.js';
+import type { OpConverter } from '../registry-types.js';
+
+const first = (g: GraphBuilder, inputs: Value[]): Value => {
+  if (!inputs[0]) g.fail('expects an input');
+  return inputs[0];
+};
+
+/** Identity and friends: the same value under another name (constants stay constants). */
+export const identity: OpConverter = (g, inputs) => first(g, inputs);
+
+export const reshape: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const target = inputs[1];
+  if (!target) g.fail('expects a shape input');
+  let shape: number[];
+  if (target.constant) {
+    shape = Array.from(target.constant, Number);
+    // TF's 0 is a zero-sized dim; ONNX Reshape would read it as "copy": refuse rather than differ.
+    if (shape.some((d) => d === 0)) g.fail(`shape [${shape.join(', ')}] has a zero dimension`);
+    const free = shape.indexOf(-1);
+    if (free >= 0 && known(x.shape)) shape[free] = product(x.shape) / product(shape.filter((_, i) => i !== free));
+  } else {
+    shape = new Array<number>(Math.max(0, target.shape[0] ?? 0)).fill(-1);
+  }
+  return { name: g.emit('Reshape', [g.tf(x), g.int64(target, 'shape')]), shape, dtype: x.dtype };
+};
+
+export const squeeze: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const rank = x.shape.length;
+  let axes = g.attrs.ints('squeeze_dims', g.attrs.ints('axis', [])).map((a) => g.axis(a, rank));
+  if (axes.length === 0) {
+    if (!known(x.shape)) g.fail('squeezing every size-1 axis needs a known input shape');
+    axes = x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  }
+  axes.sort((a, b) => a - b);
+  const shape = x.shape.filter((_, i) => !axes.includes(i));
+  return { name: g.emit('Squeeze', [g.tf(x), g.int64s('axes', axes)]), shape, dtype: x.dtype };
+};
+
+export const expandDims: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [dim] = g.constInts(inputs[1], 'dim');
+  const axis = g.axis(dim!, x.shape.length + 1);
+  const shape = [...x.shape.slice(0, axis), 1, ...x.shape.slice(axis)];
+  return { name: g.emit('Unsqueeze', [g.tf(x), g.int64s('axes', [axis])]), shape, dtype: x.dtype };
+};
+
+export const transpose: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const perm = g.constInts(inputs[1], 'perm');
+  if (perm.length !== x.shape.length || [...perm].sort().some((p, i) => p !== i)) g.fail(`perm [${perm.join(', ')}] is not a permutation of rank ${x.shape.length}`);
+  // An NCHW value is read through one Transpose that does both steps.
+  if (x.nchw) {
+    const fromNchw = perm.map((p) => TO_NCHW.indexOf(p));
+    return { name: g.emit('Transpose', [x.name], [intsAttr('perm', fromNchw)]), shape: perm.map((p) => x.shape[p]!), dtype: x.dtype };
+  }
+  return { name: g.emit('Transpose', [g.tf(x)], [intsAttr('perm', perm)]), shape: perm.map((p) => x.shape[p]!), dtype: x.dtype };
+};
+
+const INT64_MAX = 2 ** 62;
+
+/** Output length of a Python slice start:end:step over a dim of the given size. */
+function sliceLength(size: number, start: number, end: number, step: number): number {
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+  if (step > 0) {
+    const s = clamp(start < 0 ? start + size : start, 0, size);
+    const e = clamp(end < 0 ? end + size : end, 0, size);
+    return Math.max(0, Math.ceil((e - s) / step));
+  }
+  const s = clamp(start < 0 ? start + size : start, -1, size - 1);
+  const e = clamp(end < 0 ? end + size : end, -1, size - 1);
+  return Math.max(0, Math.ceil((e - s) / step));
+}
+
+export const stridedSlice: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const begin = g.constInts(inputs[1], 'begin');
+  const end = g.constInts(inputs[2], 'end');
+  const strides = inputs[3] ? g.constInts(inputs[3], 'strides') : begin.map(() => 1);
+  const beginMask = g.attrs.int('begin_mask', 0);
+  const endMask = g.attrs.int('end_mask', 0);
+  const shrinkMask = g.attrs.int('shrink_axis_mask', 0);
+  if (g.attrs.int('ellipsis_mask', 0) !== 0 || g.attrs.int('new_axis_mask', 0) !== 0) g.fail('ellipsis_mask and new_axis_mask are not supported');
+  if (begin.length > x.shape.length || end.length !== begin.length || strides.length !== begin.length) g.fail('begin, end and strides must have one entry per sliced axis');
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const steps: number[] = [];
+  const axes: number[] = [];
+  const shrink: number[] = [];
+  const shape = [...x.shape];
+  begin.forEach((b, i) => {
+    const step = strides[i]!;
+    if (step === 0) g.fail('a stride of 0');
+    let start = beginMask & (1 << i) ? (step > 0 ? 0 : INT64_MAX) : b;
+    let stop = endMask & (1 << i) ? (step > 0 ? INT64_MAX : -INT64_MAX) : end[i]!;
+    if (shrinkMask & (1 << i)) {
+      start = b;
+      stop = b === -1 ? INT64_MAX : b + 1;
+      shrink.push(i);
+      if (step < 0) g.fail('shrink_axis_mask with a negative stride');
+    }
+    starts.push(start);
+    ends.push(stop);
+    steps.push(shrinkMask & (1 << i) ? 1 : step);
+    axes.push(i);
+    const size = x.shape[i]!;
+    if (size >= 0) shape[i] = shrinkMask & (1 << i) ? 1 : sliceLength(size, start, stop, step);
+  });
+  // A channels-first value is sliced as it is, unless an axis goes away (the rank changes).
+  if (x.nchw && shrink.length === 0) {
+    const onnxAxes = axes.map((a) => TO_NCHW.indexOf(a));
+    const y = g.emit('Slice', [x.name, g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', onnxAxes), g.int64s('steps', steps)]);
+    return { name: y, shape, dtype: x.dtype, nchw: true };
+  }
+  let y = g.emit('Slice', [g.tf(x), g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', axes), g.int64s('steps', steps)]);
+  if (shrink.length > 0) y = g.emit('Squeeze', [y, g.int64s('shrink_axes', shrink)]);
+  return { name: y, shape: shape.filter((_, i) => !shrink.includes(i)), dtype: x.dtype };
+};
+
+/** ConcatV2: the last input is the axis. Channels-first inputs concatenate as such. */
+export const concat: OpConverter = (g, inputs) => {
+  if (inputs.length < 2) g.fail('expects values and an axis');
+  const values = inputs.slice(0, -1);
+  const rank = values[0]!.shape.length;
+  const axis = g.axis(g.constInts(inputs[inputs.length - 1], 'axis')[0]!, rank);
+  const shape = [...values[0]!.shape];
+  shape[axis] = values.some((v) => v.shape[axis]! < 0) ? -1 : values.reduce((n, v) => n + v.shape[axis]!, 0);
+  const dtype = values[0]!.dtype;
+  if (rank === 4 && values.some((v) => v.nchw) && values.every((v) => v.nchw || v.shape.length === 4)) {
+    return { name: g.emit('Concat', values.map((v) => g.nchw(v)), [intAttr('axis', TO_NCHW.indexOf(axis))]), shape, dtype, nchw: true };
+  }
+  return { name: g.emit('Concat', values.map((v) => g.tf(v)), [intAttr('axis', axis)]), shape, dtype };
+};
+
+export const pack: OpConverter = (g, inputs) => {
+  if (inputs.length < 1) g.fail('expects values');
+  const rank = inputs[0]!.shape.length;
+  const axis = g.axis(g.attrs.int('axis', 0), rank + 1);
+  const axes = g.int64s('axes', [axis]);
+  const parts = inputs.map((v) => g.emit('Unsqueeze', [g.tf(v), axes], [], 'unsqueeze'));
+  const shape = [...inputs[0]!.shape.slice(0, axis), inputs.length, ...inputs[0]!.shape.slice(axis)];
+  return { name: g.emit('Concat', parts, [intAttr('axis', axis)]), shape, dtype: inputs[0]!.dtype };
+};
+
+export const gather: OpConverter = (g, inputs) => {
+  const [params, indices] = inputs;
+  if (!params || !indices) g.fail('expects params and indices');
+  if (g.attrs.int('batch_dims', 0) !== 0) g.fail('batch_dims is not supported');
+  const axis = g.axis(inputs[2] ? g.constInts(inputs[2], 'axis')[0]! : 0, params.shape.length);
+  const shape = [...params.shape.slice(0, axis), ...indices.shape, ...params.shape.slice(axis + 1)];
+  return { name: g.emit('Gather', [g.tf(params), g.tf(indices)], [intAttr('axis', axis)]), shape, dtype: params.dtype };
+};
+
+/** TF.js gives shapes as int32 whatever out_type says. */
+export const shapeOp: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  let s: string;
+  if (x.nchw) s = g.emit('Gather', [g.emit('Shape', [x.name]), g.int64s('nhwc_order', TO_NCHW.map((_, i) => TO_NCHW.indexOf(i)))], [intAttr('axis', 0)]);
+  else s = g.emit('Shape', [g.tf(x)]);
+  return { name: g.emit('Cast', [s], [intAttr('to', DataType.INT32)]), shape: [x.shape.length], dtype: 'int32' };
+};
+
+export const cast: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const to = tfDType(g.attrs.type('DstT'), g.label);
+  if (to === x.dtype) return x;
+  return { name: g.emit('Cast', [x.nchw ? x.name : g.tf(x)], [intAttr('to', ONNX_TYPE[to])]), shape: x.shape, dtype: to, nchw: x.nchw };
+};
+
+function padding(g: GraphBuilder, x: Value, paddings: Value | undefined): number[] {
+  const p = g.constInts(paddings, 'paddings');
+  const rank = x.shape.length;
+  if (p.length !== 2 * rank) g.fail(`paddings has ${p.length / 2} rows for an input of rank ${rank}`);
+  return p;
+}
+
+function padded(g: GraphBuilder, x: Value, p: number[], mode: string, value?: string): Value {
+  const rank = x.shape.length;
+  const shape = x.shape.map((d, i) => (d < 0 ? -1 : d + p[2 * i]! + p[2 * i + 1]!));
+  const order = x.nchw ? TO_NCHW : Array.from({ length: rank }, (_, i) => i);
+  const pads = [...order.map((a) => p[2 * a]!), ...order.map((a) => p[2 * a + 1]!)];
+  const ins = [x.nchw ? x.name : g.tf(x), g.int64s('pads', pads)];
+  if (value) ins.push(value);
+  return { name: g.emit('Pad', ins, [{ name: 'mode', type: 3, s: new TextEncoder().encode(mode) }]), shape, dtype: x.dtype, nchw: x.nchw };
+}
+
+export const pad: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  return padded(g, x, padding(g, x, inputs[1]), 'constant');
+};
+
+export const padV2: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [c] = g.constInts(inputs[2], 'constant_values');
+  const value = x.dtype === 'float32' ? g.floats('pad_value', [], [c!]) : g.constant('pad_value', [], Int32Array.of(c!));
+  return padded(g, x, padding(g, x, inputs[1]), 'constant', value);
+};
+
+export const mirrorPad: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const mode = g.attrs.string('mode', 'REFLECT');
+  if (mode !== 'REFLECT') g.fail(`mode ${mode} is not supported (REFLECT)`);
+  return padded(g, x, padding(g, x, inputs[1]), 'reflect');
+};
+
+function reduction(op: string): OpConverter {
+  return (g, inputs) => {
+    const x = first(g, inputs);
+    const rank = x.shape.length;
+    const axes = [...new Set(g.constInts(inputs[1], 'axis').map((a) => g.axis(a, rank)))].sort((a, b) => a - b);
+    if (axes.length === 0) return x;
+    const keep = g.attrs.bool('keep_dims', g.attrs.bool('keepdims'));
+    const shape = keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    if (x.nchw) {
+      const onnxAxes = axes.map((a) => TO_NCHW.indexOf(a)).sort((a, b) => a - b);
+      // Channels first stays right when dims are kept, or when what is left has the same order both ways.
+      const left = TO_NCHW.filter((a) => !axes.includes(a));
+      if (keep) return { name: g.reduce(op, x.name, onnxAxes, true), shape, dtype: x.dtype, nchw: true };
+      if (left.every((a, i) => a === left.slice().sort((p, q) => p - q)[i])) return { name: g.reduce(op, x.name, onnxAxes, false), shape, dtype: x.dtype };
+    }
+    return { name: g.reduce(op, g.tf(x), axes, keep), shape, dtype: x.dtype };
+  };
+}
+
+export const mean = reduction('ReduceMean');
+export const sum = reduction('ReduceSum');
+export const max = reduction('ReduceMax');
+export const min = reduction('ReduceMin');
+export const prod = reduction('ReduceProd');
+
+/** ArgMax over one axis, as int32 (TF.js' output type); ties go to the first index in both. */
+export const argMax: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const rank = x.shape.length;
+  const axis = g.axis(g.constInts(inputs[1], 'dimension')[0]!, rank);
+  const onnxAxis = x.nchw ? TO_NCHW.indexOf(axis) : axis;
+  const left = x.nchw ? TO_NCHW.filter((a) => a !== axis) : [];
+  // Channels first only when the dims left are in the same order either way.
+  const input = x.nchw && left.every((a, i, arr) => i === 0 || arr[i - 1]! < a) ? x.name : g.tf(x);
+  const arg = g.emit('ArgMax', [input], [intAttr('axis', input === x.name && x.nchw ? onnxAxis : axis), intAttr('keepdims', 0)]);
+  return { name: g.emit('Cast', [arg], [intAttr('to', DataType.INT32)]), shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
+};

@@ -1,0 +1,77 @@
+/**
+ * TF op → converter, one entry per op (the kernel-registry habit of tfjs-core): adding an op is a
+ * function in ./ops and a line here. Placeholder, Const and NoOp are handled by the graph walk.
+ */
+import * as el from './ops/elementwise.js';
+import * as nn from './ops/nn.js';
+import * as sh from './ops/shape.js';
+import type { OpConverter } from './registry-types.js';
+
+export const OP_CONVERTERS: Readonly<Record<string, OpConverter>> = {
+  Identity: sh.identity,
+  StopGradient: sh.identity,
+  Snapshot: sh.identity,
+  Conv2D: nn.conv2d,
+  DepthwiseConv2dNative: nn.depthwiseConv2d,
+  _FusedConv2D: nn.fusedConv2d,
+  FusedDepthwiseConv2dNative: nn.fusedDepthwiseConv2d,
+  MatMul: nn.matMulOp,
+  _FusedMatMul: nn.fusedMatMul,
+  FusedBatchNorm: nn.fusedBatchNorm,
+  FusedBatchNormV2: nn.fusedBatchNorm,
+  FusedBatchNormV3: nn.fusedBatchNorm,
+  MaxPool: nn.maxPool,
+  AvgPool: nn.avgPool,
+  ResizeBilinear: nn.resizeBilinear,
+  ResizeNearestNeighbor: nn.resizeNearestNeighbor,
+  BiasAdd: el.biasAdd,
+  Add: el.binaryOp('Add'),
+  AddV2: el.binaryOp('Add'),
+  AddN: el.addN,
+  Sub: el.binaryOp('Sub'),
+  Mul: el.binaryOp('Mul'),
+  RealDiv: el.binaryOp('Div'),
+  Div: el.binaryOp('Div'),
+  FloorDiv: el.floorDiv,
+  FloorMod: el.floorMod,
+  Maximum: el.binaryOp('Max'),
+  Minimum: el.binaryOp('Min'),
+  SquaredDifference: el.squaredDifference,
+  Relu: el.relu,
+  Relu6: el.relu6,
+  Elu: el.elu,
+  LeakyRelu: el.leakyRelu,
+  Prelu: el.prelu,
+  Sigmoid: el.unaryOp('Sigmoid'),
+  Tanh: el.unaryOp('Tanh'),
+  Exp: el.unaryOp('Exp'),
+  Log: el.unaryOp('Log'),
+  Neg: el.unaryOp('Neg'),
+  Abs: el.unaryOp('Abs'),
+  Sqrt: el.unaryOp('Sqrt'),
+  Rsqrt: el.rsqrt,
+  Square: el.square,
+  Softmax: el.softmax,
+  Pad: sh.pad,
+  PadV2: sh.padV2,
+  MirrorPad: sh.mirrorPad,
+  StridedSlice: sh.stridedSlice,
+  ConcatV2: sh.concat,
+  Reshape: sh.reshape,
+  Squeeze: sh.squeeze,
+  ExpandDims: sh.expandDims,
+  Transpose: sh.transpose,
+  Mean: sh.mean,
+  Sum: sh.sum,
+  Max: sh.max,
+  Min: sh.min,
+  Prod: sh.prod,
+  ArgMax: sh.argMax,
+  Cast: sh.cast,
+  Shape: sh.shapeOp,
+  Pack: sh.pack,
+  GatherV2: sh.gather,
+};
+
+/** Every op the importer takes, for messages and docs. */
+export const SUPPORTED_TF_OPS: readonly string[] = ['Placeholder', 'Const', 'NoOp', ...Object.keys(OP_CONVERTERS)].sort();

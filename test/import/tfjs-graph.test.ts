@@ -1,0 +1,308 @@
+/**
+ * TF.js graph models built here in tfjs-converter's format, imported op by op, and checked against
+ * TF.js executing the same model.json (the import's own check, plus its figures asserted here).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { detectFormat, importModel } from '../../src/import/index.js';
+import { OP_CONVERTERS } from '../../src/import/tfjs-graph/registry.js';
+import { convertTfjsGraph } from '../../src/import/tfjs-graph/convert.js';
+import { readTfjsArtifacts } from '../../src/formats/tfjs/files.js';
+import { encodeModel, dimsOf, type onnx } from '../../src/model/onnx.js';
+import { tensorToFloat32 } from '../../src/model/tensor.js';
+import { ModelGateError } from '../../src/errors.js';
+import { T, b, constant, f, i, ints, node, placeholder, randomValues, s, strs, type, writeGraphModel, type ConstDef, type GraphNode } from '../support/tfjs-graph-fixtures.js';
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tfjs-graph-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const NHWC = { data_format: s('NHWC') };
+const conv = (strides: number[], padding: string, extra: Record<string, Record<string, unknown>> = {}) => ({ ...T, ...NHWC, strides: ints(strides), padding: s(padding), dilations: ints([1, 1, 1, 1]), ...extra });
+const intConst = (name: string, shape: number[], values: number[]): ConstDef => constant(name, shape, values, { dtype: 'int32' });
+let seed = 11;
+const w = (name: string, shape: number[], quantize?: ConstDef['quantize'], lo = -0.5, hi = 0.5): ConstDef =>
+  constant(name, shape, randomValues(shape.reduce((a, c) => a + 0 * c, 1) * shape.reduce((a, c) => a * c, 1), seed++, lo, hi), { quantize });
+
+/** A CNN through every convolution, pooling, padding and resizing op, weights stored four ways. */
+function cnnModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
+  const consts = [
+    w('k1', [3, 3, 3, 4]),
+    w('b1', [4], 'uint8'),
+    w('dk1', [3, 3, 4, 2], 'uint16'),
+    w('k2', [1, 1, 8, 6], 'float16'),
+    w('b2', [6], 'float16'),
+    w('dk2', [3, 3, 6, 1], 'uint8'),
+    w('b3', [6]),
+    w('bn_scale', [6], undefined, 0.5, 1.5),
+    w('bn_offset', [6]),
+    w('bn_mean', [6]),
+    w('bn_var', [6], undefined, 0.2, 1),
+    w('k3', [1, 1, 6, 6], 'uint8'),
+    w('b4', [6]),
+    w('alpha', [6], undefined, 0.05, 0.3),
+    intConst('paddings', [4, 2], [0, 0, 1, 1, 1, 1, 0, 0]),
+    intConst('size9', [2], [9, 9]),
+    intConst('axis3', [], [3]),
+    intConst('axes12', [2], [1, 2]),
+    w('wt', [12, 5], 'uint16'),
+    w('bias5', [5]),
+    w('w2', [4, 5], 'float16'),
+  ];
+  const nodes = [
+    placeholder('x', [-1, 9, 9, 3]),
+    node('c1', 'Conv2D', ['x', 'k1'], conv([1, 1, 1, 1], 'SAME')),
+    node('c1b', 'BiasAdd', ['c1', 'b1'], { ...T, ...NHWC }),
+    node('c1r', 'Relu', ['c1b'], T),
+    node('d1', 'DepthwiseConv2dNative', ['c1r', 'dk1'], conv([1, 2, 2, 1], 'VALID')),
+    node('f1', '_FusedConv2D', ['d1', 'k2', 'b2'], conv([1, 1, 1, 1], 'SAME', { fused_ops: strs(['BiasAdd', 'Relu6']), num_args: i(1), epsilon: f(0) })),
+    node('f2', 'FusedDepthwiseConv2dNative', ['f1', 'dk2', 'b3'], conv([1, 1, 1, 1], 'SAME', { fused_ops: strs(['BiasAdd', 'Elu']), num_args: i(1) })),
+    node('bn', 'FusedBatchNormV3', ['f2', 'bn_scale', 'bn_offset', 'bn_mean', 'bn_var'], { ...T, ...NHWC, U: type('DT_FLOAT'), epsilon: f(0.001), is_training: b(false) }),
+    node('f3', '_FusedConv2D', ['bn', 'k3', 'b4'], conv([1, 1, 1, 1], 'VALID', { fused_ops: strs(['BiasAdd', 'LeakyRelu']), num_args: i(1), leakyrelu_alpha: f(0.1) })),
+    node('mp', 'MaxPool', ['f3'], { ...T, ...NHWC, ksize: ints([1, 2, 2, 1]), strides: ints([1, 2, 2, 1]), padding: s('SAME') }),
+    node('pr', 'Prelu', ['mp', 'alpha'], T),
+    node('ap', 'AvgPool', ['pr'], { ...T, ...NHWC, ksize: ints([1, 2, 2, 1]), strides: ints([1, 1, 1, 1]), padding: s('VALID') }),
+    node('pad', 'Pad', ['ap', 'paddings'], T),
+    node('mpad', 'MirrorPad', ['pad', 'paddings'], { ...T, mode: s('REFLECT') }),
+    node('rb', 'ResizeBilinear', ['mpad', 'size9'], { ...T, align_corners: b(false), half_pixel_centers: b(true) }),
+    node('rn', 'ResizeNearestNeighbor', ['mpad', 'size9'], { ...T, align_corners: b(false), half_pixel_centers: b(true) }),
+    node('rba', 'ResizeBilinear', ['mpad', 'size9'], { ...T, align_corners: b(true), half_pixel_centers: b(false) }),
+    node('rna', 'ResizeNearestNeighbor', ['mpad', 'size9'], { ...T, align_corners: b(true), half_pixel_centers: b(false) }),
+    node('rsum', 'AddV2', ['rba', 'rna'], T),
+    node('cat', 'ConcatV2', ['rb', 'rn', 'axis3'], { ...T, N: i(2) }),
+    node('cat2', 'ConcatV2', ['cat', 'rsum', 'axis3'], { ...T, N: i(2) }),
+    node('cat3', 'StridedSlice', ['cat2', 'sl_begin', 'sl_end', 'sl_strides'], { ...T, Index: type('DT_INT32'), begin_mask: i(15), end_mask: i(7), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+    node('m', 'Mean', ['cat3', 'axes12'], { ...T, keep_dims: b(false), Tidx: type('DT_INT32') }),
+    // TF.js 4.22's wasm kernel for a fused MatMul with transpose_b and a bias computes wrong values
+    // (its cpu kernel and the unfused path agree with each other): transpose_b is covered on MatMul.
+    node('fm', '_FusedMatMul', ['m', 'wt', 'bias5'], { ...T, transpose_a: b(false), transpose_b: b(false), fused_ops: strs(['BiasAdd', 'Relu']), num_args: i(1), epsilon: f(0) }),
+    node('mm', 'MatMul', ['fm', 'w2'], { ...T, transpose_a: b(false), transpose_b: b(true) }),
+    node('sm', 'Softmax', ['mm'], T),
+    node('Identity', 'Identity', ['sm'], T),
+    node('Identity_1', 'Identity', ['cat'], T),
+  ];
+  // Every channel of cat2 but the last 6: a slice along the channels of a channels-first value.
+  consts.push(intConst('sl_begin', [4], [0, 0, 0, 0]), intConst('sl_end', [4], [0, 0, 0, 12]), intConst('sl_strides', [4], [1, 1, 1, 1]));
+  return { nodes, consts };
+}
+
+/** Element-wise, shape and reduction ops on a rank-3 input, with int32 arithmetic and a dynamic reshape. */
+function tensorOpsModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
+  const consts = [
+    w('c6', [6]),
+    constant('half', [], [0.5]),
+    w('c46', [4, 6], undefined, 1, 2),
+    constant('lo', [], [-0.1]),
+    constant('hi', [], [0.8]),
+    constant('one', [], [1]),
+    constant('shift', [], [0.3]),
+    constant('eight', [], [8]),
+    constant('ten', [], [10]),
+    constant('neg3', [], [-3.5]),
+    intConst('three', [], [3]),
+    intConst('shape24', [2], [-1, 24]),
+    intConst('dim1', [], [1]),
+    intConst('perm021', [3], [0, 2, 1]),
+    intConst('ss_b', [3], [0, 1, 0]),
+    intConst('ss_e', [3], [0, 5, 3]),
+    intConst('ss_s', [3], [1, 2, 1]),
+    intConst('sh_b', [3], [0, 2, 0]),
+    intConst('sh_e', [3], [0, 3, 0]),
+    intConst('sh_s', [3], [1, 1, 1]),
+    intConst('axis1', [], [1]),
+    intConst('axis2', [], [2]),
+    intConst('axes2', [1], [2]),
+    intConst('b0', [1], [0]),
+    intConst('b1', [1], [1]),
+    intConst('s1', [1], [1]),
+    intConst('c24', [], [24]),
+    intConst('idx', [2], [2, 0]),
+    intConst('pads3', [3, 2], [0, 0, 1, 0, 0, 2]),
+    constant('padval', [], [0.5]),
+  ];
+  const nodes = [
+    placeholder('x', [-1, 4, 6]),
+    node('noop', 'NoOp'),
+    node('a', 'Add', ['x', 'c6'], T),
+    node('sb', 'Sub', ['a', 'half'], T),
+    node('mu', 'Mul', ['sb', 'x'], T),
+    node('dv', 'RealDiv', ['mu', 'c46'], T),
+    node('dd', 'Div', ['dv', 'c46'], T),
+    node('mx', 'Maximum', ['dd', 'lo'], T),
+    node('mn', 'Minimum', ['mx', 'hi'], T),
+    node('sig', 'Sigmoid', ['mn'], T),
+    node('th', 'Tanh', ['mn'], T),
+    node('sq', 'Sqrt', ['sig'], T),
+    node('rs', 'Rsqrt', ['sig'], T),
+    node('sqr', 'Square', ['th'], T),
+    node('sd', 'SquaredDifference', ['sq', 'rs'], T),
+    node('ex', 'Exp', ['th'], T),
+    node('lg', 'Log', ['sig'], T),
+    node('ng', 'Neg', ['lg'], T),
+    node('abs', 'Abs', ['sb'], T),
+    node('thm', 'Sub', ['th', 'shift'], T),
+    node('elu', 'Elu', ['thm'], T),
+    node('x8', 'Mul', ['x', 'eight'], T),
+    node('r6', 'Relu6', ['x8'], T),
+    node('lr', 'LeakyRelu', ['thm'], { ...T, alpha: f(0.2) }),
+    node('rl', 'Relu', ['thm'], T),
+    node('sn', 'AddN', ['sd', 'ex', 'ng', 'elu', 'r6', 'sqr', 'abs', 'lr', 'rl'], { ...T, N: i(9) }),
+    node('sg', 'StopGradient', ['sn', '^noop'], T),
+    node('snap', 'Snapshot', ['sg'], T),
+    // int32 arithmetic: floor division and modulo, then back to float.
+    node('x10', 'Mul', ['x', 'ten'], T),
+    node('xm', 'Add', ['x10', 'neg3'], T),
+    node('xi', 'Cast', ['xm'], { SrcT: type('DT_FLOAT'), DstT: type('DT_INT32'), Truncate: b(false) }),
+    node('fdi', 'FloorDiv', ['xi', 'three'], { T: type('DT_INT32') }),
+    node('fmi', 'FloorMod', ['xi', 'three'], { T: type('DT_INT32') }),
+    node('sumi', 'AddV2', ['fdi', 'fmi'], { T: type('DT_INT32') }),
+    node('xf', 'Cast', ['sumi'], { SrcT: type('DT_INT32'), DstT: type('DT_FLOAT'), Truncate: b(false) }),
+    node('fdf', 'FloorDiv', ['xm', 'eight'], T),
+    node('fmf', 'FloorMod', ['xm', 'neg3'], T),
+    node('ints', 'AddN', ['xf', 'fdf', 'fmf', 'snap'], { ...T, N: i(4) }),
+    // Shape ops: a reshape to [batch, 24] whose shape is computed from the input's.
+    node('shp', 'Shape', ['x'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+    node('batch', 'StridedSlice', ['shp', 'b0', 'b1', 's1'], { T: type('DT_INT32'), Index: type('DT_INT32'), begin_mask: i(0), end_mask: i(0), shrink_axis_mask: i(1), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+    node('newshape', 'Pack', ['batch', 'c24'], { T: type('DT_INT32'), N: i(2), axis: i(0) }),
+    node('flat', 'Reshape', ['ints', 'newshape'], { ...T, Tshape: type('DT_INT32') }),
+    node('flat2', 'Reshape', ['sn', 'shape24'], { ...T, Tshape: type('DT_INT32') }),
+    node('ed', 'ExpandDims', ['flat2', 'dim1'], { ...T, Tdim: type('DT_INT32') }),
+    node('sqz', 'Squeeze', ['ed'], { ...T, squeeze_dims: ints([1]) }),
+    node('both', 'AddV2', ['flat', 'sqz'], T),
+    node('tr', 'Transpose', ['ints', 'perm021'], { ...T, Tperm: type('DT_INT32') }),
+    node('ss', 'StridedSlice', ['tr', 'ss_b', 'ss_e', 'ss_s'], { ...T, Index: type('DT_INT32'), begin_mask: i(1), end_mask: i(1), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+    node('shr', 'StridedSlice', ['tr', 'sh_b', 'sh_e', 'sh_s'], { ...T, Index: type('DT_INT32'), begin_mask: i(5), end_mask: i(5), shrink_axis_mask: i(2), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+    node('sum', 'Sum', ['ss', 'axes2'], { ...T, keep_dims: b(true), Tidx: type('DT_INT32') }),
+    node('max', 'Max', ['ss', 'axis1'], { ...T, keep_dims: b(false), Tidx: type('DT_INT32') }),
+    node('min', 'Min', ['shr', 'axis1'], { ...T, keep_dims: b(false), Tidx: type('DT_INT32') }),
+    node('prod', 'Prod', ['ss', 'axis2'], { ...T, keep_dims: b(false), Tidx: type('DT_INT32') }),
+    node('gat', 'GatherV2', ['ints', 'idx', 'axis2'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32'), Taxis: type('DT_INT32'), batch_dims: i(0) }),
+    node('pv', 'PadV2', ['gat', 'pads3', 'padval'], { ...T, Tpaddings: type('DT_INT32') }),
+    node('am', 'ArgMax', ['ints', 'axis2'], { ...T, Tidx: type('DT_INT32'), output_type: type('DT_INT32') }),
+    node('out_flat', 'Identity', ['both'], T),
+    node('out_sum', 'Identity', ['sum'], T),
+    node('out_max', 'Identity', ['max'], T),
+    node('out_min', 'Identity', ['min'], T),
+    node('out_prod', 'Identity', ['prod'], T),
+    node('out_pad', 'Identity', ['pv'], T),
+    node('out_arg', 'Identity', ['am'], { T: type('DT_INT32') }),
+  ];
+  return { nodes, consts };
+}
+
+const sig = (names: string[]) => ({ inputs: {}, outputs: Object.fromEntries(names.map((n) => [n, { name: `${n}:0`, dtype: 'DT_FLOAT' }])) });
+
+describe('TF.js graph models → ONNX, checked against TF.js', () => {
+  const built: Record<string, { nodes: GraphNode[]; consts: ConstDef[] }> = {};
+
+  it('a CNN with every conv, pool, pad and resize op and float32/uint8/uint16/float16 weights matches TF.js', async () => {
+    built.cnn = cnnModel();
+    const file = writeGraphModel(path.join(root, 'cnn'), built.cnn.nodes, built.cnn.consts);
+    expect(detectFormat(file)).toBe('tfjs-graph');
+    expect(detectFormat(path.dirname(file))).toBe('tfjs-graph');
+    const imported = await importModel(path.dirname(file));
+    const check = imported.source.check!;
+    expect(imported.source.format).toBe('tfjs-graph');
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.samples).toBe(4);
+    expect(check.max_abs_diff).toBeLessThan(1e-4);
+    expect(check.runtime).toMatch(/tfjs .*\((wasm|cpu|tensorflow)\)/);
+    // The graph keeps TF.js' names and NHWC layouts at its boundary.
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.input.map((v) => v.name)).toEqual(['x']);
+    expect(g.output.map((v) => v.name)).toEqual(['Identity', 'Identity_1']);
+    expect(g.output[1]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue ?? d.dimParam)).toEqual(['N', 9, 9, 12]);
+    // Channels first inside: one Transpose in and one out, none between the convolutions.
+    expect(g.node.filter((n) => n.opType === 'Transpose').length).toBeLessThanOrEqual(2);
+    expect(g.node.filter((n) => n.opType === 'Conv').length).toBe(5);
+  });
+
+  it('dequantizes uint8/uint16/float16 weights exactly as the manifest says (value = q · scale + min)', () => {
+    const file = path.join(root, 'cnn', 'model.json');
+    const artifacts = readTfjsArtifacts(file);
+    const conversion = convertTfjsGraph(artifacts);
+    const biasSpec = artifacts.specs.find((x) => x.name === 'b1')!;
+    expect(biasSpec.quantization?.dtype).toBe('uint8');
+    const graph = conversion.model.graph as onnx.GraphProto;
+    const add = graph.node.find((n) => n.opType === 'Add' && (n.name ?? '').startsWith('c1b/'))!;
+    const bias = graph.initializer.find((t) => (add.input ?? []).includes(t.name ?? ''))!;
+    const q = artifacts.weightData.subarray(artifacts.specs.slice(0, artifacts.specs.indexOf(biasSpec)).reduce((n, sp) => n + sp.shape.reduce((a, c) => a * c, 1) * (sp.quantization?.dtype === 'uint8' ? 1 : sp.quantization ? 2 : 4), 0)).subarray(0, 4);
+    expect(dimsOf(bias)).toEqual([1, 4, 1, 1]);
+    expect(Array.from(tensorToFloat32(bias))).toEqual(Array.from(q, (v) => Math.fround(v * biasSpec.quantization!.scale! + biasSpec.quantization!.min!)));
+  });
+
+  it('element-wise, reduction, int32 and shape ops (dynamic reshape from Shape/StridedSlice/Pack) match TF.js', async () => {
+    built.tensor = tensorOpsModel();
+    const outs = ['out_flat', 'out_sum', 'out_max', 'out_min', 'out_prod', 'out_pad', 'out_arg'];
+    const file = writeGraphModel(path.join(root, 'tensor'), built.tensor.nodes, built.tensor.consts, { signature: sig(outs) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-4);
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.output.map((o) => o.name)).toEqual(outs);
+    expect(g.output.find((o) => o.name === 'out_arg')!.type!.tensorType!.elemType).toBe(6); // int32, as TF.js gives
+  });
+
+  it('an int32 input (indices into a uint8 table) and a fixed batch of 1 match TF.js', async () => {
+    built.ids = {
+      consts: [w('table', [10, 4], 'uint8'), intConst('axis0', [], [0]), intConst('axes1', [1], [1]), w('fb_scale', [4]), w('fb_offset', [4]), w('fb_mean', [4]), w('fb_var', [4], undefined, 0.5, 1)],
+      nodes: [
+        placeholder('ids', [1, 5], 'DT_INT32'),
+        node('emb', 'GatherV2', ['table', 'ids', 'axis0'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32'), Taxis: type('DT_INT32'), batch_dims: i(0) }),
+        node('avg', 'Mean', ['emb', 'axes1'], { ...T, keep_dims: b(true), Tidx: type('DT_INT32') }),
+        node('img', 'Reshape', ['avg', 'img_shape'], { ...T, Tshape: type('DT_INT32') }),
+        node('bn', 'FusedBatchNorm', ['img', 'fb_scale', 'fb_offset', 'fb_mean', 'fb_var'], { ...T, ...NHWC, epsilon: f(0.0001), is_training: b(false) }),
+        node('bn2', 'FusedBatchNormV2', ['bn', 'fb_scale', 'fb_offset', 'fb_mean', 'fb_var'], { ...T, ...NHWC, U: type('DT_FLOAT'), epsilon: f(0.001), is_training: b(false) }),
+        node('act', 'Tanh', ['bn2'], T),
+        node('Identity', 'Identity', ['act'], T),
+      ],
+    };
+    built.ids.consts.push(intConst('img_shape', [4], [1, 1, 1, 4]));
+    const file = writeGraphModel(path.join(root, 'ids'), built.ids.nodes, built.ids.consts);
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.samples).toBe(2); // two runs of the fixed batch of 1
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-5);
+    expect(imported.source.inputs).toEqual([{ name: 'ids', shape: [5], onnxDims: [5], elemType: 'int32' }]);
+    expect((imported.model.graph as onnx.GraphProto).input[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 5]);
+  });
+
+  it('every registered converter is exercised by a model above', () => {
+    const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
+    const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));
+    expect(missing).toEqual([]);
+  });
+
+  it('the same model.json gives byte-identical ONNX', () => {
+    const artifacts = readTfjsArtifacts(path.join(root, 'tensor', 'model.json'));
+    const a = encodeModel(convertTfjsGraph(artifacts).model);
+    const c = encodeModel(convertTfjsGraph(readTfjsArtifacts(path.join(root, 'tensor', 'model.json'))).model);
+    expect(Buffer.from(a).equals(Buffer.from(c))).toBe(true);
+  });
+
+  it('an unsupported op stops with the op, the node and the supported ops', async () => {
+    const file = writeGraphModel(path.join(root, 'erf'), [placeholder('x', [-1, 3]), node('gelu/erf', 'Erf', ['x'], T), node('Identity', 'Identity', ['gelu/erf'], T)], []);
+    const err = await importModel(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelGateError);
+    const message = (err as Error).message;
+    expect(message).toContain("node 'gelu/erf' (Erf): op Erf is not supported");
+    expect(message).toContain(file);
+    expect(message).toMatch(/supported ops: .*Conv2D.*Softmax.*_FusedConv2D/);
+    expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('an input with unknown dims asks for its shape in modelgate.yml, and takes it from inputShapes', async () => {
+    const nodes = [placeholder('x', [-1, -1, 3]), node('Identity', 'Sigmoid', ['x'], T)];
+    const file = writeGraphModel(path.join(root, 'unknown'), nodes, []);
+    await expect(importModel(file)).rejects.toThrow(/input 'x' has shape \[\?, \?, 3\].*inputs: \{ x: \{ shape: \[1, …, 3\] \} \}/);
+    const imported = await importModel(file, { inputShapes: { x: [7, 3] } });
+    expect(imported.source.check!.passed).toBe(true);
+    expect(imported.source.inputs![0]!.shape).toEqual([7, 3]);
+  });
+});
