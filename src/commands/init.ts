@@ -10,7 +10,7 @@ import { toNumber, type Model } from '../model/onnx.js';
 import { runtimeInputs } from '../model/io.js';
 import { importModel } from '../import/index.js';
 import { importTfliteFile } from '../import/tflite.js';
-import { configSchema } from '../config/schema.js';
+import { SCHEMA_URL } from '../config/schema.js';
 import { TOOL_VERSION } from '../version.js';
 
 /** The budgets `init` writes: today's defaults, spelled out. */
@@ -77,7 +77,7 @@ export interface InitFiles {
 /** The text of modelgate.yml for a model at modelPath (relative to the config's folder). */
 export function renderConfig(modelPath: string, inputs: OpenInput[]): string {
   const lines = [
-    `# yaml-language-server: $schema=${configSchema.$id}`,
+    `# yaml-language-server: $schema=${SCHEMA_URL}`,
     `# Written by \`modelgate init\` (ModelGate ${TOOL_VERSION}). Every key is described in the schema above and in the README.`,
     `model: ${yamlString(modelPath)}`,
   ];

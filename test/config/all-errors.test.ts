@@ -69,3 +69,22 @@ describe('every config error in one round', () => {
     expect(parseConfig(good, 'modelgate.yml', { validate: configRecipeErrors }).config.optimize).toHaveLength(1);
   });
 });
+
+describe('the JSON Schema', () => {
+  it('describes every property, and its $id is the raw file', async () => {
+    const { configSchema } = await import('../../src/config/schema.js');
+    const missing: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (!node || typeof node !== 'object') return;
+      const n = node as Record<string, unknown>;
+      for (const [key, child] of Object.entries((n.properties as Record<string, unknown>) ?? {})) {
+        if (!(child as { description?: string }).description) missing.push(`${at}.${key}`);
+        walk(child, `${at}.${key}`);
+      }
+      for (const key of ['items', 'additionalProperties', 'then', 'else']) walk(n[key], `${at}${key === 'items' ? '[]' : key === 'additionalProperties' ? '.*' : ''}`);
+    };
+    walk(configSchema, '');
+    expect(missing).toEqual([]);
+    expect(configSchema.$id).toBe('https://raw.githubusercontent.com/modelgate/modelgate/main/schema/modelgate.schema.json');
+  });
+});
