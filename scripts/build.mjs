@@ -144,6 +144,14 @@ for (const launcher of launchers) {
   }
 }
 
+// The lockfiles the runtime installs use (src/runtime/install.ts), found beside the bundle.
+for (const name of readdirSync(path.join(root, 'runtime-lock')).sort()) {
+  mkdirSync(path.join(dist, 'runtime-lock', name), { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) {
+    writeFileSync(path.join(dist, 'runtime-lock', name, file), readFileSync(path.join(root, 'runtime-lock', name, file)), { mode: 0o644 });
+  }
+}
+
 // h5wasm (Keras .h5 reader) is not bundled either: its two files sit in dist/h5wasm/ (src/import/hdf5.ts).
 {
   const h5Source = path.join(root, 'node_modules', 'h5wasm', 'dist', 'node');

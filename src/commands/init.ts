@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { ModelGateError } from '../errors.js';
 import { toNumber, type Model } from '../model/onnx.js';
 import { runtimeInputs } from '../model/io.js';
@@ -64,9 +65,9 @@ export async function readModelInputs(file: string): Promise<OpenInput[]> {
   }));
 }
 
-/** YAML for a plain string: quoted when YAML would read it as something else. */
+/** A string as a YAML scalar: plain where YAML reads it back as the same string, quoted otherwise. */
 function yamlString(text: string): string {
-  return /^[A-Za-z0-9_./-][A-Za-z0-9_. /-]*$/.test(text) && !/^(true|false|null|yes|no|on|off|~)$/i.test(text) && !/^[\d.+-]/.test(text) ? text : JSON.stringify(text);
+  return stringify(text).trimEnd();
 }
 
 export interface InitFiles {

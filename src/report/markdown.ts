@@ -66,7 +66,7 @@ export function renderMarkdown(report: Report): string {
   const head = report.passed
     ? `✅ **ModelGate passed**: selected ${code(report.selected ?? '')}`
     : error !== undefined
-      ? `⛔ **ModelGate could not run**: ${escapeMarkdown(error.split('\n')[0]!)}`
+      ? `💥 **ModelGate could not run**: ${escapeMarkdown(error.split('\n')[0]!)}`
       : `❌ **ModelGate failed**: no candidate passed every check`;
   lines.push(`### ${head}`, '');
   if (error !== undefined && error.includes('\n')) lines.push('```', error.replace(/```/g, "'''"), '```', '');
