@@ -95,6 +95,16 @@ const started = Date.now();
 const { code, assets, stats } = await bundle(entry);
 const seconds = (Date.now() - started) / 1000;
 
+// webpack leaves an import it cannot resolve as a run-time require of the same path, which fails only when that code
+// runs (a moved file whose importers were not updated). Fail the build instead.
+for (const [file, source] of [['index.js', code], ...Object.entries(assets).map(([f, a]) => [f, a.source.toString()])]) {
+  const unresolved = [...String(source).matchAll(/eval\("require"\)\("(\.{1,2}\/[^"]+)"\)/g)].map((m) => m[1]);
+  if (unresolved.length > 0) {
+    console.error(`${file}: unresolved imports ${[...new Set(unresolved)].join(', ')}`);
+    process.exit(1);
+  }
+}
+
 /**
  * esbuild's minifier on each emitted file: dist/ goes from 15 MB of JavaScript to 5 MB (the action runs from a
  * fresh clone of the repository on every job). Deterministic, like the rest of the build. keepNames keeps class
