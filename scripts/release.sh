@@ -38,7 +38,8 @@ npm run --silent build >/dev/null
 git add --intent-to-add --all dist/
 if ! git diff --quiet -- dist/; then
   git diff --stat -- dist/ >&2
-  git checkout -- dist/ && git clean -fdq -- dist/
+  # Put dist/ back as committed: drop the intent-to-add entries, then the rebuilt files.
+  git reset -q -- dist/ && git checkout -- dist/ && git clean -fdq -- dist/
   echo "release: the committed dist/ is out of date; run 'npm run build' and commit dist/ first" >&2
   exit 1
 fi
