@@ -7,10 +7,14 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ModelGateError } from '../errors.js';
-import { toNumber, type Model } from '../model/onnx.js';
+import { loadModel, toNumber, type Model } from '../model/onnx.js';
 import { runtimeInputs } from '../model/io.js';
-import { importModel } from '../import/index.js';
+import { detectFormat } from '../import/index.js';
 import { importTfliteFile } from '../import/tflite.js';
+import { readKerasH5 } from '../import/keras-h5.js';
+import { readKerasZip } from '../import/keras-zip.js';
+import { readTfjsLayersModel } from '../import/tfjs-files.js';
+import { loadTfjs } from '../runtime/tfjs.js';
 import { SCHEMA_URL } from '../config/schema.js';
 import { TOOL_VERSION } from '../version.js';
 
@@ -54,11 +58,20 @@ export interface OpenInput {
   dims: Array<number | string>;
 }
 
-/** Reads the model (any supported format) and lists its inputs with their declared dimensions. */
+/**
+ * Reads the model (any supported format) and lists its inputs with their declared dimensions. Keras and TF.js models
+ * are read as declared, not converted: converting needs every non-batch dimension, which is what init asks for.
+ */
 export async function readModelInputs(file: string): Promise<OpenInput[]> {
-  let model: Model;
-  if (file.toLowerCase().endsWith('.tflite')) model = importTfliteFile(file).model;
-  else model = (await importModel(file)).model;
+  if (file.toLowerCase().endsWith('.tflite')) return onnxInputs(importTfliteFile(file).model);
+  const format = detectFormat(file);
+  if (format === 'onnx') return onnxInputs(loadModel(file));
+  const { tf } = await loadTfjs();
+  const model = format === 'tfjs-layers' ? await readTfjsLayersModel(tf, file) : (format === 'keras-h5' ? await readKerasH5(tf, file) : await readKerasZip(tf, file)).model;
+  return model.inputs.map((t) => ({ name: t.sourceLayer.name, dims: t.shape.map((d) => (typeof d === 'number' && d > 0 ? d : '?')) }));
+}
+
+function onnxInputs(model: Model): OpenInput[] {
   return runtimeInputs(model).map((vi) => ({
     name: vi.name ?? '',
     dims: (vi.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue != null && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : d.dimParam || '?')),

@@ -17,6 +17,9 @@ import { configRecipeErrors } from '../../src/passes/registry.js';
 import { loadModel } from '../../src/model/onnx.js';
 import { exportTflite } from '../../src/export/tflite/export.js';
 import { runGate } from '../../src/run.js';
+import { importModel, inputShapesFromConfig } from '../../src/import/index.js';
+import { loadTfjs } from '../../src/runtime/tfjs.js';
+import { writeKerasH5 } from '../support/keras-fixtures.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'modelgate-init-'));
@@ -104,6 +107,21 @@ describe('modelgate init', () => {
     expect(result.stderr).toContain(`1. ${models.keras}`);
     expect(result.stderr).toContain(`3. ${models.onnx}`);
     expect(existsSync(path.join(tmp, 'modelgate.yml'))).toBe(false);
+  }, 60_000);
+
+  it('reads a Keras model whose time axis is open, and the shape it writes converts', async () => {
+    const { tf } = await loadTfjs('cpu');
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [null, 4], name: 'proj' })] });
+    const root = path.join(tmp, 'repo-open');
+    mkdirSync(root, { recursive: true });
+    await writeKerasH5(model, path.join(root, 'seq.h5'));
+    const written = await initProject({ model: 'seq.h5', root });
+    const text = readFileSync(written.config, 'utf8');
+    const name = model.inputs[0]!.sourceLayer.name;
+    expect(text).toContain(`  ${name}:\n    # fill in: dimension 1 (unnamed); the first is the batch, set by benchmark.batch\n    shape: [1, 1, 4]\n`);
+    const { config } = parseConfig(text, written.config, { validate: configRecipeErrors });
+    const imported = await importModel(path.join(root, 'seq.h5'), { inputShapes: inputShapesFromConfig(config.inputs) });
+    expect(imported.source.inputs?.[0]?.shape).toEqual([1, 4]);
   }, 60_000);
 
   it('lists an input with an open non-batch dimension, saying what to fill in, and the result validates', () => {
