@@ -1,26 +1,30 @@
-// Bundles the entry points into dist/ with ncc: dist/index.js (the action), dist/cli/index.js, dist/worker/index.js.
+// Bundles the action, the CLI and the benchmark worker into ONE ncc bundle, dist/index.js (src/entry.ts), so that the
+// three share one set of chunks: built apart, each carried its own copy of TF.js and the pipeline (37 MB in all).
+// dist/cli/index.js (the bin) and dist/worker/index.js (what src/benchmark/worker-client.ts forks) are launchers
+// that set the role and import ../index.js. The action is the default role: action.yml runs dist/index.js as is.
 // dist/ is committed and check-dist rebuilds and diffs it, so the output depends only on the sources:
-// no ncc cache, no source maps, no minifier, and dist/ is replaced as a whole so a removed file cannot linger.
+// no ncc cache, no source maps, and dist/ is replaced as a whole so a removed file cannot linger.
 //
-//   node scripts/build.mjs            build every entry (the worker only if src/benchmark/worker.ts exists)
-//   node scripts/build.mjs action cli build only those entries, leaving the rest of dist/ alone
+//   node scripts/build.mjs
 //
 // Type checking is `npm run typecheck`'s job, not the bundler's: ncc transpiles file by file. Under the
 // project's `module: NodeNext` a lone .ts file would be emitted as CommonJS (require() of the ESM-only
-// @actions/* packages fails to resolve), so each entry is bundled through a one-line shim whose folder
+// @actions/* packages fails to resolve), so the entry is bundled through a one-line shim whose folder
 // has a tsconfig that extends the project's with `module: ESNext`.
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { transformSync } from 'esbuild';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ncc = createRequire(import.meta.url)('@vercel/ncc');
 
-const entries = [
-  { name: 'action', source: 'src/action.ts', out: 'dist', required: true },
-  { name: 'cli', source: 'src/cli.ts', out: 'dist/cli', required: true, shebang: true },
-  { name: 'worker', source: 'src/benchmark/worker.ts', out: 'dist/worker', required: false },
+const entry = { name: 'index', source: 'src/entry.ts' };
+/** Launchers: the role each one runs, and whether it is an executable (the bin). */
+const launchers = [
+  { file: 'cli/index.js', role: 'cli', shebang: true },
+  { file: 'worker/index.js', role: 'worker', shebang: false },
 ];
 
 const nccOptions = {
@@ -28,6 +32,7 @@ const nccOptions = {
   // onnxruntime-node is found at run time (src/runtime/ort.ts): its native libraries are not bundled.
   // h5wasm's Emscripten loader calls createRequire, which webpack rewrites: it loads from disk instead (below).
   externals: ['onnxruntime-node', 'h5wasm', 'h5wasm/node'],
+  // ncc's minify covers the entry file only, not the chunks; esbuild minifies every file below instead.
   minify: false,
   sourceMap: false,
   sourceMapRegister: false,
@@ -45,7 +50,7 @@ function writeShim(entry) {
   writeFileSync(path.join(shimDir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2) + '\n');
   const shim = path.join(shimDir, `${entry.name}.ts`);
   const target = path.relative(shimDir, path.join(root, entry.source)).split(path.sep).join('/').replace(/\.ts$/, '.js');
-  writeFileSync(shim, `${entry.shebang ? '#!/usr/bin/env node\n' : ''}import '${target}';\n`);
+  writeFileSync(shim, `import '${target}';\n`);
   return shim;
 }
 
@@ -80,51 +85,68 @@ async function bundle(entry) {
   }
 }
 
-const wanted = process.argv.slice(2);
-for (const name of wanted) {
-  if (!entries.some((entry) => entry.name === name)) {
-    console.error(`unknown entry ${name}; known: ${entries.map((entry) => entry.name).join(', ')}`);
-    process.exit(2);
+if (process.argv.length > 2) {
+  console.error('usage: node scripts/build.mjs (the one bundle has no separate entries any more)');
+  process.exit(2);
+}
+
+// Bundle first, so a failed build leaves the previous dist/ in place.
+const started = Date.now();
+const { code, assets, stats } = await bundle(entry);
+const seconds = (Date.now() - started) / 1000;
+
+// webpack leaves an import it cannot resolve as a run-time require of the same path, which fails only when that code
+// runs (a moved file whose importers were not updated). Fail the build instead.
+for (const [file, source] of [['index.js', code], ...Object.entries(assets).map(([f, a]) => [f, a.source.toString()])]) {
+  const unresolved = [...String(source).matchAll(/eval\("require"\)\("(\.{1,2}\/[^"]+)"\)/g)].map((m) => m[1]);
+  if (unresolved.length > 0) {
+    console.error(`${file}: unresolved imports ${[...new Set(unresolved)].join(', ')}`);
+    process.exit(1);
   }
 }
 
-// Bundle everything first, so a failed build leaves the previous dist/ in place.
-const built = [];
-for (const entry of entries.filter((e) => wanted.length === 0 || wanted.includes(e.name))) {
-  if (!existsSync(path.join(root, entry.source))) {
-    if (entry.required) {
-      console.error(`${entry.name}: ${entry.source} is missing`);
-      process.exit(1);
-    }
-    console.log(`${entry.name}: skipped, ${entry.source} does not exist`);
-    continue;
+/**
+ * esbuild's minifier on each emitted file: dist/ goes from 15 MB of JavaScript to 5 MB (the action runs from a
+ * fresh clone of the repository on every job). Deterministic, like the rest of the build. keepNames keeps class
+ * and function names, which error messages and `instanceof`-free checks print.
+ */
+function minify(file, source) {
+  if (!file.endsWith('.js')) return source;
+  try {
+    return transformSync(source.toString(), { minify: true, keepNames: true, format: 'esm', target: 'es2022', legalComments: 'none', charset: 'utf8' }).code;
+  } catch (err) {
+    console.error(`minify ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
   }
-  const started = Date.now();
-  const { code, assets, stats } = await bundle(entry);
-  built.push({ entry, code, assets: { ...assets, 'licenses.txt': { source: thirdPartyNotices(stats), permissions: 0o644 } }, seconds: (Date.now() - started) / 1000 });
 }
 
-if (wanted.length === 0) rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-for (const { entry, code, assets, seconds } of built) {
-  const outDir = path.join(root, entry.out);
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, 'index.js'), code);
-  // git records the executable bit, so check-dist sees it: the CLI is a bin, the rest are not.
-  chmodSync(path.join(outDir, 'index.js'), entry.shebang ? 0o755 : 0o644);
-  let bytes = Buffer.byteLength(code);
-  for (const [file, asset] of Object.entries(assets)) {
-    const target = path.join(outDir, file);
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, asset.source, { mode: asset.permissions });
-    bytes += asset.source.length;
-  }
-  const assetList = Object.keys(assets).sort().join(', ') || 'none';
-  console.log(`${entry.name}: ${path.relative(root, outDir)}/index.js + ${assetList}, ${(bytes / 1024).toFixed(0)} KiB, ${seconds.toFixed(1)} s`);
+const dist = path.join(root, 'dist');
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+const mainCode = minify('index.js', code);
+writeFileSync(path.join(dist, 'index.js'), mainCode, { mode: 0o644 });
+let bytes = Buffer.byteLength(mainCode);
+for (const [file, asset] of Object.entries({ ...assets, 'licenses.txt': { source: thirdPartyNotices(stats), permissions: 0o644 } })) {
+  const target = path.join(dist, file);
+  mkdirSync(path.dirname(target), { recursive: true });
+  const source = minify(file, asset.source);
+  writeFileSync(target, source, { mode: asset.permissions });
+  bytes += Buffer.byteLength(source);
+}
+console.log(`dist/index.js + ${Object.keys(assets).sort().join(', ') || 'no assets'}: ${(bytes / 1024).toFixed(0)} KiB, ${seconds.toFixed(1)} s`);
+
+for (const launcher of launchers) {
+  const target = path.join(dist, launcher.file);
+  mkdirSync(path.dirname(target), { recursive: true });
+  const text = `${launcher.shebang ? '#!/usr/bin/env node\n' : ''}// The ${launcher.role} role of the one bundle (src/entry.ts).\nglobalThis.__modelgateRole = '${launcher.role}';\nawait import('../index.js');\n`;
+  writeFileSync(target, text);
+  // git records the executable bit, so check-dist sees it: the CLI is a bin, the worker is not.
+  chmodSync(target, launcher.shebang ? 0o755 : 0o644);
 }
 
 // The TF.js wasm backend loads its binaries from disk at run time; the action has no node_modules,
-// so the three .wasm files (about 1.2 MB) sit in dist/wasm/, shared by every bundle (src/runtime/tfjs.ts).
-if (wanted.length === 0) {
+// so the three .wasm files (about 1.2 MB) sit in dist/wasm/, beside the bundle (src/runtime/tfjs.ts).
+{
   const wasmSource = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   mkdirSync(path.join(root, 'dist', 'wasm'), { recursive: true });
   for (const file of readdirSync(wasmSource).filter((f) => f.endsWith('.wasm')).sort()) {
@@ -132,8 +154,16 @@ if (wanted.length === 0) {
   }
 }
 
+// The lockfiles the runtime installs use (src/runtime/install.ts), found beside the bundle.
+for (const name of readdirSync(path.join(root, 'runtime-lock')).sort()) {
+  mkdirSync(path.join(dist, 'runtime-lock', name), { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) {
+    writeFileSync(path.join(dist, 'runtime-lock', name, file), readFileSync(path.join(root, 'runtime-lock', name, file)), { mode: 0o644 });
+  }
+}
+
 // h5wasm (Keras .h5 reader) is not bundled either: its two files sit in dist/h5wasm/ (src/import/hdf5.ts).
-if (wanted.length === 0) {
+{
   const h5Source = path.join(root, 'node_modules', 'h5wasm', 'dist', 'node');
   mkdirSync(path.join(root, 'dist', 'h5wasm'), { recursive: true });
   for (const file of readdirSync(h5Source).filter((f) => f.endsWith('.js')).sort()) {

@@ -9,7 +9,7 @@ const ROOT = path.resolve(__dirname, '..');
 
 function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], { cwd, timeout: 240_000 }, (err, stdout, stderr) => {
+    execFile(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/cli/index.ts'), ...args], { cwd, timeout: 240_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -41,6 +41,18 @@ describe('modelgate CLI', () => {
     expect(report.passed).toBe(false);
     expect(report.error).toMatch(/not a valid ONNX model/);
     expect(existsSync(path.join(out, 'report.md'))).toBe(true);
+  });
+
+  it('reads ./modelgate.yml without --config, and marks only the step it stopped in with ✗ (no colour in a pipe)', async () => {
+    const dir = exampleCopy();
+    writeFileSync(path.join(dir, 'model.onnx'), readFileSync(path.join(dir, 'model.onnx')).subarray(0, 1000));
+    const r = await cli(['run', '--out', path.join(dir, 'out')], dir);
+    expect(r.code).toBe(2);
+    const marks = r.stderr.split('\n').filter((l) => /^  [✓✗] /.test(l));
+    expect(marks.length).toBeGreaterThan(0);
+    expect(marks.filter((l) => l.startsWith('  ✗ '))).toEqual([marks[marks.length - 1]]);
+    expect(r.stderr).not.toContain('\x1b[');
+    expect(readFileSync(path.join(dir, 'out', 'report.md'), 'utf8')).toMatch(/^### 💥 \*\*ModelGate could not run\*\*: .*not a valid ONNX model/);
   });
 
   it('exits 2 on a config error with file, key and line:col', async () => {

@@ -1,6 +1,8 @@
 /**
  * Loads modelgate.yml: YAML with positions (the `yaml` library's CST ranges), validated with ajv
- * against ./schema.ts. Every error names the file, the key path and line:col.
+ * against ./schema.ts. Every error names the file, the key path and line:col, and all of them are reported
+ * in one round: the schema's, and those of an optional extra validator (the pass options, which the schema
+ * leaves to each pass) that the command layer passes in.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,13 +11,29 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { configSchema } from './schema.js';
 import type { Config, LoadedConfig, SourcePosition } from './types.js';
 import { ModelGateError, errorMessage } from '../errors.js';
+import { didYouMean } from './suggest.js';
 
 const MAX_CONFIG_BYTES = 1 << 20;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+// verbose: errors carry their parent schema, whose property names feed "did you mean".
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validate = ajv.compile(configSchema);
 
-export function loadConfig(file: string): LoadedConfig {
+/** A problem an extra validator found, at a key path from the config's top level. */
+export interface ConfigProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+export interface LoadOptions {
+  /**
+   * More checks on the parsed config, run even when the schema fails, so that every error shows at once.
+   * Gets the data as parsed (defaults filled where the schema could), returns problems with key paths.
+   */
+  validate?: (data: unknown) => ConfigProblem[];
+}
+
+export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
   let text: string;
   try {
     const buf = readFileSync(file);
@@ -24,10 +42,10 @@ export function loadConfig(file: string): LoadedConfig {
   } catch (err) {
     throw new ModelGateError(`${file}: cannot read config (${errorMessage(err)})`, { cause: err });
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, options);
 }
 
-export function parseConfig(text: string, file: string): LoadedConfig {
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const name = path.basename(file);
@@ -45,8 +63,19 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     const node = nodeAt(doc, keyPath, wantKey);
     return node?.range ? at(node.range[0]) : undefined;
   };
-  if (!validate(data)) {
-    const found = (validate.errors ?? []).filter(relevant).map((e) => describe(e, data, locate, name));
+  const found = validate(data) ? [] : (validate.errors ?? []).filter(relevant).map((e) => describe(e, data, locate, name));
+  let extra: ConfigProblem[] = [];
+  try {
+    extra = options.validate?.(data) ?? [];
+  } catch (err) {
+    // A validator that trips over a shape the schema already rejects must not hide the schema's errors.
+    if (found.length === 0) throw err;
+  }
+  for (const problem of extra) {
+    const pos = locate(problem.path, true);
+    found.push({ text: `${formatPath(problem.path)}: ${problem.message}${pos ? ` (${name}:${pos.line}:${pos.col})` : ''}`, line: pos?.line ?? 0, col: pos?.col ?? 0 });
+  }
+  if (found.length > 0) {
     found.sort((a, b) => a.line - b.line || a.col - b.col);
     const messages = [...new Set(found.map((f) => f.text))];
     throw new ModelGateError(`${file}: invalid config:\n  ${messages.join('\n  ')}`);
@@ -114,16 +143,21 @@ function describe(e: ErrorObject, data: unknown, locate: Locate, name: string): 
     case 'type':
       what = `expected ${article((e.params as { type: string | string[] }).type)}, got ${show(got)}`;
       break;
-    case 'enum':
-      what = `expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v)).join(', ')}, got ${show(got)}`;
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+      const hint = typeof got === 'string' ? didYouMean(got, allowed.filter((v): v is string => typeof v === 'string')) : '';
+      what = `expected one of ${allowed.map((v) => String(v)).join(', ')}, got ${show(got)}${hint}`;
       break;
+    }
     case 'required':
       keyPath.push((e.params as { missingProperty: string }).missingProperty);
       what = 'is required';
       break;
-    case 'additionalProperties':
-      what = 'is not a known key';
+    case 'additionalProperties': {
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      what = `is not a known key${didYouMean(String(keyPath[keyPath.length - 1]), known)}`;
       break;
+    }
     default:
       what = `${e.message ?? 'is invalid'}${got !== undefined && typeof got !== 'object' ? `, got ${show(got)}` : ''}`;
   }

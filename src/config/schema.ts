@@ -4,57 +4,75 @@
  * Pass options are validated by each pass's own schema (src/passes), not here.
  */
 const positiveInt = { type: 'integer', minimum: 1 } as const;
-const dtype = { enum: ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] } as const;
+const dtype = { description: "The input's element type; must match the model (a check, not a conversion).", enum: ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] } as const;
 const candidateName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Candidate id: letters, digits, . _ -' } as const;
 const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }] } as const;
+/** Where the schema is served from: editors fetch it through the `# yaml-language-server: $schema=` line. */
+export const SCHEMA_URL = 'https://raw.githubusercontent.com/modelgate/modelgate/main/schema/modelgate.schema.json';
 
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
-  $id: 'https://github.com/modelgate/modelgate/schema/modelgate.schema.json',
+  $id: SCHEMA_URL,
   title: 'ModelGate configuration (modelgate.yml)',
+  description: 'What to optimize, how to measure it and which budgets gate it. Reference: README.md, "Configuration".',
   type: 'object',
   additionalProperties: false,
   required: ['model'],
   properties: {
-    model: { type: 'string', minLength: 1, description: 'Path to the model (.onnx, .tflite, Keras .h5/.keras, or a TF.js model.json), relative to this file.' },
+    model: { type: 'string', minLength: 1, description: 'Path to the model (.onnx, .tflite, Keras .h5/.keras, or a TF.js model.json), relative to this file.', examples: ['model.onnx', 'models/classifier.h5'] },
     inputs: {
       type: 'object',
       description: 'Per model input: fixes dynamic dimensions, and drives synthetic data when there is no dataset.',
+      examples: [{ input_ids: { shape: [1, 128], dtype: 'int64', range: [0, 30521] } }],
       additionalProperties: {
         type: 'object',
+        description: 'One model input, by its name in the model.',
         additionalProperties: false,
         properties: {
-          shape: { type: 'array', items: positiveInt, minItems: 0, maxItems: 8 },
+          shape: {
+            type: 'array', items: positiveInt, minItems: 0, maxItems: 8,
+            description: "The input's dimensions, batch first. A dynamic batch takes benchmark.batch; any other dynamic dimension must be given here.",
+            examples: [[1, 3, 224, 224]],
+          },
           dtype,
-          range: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 },
+          range: {
+            type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2,
+            description: 'Range [low, high] of synthetic values when there is no dataset; default [0, 1] for floats, [0, 9] for integers.',
+            examples: [[0, 1], [0, 30521]],
+          },
         },
       },
     },
     dataset: {
       type: 'object',
+      description: 'Real samples to evaluate on; without it, inputs are synthetic and candidates are judged by agreement with the reference.',
       additionalProperties: false,
       required: ['inputs'],
       properties: {
-        inputs: { type: 'string', minLength: 1, description: '.npy or IDX (.idx3-ubyte, optionally .gz)' },
-        labels: { type: 'string', minLength: 1, description: '.npy or IDX (.idx1-ubyte, optionally .gz)' },
-        limit: positiveInt,
+        inputs: { type: 'string', minLength: 1, description: 'Samples, first axis = sample: .npy (C order) or IDX (.idx3-ubyte, optionally .gz), relative to this file.', examples: ['data/test-images.npy'] },
+        labels: { type: 'string', minLength: 1, description: 'Class ids [N] or one-hot [N, C] for top1/top5, targets for mse: .npy or IDX (.idx1-ubyte, optionally .gz). Without labels, agreement with the reference is gated.', examples: ['data/test-labels.npy'] },
+        limit: { ...positiveInt, description: 'Use only the first N samples.', examples: [1000] },
         preprocess: {
           type: 'object',
+          description: 'Applied to every sample before it reaches the model: (x * scale - mean) / std.',
           additionalProperties: false,
-          properties: { scale: { type: 'number' }, mean: numberOrList, std: numberOrList },
+          properties: {
+            scale: { type: 'number', description: 'Multiplier applied first, e.g. 1/255 for uint8 images.', examples: [0.00392156862745098] },
+            mean: { ...numberOrList, description: 'Subtracted after scaling: one number, or one per channel.', examples: [[0.485, 0.456, 0.406]] },
+            std: { ...numberOrList, description: 'Divides after the mean: one number, or one per channel.', examples: [[0.229, 0.224, 0.225]] },
+          },
         },
       },
     },
-    metric: { enum: ['top1', 'top5', 'mse'], default: 'top1' },
-    // export step: src/import/export-command.ts
+    metric: { enum: ['top1', 'top5', 'mse'], default: 'top1', description: 'Quality measure against the labels: top-1 or top-5 accuracy, or mean squared error for regression.' },
     export: {
       type: 'object',
       additionalProperties: false,
       required: ['run'],
       description: 'A command that writes the model before the pipeline runs (torch.onnx.export, tf2onnx, ...), run in this file\'s folder.',
       properties: {
-        run: { type: 'string', minLength: 1, description: 'Shell command, e.g. "python export.py --out build/model.onnx".' },
-        output: { type: 'string', minLength: 1, description: 'The file the command must write; default: model.' },
+        run: { type: 'string', minLength: 1, description: 'Shell command, e.g. "python export.py --out build/model.onnx".', examples: ['python export.py --out build/model.onnx'] },
+        output: { type: 'string', minLength: 1, description: 'The file the command must write, relative to this file; default: model.', examples: ['build/model.onnx'] },
         timeout: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 600, description: 'Seconds before the command is killed.' },
       },
     },
@@ -70,8 +88,10 @@ export const configSchema = {
     optimize: {
       type: 'array',
       default: [],
+      description: 'The candidates to build from the model; each is measured against the reference (the model as it is).',
       items: {
         type: 'object',
+        description: 'A candidate: a named recipe of passes, or an auto entry that searches the recipe on the runner.',
         // an entry is either { name, passes } or { auto: {...}, name? } (the search: src/search/auto.ts)
         if: { required: ['auto'] },
         then: {
@@ -83,9 +103,9 @@ export const configSchema = {
               description: 'Search the recipe on the runner: the smallest model within the accuracy budget that is not slower than fp32.',
               additionalProperties: false,
               properties: {
-                accuracy_drop_max: { type: 'number', minimum: 0, description: 'Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005.' },
-                time_budget_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400, description: 'Search budget in seconds; default 120 for models up to 20 MB.' },
-                latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Largest p50 ratio against fp32 the winner may have; default 1.0 (not slower).' },
+                accuracy_drop_max: { type: 'number', minimum: 0, description: 'Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005.', examples: [0.005] },
+                time_budget_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400, description: 'Search budget in seconds; default 120 for models up to 20 MB.', examples: [120] },
+                latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Largest p50 ratio against fp32 the winner may have; default 1.0 (not slower).', examples: [1.02] },
                 recipes: {
                   type: 'array',
                   minItems: 1,
@@ -105,6 +125,8 @@ export const configSchema = {
             passes: {
               type: 'array',
               minItems: 1,
+              description: 'Passes run in order, each a single-key mapping { <pass>: { options } }: cleanup, ort_optimize, quantize, weight_only, fp16, prune, lowrank; a tflite step may come last.',
+              examples: [[{ quantize: { mode: 'dynamic' } }], [{ cleanup: {} }, { tflite: { quantize: 'float16' } }]],
               items: { type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: { type: ['object', 'null'] } },
             },
           },
@@ -115,11 +137,12 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'How latency is measured: every candidate in its own worker process, interleaved with the reference.',
       properties: {
-        batch: { ...positiveInt, default: 1 },
-        threads: { ...positiveInt, default: 1 },
-        warmup: { type: 'integer', minimum: 0, default: 10 },
-        runs: { ...positiveInt, default: 100 },
+        batch: { ...positiveInt, default: 1, description: 'Batch size of each timed run (a dynamic batch dimension takes it).' },
+        threads: { ...positiveInt, default: 1, description: 'Intra-op threads of each session (1 keeps runs on a shared runner comparable).' },
+        warmup: { type: 'integer', minimum: 0, default: 10, description: 'Untimed runs per candidate before timing.' },
+        runs: { ...positiveInt, default: 100, description: 'Timed runs per candidate and measurement.' },
         measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict.' },
       },
     },
@@ -127,12 +150,13 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'Budgets every candidate must meet against the reference (the unoptimized model).',
       properties: {
-        accuracy_drop_max: { type: 'number', minimum: 0, description: 'Absolute accuracy drop allowed against the reference (0.005 = half a point).' },
-        latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'p50 latency ratio allowed against the reference.' },
-        size_bytes_max: { type: 'integer', minimum: 1, description: 'Largest model file allowed, in bytes.' },
+        accuracy_drop_max: { type: 'number', minimum: 0, description: 'Absolute accuracy drop allowed against the reference (0.005 = half a point).', examples: [0.005] },
+        latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'p50 latency ratio allowed against the reference; fails only when the whole 95% bootstrap confidence interval of the ratio lies above it. Without it, latency is reported with a 1.05 verdict threshold.', examples: [1.05] },
+        size_bytes_max: { type: 'integer', minimum: 1, description: 'Largest model file allowed, in bytes.', examples: [5000000] },
       },
     },
-    select: { enum: ['smallest-passing', 'fastest-passing', 'most-accurate-passing'], default: 'smallest-passing' },
+    select: { enum: ['smallest-passing', 'fastest-passing', 'most-accurate-passing'], default: 'smallest-passing', description: 'Which passing candidate the gate selects.' },
   },
 } as const;

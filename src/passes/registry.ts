@@ -7,6 +7,7 @@ import type { Model } from '../model/onnx.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { ModelGateError } from '../errors.js';
 import type { Pass, PassContext } from './pass.js';
+import { didYouMean } from '../config/suggest.js';
 import { quantizePass } from './quantize.js';
 import { fp16Pass } from './fp16.js';
 import { cleanupPass } from './cleanup.js';
@@ -71,6 +72,73 @@ function describeError(e: ErrorObject, options: unknown): string {
     default:
       return `option '${at}' ${e.message ?? 'is invalid'}${got}`;
   }
+}
+
+/** A problem in a config's optimize list, at a key path from the config's top level (for the loader to locate). */
+export interface RecipeProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/**
+ * Every pass problem in a config's `optimize` list at once, without throwing: unknown pass names (with the closest
+ * known name) and every option that does not match the pass's schema. Entries the config schema itself rejects (not a
+ * list, not single-key objects, auto entries) are left to it. The config loader takes this as its extra validator, so
+ * that a misspelt pass shows in the same round as the schema's errors.
+ */
+const EXPORT_STEP = 'tflite';
+
+export function recipeErrors(optimize: unknown): RecipeProblem[] {
+  const problems: RecipeProblem[] = [];
+  if (!Array.isArray(optimize)) return problems;
+  optimize.forEach((entry: unknown, i) => {
+    if (!entry || typeof entry !== 'object' || !Array.isArray((entry as { passes?: unknown }).passes)) return;
+    ((entry as { passes: unknown[] }).passes).forEach((spec, j) => {
+      const at: Array<string | number> = ['optimize', i, 'passes', j];
+      let name: string;
+      let raw: unknown;
+      if (typeof spec === 'string') [name, raw] = [spec, {}];
+      else if (spec && typeof spec === 'object' && !Array.isArray(spec) && Object.keys(spec).length === 1) [name, raw] = Object.entries(spec)[0]!;
+      else return;
+      // A trailing tflite step is an export, not a pass: the TFLite candidate producer checks its options.
+      if (name === EXPORT_STEP) return;
+      const pass = byName.get(name);
+      if (!pass) {
+        const known = [...byName.keys(), EXPORT_STEP];
+        problems.push({ path: [...at, name], message: `unknown pass '${name}'${didYouMean(name, known)} (known: ${known.join(', ')})` });
+        return;
+      }
+      if (raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) return; // the config schema reports it
+      const options = structuredClone(raw ?? {}) as Record<string, unknown>;
+      const validate = allErrorsValidatorFor(pass);
+      if (validate(options)) return;
+      for (const e of validate.errors ?? []) {
+        let message = `'${name}': ${describeError(e, options)}`;
+        if (e.keyword === 'additionalProperties') message += didYouMean((e.params as { additionalProperty: string }).additionalProperty, Object.keys((pass.schema as { properties?: object }).properties ?? {}));
+        const optionKeys = e.instancePath.split('/').slice(1);
+        if (e.keyword === 'additionalProperties') optionKeys.push((e.params as { additionalProperty: string }).additionalProperty);
+        problems.push({ path: [...at, name, ...optionKeys.map((k) => (/^\d+$/.test(k) ? Number(k) : k))], message });
+      }
+    });
+  });
+  return problems;
+}
+
+/** recipeErrors over a whole config as parsed: what the command layer passes to loadConfig's `validate`. */
+export function configRecipeErrors(data: unknown): RecipeProblem[] {
+  return data && typeof data === 'object' ? recipeErrors((data as { optimize?: unknown }).optimize) : [];
+}
+
+const ajvAll = new Ajv({ allErrors: true, strict: true });
+const allErrorsValidators = new Map<string, ValidateFunction>();
+
+function allErrorsValidatorFor(pass: Pass<never>): ValidateFunction {
+  let v = allErrorsValidators.get(pass.name);
+  if (!v) {
+    v = ajvAll.compile(pass.schema);
+    allErrorsValidators.set(pass.name, v);
+  }
+  return v;
 }
 
 export interface RecipeStep {

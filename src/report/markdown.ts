@@ -61,11 +61,15 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
 export function renderMarkdown(report: Report): string {
   const ref = report.candidates.find((c) => c.id === report.reference);
   const lines: string[] = [];
+  // An error means the run stopped (exit 2): saying that no candidate passed would blame the model for a broken config.
+  const error = typeof report.error === 'string' ? report.error : undefined;
   const head = report.passed
     ? `✅ **ModelGate passed**: selected ${code(report.selected ?? '')}`
-    : `❌ **ModelGate failed**: no candidate passed every check`;
+    : error !== undefined
+      ? `💥 **ModelGate could not run**: ${escapeMarkdown(error.split('\n')[0]!)}`
+      : `❌ **ModelGate failed**: no candidate passed every check`;
   lines.push(`### ${head}`, '');
-  if (typeof report.error === 'string') lines.push(`> **Error:** ${escapeMarkdown(report.error)}`, '');
+  if (error !== undefined && error.includes('\n')) lines.push('```', error.replace(/```/g, "'''"), '```', '');
   if (report.candidates.length > 0) {
     lines.push('| candidate | size | accuracy | p50 latency | checks |', '|---|---:|---:|---:|---|');
     for (const c of report.candidates) lines.push(`| ${candidateRow(c, ref, report.selected).join(' | ')} |`);

@@ -29,12 +29,15 @@ import { Op } from '../formats/tflite/schema.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { RuntimeOptions } from './session.js';
 import { xnnpackPlugin, XNNPACK_FLAGS_QS8_QU8 } from './tflite-xnnpack.js';
+import { runtimeInstallDir, type RuntimePackage } from './install.js';
 
 // webpack (ncc) rewrites `createRequire`; process.getBuiltinModule keeps a real one.
 const { createRequire } = process.getBuiltinModule('node:module') as typeof import('node:module');
 
 export const TFLITE_PACKAGE = 'tfjs-tflite-node';
 export const TFLITE_PACKAGE_VERSION = '0.0.2';
+/** How ./install.ts installs it into the tool cache: from runtime-lock/tfjs-tflite-node, then node-gyp for its addon. */
+export const TFLITE_RUNTIME_PACKAGE: RuntimePackage = { name: TFLITE_PACKAGE, version: TFLITE_PACKAGE_VERSION, build: true };
 /** Platforms for which tfjs-tflite-node ships libtensorflowlite_c. */
 export const TFLITE_PLATFORMS = ['linux-x64', 'linux-arm64', 'darwin-arm64', 'win32-x64'] as const;
 
@@ -74,6 +77,16 @@ function packageDirFrom(from: string): string | undefined {
   }
 }
 
+/** The tfjs-tflite-node folder found without the tool-cache install (MODELGATE_TFLITE_PATH, beside the bundle, the working directory). */
+export function resolveTfliteWithoutInstall(): string | undefined {
+  const froms = [...(process.env.MODELGATE_TFLITE_PATH ? [path.join(path.resolve(process.env.MODELGATE_TFLITE_PATH), 'x.js')] : []), import.meta.url, path.join(process.cwd(), 'x.js')];
+  for (const from of froms) {
+    const dir = packageDirFrom(from);
+    if (dir) return dir;
+  }
+  return undefined;
+}
+
 /**
  * Loads the addon, or stops with an error that says what is missing: the platform, the package, or its
  * native build (which needs python3, make and a C++ compiler at `npm ci` time).
@@ -90,6 +103,8 @@ export function loadTfliteAddon(): Addon {
     ...(process.env.MODELGATE_TFLITE_PATH ? [path.join(path.resolve(process.env.MODELGATE_TFLITE_PATH), 'x.js')] : []),
     import.meta.url,
     path.join(process.cwd(), 'x.js'),
+    // where the action installs it (./install.ts) when a C compiler is present
+    path.join(runtimeInstallDir(TFLITE_RUNTIME_PACKAGE), 'x.js'),
   ];
   let dir: string | undefined;
   for (const from of froms) if ((dir = packageDirFrom(from))) break;

@@ -17,7 +17,7 @@ let dir: string;
 
 function cli(config: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(TSX, [path.join(ROOT, 'src/cli.ts'), 'run', '--config', config, '--out', path.join(path.dirname(config), `out-${path.basename(config, '.yml')}`), '--quiet'], { cwd: ROOT }, (err, stdout, stderr) => {
+    execFile(TSX, [path.join(ROOT, 'src/cli/index.ts'), 'run', '--config', config, '--out', path.join(path.dirname(config), `out-${path.basename(config, '.yml')}`), '--quiet'], { cwd: ROOT }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -23,6 +23,7 @@ export function renderTable(report: Report): string {
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
   const line = (r: string[]) => r.map((v, j) => (j === 0 || j === r.length - 1 ? v.padEnd(widths[j]!) : v.padStart(widths[j]!))).join('  ').trimEnd();
   const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
-  out.push('', report.passed ? `PASSED: selected ${report.selected}` : `FAILED: no candidate passed every check${typeof report.error === 'string' ? '' : ''}`);
+  const error = typeof report.error === 'string' ? report.error.split('\n')[0] : undefined;
+  out.push('', report.passed ? `PASSED: selected ${report.selected}` : error ? `COULD NOT RUN: ${error}` : 'FAILED: no candidate passed every check');
   return out.join('\n');
 }

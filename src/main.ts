@@ -1,5 +1,5 @@
 /**
- * The GitHub Action: read inputs, then one of the modes (src/publish/modes):
+ * The GitHub Action's body (src/index.ts only calls run(), so tests can import this): read inputs, then one of the modes (src/publish/modes):
  * auto / run / measure run the gate here (runGate → summary, outputs, annotations, artifact, comment);
  * publish posts a fork's report from a workflow_run; merge posts one comment for a matrix.
  * The gate's verdict decides the step's result; publishing problems only ever warn.
@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import { execFileSync } from 'node:child_process';
 import * as github from '@actions/github';
+import * as actionsCache from '@actions/cache';
 import { runGate, type GateRunResult } from './commands/run.js';
 import { runCompare } from './commands/compare.js';
 import { errorMessage } from './errors.js';
@@ -16,6 +17,10 @@ import { parseMode, type ActionInputs } from './publish/modes/shared.js';
 import { publishGateResult, workspacePath } from './publish/modes/gate.js';
 import { runPublishMode } from './publish/modes/publish.js';
 import { runMergeMode } from './publish/modes/merge.js';
+import { loadConfig } from './config/load.js';
+import { ensureRuntime, hasCompiler, type RuntimeCache } from './runtime/install.js';
+import { ORT_PACKAGE, resolveOrtWithoutInstall } from './runtime/ort.js';
+import { TFLITE_PLATFORMS, TFLITE_RUNTIME_PACKAGE, resolveTfliteWithoutInstall } from './runtime/tflite.js';
 
 // Defaults repeat action.yml's so that `node dist/index.js` behaves the same outside a runner.
 function booleanInput(name: string, fallback: boolean): boolean {
@@ -52,6 +57,7 @@ async function runAction(): Promise<void> {
   const config = workspacePath(workspace, inputs.config) ?? inputs.config;
   const key = publishKey(inputs.reportKey, config);
 
+  await prepareRuntimes(inputs.config);
   const result = await gateOrCompare(inputs);
   await publishGateResult(result, inputs, key, workspace, config);
 
@@ -61,6 +67,58 @@ async function runAction(): Promise<void> {
     const message = 'ModelGate: no candidate passed the gate; see the job summary';
     if (inputs.failOnRegression) core.setFailed(message);
     else core.warning(`${message} (fail-on-regression is off)`);
+  }
+}
+
+/** The Actions cache, when this runner has the cache service (not on GHES without it, nor outside a runner). */
+function actionsRuntimeCache(): RuntimeCache | undefined {
+  if (!actionsCache.isFeatureAvailable()) return undefined;
+  return {
+    restore: async (dir, key) => (await actionsCache.restoreCache([dir], key)) !== undefined,
+    save: async (dir, key) => {
+      await actionsCache.saveCache([dir], key);
+    },
+  };
+}
+
+/** The config asks for the TFLite runtime: a .tflite model, or a tflite step in a recipe. */
+function configNeedsTflite(configPath: string): boolean {
+  try {
+    const { config } = loadConfig(configPath);
+    if (config.model.toLowerCase().endsWith('.tflite')) return true;
+    return config.optimize.some((entry) => 'passes' in entry && entry.passes.some((p) => typeof p === 'object' && p !== null && 'tflite' in p));
+  } catch {
+    return false; // the gate reports the broken config itself
+  }
+}
+
+/**
+ * onnxruntime-node (and tfjs-tflite-node when the config needs it and a C++ compiler is here) into the tool cache,
+ * restored from the Actions cache or installed with npm ci from the committed lockfile, before the pipeline needs them.
+ * Nothing to do when they resolve already (MODELGATE_ORT_PATH / MODELGATE_TFLITE_PATH, node_modules beside dist/ or
+ * in the working directory).
+ */
+async function prepareRuntimes(configPath: string): Promise<void> {
+  const log = (message: string) => core.info(message);
+  const cache = actionsRuntimeCache();
+  if (!resolveOrtWithoutInstall()) {
+    try {
+      await ensureRuntime(ORT_PACKAGE, { cache, log });
+    } catch (err) {
+      // The gate tries once more on its own and writes report.json with the error if that fails too.
+      core.warning(errorMessage(err));
+    }
+  }
+  if (!configNeedsTflite(configPath) || resolveTfliteWithoutInstall()) return;
+  if (!(TFLITE_PLATFORMS as readonly string[]).includes(`${process.platform}-${process.arch}`)) return;
+  if (!hasCompiler()) {
+    core.warning('the config has TFLite candidates, but no C++ compiler is on PATH to build tfjs-tflite-node: its candidates will report the runtime as unavailable');
+    return;
+  }
+  try {
+    await ensureRuntime(TFLITE_RUNTIME_PACKAGE, { cache, log });
+  } catch (err) {
+    core.warning(`the TFLite runtime could not be installed: ${errorMessage(err)}`);
   }
 }
 
@@ -100,7 +158,12 @@ async function gateOrCompare(inputs: ActionInputs): Promise<GateRunResult> {
   };
 }
 
-runAction().catch((err: unknown) => {
-  core.setOutput('passed', 'false');
-  core.setFailed(errorMessage(err));
-});
+/** Runs the action; never rejects: any error fails the step with a one-line message. */
+export async function run(): Promise<void> {
+  try {
+    await runAction();
+  } catch (err) {
+    core.setOutput('passed', 'false');
+    core.setFailed(errorMessage(err));
+  }
+}
