@@ -19,7 +19,7 @@ const LAYERS = [
   ['compare'],
   ['commands'],
   ['publish'],
-  ['cli', 'cli.ts', 'action.ts', 'index.ts', 'main.ts'],
+  ['cli', 'entry.ts', 'index.ts', 'main.ts'],
 ];
 
 const pattern = (names) => `^src/(${names.map((n) => n.replace(/\./g, '\\.')).join('|')})($|/)`;

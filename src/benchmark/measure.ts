@@ -31,6 +31,8 @@ export interface MeasureSettings {
   measurements: number;
   timeBudgetMs?: number;
   log?: (message: string) => void;
+  /** Seconds of the measurement's time budget used so far, of the whole budget. */
+  progress?: (step: string, k: number, n: number) => void;
 }
 
 /** One interleaved measurement per run, each a map from subject id to its stats. */
@@ -43,7 +45,10 @@ export async function measureRuns(subjects: readonly MeasureSubject[], feeds: Fe
     s.log?.(`benchmark ${subjects.length} models interleaved (batch ${s.batch}, ${s.threads} thread${s.threads > 1 ? 's' : ''}${s.measurements > 1 ? `; measurement ${k + 1} of ${s.measurements}` : ''})`);
     runs.push(await measureInterleaved(
       subjects.map((m) => ({ id: m.id, path: m.file, runtime: { ...m.runtimeOptions, intraOpThreads: s.threads }, runtimeKind: m.runtimeKind, ...(m.feeds ? { feeds: m.feeds } : {}) })),
-      feeds, options, (message: string) => s.log?.(message),
+      feeds, options, (message, p) => {
+        s.log?.(message);
+        if (p.budgetMs > 0) s.progress?.('benchmark', Math.min(p.budgetMs, Math.round(p.elapsedMs)) / 1000, p.budgetMs / 1000);
+      },
     ));
   }
   return runs;

@@ -72,7 +72,10 @@ function failed(id: string, request: CandidateRequest, error: string): Built {
   return { candidate: { id, file: '', bytes: 0, runtimeKind: 'onnxruntime', runtimeOptions: {}, batch: { kind: 'dynamic' }, provenance }, error };
 }
 
-export async function buildCandidates(project: Project, requests: readonly CandidateRequest[], producers: readonly CandidateProducer[], outDir: string, log: (m: string) => void): Promise<Built[]> {
+export async function buildCandidates(
+  project: Project, requests: readonly CandidateRequest[], producers: readonly CandidateProducer[], outDir: string, log: (m: string) => void,
+  progress?: (step: string, k: number, n: number) => void,
+): Promise<Built[]> {
   const modelsDir = path.join(outDir, 'models');
   rmSync(modelsDir, { recursive: true, force: true });
   mkdirSync(modelsDir, { recursive: true });
@@ -84,7 +87,8 @@ export async function buildCandidates(project: Project, requests: readonly Candi
   };
   try {
     const built: Built[] = [{ candidate: await buildReference(ctx) }];
-    for (const request of requests) {
+    for (const [k, request] of requests.entries()) {
+      progress?.('build', k, requests.length);
       const producer = producerFor(request, producers);
       const id = producer.id(request);
       log(`build ${id} (${producer.kind})`);
@@ -94,6 +98,7 @@ export async function buildCandidates(project: Project, requests: readonly Candi
         built.push(failed(id, request, `${id}: ${errorMessage(err)}`));
       }
     }
+    if (requests.length > 0) progress?.('build', requests.length, requests.length);
     return built;
   } finally {
     rmSync(scratchDir, { recursive: true, force: true });

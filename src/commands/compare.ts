@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { emptyReport, failureMessage, runGate, type GateRunResult } from './run.js';
+import { emptyReport, failureMessage, runGate, type GateRunOptions, type GateRunResult } from './run.js';
 import { resolveMergeBase } from '../git/base.js';
 import type { Report } from '../report/types.js';
 import { ModelGateError, errorMessage } from '../errors.js';
@@ -29,6 +29,8 @@ export interface CompareOptions {
   baseReportPath?: string;
   outDir: string;
   log?: (message: string) => void;
+  /** k of n done in a long step, for each side's pipeline. */
+  progress?: GateRunOptions['progress'];
   /** The git work tree; by default the one that holds the config. */
   repoDir?: string;
   /** Remote to fetch from in a shallow clone; 'origin' by default. */
@@ -93,7 +95,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
 
   /** Runs the head pipeline; its report becomes the body of the compare report. */
   const runHead = async (configPath: string): Promise<GateRunResult> => {
-    headRun = await runGate({ configPath, outDir: path.join(outDir, 'head'), log: (m) => log(`head: ${m}`) });
+    headRun = await runGate({ configPath, outDir: path.join(outDir, 'head'), log: (m) => log(`head: ${m}`), ...(options.progress ? { progress: options.progress } : {}) });
     const { passed: _passed, ...rest } = headRun.report;
     body = { ...body, ...rest };
     head.passed = headRun.report.passed;
@@ -149,7 +151,7 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
 
     const h = await runHead(configPath);
     if (h.exitCode === 2 || !h.pipeline) return finish(2, `head: ${h.error}`);
-    baseRun = await runGate({ configPath: checkout.configPath, outDir: path.join(outDir, 'base'), log: (m) => log(`base: ${m}`) });
+    baseRun = await runGate({ configPath: checkout.configPath, outDir: path.join(outDir, 'base'), log: (m) => log(`base: ${m}`), ...(options.progress ? { progress: options.progress } : {}) });
     Object.assign(base, summarizeBase(baseRun.report));
     if (baseRun.exitCode === 2 || !baseRun.pipeline) return unavailable(`the base pipeline could not run (${baseRun.error ?? 'unknown error'})`);
 

@@ -19,6 +19,7 @@ import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/
 import { latencyThreshold } from '../gate/rules.js';
 import { benchmarkBatch } from '../candidates/reference.js';
 import type { ExportResult } from '../import/export-command.js';
+import { configRecipeErrors } from '../passes/registry.js';
 
 /** Every kind of candidate, looked up by the request it accepts (the auto search first: it takes `{ auto }` entries). */
 export const PRODUCERS: readonly CandidateProducer[] = [autoProducer, tfliteProducer, recipeProducer, tfjsExportProducer];
@@ -30,17 +31,21 @@ export interface PipelineResult {
   outDir: string;
 }
 
+/** k of n done in a long step (evaluation, benchmark, building candidates); the CLI draws a bar with an ETA. */
+export type ProgressCallback = (step: string, k: number, n: number) => void;
+
 export interface PipelineHooks {
   log: (message: string) => void;
+  progress?: ProgressCallback;
   onConfig?: (loaded: LoadedConfig) => void;
   onExport?: (exported: ExportResult) => void;
 }
 
 export async function runPipeline(configPath: string, outDir: string, hooks: PipelineHooks): Promise<PipelineResult> {
   const { log } = hooks;
-  const project = await loadProject(configPath, { ...hooks, validate: (loaded) => checkRequests(loaded, PRODUCERS) });
+  const project = await loadProject(configPath, { ...hooks, configChecks: configRecipeErrors, validate: (loaded) => checkRequests(loaded, PRODUCERS) });
   const { config } = project;
-  const built = await buildCandidates(project, candidateRequests(config), PRODUCERS, outDir, log);
+  const built = await buildCandidates(project, candidateRequests(config), PRODUCERS, outDir, log, hooks.progress);
   const results: CandidateResult[] = built.map((b) => ({ candidate: b.candidate, ...(b.error ? { error: b.error } : {}) }));
 
   const reference = results[0]!;
@@ -51,7 +56,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   }
 
   const live = () => results.filter((r) => !r.error && !r.sameAsReference);
-  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, { metric: config.metric, threads: config.benchmark.threads, log });
+  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, { metric: config.metric, threads: config.benchmark.threads, log, ...(hooks.progress ? { progress: hooks.progress } : {}) });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);
     if (e?.quality) r.quality = e.quality;
@@ -63,7 +68,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   const runs = await measureRuns(
     measured.map((r) => ({ id: r.candidate.id, file: r.candidate.file, runtimeKind: r.candidate.runtimeKind, runtimeOptions: r.candidate.runtimeOptions })),
     project.dataset.feedsForBatch(benchmarkBatch(reference.candidate.batch, config.benchmark.batch)),
-    { batch: config.benchmark.batch, threads: config.benchmark.threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, log },
+    { batch: config.benchmark.batch, threads: config.benchmark.threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, log, ...(hooks.progress ? { progress: hooks.progress } : {}) },
   );
   for (const r of measured) {
     if (r === reference) {

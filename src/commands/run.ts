@@ -15,13 +15,15 @@ import type { Report } from '../report/types.js';
 import { configLabel, sourceReport } from '../load/project.js';
 import { ModelGateError } from '../errors.js';
 import { TOOL_VERSION } from '../version.js';
-import { runPipeline, type PipelineResult } from './pipeline.js';
+import { runPipeline, type PipelineResult, type ProgressCallback } from './pipeline.js';
 
 export interface GateRunOptions {
   configPath: string;
   outDir: string;
   /** Progress and info lines; the CLI prints them, the action sends them to core.info. */
   log?: (message: string) => void;
+  /** k of n done in a long step; the CLI draws a bar with an ETA. */
+  progress?: ProgressCallback;
 }
 
 export interface GateRunResult {
@@ -103,6 +105,7 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
     mkdirSync(outDir, { recursive: true });
     pipeline = await runPipeline(options.configPath, outDir, {
       log,
+      ...(options.progress ? { progress: options.progress } : {}),
       onConfig: (l) => {
         loaded = l;
         report.config = configLabel(l);

@@ -61,13 +61,33 @@ export type Evaluation = { quality: EvalResult; error?: undefined } | { quality?
  * measured against. A baseline that cannot be evaluated throws (nothing can be judged without it); any
  * other failure is that candidate's error.
  */
-export async function evaluateAll(candidates: readonly Candidate[], dataset: Dataset, options: Omit<EvaluateOptions, 'reference' | 'samples'> & { log?: (m: string) => void; baseline?: Int32Array }): Promise<Map<string, Evaluation>> {
+/** The same dataset, reporting how many samples the evaluation has read after each batch. */
+function counted(dataset: Dataset, step: string, progress: (step: string, k: number, n: number) => void): Dataset {
+  return {
+    ...dataset,
+    *batches(size: number, pad = false) {
+      let seen = 0;
+      progress(step, 0, dataset.count);
+      for (const b of dataset.batches(size, pad)) {
+        yield b;
+        seen += b.count;
+        progress(step, seen, dataset.count);
+      }
+    },
+  };
+}
+
+export async function evaluateAll(
+  candidates: readonly Candidate[], dataset: Dataset,
+  options: Omit<EvaluateOptions, 'reference' | 'samples'> & { log?: (m: string) => void; progress?: (step: string, k: number, n: number) => void; baseline?: Int32Array },
+): Promise<Map<string, Evaluation>> {
   const out = new Map<string, Evaluation>();
   let reference = options.baseline;
   for (const [i, c] of candidates.entries()) {
     options.log?.(`evaluate ${c.id} on ${dataset.count} samples`);
     try {
-      const quality = await evaluateCandidate(c, dataset, { metric: options.metric, threads: options.threads, ...(reference ? { reference } : {}) });
+      const data = options.progress ? counted(dataset, `evaluate ${c.id}`, options.progress) : dataset;
+      const quality = await evaluateCandidate(c, data, { metric: options.metric, threads: options.threads, ...(reference ? { reference } : {}) });
       out.set(c.id, { quality });
       if (i === 0 && !reference) reference = quality.predictions;
     } catch (err) {

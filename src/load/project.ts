@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config, LoadedConfig } from '../config/types.js';
+import type { ConfigProblem } from '../config/load.js';
 import type { Model } from '../model/onnx.js';
 import { resolveInputs, type IoSpec } from '../model/io.js';
 import { loadDataset, syntheticDataset, type Dataset } from '../data/dataset.js';
@@ -43,7 +44,9 @@ export interface LoadOptions {
   log: (message: string) => void;
   /** Called as soon as the config is loaded, so that an error later on can still name its positions. */
   onConfig?: (loaded: LoadedConfig) => void;
-  /** Checks that need more than the config schema (pass options, candidate names); run before any work. */
+  /** Checks on the parsed config beyond its schema (pass options); reported with the schema's errors, all at once. */
+  configChecks?: (data: unknown) => ConfigProblem[];
+  /** Checks that need the loaded config (candidate names); run before any work. */
   validate?: (loaded: LoadedConfig) => void;
   /** Called after the export step, before import (the report records it even when import fails). */
   onExport?: (exported: ExportResult) => void;
@@ -69,7 +72,7 @@ export function sourceReport(project: Pick<Project, 'source' | 'config'>): Model
 
 export async function loadProject(configPath: string, options: LoadOptions): Promise<Project> {
   const { log } = options;
-  const loaded = loadConfig(configPath);
+  const loaded = loadConfig(configPath, options.configChecks ? { validate: options.configChecks } : {});
   options.onConfig?.(loaded);
   options.validate?.(loaded);
   const { config } = loaded;
