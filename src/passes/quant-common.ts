@@ -251,6 +251,8 @@ export interface PrepareOptions {
   required: number;
   /** Below this opset the pass works less well (e.g. per-channel needs 13): upgrade if possible, else go on. */
   preferred?: number;
+  /** Promote Constant nodes and fold constant expressions into initializers (default true). */
+  exposeWeights?: boolean;
 }
 
 /**
@@ -274,6 +276,7 @@ export async function prepareForQuantization(input: Model, pass: string, want: P
       ctx.log(`${pass}: kept opset ${from} (${errorMessage(err)})`);
     }
   }
+  if (want.exposeWeights === false) return model;
   const { model: exposed, counts } = await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false);
   if (counts.promoted + counts.folded > 0) {
     ctx.log(`${pass}: ${counts.promoted} Constant nodes and ${counts.folded} constant expressions became initializers first`);
