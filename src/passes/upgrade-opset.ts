@@ -316,6 +316,11 @@ const LEGACY_BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'And', 'Or'
 function upgradeFrom6(node: INode, graph: IGraph, ctx: UpgradeContext): INode[] | undefined {
   const op = node.opType ?? '';
   if (LEGACY_BROADCAST.has(op)) {
+    // Legacy broadcasting only stretches B, so the output has A's shape: known ranks flow down the chain
+    // when onnxruntime could not infer them (it has no kernels for some opset-6 versions).
+    const typeA = ctx.types.get(node.input?.[0] ?? '');
+    const y = node.output?.[0];
+    if (typeA && y && !ctx.types.has(y)) ctx.types.set(y, typeA);
     if (!getAttribute(node, 'broadcast') && !getAttribute(node, 'axis')) return undefined;
     const broadcast = getIntAttr(node, 'broadcast', 0) !== 0;
     const axisAttr = getAttribute(node, 'axis');
