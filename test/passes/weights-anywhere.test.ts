@@ -63,6 +63,45 @@ describe('weights wherever they sit', () => {
     expect(compareOutputs(await runAll(m, feeds), await runAll(r.model, feeds)).maxRelDiff).toBeLessThan(0.05);
   });
 
+  it('the mnist-8 layout (opset 8, dense weight behind a Reshape of a 4-D initializer) is upgraded and quantized', async () => {
+    const rand = rng(8);
+    const m = onnx.ModelProto.create({
+      irVersion: Long.fromNumber(3),
+      opsetImport: [{ domain: '', version: Long.fromNumber(8) }],
+      graph: {
+        name: 'mnist8_like',
+        input: [tensorValueInfo('Input3', FLOAT, [1, 1, 28, 28])],
+        output: [tensorValueInfo('Plus214_Output_0', FLOAT, [1, 10])],
+        initializer: [
+          makeTensor('Parameter5', [8, 1, 5, 5], randn(200, 0.3, rand)),
+          makeTensor('Parameter6', [8, 1, 1], randn(8, 0.1, rand)),
+          makeTensor('Parameter193', [8, 14, 14, 10], randn(8 * 196 * 10, 0.05, rand)),
+          makeTensor('Parameter193_reshape1_shape', [2], BigInt64Array.of(1568n, 10n)),
+          makeTensor('Pooling_shape', [2], BigInt64Array.of(1n, 1568n)),
+          makeTensor('Parameter194', [1, 10], randn(10, 0.1, rand)),
+        ],
+        node: [
+          makeNode('Reshape', ['Parameter193', 'Parameter193_reshape1_shape'], ['Parameter193_reshape1']),
+          makeNode('Conv', ['Input3', 'Parameter5'], ['Convolution28_Output_0'], { attributes: [intsAttr('kernel_shape', [5, 5]), intsAttr('pads', [2, 2, 2, 2])] }),
+          makeNode('Add', ['Convolution28_Output_0', 'Parameter6'], ['Plus30_Output_0']),
+          makeNode('Relu', ['Plus30_Output_0'], ['ReLU32_Output_0']),
+          makeNode('MaxPool', ['ReLU32_Output_0'], ['Pooling66_Output_0'], { attributes: [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])] }),
+          makeNode('Reshape', ['Pooling66_Output_0', 'Pooling_shape'], ['Pooling66_Output_0_reshape0']),
+          makeNode('MatMul', ['Pooling66_Output_0_reshape0', 'Parameter193_reshape1'], ['Times212_Output_0']),
+          makeNode('Add', ['Times212_Output_0', 'Parameter194'], ['Plus214_Output_0']),
+        ],
+      },
+    });
+    // IR 3 lists every initializer as an input too, as the zoo files do.
+    m.graph!.input!.push(...m.graph!.initializer!.map((t) => tensorValueInfo(t.name!, t.dataType!, t.dims!.map(Number))));
+    const log: string[] = [];
+    const r = await runRecipe(m, [{ quantize: { mode: 'dynamic' } }], testContext(() => [], log));
+    expect(r.notes[0]).toEqual({ pass: 'quantize', changed: true, why: 'quantized MatMul 1' });
+    expect(log.join('\n')).toMatch(/upgraded the model from opset 8 to 13/);
+    const feeds = randomFeeds('Input3', [1, 1, 28, 28], 8, 5);
+    expect(compareOutputs(await runAll(m, feeds), await runAll(r.model, feeds)).maxRelDiff).toBeLessThan(0.05);
+  });
+
   it('weight_only finds them too', async () => {
     const m = scatteredWeights();
     const r = await runRecipe(m, [{ weight_only: { min_elements: 256 } }], testContext(() => []));
