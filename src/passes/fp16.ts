@@ -82,7 +82,9 @@ interface Fp16Run {
 
 export async function convertToFp16(input: Model, options: Fp16Options, ctx: PassContext): Promise<Model> {
   // Nothing here needs a newer opset, but the old forms of Clip/Upsample/Pad... are upgraded like the quantizers do.
-  const model = cloneModel(await prepareForQuantization(input, 'fp16', { required: 0, preferred: 11, exposeWeights: false }, ctx));
+  const prepared = await prepareForQuantization(input, 'fp16', { required: 0, preferred: 11, exposeWeights: false }, ctx);
+  // A prepared model is already a copy; only the input itself must not be mutated.
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);

@@ -64,7 +64,9 @@ interface DynamicInput {
 
 export async function quantizeDynamic(input: Model, options: QuantizeOptions, ctx: PassContext): Promise<Model> {
   // DynamicQuantizeLinear exists from opset 11.
-  const model = cloneModel(await prepareForQuantization(input, 'quantize', { required: 11 }, ctx));
+  const prepared = await prepareForQuantization(input, 'quantize', { required: 11 }, ctx);
+  // A prepared model is already a copy; only the input itself must not be mutated.
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
   const main = model.graph!;
   sortGraph(main);

@@ -45,7 +45,7 @@ interface Target {
 export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx: PassContext): Promise<Model> {
   // QuantizeLinear exists from 10; its per-channel form from 13.
   const prepared = await prepareForQuantization(input, 'quantize', { required: 10, preferred: options.per_channel ?? true ? 13 : 10 }, ctx);
-  const model = cloneModel(prepared);
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);

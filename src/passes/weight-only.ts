@@ -71,7 +71,7 @@ function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INod
 export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptions, ctx: PassContext): Promise<Model> {
   // DequantizeLinear exists from 10; its per-channel form from 13.
   const prepared = await prepareForQuantization(input, 'weight_only', { required: 10, preferred: options.per_channel ?? true ? 13 : 10 }, ctx);
-  const model = cloneModel(prepared);
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
   const main = model.graph!;
   sortGraph(main);
