@@ -20,7 +20,8 @@
  *   broadcast at an inner `axis` gets an Unsqueeze of the trailing dimensions), Gemm's `broadcast` and the
  *   RNNs' `output_sequence` go, BatchNormalization/Dropout drop `is_test` (which must be set, as onnx's
  *   converter requires), and experimental Upsample-1 (height_scale/width_scale) becomes Resize.
- * Scan-8 (batched, with sequence_lens) and the other experimental ops removed at 10 are refused by name.
+ * - Scan-8 with a batch of 1 and no sequence_lens becomes Scan-9 between Squeeze and Unsqueeze.
+ * Scan-8 otherwise, and the experimental ops removed at 10 (but ImageScaler), are refused by name.
  *
  * Why 13: it is the first opset with per-axis QuantizeLinear/DequantizeLinear (static and weight-only
  * quantization per channel need it), every quantizing pass here works from 13, and it stays below the next
@@ -31,7 +32,7 @@ import { DataType, cloneModel, onnx, toNumber, type Model } from '../model/onnx.
 import { makeTensor, tensorData } from '../model/tensor.js';
 import {
   NameAllocator, describeNode, getAttribute, getFloatAttr, getFloatsAttr, getIntAttr, getIntsAttr, getStringAttr,
-  initializerMap, intAttr, makeNode, opsetVersion, removeAttribute, setAttribute, stringAttr,
+  initializerMap, intAttr, intsAttr, makeNode, opsetVersion, removeAttribute, setAttribute, stringAttr,
 } from '../model/graph.js';
 import { ModelGateError } from '../errors.js';
 import { inferTensorTypes, type TensorTypeInfo } from './infer-types.js';
@@ -266,8 +267,7 @@ function upgradeNode(node: INode, graph: IGraph, ctx: UpgradeContext): INode[] |
       return [node];
     }
     case 'Scan':
-      if (from < 9) fail(node, 'Scan-8 (with a batch axis and sequence_lens) is not upgraded; re-export the model at opset 9 or later');
-      return undefined;
+      return from < 9 ? upgradeScan8(node, graph, ctx) : undefined;
     case 'Softmax':
     case 'LogSoftmax':
     case 'Hardmax':
@@ -380,6 +380,41 @@ function upgradeFrom6(node: INode, graph: IGraph, ctx: UpgradeContext): INode[] 
     default:
       return undefined;
   }
+}
+
+/**
+ * Scan-8 carries a batch axis in front of every state and scan input and output, and an optional
+ * sequence_lens; Scan-9 has neither. With batch size 1 and no sequence_lens they are the same loop on the
+ * squeezed tensors: Squeeze axis 0 before, Unsqueeze it after, `directions` renamed scan_input_directions.
+ * (onnx's Scan_8_9 adapter only drops the axis from the declared shapes, which leaves the data batched.)
+ */
+function upgradeScan8(node: INode, graph: IGraph, ctx: UpgradeContext): INode[] {
+  const inputs = node.input ?? [];
+  if (inputs[0]) fail(node, 'Scan-8 with sequence_lens has no opset-9 equivalent; re-export the model at opset 9 or later');
+  const batched = [...inputs.slice(1), ...(node.output ?? []).filter((o) => o)];
+  const unknown = batched.find((name) => ctx.types.get(name)?.shape[0] !== 1);
+  if (unknown !== undefined) fail(node, `Scan-8 is upgraded only with a batch of 1, and '${unknown}' does not have a first dimension of 1; re-export the model at opset 9 or later`);
+  const base = node.name || node.output![0]!;
+  const axes = int64s(graph, ctx, `${base}_batch_axis`, [0]);
+  const before: INode[] = [];
+  const after: INode[] = [];
+  node.input = inputs.slice(1).map((name) => {
+    const squeezed = ctx.names.next(`${name}_unbatched`);
+    before.push(makeNode('Squeeze', [name, axes], [squeezed], { name: ctx.names.next(`${base}_${name}_Squeeze`) }));
+    return squeezed;
+  });
+  node.output = (node.output ?? []).map((name) => {
+    if (!name) return name;
+    const inner = ctx.names.next(`${name}_unbatched`);
+    after.push(makeNode('Unsqueeze', [inner, axes], [name], { name: ctx.names.next(`${base}_${name}_Unsqueeze`) }));
+    return inner;
+  });
+  const directions = getIntsAttr(node, 'directions');
+  if (directions) {
+    removeAttribute(node, 'directions');
+    setAttribute(node, intsAttr('scan_input_directions', directions));
+  }
+  return [...before, node, ...after];
 }
 
 function isRead(graph: IGraph, name: string): boolean {
