@@ -86,7 +86,8 @@ export async function upgradeOpset(input: Model, target = OPSET_UPGRADE_TARGET):
   const ctx: UpgradeContext = { from, names: new NameAllocator(model.graph!), types, counts: {} };
   upgradeGraph(model.graph!, ctx);
   for (const o of model.opsetImport ?? []) if ((o.domain ?? '') === '' || o.domain === 'ai.onnx') o.version = Long.fromNumber(target);
-  // IR 7 is the IR of opset 13 (onnx docs/Versioning.md); ORT checks that the IR can carry the opset.
+  // IR 7 was released with opset 13 (onnx docs/Versioning.md): an older IR on an opset-13 graph is a pairing
+  // no exporter writes and onnx's checker rejects.
   if (toNumber(model.irVersion) < 7) model.irVersion = Long.fromNumber(7);
   return { model, from, to: target, rewritten: ctx.counts };
 }
