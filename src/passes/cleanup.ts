@@ -3,18 +3,20 @@
  * - promote Constant nodes to initializers (so the other passes see their weights);
  * - fold BatchNormalization into the Conv or Gemm before it;
  * - remove Identity and inference-mode Dropout;
- * - fold nodes whose inputs are all constants, evaluated by onnxruntime itself;
+ * - fold Shape of a fully known shape, and nodes whose inputs are all constants, evaluated by onnxruntime itself;
+ * - all of it inside If/Loop/Scan bodies too, which see the enclosing graphs' constants;
  * - drop dead nodes and unused initializers.
  * Exporters leave these behind (Keras and PyTorch exports especially); ORT does some of it at load, but
  * doing it in the file makes the other passes see real weights and makes the file smaller.
  */
-import { DataType, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
+import { DataType, bytesPerElement, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
 import { makeTensor, tensorBytes, tensorToFloat32 } from '../model/tensor.js';
 import {
   NameAllocator, checkModel, consumerMap, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, nodeInputs, producerMap,
   removeUnusedInitializers, setInitializer, sortGraph,
 } from '../model/graph.js';
 import { OrtSession } from '../runtime/session.js';
+import { inferTensorTypes, type TensorTypeInfo } from './infer-types.js';
 import type { Pass, PassContext } from './pass.js';
 
 export interface CleanupOptions {
@@ -38,15 +40,20 @@ export const cleanupSchema = {
 type IGraph = onnx.IGraphProto;
 type INode = onnx.INodeProto;
 
-/** Constant (tensor or scalar/list forms) → initializer named after its output. */
+/** Constant (tensor or scalar/list forms) → initializer named after its output (this graph only). */
 export function promoteConstants(graph: IGraph): number {
   let n = 0;
   const kept: INode[] = [];
+  const inits = (graph.initializer ??= []);
+  const slot = new Map(inits.map((t, i) => [t.name, i]));
   for (const node of graph.node ?? []) {
     const out = node.output?.[0];
     const tensor = node.opType === 'Constant' && (node.domain ?? '') === '' && out ? constantValue(node, out) : undefined;
     if (tensor) {
-      setInitializer(graph, tensor);
+      // Replaces in place by name, as setInitializer does, without its linear search per Constant.
+      const i = slot.get(tensor.name);
+      if (i !== undefined) inits[i] = tensor;
+      else slot.set(tensor.name, inits.push(tensor) - 1);
       n++;
     } else {
       kept.push(node);
@@ -75,68 +82,93 @@ function constantValue(node: INode, name: string): onnx.ITensorProto | undefined
   }
 }
 
-/** Renames every use of tensor `from` to `to` (node inputs, graph outputs, value_info), subgraphs included. */
-function renameUses(graph: IGraph, from: string, to: string): void {
-  const visit = (g: IGraph): void => {
-    for (const n of g.node ?? []) {
-      n.input = (n.input ?? []).map((i) => (i === from ? to : i));
-      for (const a of n.attribute ?? []) for (const sg of a.g ? [a.g] : a.graphs ?? []) visit(sg);
-    }
-  };
-  visit(graph);
+/** Applies `rename` to every node input of the graph and its subgraphs, and to subgraph outputs (which may name outer tensors). */
+function renameReads(graph: IGraph, rename: (name: string) => string, isSubgraph = false): void {
+  for (const n of graph.node ?? []) {
+    if (n.input) for (let i = 0; i < n.input.length; i++) if (n.input[i]) n.input[i] = rename(n.input[i]!);
+    for (const a of n.attribute ?? []) for (const sg of a.g ? [a.g] : a.graphs ?? []) renameReads(sg, rename, true);
+  }
+  if (isSubgraph) for (const o of graph.output ?? []) if (o.name) o.name = rename(o.name);
 }
 
-/** Identity, and Dropout in inference mode (no mask output used, training_mode absent or a false constant). */
-export function removeIdentities(graph: IGraph): number {
-  const inits = initializerMap(graph);
+function isDropoutInInference(node: INode, inits: Map<string, onnx.ITensorProto>, read: ReadonlySet<string>): boolean {
+  const mask = node.output?.[1];
+  if (mask && read.has(mask)) return false;
+  const training = node.input?.[2];
+  if (!training) return true;
+  const t = inits.get(training);
+  return !!t && tensorToFloat32(t)[0] === 0;
+}
+
+/**
+ * Identity, and Dropout in inference mode (no mask output used, training_mode absent or a false constant).
+ * Linear in the graph size: readers are redirected through one alias table resolved at the end, instead of
+ * rewriting the graph once per removed node (a 100,000-node Identity chain took minutes that way).
+ */
+export function removeIdentities(graph: IGraph, outerConstants: ReadonlyMap<string, onnx.ITensorProto> = new Map()): number {
+  const inits = new Map([...outerConstants, ...initializerMap(graph)]);
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name));
   const graphOutputs = new Set((graph.output ?? []).map((v) => v.name));
-  let removed = 0;
-  for (const node of [...(graph.node ?? [])]) {
+  const producers = producerMap(graph);
+  const read = new Set<string>(graphOutputs as Set<string>);
+  for (const n of graph.node ?? []) for (const i of nodeInputs(n)) read.add(i);
+  const alias = new Map<string, string>();
+  const resolve = (name: string): string => {
+    let target = name;
+    while (alias.has(target)) target = alias.get(target)!;
+    // Path compression keeps long chains linear overall.
+    for (let n = name; n !== target; ) {
+      const next = alias.get(n)!;
+      alias.set(n, target);
+      n = next;
+    }
+    return target;
+  };
+  const removed = new Set<INode>();
+  for (const node of graph.node ?? []) {
     if ((node.domain ?? '') !== '') continue;
     if (node.opType === 'Dropout') {
-      const mask = node.output?.[1];
-      if (mask && (consumerMap(graph).has(mask) || graphOutputs.has(mask))) continue;
-      const training = node.input?.[2];
-      if (training) {
-        const t = inits.get(training);
-        if (!t || tensorToFloat32(t)[0] !== 0) continue;
-      }
+      if (!isDropoutInInference(node, inits, read)) continue;
     } else if (node.opType !== 'Identity') {
       continue;
     }
-    const src = node.input?.[0];
     const dst = node.output?.[0];
-    if (!src || !dst) continue;
+    if (!node.input?.[0] || !dst) continue;
+    const src = resolve(node.input[0]);
     if (!graphOutputs.has(dst)) {
-      renameUses(graph, dst, src);
-    } else if (!graphInputs.has(src) && !inits.has(src) && !graphOutputs.has(src) && producerMap(graph).has(src)) {
+      alias.set(dst, src);
+    } else if (!graphInputs.has(src) && !inits.has(src) && !graphOutputs.has(src) && producers.has(src)) {
       // The output keeps its name: the producer writes it directly.
-      const producer = producerMap(graph).get(src)!;
+      const producer = producers.get(src)!;
       producer.output = producer.output!.map((o) => (o === src ? dst : o));
-      renameUses(graph, src, dst);
+      producers.set(dst, producer);
+      alias.set(src, dst);
     } else {
       continue;
     }
-    graph.node = graph.node!.filter((n) => n !== node);
-    removed++;
+    removed.add(node);
   }
-  return removed;
+  if (removed.size === 0) return 0;
+  graph.node = graph.node!.filter((n) => !removed.has(n));
+  renameReads(graph, resolve);
+  return removed.size;
 }
 
 /**
  * BatchNormalization (inference form) right after a Conv or Gemm whose weights are initializers:
  * y = γ (x − μ) / √(σ² + ε) + β folds into the weights (scaled per output channel) and the bias.
  */
-export function foldBatchNorms(graph: IGraph): number {
+export function foldBatchNorms(graph: IGraph, outerConstants: ReadonlyMap<string, onnx.ITensorProto> = new Map(), names = new NameAllocator(graph)): number {
   let folded = 0;
-  for (const bn of [...(graph.node ?? [])]) {
+  // The maps are built once and kept current: one rebuild per BatchNormalization was quadratic.
+  const inits = new Map([...outerConstants, ...initializerMap(graph)]);
+  const producers = producerMap(graph);
+  const consumers = consumerMap(graph);
+  const graphOutputs = new Set((graph.output ?? []).map((v) => v.name));
+  const removed = new Set<INode>();
+  for (const bn of graph.node ?? []) {
     if (bn.opType !== 'BatchNormalization' || (bn.domain ?? '') !== '' || (bn.output ?? []).filter((o) => o).length !== 1) continue;
     if (getIntAttr(bn, 'training_mode', 0) !== 0) continue;
-    const inits = initializerMap(graph);
-    const producers = producerMap(graph);
-    const consumers = consumerMap(graph);
-    const graphOutputs = new Set((graph.output ?? []).map((v) => v.name));
     const x = bn.input![0]!;
     const op = producers.get(x);
     if (!op || (op.domain ?? '') !== '' || (op.opType !== 'Conv' && op.opType !== 'Gemm')) continue;
@@ -178,58 +210,95 @@ export function foldBatchNorms(graph: IGraph): number {
     const newW = Float32Array.from(wValues, (v, i) => v * scale[channelOf(i)]!);
     const newB = Float32Array.from(bias, (b, c) => (b - mean[c]!) * scale[c]! + beta[c]!);
     // New initializers: the originals may be shared with other nodes (the unused ones go at the end).
-    const names = new NameAllocator(graph);
     const wName = names.next(`${op.input![1]}_bn_folded`);
     const bName = names.next(biasName ? `${biasName}_bn_folded` : `${op.output![0]}_bias`);
-    setInitializer(graph, makeTensor(wName, wDims, newW));
-    setInitializer(graph, makeTensor(bName, [channels], newB));
+    const [wTensor, bTensor] = [makeTensor(wName, wDims, newW), makeTensor(bName, [channels], newB)];
+    (graph.initializer ??= []).push(wTensor, bTensor);
+    inits.set(wName, wTensor);
+    inits.set(bName, bTensor);
     op.input = [op.input![0]!, wName, bName];
     op.output = [bn.output![0]!];
-    graph.node = graph.node!.filter((n) => n !== bn);
+    producers.set(bn.output![0]!, op);
+    removed.add(bn);
     folded++;
   }
+  if (removed.size > 0) graph.node = graph.node!.filter((n) => !removed.has(n));
   return folded;
 }
 
-/** Ops never folded: intentional quantization structure, randomness, or outputs far larger than inputs. */
+/**
+ * Ops never folded: intentional quantization structure, randomness, control flow, or outputs that can be far
+ * larger than their inputs (ConstantOfShape is folded only when its shape is known and the result is capped).
+ */
 const NO_FOLD = new Set([
   'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike',
-  'Multinomial', 'Bernoulli', 'ConstantOfShape', 'Expand', 'Tile', 'Range', 'If', 'Loop', 'Scan', 'Constant',
+  'Multinomial', 'Bernoulli', 'Expand', 'Tile', 'Range', 'If', 'Loop', 'Scan', 'Constant', 'EyeLike',
 ]);
 
+/** Inputs that hold weights: a folded tensor read there is worth storing even when it is larger than its sources. */
+const WEIGHT_SLOTS: Record<string, readonly number[]> = {
+  MatMul: [1], Gemm: [1, 2], Conv: [1, 2], ConvTranspose: [1, 2], LSTM: [1, 2, 3], GRU: [1, 2, 3], RNN: [1, 2, 3],
+};
+
+/** Largest folded tensor stored when it grows the file (a weight); anything else folds only up to 64 KiB or its sources' size. */
+export const MAX_FOLDED_WEIGHT_BYTES = 256 * 2 ** 20;
+const SMALL_FOLD_BYTES = 64 * 1024;
+
+function constantOfShapeBytes(node: INode, inits: ReadonlyMap<string, onnx.ITensorProto>): number | undefined {
+  const shape = inits.get(node.input?.[0] ?? '');
+  if (!shape) return undefined;
+  const count = Array.from(tensorToFloat32(shape)).reduce((a, b) => a * b, 1);
+  const value = (node.attribute ?? []).find((a) => a.name === 'value')?.t;
+  return count * (bytesPerElement(value?.dataType ?? DataType.FLOAT) ?? 8);
+}
+
 /**
- * Nodes whose inputs are all initializers (or outputs of such nodes) are evaluated by onnxruntime, and the
- * tensors the rest of the graph reads become initializers. A result bigger than the constants it came from
- * (and over 64 KiB) is not folded: that would grow the file.
+ * Nodes whose inputs are all constants (this graph's initializers, or the enclosing graphs' for a subgraph
+ * body) are evaluated by onnxruntime on a small model made of just them, and the tensors the rest of the
+ * graph reads become initializers of this graph. ORT rather than our own kernels: it is exact for every op
+ * and version, and it is the runtime the model is measured on. A result bigger than the constants it came
+ * from is kept only when it is a weight (up to MAX_FOLDED_WEIGHT_BYTES) or small (64 KiB).
  */
-export async function foldConstants(model: Model): Promise<number> {
-  const graph = model.graph!;
-  const constant = new Set<string>((graph.initializer ?? []).map((t) => t.name!));
+export async function foldConstants(model: Model, graph: IGraph = model.graph!, outerConstants: ReadonlyMap<string, onnx.ITensorProto> = new Map()): Promise<number> {
+  const inits = new Map([...outerConstants, ...initializerMap(graph)]);
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name));
+  const constant = new Set<string>([...inits.keys()].filter((n) => !graphInputs.has(n)));
   const foldable: INode[] = [];
   for (const node of graph.node ?? []) {
     if ((node.domain ?? '') !== '' || NO_FOLD.has(node.opType ?? '')) continue;
     if ((node.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0)) continue;
     const ins = nodeInputs(node);
-    if (ins.length === 0 || !ins.every((i) => constant.has(i) && !graphInputs.has(i))) continue;
+    if (node.opType === 'ConstantOfShape') {
+      const bytes = constantOfShapeBytes(node, inits);
+      if (bytes === undefined || bytes > MAX_FOLDED_WEIGHT_BYTES) continue;
+    } else if (ins.length === 0) {
+      continue;
+    }
+    if (!ins.every((i) => constant.has(i))) continue;
     foldable.push(node);
     for (const o of node.output ?? []) if (o) constant.add(o);
   }
   if (foldable.length === 0) return 0;
   const folded = new Set(foldable);
   const outsideReaders = new Set<string>();
-  for (const node of graph.node ?? []) if (!folded.has(node)) for (const i of nodeInputs(node)) outsideReaders.add(i);
+  const weightReads = new Set<string>();
+  for (const node of graph.node ?? []) {
+    if (folded.has(node)) continue;
+    for (const i of nodeInputs(node)) outsideReaders.add(i);
+    for (const slot of WEIGHT_SLOTS[node.opType ?? ''] ?? []) if (node.input?.[slot]) weightReads.add(node.input[slot]!);
+  }
   for (const o of graph.output ?? []) outsideReaders.add(o.name!);
   const frontier = foldable.flatMap((n) => (n.output ?? []).filter((o) => o && outsideReaders.has(o)));
   if (frontier.length === 0) return 0;
 
+  const needed = new Set(foldable.flatMap((n) => nodeInputs(n)));
   const probe = onnx.ModelProto.create({
     irVersion: model.irVersion,
     opsetImport: model.opsetImport,
     graph: {
       name: 'constant_folding',
       node: foldable,
-      initializer: (graph.initializer ?? []).filter((t) => foldable.some((n) => nodeInputs(n).includes(t.name!))),
+      initializer: [...inits.values()].filter((t) => needed.has(t.name!)),
       output: frontier.map((name) => onnx.ValueInfoProto.create({ name })),
     },
   });
@@ -242,7 +311,6 @@ export async function foldConstants(model: Model): Promise<number> {
   }
   // Which initializers each frontier tensor comes from, to compare sizes.
   const producers = producerMap({ node: foldable });
-  const inits = initializerMap(graph);
   const sourceBytes = (t: string, seen = new Set<string>()): number => {
     if (seen.has(t)) return 0;
     seen.add(t);
@@ -259,20 +327,38 @@ export async function foldConstants(model: Model): Promise<number> {
   };
   const tensors = new Map<string, onnx.ITensorProto>();
   for (const name of frontier) {
-    const v = values[name]!;
-    const tensor = hostToTensor(name, v);
-    if (!tensor || (tensorBytes(tensor) > 65536 && tensorBytes(tensor) > sourceBytes(name))) markAncestors(name);
+    const tensor = hostToTensor(name, values[name]!);
+    const bytes = tensor ? tensorBytes(tensor) : Infinity;
+    const fits = bytes <= SMALL_FOLD_BYTES || bytes <= sourceBytes(name) || (weightReads.has(name) && bytes <= MAX_FOLDED_WEIGHT_BYTES);
+    if (!tensor || !fits) markAncestors(name);
     else tensors.set(name, tensor);
   }
   let n = 0;
   for (const [name, tensor] of tensors) {
     // A tensor whose producer must stay (an oversized sibling needs it) stays computed too.
     if (keep.has(producers.get(name)!)) continue;
-    setInitializer(graph, tensor);
+    (graph.initializer ??= []).push(tensor);
     n++;
   }
   // Kept nodes read only kept nodes and initializers, so every other folded node can go.
   graph.node = (graph.node ?? []).filter((node) => !folded.has(node) || keep.has(node));
+  return n;
+}
+
+/** Shape of a tensor whose shape is fully known becomes an int64 initializer (then Gather/Concat/Reshape chains fold). */
+export function foldStaticShapes(graph: IGraph, types: ReadonlyMap<string, TensorTypeInfo>): number {
+  let n = 0;
+  const kept: INode[] = [];
+  for (const node of graph.node ?? []) {
+    const shape = node.opType === 'Shape' && (node.domain ?? '') === '' && (node.attribute ?? []).length === 0 ? types.get(node.input?.[0] ?? '')?.shape : undefined;
+    if (shape && shape.every((d) => typeof d === 'number' && d >= 0) && node.output?.[0]) {
+      (graph.initializer ??= []).push(makeTensor(node.output[0], [shape.length], BigInt64Array.from(shape as number[], (d) => BigInt(d))));
+      n++;
+    } else {
+      kept.push(node);
+    }
+  }
+  graph.node = kept;
   return n;
 }
 
@@ -286,22 +372,22 @@ function hostToTensor(name: string, v: { type: string; dims: number[]; data: unk
   return makeTensor(name, v.dims, v.data as Float32Array, t);
 }
 
-/** Removes nodes none of whose outputs is read by another node or is a graph output (repeatedly). */
+/**
+ * Removes nodes none of whose outputs is read by a live node or is a graph output. One backward sweep over
+ * the topologically sorted graph (a dead chain no longer costs one full pass per link).
+ */
 export function removeDeadNodes(graph: IGraph): number {
-  const before = graph.node?.length ?? 0;
-  const outputs = new Set((graph.output ?? []).map((o) => o.name));
-  let changed = true;
-  while (changed) {
-    changed = false;
-    const read = new Set<string>();
-    for (const n of graph.node ?? []) for (const i of nodeInputs(n)) read.add(i);
-    const alive = (graph.node ?? []).filter((n) => (n.output ?? []).some((o) => o && (read.has(o) || outputs.has(o))));
-    if (alive.length !== graph.node!.length) {
-      graph.node = alive;
-      changed = true;
-    }
+  const nodes = graph.node ?? [];
+  const needed = new Set((graph.output ?? []).map((o) => o.name!));
+  const alive: boolean[] = new Array(nodes.length).fill(false);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    if (!(n.output ?? []).some((o) => o && needed.has(o))) continue;
+    alive[i] = true;
+    for (const name of nodeInputs(n)) needed.add(name);
   }
-  return before - (graph.node?.length ?? 0);
+  graph.node = nodes.filter((_, i) => alive[i]);
+  return nodes.length - graph.node.length;
 }
 
 /** value_info entries for tensors that no longer exist. */
@@ -311,24 +397,83 @@ function pruneValueInfo(graph: IGraph): void {
   graph.valueInfo = (graph.valueInfo ?? []).filter((v) => live.has(v.name!));
 }
 
-export async function cleanup(input: Model, options: CleanupOptions, ctx: PassContext): Promise<Model> {
+export interface CleanupCounts {
+  promoted: number;
+  identities: number;
+  batchNorms: number;
+  shapes: number;
+  folded: number;
+  dead: number;
+  initializers: number;
+  subgraphs: number;
+}
+
+/**
+ * Cleans one graph, then the If/Loop/Scan bodies inside it, which see this graph's constants as their outer
+ * scope (so a body's MatMul reading an outer Transpose of a weight gets a folded weight too). Dead code and
+ * unused initializers go last: a body that stops reading an outer tensor frees it.
+ */
+async function cleanGraph(
+  model: Model, graph: IGraph, outer: ReadonlyMap<string, onnx.ITensorProto>, options: CleanupOptions, names: NameAllocator,
+  counts: CleanupCounts, types?: ReadonlyMap<string, TensorTypeInfo>,
+): Promise<void> {
+  if (options.promote_constants ?? true) counts.promoted += promoteConstants(graph);
+  if (options.remove_identity ?? true) counts.identities += removeIdentities(graph, outer);
+  if (options.fold_batch_norm ?? true) counts.batchNorms += foldBatchNorms(graph, outer, names);
+  if (options.constant_folding ?? true) {
+    if (types) counts.shapes += foldStaticShapes(graph, types);
+    counts.folded += await foldConstants(model, graph, outer);
+  }
+  const visible = new Map([...outer, ...initializerMap(graph)]);
+  for (const v of graph.input ?? []) visible.delete(v.name!);
+  for (const node of graph.node ?? []) {
+    for (const a of node.attribute ?? []) {
+      for (const body of a.g ? [a.g] : a.graphs ?? []) {
+        counts.subgraphs++;
+        await cleanGraph(model, body, visible, options, names, counts);
+      }
+    }
+  }
+  counts.dead += removeDeadNodes(graph);
+  counts.initializers += removeUnusedInitializers(graph);
+  pruneValueInfo(graph);
+}
+
+/** What cleanup does to a model, without the pass's logging: the quantizers run it first so that they see every weight. */
+export async function cleanupModel(input: Model, options: CleanupOptions = {}, staticShapes = true): Promise<{ model: Model; counts: CleanupCounts }> {
   const model = cloneModel(input);
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
+  const counts: CleanupCounts = { promoted: 0, identities: 0, batchNorms: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0 };
+  const hasShape = staticShapes && (graph.node ?? []).some((n) => n.opType === 'Shape');
+  const types = hasShape && (options.constant_folding ?? true) ? await inferTensorTypes(model).catch(() => undefined) : undefined;
+  await cleanGraph(model, graph, new Map(), options, new NameAllocator(graph), counts, types);
+  sortGraph(graph);
+  return { model, counts };
+}
+
+export function describeCleanup(c: CleanupCounts): string[] {
   const done: string[] = [];
   const note = (n: number, what: string): void => {
     if (n > 0) done.push(`${n} ${what}`);
   };
-  if (options.promote_constants ?? true) note(promoteConstants(graph), 'Constant nodes promoted to initializers');
-  if (options.remove_identity ?? true) note(removeIdentities(graph), 'Identity/Dropout removed');
-  if (options.fold_batch_norm ?? true) note(foldBatchNorms(graph), 'BatchNormalization folded');
-  if (options.constant_folding ?? true) note(await foldConstants(model), 'constant tensors folded');
-  note(removeDeadNodes(graph), 'dead nodes removed');
-  note(removeUnusedInitializers(graph), 'unused initializers removed');
-  pruneValueInfo(graph);
-  sortGraph(graph);
-  ctx.log(`cleanup: ${done.join(', ') || 'nothing to do'}`);
+  note(c.promoted, 'Constant nodes promoted to initializers');
+  note(c.identities, 'Identity/Dropout removed');
+  note(c.batchNorms, 'BatchNormalization folded');
+  note(c.shapes, 'static Shape nodes folded');
+  note(c.folded, 'constant tensors folded');
+  note(c.dead, 'dead nodes removed');
+  note(c.initializers, 'unused initializers removed');
+  return done;
+}
+
+export async function cleanup(input: Model, options: CleanupOptions, ctx: PassContext): Promise<Model> {
+  const { model, counts } = await cleanupModel(input, options);
+  const done = describeCleanup(counts);
+  const where = counts.subgraphs > 0 ? ` (main graph and ${counts.subgraphs} subgraphs)` : '';
+  ctx.log(`cleanup: ${done.join(', ') || 'nothing to do'}${done.length ? where : ''}`);
+  ctx.note?.(done.length > 0, done.length > 0 ? done.join(', ') : 'no Constant node, Identity/Dropout, foldable BatchNormalization, constant expression or dead node');
   checkModel(model, 'cleanup output');
   return model;
 }

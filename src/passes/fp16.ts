@@ -6,14 +6,16 @@
  * Each float tensor has a home precision (float16, or float32 when a blocked node or a kept input makes
  * it); a consumer that needs the other precision reads a Cast, made once per tensor.
  */
-import { DataType, cloneModel, dimsOf, type Model, type onnx } from '../model/onnx.js';
+import { DataType, cloneModel, dimsOf, onnx, type Model } from '../model/onnx.js';
 import { floatToHalf, makeTensor, tensorToFloat32 } from '../model/tensor.js';
 import {
-  NameAllocator, checkModel, dropInitializerInputs, getAttribute, getIntAttr, initializerMap, intAttr, makeNode, nodeInputs, removeAttribute,
-  removeUnusedInitializers, setAttribute, setInitializer, sortGraph, tensorAttr,
+  NameAllocator, checkModel, describeNode, dropInitializerInputs, getAttribute, getIntAttr, initializerMap, intAttr, makeNode, nodeInputs,
+  outerScopeInputs, removeAttribute, removeUnusedInitializers, setAttribute, setInitializer, sortGraph, tensorAttr,
 } from '../model/graph.js';
+import { errorMessage } from '../errors.js';
 import type { Pass, PassContext } from './pass.js';
-import { inferTensorTypes } from './infer-types.js';
+import { inferTensorTypes, type TensorTypeInfo } from './infer-types.js';
+import { prepareForQuantization } from './quant-common.js';
 
 export interface Fp16Options {
   op_block_list?: string[];
@@ -69,25 +71,90 @@ function renameInSubgraphs(node: onnx.INodeProto, from: string, to: string): voi
   for (const a of node.attribute ?? []) for (const g of a.g ? [a.g] : a.graphs ?? []) visit(g);
 }
 
+interface Fp16Run {
+  keepIo: boolean;
+  blocked: (n: onnx.INodeProto) => boolean;
+  names: NameAllocator;
+  ctx: PassContext;
+  model: Model;
+  stats: { converted: number; casts: number; clamped: number; bodies: number; bodiesKept: string[] };
+}
+
 export async function convertToFp16(input: Model, options: Fp16Options, ctx: PassContext): Promise<Model> {
-  const model = cloneModel(input);
+  // Nothing here needs a newer opset, but the old forms of Clip/Upsample/Pad... are upgraded like the quantizers do.
+  const prepared = await prepareForQuantization(input, 'fp16', { required: 0, preferred: 11, exposeWeights: false }, ctx);
+  // A prepared model is already a copy; only the input itself must not be mutated.
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
-  const keepIo = options.keep_io_types ?? true;
   const blockList = new Set<string>([...DEFAULT_FP16_BLOCK_LIST, ...(options.op_block_list ?? [])]);
-  const blocked = (n: onnx.INodeProto): boolean => (n.domain ?? '') !== '' || blockList.has(n.opType ?? '');
-  const types = await inferTensorTypes(model);
+  const run: Fp16Run = {
+    keepIo: options.keep_io_types ?? true,
+    blocked: (n) => (n.domain ?? '') !== '' || blockList.has(n.opType ?? ''),
+    names: new NameAllocator(graph),
+    ctx,
+    model,
+    stats: { converted: 0, casts: 0, clamped: 0, bodies: 0, bodiesKept: [] },
+  };
+  await convertGraph(graph, await inferTensorTypes(model), [], run);
+  const { converted, casts, clamped, bodies, bodiesKept } = run.stats;
+  const blockedCount = (graph.node ?? []).filter((n) => n.opType !== 'Cast' && run.blocked(n)).length;
+  const inBodies = bodies > 0 ? `, ${bodies} subgraph bodies converted inside` : '';
+  const kept = bodiesKept.length > 0 ? `; kept in float32: ${bodiesKept.join('; ')}` : '';
+  ctx.log(`fp16: ${converted} initializers converted, ${casts} Casts added, ${blockedCount} nodes kept in float32${inBodies}${clamped ? `, ${clamped} weights beyond ±65504 saturated` : ''}${kept}`);
+  const changed = converted > 0 || casts > 0 || bodies > 0 || !run.keepIo;
+  ctx.note?.(changed, changed ? `${converted} initializers to float16${inBodies}` : 'no float32 tensor to convert');
+  checkModel(model, 'fp16 output');
+  return model;
+}
+
+/**
+ * Element types inside a subgraph body: the body as a model of its own, whose inputs are its declared
+ * inputs plus the outer-scope tensors it reads (typed from the enclosing graph), run through inferTensorTypes.
+ */
+async function bodyTypes(body: onnx.IGraphProto, outerTypes: ReadonlyMap<string, TensorTypeInfo>, model: Model): Promise<Map<string, TensorTypeInfo>> {
+  const copy = onnx.GraphProto.decode(onnx.GraphProto.encode(body).finish());
+  for (const name of outerScopeInputs(body)) {
+    const t = outerTypes.get(name);
+    if (!t) throw new Error(`the type of outer tensor '${name}' is unknown`);
+    copy.input.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: t.elemType } } }));
+  }
+  const probe = onnx.ModelProto.create({ irVersion: model.irVersion, opsetImport: model.opsetImport, graph: copy });
+  return inferTensorTypes(probe);
+}
+
+/**
+ * Converts one graph. `outer` lists the enclosing scope's tensors a subgraph body reads: like kept inputs,
+ * they arrive as float32 (the If/Loop/Scan node itself stays float32) and are cast inside the body. Bodies are
+ * converted first, with keep_io semantics at their boundary, so that their outer reads still name the
+ * enclosing graph's float32 tensors when this graph's own conversion renames them.
+ */
+async function convertGraph(graph: onnx.IGraphProto, types: ReadonlyMap<string, TensorTypeInfo>, outer: readonly string[], run: Fp16Run): Promise<void> {
+  const { blocked, names, ctx } = run;
+  const keepIo = outer.length > 0 || graph !== run.model.graph ? true : run.keepIo;
+  for (const node of graph.node ?? []) {
+    for (const a of node.attribute ?? []) {
+      for (const body of a.g ? [a.g] : a.graphs ?? []) {
+        try {
+          const inner = await bodyTypes(body, types, run.model);
+          await convertGraph(body, inner, outerScopeInputs(body), run);
+          run.stats.bodies++;
+        } catch (err) {
+          run.stats.bodiesKept.push(`${describeNode(node)}.${a.name} (${errorMessage(err)})`);
+        }
+      }
+    }
+  }
   const inits = initializerMap(graph);
   const isFloat = (t: string): boolean => types.get(t)?.elemType === DataType.FLOAT;
-  const names = new NameAllocator(graph);
 
   // Home precision and the name that holds it.
   const home = new Map<string, Precision>();
   const homeName = new Map<string, string>();
   for (const v of graph.input ?? []) if (isFloat(v.name!)) home.set(v.name!, keepIo ? 'fp32' : 'fp16');
+  for (const name of outer) if (isFloat(name)) home.set(name, 'fp32');
   for (const n of graph.node ?? []) for (const o of n.output ?? []) if (o && isFloat(o)) home.set(o, blocked(n) ? 'fp32' : 'fp16');
-
   const casts: onnx.INodeProto[] = [];
   const castOf = new Map<string, string>();
   const version = (t: string, p: Precision): string => {
@@ -185,6 +252,8 @@ export async function convertToFp16(input: Model, options: Fp16Options, ctx: Pas
   }
   const ordered: onnx.INodeProto[] = [];
   for (const v of graph.input ?? []) ordered.push(...(castsAfter.get(v.name!) ?? []));
+  // Casts of outer-scope tensors (a body reading the enclosing graph) go first.
+  for (const name of outer) ordered.push(...(castsAfter.get(name) ?? []));
   for (const n of graph.node ?? []) {
     ordered.push(n);
     for (const o of n.output ?? []) ordered.push(...(castsAfter.get(o) ?? []));
@@ -192,10 +261,9 @@ export async function convertToFp16(input: Model, options: Fp16Options, ctx: Pas
   graph.node = ordered;
   removeUnusedInitializers(graph);
   sortGraph(graph);
-  const blockedCount = (graph.node ?? []).filter((n) => n.opType !== 'Cast' && blocked(n)).length;
-  ctx.log(`fp16: ${converted} initializers converted, ${casts.length} Casts added, ${blockedCount} nodes kept in float32${clamped ? `, ${clamped} weights beyond ±65504 saturated` : ''}`);
-  checkModel(model, 'fp16 output');
-  return model;
+  run.stats.converted += converted;
+  run.stats.casts += casts.length;
+  run.stats.clamped += clamped;
 }
 
 /** Attributes that make a node produce float32 (Cast to, Constant values, dtype) now make it produce float16. */

@@ -11,8 +11,20 @@ export interface PassContext {
   /** Calibration samples (one batch-1 feed per sample), for passes that need activations. */
   calibration(samples: number): Promise<Feeds[]>;
   log(message: string): void;
+  /**
+   * A pass says whether it changed the model and, in one line, what it did or why it did nothing ("no
+   * MatMul/Gemm with a constant float32 weight"). The recipe runner records it per step (RecipeResult.notes).
+   */
+  note?(changed: boolean, why: string): void;
   /** A folder for files a pass must write (ORT writes optimized models only to disk); inside the out dir in a run. */
   scratchDir?: string;
+}
+
+/** One step's outcome, as the report shows it: "quantize: no change: no MatMul/Gemm ...". */
+export interface PassNote {
+  pass: string;
+  changed: boolean;
+  why: string;
 }
 
 export interface Pass<Options = Record<string, unknown>> {

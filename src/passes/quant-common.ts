@@ -2,10 +2,13 @@
  * What the dynamic and static quantizers share: the options, the integer math (scales, zero points,
  * rounding), weight and bias quantization, and node selection by op type and name.
  */
-import { DataType, dimsOf, type onnx } from '../model/onnx.js';
+import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
-import { describeNode } from '../model/graph.js';
-import { ModelGateError } from '../errors.js';
+import { describeNode, opsetVersion } from '../model/graph.js';
+import { ModelGateError, errorMessage } from '../errors.js';
+import type { PassContext } from './pass.js';
+import { cleanupModel } from './cleanup.js';
+import { upgradeOpset } from './upgrade-opset.js';
 
 export type QuantType = 'int8' | 'uint8';
 
@@ -202,6 +205,7 @@ export function selectNodes(
   defaults: readonly string[],
   pass: string,
   what: string,
+  subgraphs = false,
 ): onnx.INodeProto[] {
   const opTypes = filter.op_types ?? defaults;
   for (const op of opTypes) {
@@ -209,7 +213,7 @@ export function selectNodes(
       throw new ModelGateError(`pass '${pass}': option 'op_types' lists '${op}', which ${what} does not handle (supported: ${supported.join(', ')})`);
     }
   }
-  const nodes = graph.node ?? [];
+  const nodes = subgraphs ? [...allGraphs(graph)].flatMap((g) => g.node ?? []) : graph.node ?? [];
   const byKey = new Map(nodes.map((n) => [nodeKey(n), n]));
   for (const key of ['nodes_include', 'nodes_exclude'] as const) {
     for (const name of filter[key] ?? []) {
@@ -229,9 +233,53 @@ export function selectNodes(
   return nodes.filter((n) => (n.domain ?? '') === '' && opTypes.includes(n.opType ?? '') && (!include || include.has(nodeKey(n))) && !exclude.has(nodeKey(n)));
 }
 
+/** The graph and every If/Loop/Scan body inside it, outermost first. */
+export function* allGraphs(graph: onnx.IGraphProto): Generator<onnx.IGraphProto> {
+  yield graph;
+  for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const g of a.g ? [a.g] : a.graphs ?? []) yield* allGraphs(g);
+}
+
 /** Row-major transpose of a [rows, cols] matrix. */
 export function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(values.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
   return out;
+}
+
+export interface PrepareOptions {
+  /** Below this opset the pass cannot work at all: upgrade, and fail if the upgrade fails. */
+  required: number;
+  /** Below this opset the pass works less well (e.g. per-channel needs 13): upgrade if possible, else go on. */
+  preferred?: number;
+  /** Promote Constant nodes and fold constant expressions into initializers (default true). */
+  exposeWeights?: boolean;
+}
+
+/**
+ * What every quantizing pass does first. An older opset is upgraded to 13 (upgradeOpset) instead of being
+ * refused. Then Constant nodes, and weights behind a Transpose/Reshape/Cast/Identity/Unsqueeze or a
+ * ConstantOfShape, become initializers, in subgraph bodies too: without that a pass sees no weight and
+ * silently changes nothing (mnist-12 keeps its weights in Constant nodes; TFLite imports transpose them).
+ */
+export async function prepareForQuantization(input: Model, pass: string, want: PrepareOptions, ctx: PassContext): Promise<Model> {
+  let model = input;
+  const from = opsetVersion(model);
+  const preferred = want.preferred ?? want.required;
+  if (from < preferred) {
+    try {
+      const up = await upgradeOpset(model);
+      const rewritten = Object.entries(up.rewritten).map(([op, n]) => `${op} ${n}`).join(', ');
+      ctx.log(`${pass}: upgraded the model from opset ${from} to ${up.to} first${rewritten ? ` (rewrote ${rewritten})` : ''}`);
+      model = up.model;
+    } catch (err) {
+      if (from < want.required) throw new ModelGateError(`pass '${pass}' needs opset ${want.required} or later; ${errorMessage(err)}`, { cause: err });
+      ctx.log(`${pass}: kept opset ${from} (${errorMessage(err)})`);
+    }
+  }
+  if (want.exposeWeights === false) return model;
+  const { model: exposed, counts } = await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false);
+  if (counts.promoted + counts.folded > 0) {
+    ctx.log(`${pass}: ${counts.promoted} Constant nodes and ${counts.folded} constant expressions became initializers first`);
+  }
+  return exposed;
 }

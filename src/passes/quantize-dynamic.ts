@@ -19,13 +19,13 @@ import { DataType, cloneModel, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor } from '../model/tensor.js';
 import {
   NameAllocator, checkModel, describeNode, dropInitializerInputs, ensureOpsetImport, getFloatAttr, getIntAttr,
-  initializerMap, intAttr, makeNode, opsetVersion, removeUnusedInitializers, setInitializer, sortGraph,
+  initializerMap, intAttr, makeNode, removeUnusedInitializers, setInitializer, sortGraph,
 } from '../model/graph.js';
 import { ModelGateError } from '../errors.js';
 import type { PassContext } from './pass.js';
 import { inferTensorTypes } from './infer-types.js';
 import {
-  floatInitializer, quantizeWeight, selectNodes, transpose2d, weightTensors, type QuantizeOptions, type QuantType,
+  floatInitializer, prepareForQuantization, quantizeWeight, selectNodes, transpose2d, weightTensors, type QuantizeOptions, type QuantType,
 } from './quant-common.js';
 
 const SUPPORTED = ['MatMul', 'Gemm', 'Conv', 'LSTM'] as const;
@@ -63,12 +63,13 @@ interface DynamicInput {
 }
 
 export async function quantizeDynamic(input: Model, options: QuantizeOptions, ctx: PassContext): Promise<Model> {
-  const model = cloneModel(input);
+  // DynamicQuantizeLinear exists from opset 11.
+  const prepared = await prepareForQuantization(input, 'quantize', { required: 11 }, ctx);
+  // A prepared model is already a copy; only the input itself must not be mutated.
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
-  const graph = model.graph!;
-  sortGraph(graph);
-  const opset = opsetVersion(model);
-  if (opset < 11) throw new ModelGateError(`pass 'quantize' (dynamic) needs opset 11 or later (DynamicQuantizeLinear); the model uses opset ${opset}`);
+  const main = model.graph!;
+  sortGraph(main);
   if (options.activation_type === 'int8') {
     throw new ModelGateError(`pass 'quantize': option 'activation_type' must be uint8 in dynamic mode (DynamicQuantizeLinear produces uint8)`);
   }
@@ -79,15 +80,20 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
   const symmetric = options.symmetric ?? true;
   const perChannel = options.per_channel ?? false;
 
-  const targets = new Set(selectNodes(graph, options, SUPPORTED, DEFAULT_OP_TYPES, 'quantize', 'dynamic quantization'));
+  const targets = new Set(selectNodes(main, options, SUPPORTED, DEFAULT_OP_TYPES, 'quantize', 'dynamic quantization', true));
+  // Types of the main graph; inside If/Loop/Scan bodies the op's type constraint (activation and weight share
+  // one type T) is what tells a float32 weight's reader is float32 too.
   const types = await inferTensorTypes(model);
-  const inits = initializerMap(graph);
-  const names = new NameAllocator(graph);
-  const quantizedInputs = new Map<string, DynamicInput>();
-  const quantizedWeights = new Map<string, { q: string; scale: string; zp: string; channels: number }>();
+  const names = new NameAllocator(main);
   const skipped: string[] = [];
   const done: Record<string, number> = {};
-  const newNodes: onnx.INodeProto[] = [];
+  // The graph being rewritten (the main graph, then each subgraph body) and what the helpers below add to it.
+  let graph: onnx.IGraphProto = main;
+  let inits = new Map<string, onnx.ITensorProto>();
+  let newNodes: onnx.INodeProto[] = [];
+  let quantizedInputs = new Map<string, DynamicInput>();
+  let quantizedWeights = new Map<string, { q: string; scale: string; zp: string; channels: number }>();
+  const isFloatInput = (name: string): boolean => (types.get(name)?.elemType ?? DataType.FLOAT) === DataType.FLOAT;
 
   const quantizeInput = (x: string): DynamicInput => {
     let q = quantizedInputs.get(x);
@@ -147,7 +153,7 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
 
   const tryQuantize = (node: onnx.INodeProto): string | null => {
     const x = node.input?.[0] ?? '';
-    if (types.get(x)?.elemType !== DataType.FLOAT) return `input '${x}' is not float32`;
+    if (!isFloatInput(x)) return `input '${x}' is not float32`;
     const w = floatInitializer(inits, node.input?.[1]);
     if (!w) return `weight '${node.input?.[1] ?? ''}' is not a float32 initializer`;
     if (node.opType === 'LSTM') return quantizeLstm(node);
@@ -222,7 +228,7 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
     if (!R) return `recurrence weight '${node.input?.[2] ?? ''}' is not a float32 initializer`;
     if (W!.dims.length !== 3 || R.dims.length !== 3) return 'W or R is not 3-D';
     const optional = (node.input ?? []).slice(3, 8);
-    if (optional.some((name, i) => name && i !== 1 && types.get(name)?.elemType !== DataType.FLOAT)) return 'B, initial_h, initial_c or P is not float32';
+    if (optional.some((name, i) => name && i !== 1 && !isFloatInput(name))) return 'B, initial_h, initial_c or P is not float32';
     // The kernel takes per-column zero points only when they are all 0 (int8) or all equal (uint8).
     const perColumn = perChannel && symmetric;
     const [qw, qr] = [lstmWeight(W!, perColumn), lstmWeight(R, perColumn)];
@@ -235,28 +241,52 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
     return null;
   };
 
-  for (const node of graph.node ?? []) {
-    if (!targets.has(node)) {
-      newNodes.push(node);
-      continue;
+  /** Rewrites one graph's nodes, then the bodies of its If/Loop/Scan nodes, which see its constants as outer scope. */
+  const quantizeGraph = (g: onnx.IGraphProto, outer: ReadonlyMap<string, onnx.ITensorProto>): void => {
+    const visible = new Map([...outer, ...initializerMap(g)]);
+    for (const v of g.input ?? []) visible.delete(v.name!);
+    [graph, inits, newNodes] = [g, visible, []];
+    // Quantized activations and weights are per graph: a body cannot read a sibling body's tensors.
+    [quantizedInputs, quantizedWeights] = [new Map(), new Map()];
+    for (const node of g.node ?? []) {
+      if (!targets.has(node)) {
+        newNodes.push(node);
+        continue;
+      }
+      const mark = newNodes.length;
+      const reason = tryQuantize(node);
+      if (reason) {
+        newNodes.length = mark;
+        newNodes.push(node);
+        skipped.push(`${describeNode(node)}: ${reason}`);
+      } else {
+        done[node.opType!] = (done[node.opType!] ?? 0) + 1;
+      }
     }
-    const mark = newNodes.length;
-    const reason = tryQuantize(node);
-    if (reason) {
-      newNodes.length = mark;
-      newNodes.push(node);
-      skipped.push(`${describeNode(node)}: ${reason}`);
-    } else {
-      done[node.opType!] = (done[node.opType!] ?? 0) + 1;
+    g.node = newNodes;
+    const scope = new Map([...visible, ...initializerMap(g)]);
+    for (const node of g.node) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) quantizeGraph(body, scope);
+    if (g !== main) {
+      removeUnusedInitializers(g);
+      sortGraph(g);
     }
-  }
-  graph.node = newNodes;
+  };
+  quantizeGraph(main, new Map());
   if (usesMicrosoftDomain) ensureOpsetImport(model, 'com.microsoft', 1);
-  removeUnusedInitializers(graph);
-  sortGraph(graph);
+  removeUnusedInitializers(main);
+  sortGraph(main);
   const summary = Object.entries(done).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
   const notes = lstmNotes.length ? ` (${lstmNotes.join('; ')})` : '';
   ctx.log(`quantize (dynamic, ${weightType} weights${perChannel ? ', per channel' : ''}): ${summary}${notes}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
+  const count = Object.values(done).reduce((a, b) => a + b, 0);
+  ctx.note?.(
+    count > 0,
+    count > 0
+      ? `quantized ${summary}`
+      : targets.size === 0
+        ? `no ${[...new Set(options.op_types ?? DEFAULT_OP_TYPES)].join('/')} node to quantize`
+        : `no ${[...new Set([...targets].map((n) => n.opType))].join('/')} node has a constant float32 weight it can quantize (${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''})`,
+  );
   checkModel(model, 'quantize (dynamic) output');
   return model;
 }

@@ -22,7 +22,7 @@ import { inferTensorTypes } from './infer-types.js';
 import { calibrateRanges } from './calibrate.js';
 import {
   activationParams, floatInitializer, quantizeBias, quantizeWeight, scalarTensors, selectNodes, weightTensors,
-  type QuantParams, type QuantizeOptions, type QuantType,
+  prepareForQuantization, type QuantParams, type QuantizeOptions, type QuantType,
 } from './quant-common.js';
 
 const SUPPORTED = ['Conv', 'MatMul', 'Gemm'] as const;
@@ -43,12 +43,13 @@ interface Target {
 }
 
 export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx: PassContext): Promise<Model> {
-  const model = cloneModel(input);
+  // QuantizeLinear exists from 10; its per-channel form from 13.
+  const prepared = await prepareForQuantization(input, 'quantize', { required: 10, preferred: options.per_channel ?? true ? 13 : 10 }, ctx);
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
   const opset = opsetVersion(model);
-  if (opset < 10) throw new ModelGateError(`pass 'quantize' (static) needs opset 10 or later (QuantizeLinear); the model uses opset ${opset}`);
   const activationType: QuantType = options.activation_type ?? 'uint8';
   const weightType: QuantType = options.weight_type ?? 'int8';
   const symmetric = options.symmetric ?? true;
@@ -242,6 +243,14 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   for (const t of targets.keys()) counts[t.opType!] = (counts[t.opType!] ?? 0) + 1;
   const summary = Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
   ctx.log(`quantize (static QDQ, ${activationType} activations, ${weightType} weights${perChannel ? ' per channel' : ''}): ${summary}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
+  ctx.note?.(
+    targets.size > 0,
+    targets.size > 0
+      ? `quantized ${summary}`
+      : selected.length === 0
+        ? `no ${(options.op_types ?? SUPPORTED).join('/')} node to quantize`
+        : `no ${[...new Set(selected.map((n) => n.opType))].join('/')} node has a constant float32 weight it can quantize (${skipped.slice(0, 3).join('; ')}${skipped.length > 3 ? '; …' : ''})`,
+  );
   checkModel(model, 'quantize (static) output');
   return model;
 }

@@ -3,10 +3,10 @@
  * Adding a pass is one file plus one line in PASSES.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { Model } from '../model/onnx.js';
+import { encodeModel, type Model } from '../model/onnx.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { ModelGateError } from '../errors.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass, PassContext, PassNote } from './pass.js';
 import { didYouMean } from '../config/suggest.js';
 import { quantizePass } from './quantize.js';
 import { fp16Pass } from './fp16.js';
@@ -180,6 +180,8 @@ export interface RecipeResult {
   /** Session options the candidate needs (merged over its passes): measure with them, ship them. */
   runtime: RuntimeOptions;
   steps: RecipeStep[];
+  /** Per step, in order: whether it changed the model, and what it did or why it did nothing. */
+  notes: PassNote[];
 }
 
 /** Validates the whole recipe first (a typo in step 3 fails before step 1 runs), then runs it in order. */
@@ -187,9 +189,23 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
   const steps = validateRecipe(specs);
   let current = model;
   const runtime: RuntimeOptions = {};
+  const notes: PassNote[] = [];
   for (const step of steps) {
     const pass = getPass(step.pass);
-    current = await pass.run(current, step.options, ctx);
+    let said: { changed: boolean; why: string } | undefined;
+    const stepCtx: PassContext = {
+      calibration: (samples) => ctx.calibration(samples),
+      log: (message) => ctx.log(message),
+      note: (changed, why) => {
+        said = { changed, why };
+        ctx.note?.(changed, why);
+      },
+    };
+    if (ctx.scratchDir !== undefined) stepCtx.scratchDir = ctx.scratchDir;
+    const before = current;
+    current = await pass.run(current, step.options, stepCtx);
+    // A pass that does not say is judged by its output: the same bytes means no change.
+    notes.push({ pass: step.pass, ...(said ?? (sameModel(before, current) ? { changed: false, why: 'the output is identical to the input' } : { changed: true, why: 'changed' })) });
     const extra = pass.runtimeOptions?.(step.options);
     if (extra) {
       const { configEntries, ...rest } = extra;
@@ -197,5 +213,10 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
       if (configEntries) runtime.configEntries = { ...runtime.configEntries, ...configEntries };
     }
   }
-  return { model: current, runtime, steps };
+  return { model: current, runtime, steps, notes };
+}
+
+function sameModel(a: Model, b: Model): boolean {
+  if (a === b) return true;
+  return Buffer.from(encodeModel(a)).equals(Buffer.from(encodeModel(b)));
 }

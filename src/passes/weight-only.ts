@@ -10,13 +10,12 @@
 import { DataType, cloneModel, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { tensorToFloat32 } from '../model/tensor.js';
 import {
-  NameAllocator, checkModel, consumerMap, dropInitializerInputs, getIntAttr, intAttr, makeNode, opsetVersion, removeInitializer,
+  NameAllocator, checkModel, dropInitializerInputs, getIntAttr, intAttr, makeNode, opsetVersion, removeInitializer,
   setInitializer, sortGraph,
 } from '../model/graph.js';
-import { ModelGateError } from '../errors.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Pass, PassContext } from './pass.js';
-import { quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
+import { allGraphs, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
 
 export interface WeightOnlyOptions {
   min_elements?: number;
@@ -55,13 +54,28 @@ function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): nu
   return axes.size === 1 ? [...axes][0]! : 0;
 }
 
+/** Tensor name → the nodes that read it directly, in this graph or any body nested in it (names are unique across scopes). */
+function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INodeProto[]>()): Map<string, onnx.INodeProto[]> {
+  for (const node of graph.node ?? []) {
+    for (const name of new Set(node.input ?? [])) {
+      if (!name) continue;
+      const list = into.get(name);
+      if (list) list.push(node);
+      else into.set(name, [node]);
+    }
+    for (const a of node.attribute ?? []) for (const g of a.g ? [a.g] : a.graphs ?? []) directReaders(g, into);
+  }
+  return into;
+}
+
 export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptions, ctx: PassContext): Promise<Model> {
-  const model = cloneModel(input);
+  // DequantizeLinear exists from 10; its per-channel form from 13.
+  const prepared = await prepareForQuantization(input, 'weight_only', { required: 10, preferred: options.per_channel ?? true ? 13 : 10 }, ctx);
+  const model = prepared === input ? cloneModel(input) : prepared;
   dropInitializerInputs(model);
-  const graph = model.graph!;
-  sortGraph(graph);
+  const main = model.graph!;
+  sortGraph(main);
   const opset = opsetVersion(model);
-  if (opset < 10) throw new ModelGateError(`pass 'weight_only' needs opset 10 or later (DequantizeLinear); the model uses opset ${opset}`);
   let perChannel = options.per_channel ?? true;
   if (perChannel && opset < 13) {
     ctx.log(`weight_only: opset ${opset} has no per-channel DequantizeLinear (needs 13); weights are quantized per tensor`);
@@ -70,36 +84,49 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
   const minElements = options.min_elements ?? 1024;
   const weightType = options.weight_type ?? 'int8';
   const symmetric = options.symmetric ?? true;
-  const consumers = consumerMap(graph);
-  const graphOutputs = new Set((graph.output ?? []).map((o) => o.name));
-  const names = new NameAllocator(graph);
-  const dqNodes: onnx.INodeProto[] = [];
-  let before = 0, after = 0;
-  for (const t of [...(graph.initializer ?? [])]) {
-    if (t.dataType !== DataType.FLOAT || graphOutputs.has(t.name)) continue;
-    const dims = dimsOf(t);
-    const values = tensorToFloat32(t);
-    if (values.length < minElements) continue;
-    const readers = consumers.get(t.name!) ?? [];
-    if (readers.length === 0) continue;
-    if (options.op_types && !readers.every((r) => options.op_types!.includes(r.opType ?? ''))) continue;
-    const axis = perChannel && dims.length > 0 ? channelAxis(readers, t.name!, dims.length) : null;
-    const q = quantizeWeight(values, dims, weightType, symmetric, axis);
-    const base = t.name!;
-    const w = weightTensors({ q: names.next(`${base}_quantized`), scale: names.next(`${base}_scale`), zp: names.next(`${base}_zero_point`) }, dims, q);
-    removeInitializer(graph, base);
-    for (const x of [w.q, w.scale, w.zp]) setInitializer(graph, x);
-    const attributes = axis !== null ? [intAttr('axis', axis)] : [];
-    // The DequantizeLinear output takes the weight's name: no reader changes.
-    dqNodes.push(makeNode('DequantizeLinear', [w.q.name, w.scale.name, w.zp.name], [base], { name: names.next(`${base}_DequantizeLinear`), attributes }));
-    before += values.length * 4;
-    after += values.length + q.scales.length * 5;
+  const readersOf = directReaders(main);
+  const names = new NameAllocator(main);
+  let quantized = 0, before = 0, after = 0, graphs = 0;
+  // Each graph's own initializers get their DequantizeLinear in that graph: If/Loop/Scan bodies keep theirs.
+  for (const graph of allGraphs(main)) {
+    const graphOutputs = new Set((graph.output ?? []).map((o) => o.name));
+    const dqNodes: onnx.INodeProto[] = [];
+    for (const t of [...(graph.initializer ?? [])]) {
+      if (t.dataType !== DataType.FLOAT || graphOutputs.has(t.name)) continue;
+      const dims = dimsOf(t);
+      if (dims.reduce((a, b) => a * b, 1) < minElements) continue;
+      const readers = readersOf.get(t.name!) ?? [];
+      if (readers.length === 0) continue;
+      if (options.op_types && !readers.every((r) => options.op_types!.includes(r.opType ?? ''))) continue;
+      const values = tensorToFloat32(t);
+      const axis = perChannel && dims.length > 0 ? channelAxis(readers, t.name!, dims.length) : null;
+      const q = quantizeWeight(values, dims, weightType, symmetric, axis);
+      const base = t.name!;
+      const w = weightTensors({ q: names.next(`${base}_quantized`), scale: names.next(`${base}_scale`), zp: names.next(`${base}_zero_point`) }, dims, q);
+      removeInitializer(graph, base);
+      for (const x of [w.q, w.scale, w.zp]) setInitializer(graph, x);
+      const attributes = axis !== null ? [intAttr('axis', axis)] : [];
+      // The DequantizeLinear output takes the weight's name: no reader changes.
+      dqNodes.push(makeNode('DequantizeLinear', [w.q.name, w.scale.name, w.zp.name], [base], { name: names.next(`${base}_DequantizeLinear`), attributes }));
+      before += values.length * 4;
+      after += values.length + q.scales.length * 5;
+    }
+    if (dqNodes.length === 0) continue;
+    quantized += dqNodes.length;
+    if (graph !== main) graphs++;
+    graph.node = [...dqNodes, ...(graph.node ?? [])];
+    sortGraph(graph);
   }
-  graph.node = [...dqNodes, ...(graph.node ?? [])];
-  sortGraph(graph);
+  const where = graphs > 0 ? ` (${graphs} of them in subgraphs)` : '';
   ctx.log(
-    `weight_only: ${dqNodes.length} weights to ${weightType}${perChannel ? ' per channel' : ''} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
+    `weight_only: ${quantized} weights to ${weightType}${perChannel ? ' per channel' : ''}${where} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
       `needs session option session.disable_quant_qdq=1 to run at float speed`,
+  );
+  ctx.note?.(
+    quantized > 0,
+    quantized > 0
+      ? `${quantized} weights stored as ${weightType}${where}`
+      : `no float32 initializer with at least ${minElements} elements${options.op_types ? ` read only by ${options.op_types.join('/')}` : ''}`,
   );
   checkModel(model, 'weight_only output');
   return model;

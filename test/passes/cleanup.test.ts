@@ -124,3 +124,23 @@ describe('cleanup', () => {
     expect(opTypes(c)).toEqual(['Tile', 'Neg', 'DequantizeLinear', 'Add', 'Add']);
   });
 });
+
+describe('cleanup on long chains', () => {
+  it('removes a 100,000-node Identity chain: the producer writes the graph output directly (timing: bench/cleanup-chain.ts)', async () => {
+    const n = 100_000;
+    const node = Array.from({ length: n }, (_, i) => makeNode('Identity', [i === 0 ? 'r' : `t${i - 1}`], [i === n - 1 ? 'y' : `t${i}`]));
+    node.unshift(makeNode('Relu', ['x'], ['r'], { name: 'relu' }));
+    const side = makeNode('Neg', ['t50000'], ['z'], { name: 'neg' });
+    node.push(side);
+    const m = onnx.ModelProto.create({
+      irVersion: Long.fromNumber(8),
+      opsetImport: [{ domain: '', version: Long.fromNumber(13) }],
+      graph: { name: 'chain', node, input: [tensorValueInfo('x', FLOAT, [4])], output: [tensorValueInfo('y', FLOAT, [4]), tensorValueInfo('z', FLOAT, [4])] },
+    });
+    const c = await cleanupPass.run(m, {}, testContext(() => []));
+    expect(c.graph!.node!.map((x) => [x.opType, x.input, x.output])).toEqual([
+      ['Relu', ['x'], ['y']],
+      ['Neg', ['y'], ['z']],
+    ]);
+  });
+});
