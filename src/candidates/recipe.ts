@@ -17,7 +17,10 @@ export async function buildRecipeCandidate(id: string, passes: PassSpec[], prove
   const result = await runRecipe(ctx.source.model, passes, ctx.passContext);
   const file = path.join(ctx.modelsDir, `${id}.onnx`);
   const bytes = saveModel(result.model, file);
-  return { id, file, bytes, runtimeKind: 'onnxruntime', runtimeOptions: result.runtime, batch: batchPolicyOf(ctx.inputs, ctx.config.benchmark.batch), provenance };
+  return {
+    id, file, bytes, runtimeKind: 'onnxruntime', runtimeOptions: result.runtime, batch: batchPolicyOf(ctx.inputs, ctx.config.benchmark.batch), provenance,
+    ...(result.notes.length > 0 ? { passNotes: result.notes } : {}),
+  };
 }
 
 export const recipeProducer: CandidateProducer = {

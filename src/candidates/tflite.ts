@@ -20,6 +20,7 @@ export const tfliteProducer: CandidateProducer = {
     return {
       id: r.spec.name, file, bytes: t.bytes, runtimeKind: 'tflite', runtimeOptions: t.runtime, batch: { kind: 'fixed', batch: t.info.batch },
       provenance: { kind: 'tflite', recipe: r.spec.passes, export: t.info }, tfliteRuntime: t.info.runtime,
+      ...(result.notes.length > 0 ? { passNotes: result.notes } : {}),
     };
   },
 };

@@ -9,6 +9,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
 import type { TfjsExportReport } from '../import/index.js';
 import type { AutoReport } from './search-report.js';
+import type { PassNote } from '../passes/pass.js';
 import type { TfliteCandidateInfo } from './tflite-export.js';
 
 export const REFERENCE_ID = 'reference';
@@ -39,6 +40,8 @@ export interface Candidate {
   provenance: Provenance;
   /** How TFLite runs it (XNNPACK or not), for TFLite candidates. */
   tfliteRuntime?: TfliteRuntimeInfo;
+  /** What each pass of its recipe did, and why a pass changed nothing. */
+  passNotes?: PassNote[];
 }
 
 /** What a producer is asked to make: an `optimize` entry, or one variant of `tfjs_export`. */

@@ -44,7 +44,8 @@ export function gateCandidates(results: CandidateResult[], config: Pick<Config, 
   for (const r of results) {
     if (r.sameAsReference) {
       // An unchanged copy is not a second candidate: it is reported as such and can't be selected.
-      r.checks = [{ name: 'changed', passed: false, message: 'no change: byte for byte the reference, so it is not a separate candidate' }];
+      const why = (r.candidate.passNotes ?? []).filter((n) => !n.changed).map((n) => `${n.pass}: ${n.why}`).join('; ');
+      r.checks = [{ name: 'changed', passed: false, message: `no change${why ? ` (${why})` : ''}: byte for byte the reference, so it is not a separate candidate` }];
       continue;
     }
     const subject = r === ref ? baseline : gateSubject(r, false);

@@ -49,6 +49,7 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (p.kind === 'auto') out.auto = p.search;
   if (Object.keys(c.runtimeOptions).length > 0) out.runtime_options = c.runtimeOptions;
   if (r.sameAsReference) out.unchanged = true;
+  if (c.passNotes) out.pass_notes = c.passNotes;
   if (r.error) out.error = r.error;
   return out;
 }

@@ -91,6 +91,9 @@ export function renderMarkdown(report: Report): string {
     if (report.candidates.some((c) => c.tflite)) lines.push('');
     const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');
+    // A pass that changed nothing is said in words: a 1.00× row alone reads like a pass that worked.
+    const idle = report.candidates.flatMap((c) => (c.pass_notes ?? []).filter((n) => !n.changed).map((n) => `- ${code(c.id)}: ${code(n.pass)} changed nothing: ${escapeMarkdown(n.why)}`));
+    if (idle.length > 0) lines.push('**No change:**', '', ...idle, '');
     for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
   }
   const hw = report.hardware;

@@ -427,6 +427,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "unchanged": {
           "type": "boolean"
         },
+        "pass_notes": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/PassNote"
+          }
+        },
         "error": {
           "type": "string"
         }
@@ -1090,6 +1096,26 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
       ],
       "additionalProperties": false
     },
+    "PassNote": {
+      "type": "object",
+      "properties": {
+        "pass": {
+          "type": "string"
+        },
+        "changed": {
+          "type": "boolean"
+        },
+        "why": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "pass",
+        "changed",
+        "why"
+      ],
+      "additionalProperties": false
+    },
     "ExportResult": {
       "type": "object",
       "properties": {
@@ -1154,6 +1180,9 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "layers": {
           "type": "number"
         },
+        "ops": {
+          "type": "number"
+        },
         "keras_version": {
           "type": "string"
         },
@@ -1212,7 +1241,8 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "onnx",
         "keras-h5",
         "keras-zip",
-        "tfjs-layers"
+        "tfjs-layers",
+        "tfjs-graph"
       ]
     },
     "NumericalCheck": {

@@ -14,6 +14,7 @@ import type { RuntimeKind } from '../runtime/kind.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
 import type { Metric, SelectRule } from '../config/types.js';
+import type { PassNote } from '../passes/pass.js';
 
 export type { CheckResult };
 
@@ -96,6 +97,8 @@ export interface CandidateReport {
   auto?: AutoReport;
   /** Byte for byte the reference: reported, not a separate candidate. */
   unchanged?: boolean;
+  /** Each pass of the recipe: whether it changed the model, and why not when it did not. */
+  pass_notes?: PassNote[];
   error?: string;
 }
 
