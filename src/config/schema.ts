@@ -8,6 +8,34 @@ const dtype = { enum: ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16'
 const candidateName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Candidate id: letters, digits, . _ -' } as const;
 const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }] } as const;
 
+const columnList = { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 1000000 } as const;
+
+function datasetSection(description: string) {
+  return {
+    type: 'object',
+    description,
+    additionalProperties: false,
+    oneOf: [{ required: ['inputs'] }, { required: ['images'] }],
+    properties: {
+      inputs: { type: 'string', minLength: 1, description: '.npy, .npz, IDX (.idx3-ubyte, optionally .gz), .csv (with a header) or .jsonl' },
+      labels: { type: 'string', minLength: 1, description: '.npy or IDX (.idx1-ubyte, optionally .gz), one row per sample' },
+      label: { type: 'string', minLength: 1, description: 'The label column (CSV), key (JSON Lines) or array (.npz) in the inputs file.' },
+      features: {
+        description: 'CSV: the columns that feed the input, in order (default: every column but the label), or a list per model input.',
+        oneOf: [columnList, { type: 'object', minProperties: 1, additionalProperties: columnList }],
+      },
+      images: { type: 'string', minLength: 1, description: 'An image folder: one subfolder per class, PNG or JPEG images inside.' },
+      classes: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true, description: 'Class order of an image folder; default: sorted folder names.' },
+      limit: { ...positiveInt, maximum: 1e9 },
+      preprocess: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { scale: { type: 'number', minimum: -1e9, maximum: 1e9 }, mean: numberOrList, std: numberOrList },
+      },
+    },
+  } as const;
+}
+
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://github.com/modelgate/modelgate/schema/modelgate.schema.json',
@@ -24,28 +52,24 @@ export const configSchema = {
         type: 'object',
         additionalProperties: false,
         properties: {
-          shape: { type: 'array', items: positiveInt, minItems: 0, maxItems: 8 },
+          shape: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 268435456 }, minItems: 0, maxItems: 8, description: 'Every dimension; a symbolic one may be 0 (an empty KV cache). The batch axis takes benchmark.batch.' },
           dtype,
           range: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 },
         },
       },
     },
-    dataset: {
+    dataset: datasetSection('The labelled data candidates are evaluated on.'),
+    calibration: datasetSection('The data that calibrating passes (static int8, TFLite int8) learn from; default: the dataset (the report then says that calibration and evaluation data overlap).'),
+    metric: { enum: ['top1', 'top5', 'mse', 'mae', 'binary', 'f1_macro'], default: 'top1' },
+    metric_options: {
       type: 'object',
       additionalProperties: false,
-      required: ['inputs'],
       properties: {
-        inputs: { type: 'string', minLength: 1, description: '.npy or IDX (.idx3-ubyte, optionally .gz)' },
-        labels: { type: 'string', minLength: 1, description: '.npy or IDX (.idx1-ubyte, optionally .gz)' },
-        limit: positiveInt,
-        preprocess: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { scale: { type: 'number' }, mean: numberOrList, std: numberOrList },
-        },
+        output: { type: 'string', minLength: 1, maxLength: 1024, description: 'The model output the metric reads; default: the first.' },
+        threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'binary: probability above which a sample is class 1.' },
+        activation: { enum: ['sigmoid', 'softmax', 'none'], description: 'binary: how output values become the class-1 probability; default sigmoid for one value, softmax for two.' },
       },
     },
-    metric: { enum: ['top1', 'top5', 'mse'], default: 'top1' },
     // ---- export (issue 5: src/import/export-command.ts) ----
     export: {
       type: 'object',
