@@ -129,6 +129,7 @@ export function arrayColumn(file: string, where: string): Column {
 export function columnsSource(display: string, inputs: Map<string, Column>, labels: Column | undefined): SampleSource {
   const all = [...inputs.values(), ...(labels ? [labels] : [])];
   const total = all[0]!.shape[0]!;
+  if (labels && labels.shape[0] !== total) throw new ModelGateError(`${labels.where}: ${labels.shape[0]} labels for ${total} samples in ${all[0]!.where}`);
   for (const c of all) {
     if (c.shape[0] !== total) {
       throw new ModelGateError(`${c.where}: ${c.shape[0]} samples, but ${all[0]!.where} has ${total}; every array needs one row per sample`);
@@ -139,6 +140,7 @@ export function columnsSource(display: string, inputs: Map<string, Column>, labe
     file: display,
     total,
     keys,
+    sampleShapes: new Map([...inputs].map(([k, c]) => [k, c.shape.slice(1)])),
     labelWidth: labels ? rowSize(labels.shape) : 0,
     labelKey: labels ? labels.where : null,
     describe: (i) => `${display} sample ${i}`,

@@ -327,7 +327,8 @@ export function loadDataset(spec: DatasetSpec, resolve: (p: string) => string, i
     const got = source.keys.get(i.name)!;
     if (batchAxisOf(i) === null) throw new ModelGateError(`${key}: input '${i.name}' [${i.shape.join(', ')}] has no batch axis, so ${source.file} cannot feed it one sample at a time`);
     if (got !== per) {
-      throw new ModelGateError(`${source.file}: samples of ${got} values cannot feed input '${i.name}' [${sampleShape(i).join(', ')}] (${per} values per sample)`);
+      const stored = source.sampleShapes?.get(i.name);
+      throw new ModelGateError(`${source.file}: samples of ${stored ? `shape [${stored.join(', ')}] (${got} values)` : `${got} values`} cannot be reshaped to input '${i.name}' [${sampleShape(i).join(', ')}] (${per} values)`);
     }
   }
   const missing = inputs.filter((i) => !source.keys.has(i.name) && batchAxisOf(i) !== null && !i.range);

@@ -27,6 +27,8 @@ export interface SampleSource {
   total: number;
   /** Model inputs this source feeds, with their values per sample. */
   keys: Map<string, number>;
+  /** The stored sample shape per input, where the format has one (arrays), for messages. */
+  sampleShapes?: Map<string, number[]>;
   /** Values per label row; 0 without labels. */
   labelWidth: number;
   /** Where the labels sit, for messages: "labels.npy", "column 'label'". */
