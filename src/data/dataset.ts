@@ -235,7 +235,7 @@ function sourceFor(spec: DatasetSpec, resolve: (p: string) => string, inputs: Io
   if (spec.images !== undefined) {
     if (spec.inputs !== undefined) throw new ModelGateError(`${key}: give either inputs or images, not both`);
     const target = singleTarget(inputs, `${key}.images: an image folder`);
-    return imageFolderSource(resolve(spec.images), spec.images, target.name, sampleShape(target), spec.classes);
+    return imageFolderSource(resolve(spec.images), spec.images, target.name, sampleShape(target), spec.classes, key);
   }
   if (spec.inputs === undefined) throw new ModelGateError(`${key}: needs inputs (a data file) or images (a folder)`);
   const file = resolve(spec.inputs);
@@ -272,9 +272,9 @@ function sourceFor(spec: DatasetSpec, resolve: (p: string) => string, inputs: Io
       for (const name of features.keys()) if (!inputs.some((i) => i.name === name)) throw new ModelGateError(`${key}.features.${name}: the model has no input '${name}' (it has ${inputs.map((i) => i.name).join(', ')})`);
     }
     const target = features instanceof Map ? inputs[0]!.name : singleTarget(inputs, `${key}.inputs: CSV ${display}`).name;
-    source = csvSource(file, display, { label: spec.label, features, target });
+    source = csvSource(file, display, { label: spec.label, features, target, key });
   } else if (kind === 'jsonl') {
-    const first = jsonlFirst(file, display);
+    const first = jsonlFirst(file, display, key);
     const keys = new Map(inputs.filter((i) => first.keys.includes(i.name) && i.name !== spec.label).map((i) => [i.name, perSample(i)] as const));
     if (keys.size === 0) throw new ModelGateError(`${key}.inputs: the first object of ${display} has no key named after a model input (keys: ${first.keys.join(', ')}; inputs: ${inputs.map((i) => i.name).join(', ')})`);
     source = jsonlSource(file, display, keys, spec.label, spec.label !== undefined ? first.labelWidth(spec.label) : 0);

@@ -26,16 +26,19 @@ export interface ImageLayout {
 }
 
 /** Reads C×H×W or H×W×C from a sample shape: the channel axis is the one of size 1, 3 or 4 at either end. */
-export function imageLayout(sample: number[], input: string): ImageLayout {
+export function imageLayout(sample: number[], input: string, key = 'dataset'): ImageLayout {
   const isC = (d: number | undefined) => d === 1 || d === 3 || d === 4;
   if (sample.length === 2) return { channels: 1, height: sample[0]!, width: sample[1]!, channelsFirst: false };
   if (sample.length === 3) {
     const [a, b, c] = sample as [number, number, number];
-    if (isC(a) && !isC(c)) return { channels: a, height: b, width: c, channelsFirst: true };
-    if (isC(c)) return { channels: c, height: a, width: b, channelsFirst: false };
-    if (isC(a)) return { channels: a, height: b, width: c, channelsFirst: true };
+    const first = { channels: a, height: b, width: c, channelsFirst: true };
+    const last = { channels: c, height: a, width: b, channelsFirst: false };
+    // Both ends may look like channels ([1, 4, 4]); then the reading with a square image wins, else C×H×W (ONNX's convention).
+    if (isC(a) && isC(c)) return a !== c && b === a ? last : b === c ? first : b === a ? last : first;
+    if (isC(a)) return first;
+    if (isC(c)) return last;
   }
-  throw new ModelGateError(`dataset.images: input '${input}' takes samples of shape [${sample.join(', ')}], which is not an image (C×H×W or H×W×C with 1, 3 or 4 channels, or H×W)`);
+  throw new ModelGateError(`${key}.images: input '${input}' takes samples of shape [${sample.join(', ')}], which is not an image (C×H×W or H×W×C with 1, 3 or 4 channels, or H×W)`);
 }
 
 interface Entry {
@@ -46,24 +49,24 @@ interface Entry {
 }
 
 /** Class folders and their images. Images are interleaved class by class, so `limit` keeps every class. */
-function listImages(root: string, display: string, classes: string[] | undefined): { entries: Entry[]; classes: string[] } {
+function listImages(root: string, display: string, classes: string[] | undefined, key: string): { entries: Entry[]; classes: string[] } {
   let st;
   try {
     st = statSync(root);
   } catch (err) {
-    throw new ModelGateError(`dataset.images: cannot read ${display} (${errorMessage(err)})`, { cause: err });
+    throw new ModelGateError(`${key}.images: cannot read ${display} (${errorMessage(err)})`, { cause: err });
   }
-  if (!st.isDirectory()) throw new ModelGateError(`dataset.images: ${display} is not a folder`);
+  if (!st.isDirectory()) throw new ModelGateError(`${key}.images: ${display} is not a folder`);
   const folders = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
   const order = classes ?? folders;
-  if (order.length === 0) throw new ModelGateError(`dataset.images: ${display} has no class subfolders (one subfolder per class, images inside)`);
+  if (order.length === 0) throw new ModelGateError(`${key}.images: ${display} has no class subfolders (one subfolder per class, images inside)`);
   for (const c of classes ?? []) {
-    if (!folders.includes(c)) throw new ModelGateError(`dataset.classes: class '${c}' has no folder in ${display} (folders: ${folders.join(', ') || 'none'})`);
+    if (!folders.includes(c)) throw new ModelGateError(`${key}.classes: class '${c}' has no folder in ${display} (folders: ${folders.join(', ') || 'none'})`);
   }
   const perClass = order.map((c, label) => {
     const dir = path.join(root, c);
     const files = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isFile() && EXTENSIONS.test(d.name)).map((d) => d.name).sort();
-    if (files.length === 0) throw new ModelGateError(`dataset.images: class folder ${path.join(display, c)} has no PNG or JPEG images`);
+    if (files.length === 0) throw new ModelGateError(`${key}.images: class folder ${path.join(display, c)} has no PNG or JPEG images`);
     return files.map((f) => ({ file: path.join(dir, f), name: path.join(display, c, f), label }));
   });
   const entries: Entry[] = [];
@@ -157,9 +160,9 @@ export function imageSample(img: Rgba, layout: ImageLayout): Float64Array {
   return out;
 }
 
-export function imageFolderSource(root: string, display: string, input: string, sample: number[], classes: string[] | undefined): SampleSource & { classes: string[] } {
-  const layout = imageLayout(sample, input);
-  const listed = listImages(root, display, classes);
+export function imageFolderSource(root: string, display: string, input: string, sample: number[], classes: string[] | undefined, key = 'dataset'): SampleSource & { classes: string[] } {
+  const layout = imageLayout(sample, input, key);
+  const listed = listImages(root, display, classes, key);
   const { entries } = listed;
   const per = layout.channels * layout.height * layout.width;
   return {

@@ -124,6 +124,8 @@ export interface CsvOptions {
   features: Map<string, string[]> | string[];
   /** The input fed when `features` is a plain list. */
   target: string;
+  /** The config section, for messages: 'dataset' or 'calibration'. */
+  key: string;
 }
 
 /**
@@ -148,15 +150,15 @@ export function csvSource(file: string, display: string, options: CsvOptions): S
     if (at < 0) throw new ModelGateError(`${key}: column '${name}' is not in the header of ${display} (${header.slice(0, 20).join(', ')}${header.length > 20 ? ', ...' : ''})`);
     return at;
   };
-  const labelAt = options.label !== undefined ? column(options.label, 'dataset.label') : -1;
+  const labelAt = options.label !== undefined ? column(options.label, `${options.key}.label`) : -1;
   const groups = new Map<string, number[]>();
   if (Array.isArray(options.features)) {
-    const cols = options.features.length > 0 ? options.features.map((c) => column(c, 'dataset.features')) : header.map((_, i) => i).filter((i) => i !== labelAt);
+    const cols = options.features.length > 0 ? options.features.map((c) => column(c, `${options.key}.features`)) : header.map((_, i) => i).filter((i) => i !== labelAt);
     groups.set(options.target, cols);
   } else {
-    for (const [input, cols] of options.features) groups.set(input, cols.map((c) => column(c, `dataset.features.${input}`)));
+    for (const [input, cols] of options.features) groups.set(input, cols.map((c) => column(c, `${options.key}.features.${input}`)));
   }
-  for (const [input, cols] of groups) if (cols.length === 0) throw new ModelGateError(`dataset.features: no columns feed input '${input}'`);
+  for (const [input, cols] of groups) if (cols.length === 0) throw new ModelGateError(`${options.key}.features: no columns feed input '${input}'`);
   const total = countLines(file, display, 1);
   const source: SampleSource = {
     file: display,
@@ -248,7 +250,6 @@ export function jsonlSource(file: string, display: string, keys: Map<string, num
     describe: (i) => `${display} sample ${i + 1}`,
     open(): SampleCursor {
       const reader = new LineReader(file, display);
-      let row = 0;
       return {
         read(n: number) {
           const values = new Map([...keys].map(([k, per]) => [k, new Float64Array(n * per)]));
@@ -278,7 +279,6 @@ export function jsonlSource(file: string, display: string, keys: Map<string, num
               labels.set(flat, k * labelWidth);
             }
             k++;
-            row++;
           }
           if (k < n) {
             for (const [key, v] of values) values.set(key, v.subarray(0, k * keys.get(key)!));
@@ -304,7 +304,7 @@ function parseObject(line: string, where: string): Record<string, unknown> {
 }
 
 /** The first object of a JSON Lines file: which keys it has and the label's width. */
-export function jsonlFirst(file: string, display: string): { keys: string[]; labelWidth: (label: string) => number } {
+export function jsonlFirst(file: string, display: string, key: string): { keys: string[]; labelWidth: (label: string) => number } {
   const r = new LineReader(file, display);
   try {
     for (let line = r.next(); line !== null; line = r.next()) {
@@ -313,7 +313,7 @@ export function jsonlFirst(file: string, display: string): { keys: string[]; lab
       return {
         keys: Object.keys(obj),
         labelWidth: (label) => {
-          if (!(label in obj)) throw new ModelGateError(`dataset.label: key '${label}' is not in the first object of ${display} (keys: ${Object.keys(obj).join(', ')})`);
+          if (!(label in obj)) throw new ModelGateError(`${key}.label: key '${label}' is not in the first object of ${display} (keys: ${Object.keys(obj).join(', ')})`);
           const flat: number[] = [];
           flatten(obj[label], flat, `${display} line ${r.line}, key '${label}'`);
           return flat.length;

@@ -31,7 +31,7 @@ export function tmp(prefix = 'mg-data-'): string {
 export async function openModel(model: onnx.ModelProto, dir: string, name = 'model.onnx'): Promise<ModelSession> {
   const file = path.join(dir, name);
   saveModel(model, file);
-  return openSession(file, { intraOpThreads: 1 }, name, 'onnx');
+  return openSession(file, { intraOpThreads: 1 }, name);
 }
 
 export const F = DataType.FLOAT;
