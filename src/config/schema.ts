@@ -10,12 +10,12 @@ const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { typ
 
 const columnList = { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 1000000 } as const;
 
+/** `dataset:` and `calibration:`. Exactly one of inputs/images is checked when the data loads (src/data/dataset.ts), with a plainer message than a schema oneOf gives. */
 function datasetSection(description: string) {
   return {
     type: 'object',
     description,
     additionalProperties: false,
-    oneOf: [{ required: ['inputs'] }, { required: ['images'] }],
     properties: {
       inputs: { type: 'string', minLength: 1, description: '.npy, .npz, IDX (.idx3-ubyte, optionally .gz), .csv (with a header) or .jsonl' },
       labels: { type: 'string', minLength: 1, description: '.npy or IDX (.idx1-ubyte, optionally .gz), one row per sample' },
