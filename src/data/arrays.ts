@@ -13,6 +13,8 @@ import { MAX_DATASET_BYTES, readIdx } from './idx.js';
 import { npyElementBytes, npyTypedArray, readNpy, readNpyHeader } from './npy.js';
 import { openRegular, readAt, type SampleCursor, type SampleSource } from './source.js';
 
+const READ_AHEAD_BYTES = 4 << 20;
+
 /** One array whose leading dimension indexes samples. */
 export interface Column {
   /** File (and entry) for messages. */
@@ -63,11 +65,19 @@ export function npyColumn(file: string, where: string): Column {
     where, dtype, shape,
     open() {
       const handle = openRegular(file, where);
+      // Rows are read ahead in blocks of about READ_AHEAD_BYTES: one syscall per block, not per batch of 1.
+      const block = Math.max(1, Math.floor(READ_AHEAD_BYTES / Math.max(1, per * bytes)));
+      let cached: { start: number; n: number; data: Float64Array } | null = null;
       return {
         rows(start: number, n: number) {
           if (n === 0 || per === 0) return new Float64Array(0);
-          const raw = readAt(handle.fd, n * per * bytes, dataOffset + start * per * bytes, where);
-          return toFloat64(dtype, npyTypedArray(dtype, raw, n * per));
+          if (!cached || start < cached.start || start + n > cached.start + cached.n) {
+            const m = Math.min(Math.max(n, block), shape[0]! - start);
+            const raw = readAt(handle.fd, m * per * bytes, dataOffset + start * per * bytes, where);
+            cached = { start, n: m, data: toFloat64(dtype, npyTypedArray(dtype, raw, m * per)) };
+          }
+          const from = (start - cached.start) * per;
+          return cached.data.slice(from, from + n * per);
         },
         close: () => closeSync(handle.fd),
       };

@@ -104,6 +104,11 @@ function preprocessor(spec: IoSpec, pre: PreprocessSpec, key: string): Preproces
   if (std.some((s) => s === 0)) throw new ModelGateError(`${key}.std: must not be 0`);
   return {
     apply(values) {
+      if (channels === 1) {
+        const m = mean[0]!, sd = std[0]!;
+        for (let i = 0; i < values.length; i++) values[i] = (values[i]! * scale - m) / sd;
+        return;
+      }
       for (let i = 0; i < values.length; i++) {
         const j = i % per;
         const c = channels === 1 ? 0 : Math.floor(j / stride) % channels;
@@ -131,7 +136,7 @@ function allocate(dtype: IoSpec['dtype'], n: number): TypedArray {
 }
 
 /** Writes numbers into a typed tensor buffer; integers must be finite (BigInt(NaN) would throw deep inside). */
-function storeAll(spec: IoSpec, out: TypedArray, values: Float64Array, place: (i: number) => number): void {
+function storeAll(spec: IoSpec, out: TypedArray, values: Float64Array, place: ((i: number) => number) | null): void {
   const dtype = spec.dtype;
   if (dtype === 'int64' || dtype === 'uint64' || !dtype.startsWith('float')) {
     for (let i = 0; i < values.length; i++) {
@@ -139,6 +144,11 @@ function storeAll(spec: IoSpec, out: TypedArray, values: Float64Array, place: (i
       if (!Number.isFinite(v)) throw new ModelGateError(`input '${spec.name}' (${dtype}): cannot feed ${v}; integer inputs need finite values`);
     }
   }
+  if (place === null && (out instanceof Float32Array || out instanceof Float64Array)) {
+    out.set(values);
+    return;
+  }
+  place ??= (i) => i;
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
     for (let i = 0; i < values.length; i++) out[place(i)] = BigInt(Math.round(values[i]!));
   } else if (dtype === 'float16') {
@@ -159,7 +169,7 @@ function layOut(spec: IoSpec, n: number, values: Float64Array): HostTensor {
   const data = allocate(spec.dtype, dims.reduce((a, b) => a * b, 1));
   const b = batchAxisOf(spec);
   if (b === null || b === 0) {
-    storeAll(spec, data, values, (i) => i);
+    storeAll(spec, data, values, null);
   } else {
     const inner = dims.slice(b + 1).reduce((x, y) => x * y, 1);
     const outer = dims.slice(0, b).reduce((x, y) => x * y, 1);
