@@ -94,8 +94,13 @@ function decode(entry: Entry): Rgba {
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   try {
     if (isPng) {
+      // The IHDR chunk comes first: refuse a huge canvas before pngjs allocates it.
+      if (bytes.length >= 24) {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const w = view.getUint32(16), h = view.getUint32(20);
+        if (w * h > MAX_IMAGE_MEGAPIXELS * 1e6) throw new Error(`${w}×${h} is over ${MAX_IMAGE_MEGAPIXELS} megapixels`);
+      }
       const png = PNG.sync.read(Buffer.from(bytes));
-      if (png.width * png.height > MAX_IMAGE_MEGAPIXELS * 1e6) throw new Error(`${png.width}×${png.height} is over ${MAX_IMAGE_MEGAPIXELS} megapixels`);
       return { width: png.width, height: png.height, data: png.data };
     }
     if (isJpeg) {

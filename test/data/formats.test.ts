@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import { PNG } from 'pngjs';
@@ -233,6 +233,14 @@ describe('image folders', () => {
     expect(() => loadDataset({ images: 'f', classes: ['ok', 'cat'] }, at(dir), [spec])).toThrow("dataset.classes: class 'cat' has no folder in f (folders: empty, ok)");
     writeFileSync(path.join(dir, 'f', 'empty', 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\nnot really'));
     expect(() => [...loadDataset({ images: 'f' }, at(dir), [spec]).batches(2)]).toThrow(new RegExp(`^${path.join('f', 'empty', 'broken.png')}: cannot decode the image`));
+    writeFileSync(path.join(dir, 'f', 'empty', 'broken.png'), readFileSync(path.join(dir, 'f', 'ok', 'a.png')));
+    const huge = readFileSync(path.join(dir, 'f', 'ok', 'a.png'));
+    huge.writeUInt32BE(20000, 16);
+    huge.writeUInt32BE(20000, 20);
+    writeFileSync(path.join(dir, 'f', 'ok', 'b.png'), huge);
+    expect(() => [...loadDataset({ images: 'f' }, at(dir), [spec]).batches(4)]).toThrow(`${path.join('f', 'ok', 'b.png')}: cannot decode the image (20000×20000 is over 100 megapixels)`);
+    writeFileSync(path.join(dir, 'f', 'ok', 'b.png'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
+    expect(() => [...loadDataset({ images: 'f' }, at(dir), [spec]).batches(4)]).toThrow(new RegExp(`^${path.join('f', 'ok', 'b.png')}: cannot decode the image`));
     const flat: IoSpec = { name: 'x', dtype: 'float32', shape: [1, 7, 5, 9], dynamicBatch: true, batchAxis: 0 };
     expect(() => loadDataset({ images: 'f' }, at(dir), [flat])).toThrow("dataset.images: input 'x' takes samples of shape [7, 5, 9], which is not an image");
   });
