@@ -1,6 +1,6 @@
 /**
  * A large CSV dataset streams through the whole gate (`runGate`) with flat memory.
- *   npx tsx bench/csv-stream.ts [--sizes 16,1024] [--keep]
+ *   npm run bench:csv-stream [-- --sizes 16,1024] [--keep]
  * For each size (MB), writes a seeded CSV (16 feature columns and a label) and a 16→4 MatMul model
  * into out/bench-csv/ inside the working tree, runs `runGate` on it in a fresh process, and prints
  * the CSV's size, the rows evaluated, the exit code, the wall time and the process's peak RSS.
