@@ -228,7 +228,7 @@ function singleTarget(inputs: IoSpec[], what: string): IoSpec {
   const batched = inputs.filter((i) => batchAxisOf(i) !== null);
   if (batched.length === 1) return batched[0]!;
   throw new ModelGateError(
-    `${what} feeds one input, but the model has ${inputs.length} (${inputs.map((i) => i.name).join(', ')}); use .npz or .jsonl with a key per input${what.startsWith('dataset.inputs: CSV') ? ', or features: {input: [columns]}' : ''}`,
+    `${what} feeds one input, but the model has ${inputs.length} (${inputs.map((i) => i.name).join(', ')}); use .npz or .jsonl with a key per input${what.includes(': CSV ') ? ', or features: {input: [columns]}' : ''}`,
   );
 }
 
