@@ -264,3 +264,25 @@ describe('calibration', () => {
     expect(loadCalibration(undefined, syntheticDataset(inputs), at(dir), inputs).overlapsEvaluation).toBe(false);
   });
 });
+
+describe('config keys', () => {
+  it('accepts the dataset, calibration and metric_options keys and bounds them', async () => {
+    const { parseConfig } = await import('../../src/config/load.js');
+    const ok = parseConfig(
+      'model: m.onnx\ndataset: { inputs: d.csv, label: y, features: { a: [c1, c2], b: [c3] }, limit: 10 }\ncalibration: { images: train/, classes: [cat, dog] }\nmetric: binary\nmetric_options: { output: prob, threshold: 0.7, activation: none }\ninputs: { past: { shape: [1, 4, 0, 8] } }\n',
+      'c.yml',
+    ).config;
+    expect(ok.dataset?.features).toEqual({ a: ['c1', 'c2'], b: ['c3'] });
+    expect(ok.calibration).toEqual({ images: 'train/', classes: ['cat', 'dog'] });
+    expect(ok.metric_options).toEqual({ output: 'prob', threshold: 0.7, activation: 'none' });
+    expect(ok.inputs.past!.shape).toEqual([1, 4, 0, 8]);
+    expect(() => parseConfig('model: m.onnx\nmetric_options: { threshold: 2 }\n', 'c.yml')).toThrow(/metric_options\.threshold/);
+    expect(() => parseConfig('model: m.onnx\ninputs: { x: { shape: [1, 1000000000] } }\n', 'c.yml')).toThrow(/inputs\.x\.shape\[1\]/);
+    expect(() => parseConfig('model: m.onnx\ndataset: { inputs: a.csv, colums: [a] }\n', 'c.yml')).toThrow(/dataset\.colums: is not a known key/);
+  });
+
+  it('needs inputs or images, not both', () => {
+    expect(() => loadDataset({}, (p) => p, [vec('x', 1)])).toThrow('dataset: needs inputs (a data file) or images (a folder)');
+    expect(() => loadDataset({ inputs: 'a.npy', images: 'b' }, (p) => p, [vec('x', 1)], 'calibration')).toThrow('calibration: give either inputs or images, not both');
+  });
+});
