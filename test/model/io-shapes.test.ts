@@ -156,4 +156,9 @@ describe('input shapes from the model', () => {
       await session.release();
     }
   });
+
+  it('says why a bfloat16 input cannot be fed (onnxruntime-node has no bfloat16 tensors)', () => {
+    const model = buildModel([{ opType: 'Identity', input: ['x'], output: ['y'] }], [['x', 16, ['batch', 2]]], [['y', 16, null]]);
+    expect(() => resolveInputs(model, {}, 1, 'b.onnx')).toThrow("b.onnx: input 'x': element type BFLOAT16 cannot be fed through onnxruntime-node (it has no bfloat16 tensors); export the input as float16 or float32");
+  });
 });
