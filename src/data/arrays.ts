@@ -1,6 +1,7 @@
 /**
- * Array files as sample sources: .npy (read by offset, a batch of rows at a time), IDX and .npz
- * (decompressed in memory, capped). Sample i is row i of the leading dimension of every array.
+ * Array files as sample sources: .npy and the stored arrays of an .npz (read by offset, a block of
+ * rows at a time), IDX and compressed .npz arrays (decompressed in memory, capped at 2 GiB).
+ * Sample i is row i of the leading dimension of every array.
  */
 import { closeSync } from 'node:fs';
 import path from 'node:path';
@@ -47,17 +48,20 @@ export function memoryColumn(where: string, dtype: HostDType, shape: number[], d
   };
 }
 
-/** A .npy file read lazily: only the rows of the current batch are in memory. */
-export function npyColumn(file: string, where: string): Column {
+/** A .npy file (or a stored .npy entry at `base` inside an .npz) read lazily: only the rows of the current batch are in memory. */
+export function npyColumn(file: string, where: string, base = 0, length?: number): Column {
   const { fd, size } = openRegular(file, where);
   let header;
   try {
-    const head = readAt(fd, Math.min(size, 65536 + 12), 0, where);
-    header = readNpyHeader(head, where, size);
+    const span = length ?? size - base;
+    if (base + span > size) throw new ModelGateError(`${where}: the entry runs past the end of the file`);
+    const head = readAt(fd, Math.min(span, 65536 + 12), base, where);
+    header = readNpyHeader(head, where, span);
   } finally {
     closeSync(fd);
   }
-  const { dtype, shape, dataOffset } = header;
+  const { dtype, shape } = header;
+  const dataOffset = base + header.dataOffset;
   if (shape.length === 0) throw new ModelGateError(`${where}: a 0-d array has no samples; the first dimension must index samples`);
   const per = rowSize(shape);
   const bytes = npyElementBytes(dtype);
@@ -100,28 +104,117 @@ export function idxColumn(file: string, where: string): Column {
   return memoryColumn(where, a.dtype, a.shape, a.data);
 }
 
-/** Every .npy entry of an .npz archive (np.savez or np.savez_compressed), by name without '.npy'. */
-export function readNpz(file: string, where: string): Map<string, Column> {
-  const bytes = readCapped(file, where);
-  let entries: Record<string, Uint8Array>;
-  let total = 0;
-  try {
-    entries = unzipSync(bytes, {
-      filter: (f) => {
-        if (!f.name.endsWith('.npy')) return false;
-        total += f.originalSize;
-        if (total > MAX_DATASET_BYTES) throw new Error(`entries expand to more than ${MAX_DATASET_BYTES} bytes`);
-        return true;
-      },
-    });
-  } catch (err) {
-    throw new ModelGateError(`${where}: not a readable .npz archive (${errorMessage(err)})`, { cause: err });
+interface ZipEntry {
+  name: string;
+  method: number;
+  compressedSize: number;
+  size: number;
+  localHeader: number;
+}
+
+const MAX_ZIP_ENTRIES = 4096;
+
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * The central directory of a zip file (zip64 included), read by offset. np.savez stores its arrays
+ * uncompressed, so their rows can be read in place like a .npy file.
+ */
+function zipDirectory(fd: number, size: number, where: string): ZipEntry[] {
+  const tailLength = Math.min(size, 65535 + 22);
+  const tail = readAt(fd, tailLength, size - tailLength, where);
+  const tv = view(tail);
+  let eocd = -1;
+  for (let i = tailLength - 22; i >= 0; i--) if (tv.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+  if (eocd < 0) throw new Error('no end-of-central-directory record');
+  let count = tv.getUint16(eocd + 10, true);
+  let cdSize = tv.getUint32(eocd + 12, true);
+  let cdOffset = tv.getUint32(eocd + 16, true);
+  if (eocd >= 20 && tv.getUint32(eocd - 20, true) === 0x07064b50) {
+    const recordAt = Number(tv.getBigUint64(eocd - 20 + 8, true));
+    if (recordAt + 56 > size) throw new Error('zip64 record out of range');
+    const rv = view(readAt(fd, 56, recordAt, where));
+    if (rv.getUint32(0, true) !== 0x06064b50) throw new Error('bad zip64 end-of-central-directory record');
+    count = Number(rv.getBigUint64(32, true));
+    cdSize = Number(rv.getBigUint64(40, true));
+    cdOffset = Number(rv.getBigUint64(48, true));
   }
+  if (count > MAX_ZIP_ENTRIES) throw new Error(`${count} entries (at most ${MAX_ZIP_ENTRIES})`);
+  if (cdOffset + cdSize > size || cdSize > 64 << 20) throw new Error('central directory out of range');
+  const cd = readAt(fd, cdSize, cdOffset, where);
+  const cv = view(cd);
+  const entries: ZipEntry[] = [];
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    if (at + 46 > cdSize || cv.getUint32(at, true) !== 0x02014b50) throw new Error('bad central directory entry');
+    const nameLength = cv.getUint16(at + 28, true), extraLength = cv.getUint16(at + 30, true), commentLength = cv.getUint16(at + 32, true);
+    if (at + 46 + nameLength + extraLength > cdSize) throw new Error('central directory entry out of range');
+    const name = new TextDecoder().decode(cd.subarray(at + 46, at + 46 + nameLength));
+    let compressedSize = cv.getUint32(at + 20, true), sizeOut = cv.getUint32(at + 24, true), localHeader = cv.getUint32(at + 42, true);
+    // Fields at 0xFFFFFFFF live in the zip64 extra field, in this order.
+    for (let e = at + 46 + nameLength; e + 4 <= at + 46 + nameLength + extraLength;) {
+      const id = cv.getUint16(e, true), len = cv.getUint16(e + 2, true);
+      if (id === 0x0001) {
+        let f = e + 4;
+        const next = () => { const v = Number(cv.getBigUint64(f, true)); f += 8; return v; };
+        if (sizeOut === 0xffffffff) sizeOut = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localHeader === 0xffffffff) localHeader = next();
+      }
+      e += 4 + len;
+    }
+    entries.push({ name, method: cv.getUint16(at + 10, true), compressedSize, size: sizeOut, localHeader });
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
+
+/**
+ * Every .npy entry of an .npz archive, by name without '.npy'. Stored entries (np.savez) are read in
+ * place, a batch of rows at a time; compressed ones (np.savez_compressed) are inflated into memory, capped.
+ */
+export function readNpz(file: string, where: string): Map<string, Column> {
+  const { fd, size } = openRegular(file, where);
   const out = new Map<string, Column>();
-  for (const [name, data] of Object.entries(entries)) {
-    const key = name.slice(0, -'.npy'.length);
-    const a = readNpy(data, `${where}:${name}`);
-    out.set(key, memoryColumn(`${where}:${name}`, a.dtype, a.shape, a.data));
+  const compressed: ZipEntry[] = [];
+  try {
+    let entries: ZipEntry[];
+    try {
+      entries = zipDirectory(fd, size, where).filter((e) => e.name.endsWith('.npy'));
+    } catch (err) {
+      if (err instanceof ModelGateError) throw err;
+      throw new ModelGateError(`${where}: not a readable .npz archive (${errorMessage(err)})`, { cause: err });
+    }
+    for (const e of entries) {
+      const entryWhere = `${where}:${e.name}`;
+      if (e.method !== 0) {
+        compressed.push(e);
+        continue;
+      }
+      if (e.localHeader + 30 > size) throw new ModelGateError(`${entryWhere}: local header out of range`);
+      const lv = view(readAt(fd, 30, e.localHeader, where));
+      if (lv.getUint32(0, true) !== 0x04034b50) throw new ModelGateError(`${entryWhere}: bad local header`);
+      const dataStart = e.localHeader + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
+      if (e.size !== e.compressedSize || dataStart + e.size > size) throw new ModelGateError(`${entryWhere}: stored entry out of range`);
+      out.set(e.name.slice(0, -'.npy'.length), npyColumn(file, entryWhere, dataStart, e.size));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (compressed.length > 0) {
+    const total = compressed.reduce((n, e) => n + e.size, 0);
+    if (total > MAX_DATASET_BYTES || size > MAX_DATASET_BYTES) throw new ModelGateError(`${where}: compressed arrays expand to ${total} bytes, over the 2 GiB limit; save with np.savez (uncompressed) to stream them`);
+    const wanted = new Set(compressed.map((e) => e.name));
+    let inflated: Record<string, Uint8Array>;
+    try {
+      inflated = unzipSync(readCapped(file, where), { filter: (f) => wanted.has(f.name) });
+    } catch (err) {
+      throw new ModelGateError(`${where}: not a readable .npz archive (${errorMessage(err)})`, { cause: err });
+    }
+    for (const [name, data] of Object.entries(inflated)) {
+      const a = readNpy(data, `${where}:${name}`);
+      out.set(name.slice(0, -'.npy'.length), memoryColumn(`${where}:${name}`, a.dtype, a.shape, a.data));
+    }
   }
   if (out.size === 0) throw new ModelGateError(`${where}: the .npz archive holds no .npy arrays`);
   return out;

@@ -52,6 +52,12 @@ describe('.npz', () => {
     expect(() => loadDataset({ inputs: 'd.npz' }, at(dir), [vec('x', 2), vec('z', 2)])).toThrow(/dataset\.inputs: d\.npz has no array named after an input, so it feeds one input, but the model has 2 \(x, z\)/);
   });
 
+  it('refuses an archive without a zip directory, naming the file', () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'bad.npz'), Buffer.from('PK not a zip at all'));
+    expect(() => loadDataset({ inputs: 'bad.npz' }, at(dir), [vec('x', 2)])).toThrow('bad.npz: not a readable .npz archive (no end-of-central-directory record)');
+  });
+
   it('says which input a multi-input archive lacks', () => {
     const dir = tmp();
     writeFileSync(path.join(dir, 'a.npz'), zipSync({ 'a.npy': writeNpy('float32', [2, 2], new Float32Array(4)) }));
