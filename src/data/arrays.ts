@@ -1,6 +1,6 @@
 /**
  * Array files as sample sources: .npy and the stored arrays of an .npz (read by offset, a block of
- * rows at a time), IDX and compressed .npz arrays (decompressed in memory, capped at 2 GiB).
+ * rows at a time) and IDX; gzipped IDX and compressed .npz arrays are decompressed in memory, capped at 2 GiB.
  * Sample i is row i of the leading dimension of every array.
  */
 import { closeSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { HostDType } from '../model/host-tensor.js';
 import type { TypedArray } from '../model/tensor.js';
 import { halfToFloat } from '../model/tensor.js';
 import { ModelGateError, errorMessage } from '../errors.js';
-import { MAX_DATASET_BYTES, readIdx } from './idx.js';
+import { MAX_DATASET_BYTES, decodeBigEndian, isGzip, readIdx, readIdxHeader } from './idx.js';
 import { npyElementBytes, npyTypedArray, readNpy, readNpyHeader } from './npy.js';
 import { openRegular, readAt, type SampleCursor, type SampleSource } from './source.js';
 
@@ -99,9 +99,36 @@ function readCapped(file: string, where: string): Uint8Array {
   }
 }
 
+/** An IDX file: read in place by offset like .npy, unless it is gzipped (then inflated in memory, capped). */
 export function idxColumn(file: string, where: string): Column {
-  const a = readIdx(readCapped(file, where), where);
-  return memoryColumn(where, a.dtype, a.shape, a.data);
+  const { fd, size } = openRegular(file, where);
+  let header;
+  try {
+    const head = readAt(fd, Math.min(size, 4 + 4 * 8), 0, where);
+    if (isGzip(head)) {
+      const a = readIdx(readCapped(file, where), where);
+      return memoryColumn(where, a.dtype, a.shape, a.data);
+    }
+    header = readIdxHeader(head, where, size);
+  } finally {
+    closeSync(fd);
+  }
+  const { dtype, shape, elementBytes, dataOffset } = header;
+  const per = rowSize(shape);
+  return {
+    where, dtype, shape,
+    open() {
+      const handle = openRegular(file, where);
+      return {
+        rows(start: number, n: number) {
+          if (n === 0 || per === 0) return new Float64Array(0);
+          const raw = readAt(handle.fd, n * per * elementBytes, dataOffset + start * per * elementBytes, where);
+          return toFloat64(dtype, decodeBigEndian(raw, dtype, n * per));
+        },
+        close: () => closeSync(handle.fd),
+      };
+    },
+  };
 }
 
 interface ZipEntry {
