@@ -282,23 +282,25 @@ function sourceFor(spec: DatasetSpec, resolve: (p: string) => string, inputs: Io
       for (const name of features.keys()) if (!inputs.some((i) => i.name === name)) throw new ModelGateError(`${key}.features.${name}: the model has no input '${name}' (it has ${inputs.map((i) => i.name).join(', ')})`);
     }
     const target = features instanceof Map ? inputs[0]!.name : singleTarget(inputs, `${key}.inputs: CSV ${display}`).name;
-    source = csvSource(file, display, { label: spec.label, features, target, key });
+    source = csvSource(file, display, { label: spec.label, features, target, key, limit: spec.limit });
   } else if (kind === 'jsonl') {
     const first = jsonlFirst(file, display, key);
     const keys = new Map(inputs.filter((i) => first.keys.includes(i.name) && i.name !== spec.label).map((i) => [i.name, perSample(i)] as const));
     if (keys.size === 0) throw new ModelGateError(`${key}.inputs: the first object of ${display} has no key named after a model input (keys: ${first.keys.join(', ')}; inputs: ${inputs.map((i) => i.name).join(', ')})`);
-    source = jsonlSource(file, display, keys, spec.label, spec.label !== undefined ? first.labelWidth(spec.label) : 0);
+    source = jsonlSource(file, display, keys, spec.label, spec.label !== undefined ? first.labelWidth(spec.label) : 0, spec.limit);
   } else {
     if (spec.label !== undefined) throw new ModelGateError(`${key}.label: ${display} has no named columns; use labels: <file>`);
     const target = singleTarget(inputs, `${key}.inputs: ${display}`);
     return columnsSource(display, new Map([[target.name, arrayColumn(file, display)]]), labelsFile);
   }
-  return labelsFile ? withLabels(source, labelsFile) : source;
+  return labelsFile ? withLabels(source, labelsFile, spec.limit) : source;
 }
 
 /** A labels file beside a CSV or JSON Lines file: read row for row with it. */
-function withLabels(source: SampleSource, labels: Column): SampleSource {
-  if (labels.shape[0] !== source.total) throw new ModelGateError(`${labels.where}: ${labels.shape[0]} labels for ${source.total} samples in ${source.file}`);
+function withLabels(source: SampleSource, labels: Column, limit: number | undefined): SampleSource {
+  // With a limit, counting stopped early: the labels need only cover the samples used.
+  const capped = limit !== undefined && source.total >= limit;
+  if (capped ? labels.shape[0]! < source.total : labels.shape[0] !== source.total) throw new ModelGateError(`${labels.where}: ${labels.shape[0]} labels for ${source.total} samples in ${source.file}`);
   return {
     ...source,
     labelWidth: rowSize(labels.shape),

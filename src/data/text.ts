@@ -105,12 +105,12 @@ function blank(line: string): boolean {
   return line.trim() === '';
 }
 
-/** Data lines (non-blank) after `skip` leading lines; a first streaming pass before any batch. */
-function countLines(file: string, display: string, skip: number): number {
+/** Data lines (non-blank) after `skip` leading lines, up to `max`: a first streaming pass before any batch. */
+function countLines(file: string, display: string, skip: number, max = Infinity): number {
   const r = new LineReader(file, display);
   let n = 0;
   try {
-    for (let line = r.next(); line !== null; line = r.next()) if (r.line > skip && !blank(line)) n++;
+    for (let line = r.next(); line !== null && n < max; line = r.next()) if (r.line > skip && !blank(line)) n++;
   } finally {
     r.close();
   }
@@ -126,6 +126,8 @@ export interface CsvOptions {
   target: string;
   /** The config section, for messages: 'dataset' or 'calibration'. */
   key: string;
+  /** `limit`: counting stops there, so a huge file with a small limit is not read to the end. */
+  limit?: number;
 }
 
 /**
@@ -159,7 +161,7 @@ export function csvSource(file: string, display: string, options: CsvOptions): S
     for (const [input, cols] of options.features) groups.set(input, cols.map((c) => column(c, `${options.key}.features.${input}`)));
   }
   for (const [input, cols] of groups) if (cols.length === 0) throw new ModelGateError(`${options.key}.features: no columns feed input '${input}'`);
-  const total = countLines(file, display, 1);
+  const total = countLines(file, display, 1, options.limit);
   const source: SampleSource = {
     file: display,
     total,
@@ -239,8 +241,8 @@ function flatten(value: unknown, out: number[], where: string): number[] {
  * JSON Lines: one object per line, a key per model input (numbers or nested arrays), plus the label key.
  * `keys` are the inputs to read with their values per sample.
  */
-export function jsonlSource(file: string, display: string, keys: Map<string, number>, label: string | undefined, labelWidth: number): SampleSource {
-  const total = countLines(file, display, 0);
+export function jsonlSource(file: string, display: string, keys: Map<string, number>, label: string | undefined, labelWidth: number, limit?: number): SampleSource {
+  const total = countLines(file, display, 0, limit);
   return {
     file: display,
     total,

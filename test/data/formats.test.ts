@@ -123,6 +123,12 @@ describe('CSV', () => {
     expect(values(batch!.feeds.a!)).toEqual([1, 4]);
     expect(values(batch!.feeds.b!)).toEqual([3, 2, 6, 5]);
     expect(Array.from(batch!.labels!)).toEqual([7, 8]);
+    writeFileSync(path.join(dir, 'l3.npy'), writeNpy('int32', [3], Int32Array.of(7, 8, 9)));
+    expect(() => loadDataset({ inputs: 'd.csv', labels: 'l3.npy' }, at(dir), [vec('x', 3)])).toThrow('l3.npy: 3 labels for 2 samples in d.csv');
+    // With a limit the file is counted only up to it, and the labels need only cover it.
+    const one = loadDataset({ inputs: 'd.csv', labels: 'l3.npy', limit: 1 }, at(dir), [vec('x', 3)]);
+    expect(one.count).toBe(1);
+    expect(Array.from([...one.batches(4)][0]!.labels!)).toEqual([7]);
   });
 
   it('names the file, row and key of a ragged row, a NaN and a missing column', () => {
