@@ -10,6 +10,39 @@ const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { typ
 /** Where the schema is served from: editors fetch it through the `# yaml-language-server: $schema=` line. */
 export const SCHEMA_URL = 'https://raw.githubusercontent.com/modelgate/modelgate/main/schema/modelgate.schema.json';
 
+const columnList = { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 1000000 } as const;
+
+/** `dataset:` and `calibration:`. Exactly one of inputs/images is checked when the data loads (src/data/dataset.ts), with a plainer message than a schema oneOf gives. */
+function datasetSection(description: string) {
+  return {
+    type: 'object',
+    description,
+    additionalProperties: false,
+    properties: {
+      inputs: { type: 'string', minLength: 1, description: '.npy, .npz, IDX (.idx3-ubyte, optionally .gz), .csv (with a header) or .jsonl' },
+      labels: { type: 'string', minLength: 1, description: '.npy or IDX (.idx1-ubyte, optionally .gz), one row per sample' },
+      label: { type: 'string', minLength: 1, description: 'The label column (CSV), key (JSON Lines) or array (.npz) in the inputs file.' },
+      features: {
+        description: 'CSV: the columns that feed the input, in order (default: every column but the label), or a list per model input.',
+        oneOf: [columnList, { type: 'object', minProperties: 1, additionalProperties: columnList }],
+      },
+      images: { type: 'string', minLength: 1, description: 'An image folder: one subfolder per class, PNG or JPEG images inside.' },
+      classes: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true, description: 'Class order of an image folder; default: sorted folder names.' },
+      limit: { ...positiveInt, maximum: 1e9, description: 'Use only the first N samples.', examples: [1000] },
+      preprocess: {
+        type: 'object',
+        description: 'Applied to every sample before it reaches the model: (x * scale - mean) / std.',
+        additionalProperties: false,
+        properties: {
+          scale: { type: 'number', minimum: -1e9, maximum: 1e9, description: 'Multiplier applied first, e.g. 1/255 for uint8 images.', examples: [0.00392156862745098] },
+          mean: { ...numberOrList, description: 'Subtracted after scaling: one number, or one per channel.', examples: [[0.485, 0.456, 0.406]] },
+          std: { ...numberOrList, description: 'Divides after the mean: one number, or one per channel.', examples: [[0.229, 0.224, 0.225]] },
+        },
+      },
+    },
+  } as const;
+}
+
 export const configSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: SCHEMA_URL,
@@ -30,8 +63,8 @@ export const configSchema = {
         additionalProperties: false,
         properties: {
           shape: {
-            type: 'array', items: positiveInt, minItems: 0, maxItems: 8,
-            description: "The input's dimensions, batch first. A dynamic batch takes benchmark.batch; any other dynamic dimension must be given here.",
+            type: 'array', items: { type: 'integer', minimum: 0, maximum: 268435456 }, minItems: 0, maxItems: 8,
+            description: "The input's dimensions. A symbolic batch dimension takes benchmark.batch; any other symbolic dimension must be given here, and may be 0 (an empty KV cache).",
             examples: [[1, 3, 224, 224]],
           },
           dtype,
@@ -43,28 +76,23 @@ export const configSchema = {
         },
       },
     },
-    dataset: {
+    dataset: datasetSection('The labelled data candidates are evaluated on.'),
+    calibration: datasetSection('The data that calibrating passes (static int8, TFLite int8) learn from; default: the dataset (the report then says that calibration and evaluation data overlap).'),
+    metric: {
+      enum: ['top1', 'top5', 'mse', 'mae', 'binary', 'f1_macro'], default: 'top1',
+      description: 'Quality measure against the labels: top-1/top-5 accuracy, mse or mae for regression, binary accuracy, or macro F1.',
+    },
+    metric_options: {
       type: 'object',
-      description: 'Real samples to evaluate on; without it, inputs are synthetic and candidates are judged by agreement with the reference.',
+      description: 'How the metric reads the model: which output, and for binary the threshold and activation.',
       additionalProperties: false,
-      required: ['inputs'],
       properties: {
-        inputs: { type: 'string', minLength: 1, description: 'Samples, first axis = sample: .npy (C order) or IDX (.idx3-ubyte, optionally .gz), relative to this file.', examples: ['data/test-images.npy'] },
-        labels: { type: 'string', minLength: 1, description: 'Class ids [N] or one-hot [N, C] for top1/top5, targets for mse: .npy or IDX (.idx1-ubyte, optionally .gz). Without labels, agreement with the reference is gated.', examples: ['data/test-labels.npy'] },
-        limit: { ...positiveInt, description: 'Use only the first N samples.', examples: [1000] },
-        preprocess: {
-          type: 'object',
-          description: 'Applied to every sample before it reaches the model: (x * scale - mean) / std.',
-          additionalProperties: false,
-          properties: {
-            scale: { type: 'number', description: 'Multiplier applied first, e.g. 1/255 for uint8 images.', examples: [0.00392156862745098] },
-            mean: { ...numberOrList, description: 'Subtracted after scaling: one number, or one per channel.', examples: [[0.485, 0.456, 0.406]] },
-            std: { ...numberOrList, description: 'Divides after the mean: one number, or one per channel.', examples: [[0.229, 0.224, 0.225]] },
-          },
-        },
+        output: { type: 'string', minLength: 1, maxLength: 1024, description: 'The model output the metric reads; default: the first.' },
+        threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'binary: probability above which a sample is class 1.' },
+        activation: { enum: ['sigmoid', 'softmax', 'none'], description: 'binary: how output values become the class-1 probability; default sigmoid for one value, softmax for two.' },
       },
     },
-    metric: { enum: ['top1', 'top5', 'mse'], default: 'top1', description: 'Quality measure against the labels: top-1 or top-5 accuracy, or mean squared error for regression.' },
+    // export step: src/import/export-command.ts
     export: {
       type: 'object',
       additionalProperties: false,

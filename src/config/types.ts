@@ -15,8 +15,18 @@ export interface PreprocessSpec {
 }
 
 export interface DatasetSpec {
-  inputs: string;
+  /** .npy | .npz | IDX | .csv | .jsonl; one of `inputs` and `images` is set. */
+  inputs?: string;
+  /** A labels file (.npy or IDX), one row per sample. */
   labels?: string;
+  /** The label's CSV column, JSON Lines key or .npz array name, in the inputs file. */
+  label?: string;
+  /** CSV: the columns feeding the input, in order, or the columns per model input. */
+  features?: string[] | Record<string, string[]>;
+  /** An image folder, one subfolder per class. */
+  images?: string;
+  /** Class order for an image folder (default: sorted folder names). */
+  classes?: string[];
   limit?: number;
   preprocess?: PreprocessSpec;
 }
@@ -84,14 +94,26 @@ export interface GateSpec {
   size_bytes_max?: number;
 }
 
-export type Metric = 'top1' | 'top5' | 'mse';
+export type Metric = 'top1' | 'top5' | 'mse' | 'mae' | 'binary' | 'f1_macro';
+
+export interface MetricOptions {
+  /** The model output the metric reads; default: the first. */
+  output?: string;
+  /** binary: the probability above which a sample is class 1. */
+  threshold?: number;
+  /** binary: how output values become the class-1 probability (default sigmoid for one value, softmax for two). */
+  activation?: 'sigmoid' | 'softmax' | 'none';
+}
 export type SelectRule = 'smallest-passing' | 'fastest-passing' | 'most-accurate-passing';
 
 export interface Config {
   model: string;
   inputs: Record<string, InputSpec>;
   dataset?: DatasetSpec;
+  /** The data that calibrating passes learn from; without it they use `dataset` (and the report says so). */
+  calibration?: DatasetSpec;
   metric: Metric;
+  metric_options?: MetricOptions;
   /** Issue 5: a command that writes the model before the pipeline runs. */
   export?: ExportStepSpec;
   tfjs_export?: TfjsExportStepSpec;

@@ -37,8 +37,16 @@ export function gunzipChecked(bytes: Uint8Array, file: string): Uint8Array {
   }
 }
 
-export function readIdx(input: Uint8Array, file: string): ArrayFile {
-  const bytes = isGzip(input) ? gunzipChecked(input, file) : input;
+export interface IdxHeader {
+  dtype: HostDType;
+  shape: number[];
+  /** Bytes per element and the data's offset. */
+  elementBytes: number;
+  dataOffset: number;
+}
+
+/** Parses the header from the file's first bytes and checks the data length against `fileSize`. */
+export function readIdxHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): IdxHeader {
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new ModelGateError(`${file}: not an IDX file (bad magic number)`);
   const type = TYPES[bytes[2]!];
   if (!type) throw new ModelGateError(`${file}: IDX data type 0x${bytes[2]!.toString(16)} is not one of ${Object.keys(TYPES).map((k) => '0x' + Number(k).toString(16)).join(', ')}`);
@@ -51,11 +59,18 @@ export function readIdx(input: Uint8Array, file: string): ArrayFile {
   for (let i = 0; i < ndim; i++) shape.push(dv.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
   const need = header + count * type.bytes;
-  if (bytes.length !== need) throw new ModelGateError(`${file}: IDX shape [${shape.join(', ')}] needs ${need} bytes, the file has ${bytes.length}`);
-  return { dtype: type.dtype, shape, data: decodeBigEndian(bytes.subarray(header), type.dtype, count) };
+  if (fileSize !== need) throw new ModelGateError(`${file}: IDX shape [${shape.join(', ')}] needs ${need} bytes, the file has ${fileSize}`);
+  return { dtype: type.dtype, shape, elementBytes: type.bytes, dataOffset: header };
 }
 
-function decodeBigEndian(body: Uint8Array, dtype: HostDType, n: number): TypedArray {
+export function readIdx(input: Uint8Array, file: string): ArrayFile {
+  const bytes = isGzip(input) ? gunzipChecked(input, file) : input;
+  const h = readIdxHeader(bytes, file);
+  const count = h.shape.reduce((a, b) => a * b, 1);
+  return { dtype: h.dtype, shape: h.shape, data: decodeBigEndian(bytes.subarray(h.dataOffset), h.dtype, count) };
+}
+
+export function decodeBigEndian(body: Uint8Array, dtype: HostDType, n: number): TypedArray {
   if (dtype === 'uint8') return new Uint8Array(body);
   if (dtype === 'int8') return new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + n));
   const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);

@@ -3,8 +3,8 @@
  *
  * Input files come from users' repositories, so the reader treats them as hostile: every length in
  * the header is checked against the bytes actually present before anything is allocated.
- * float16 ('<f2') stays float16: the data comes back as a Uint16Array of IEEE half bits, which is
- * what onnxruntime takes for float16 tensors; convert with halfToFloat from model/tensor.ts if needed.
+ * float16 ('<f2') comes back as a Uint16Array of IEEE half bits (what onnxruntime takes for float16
+ * tensors); datasets decode it to numbers (data/arrays.ts) before feeding, never as raw bits.
  */
 import type { HostDType } from '../model/host-tensor.js';
 import type { TypedArray } from '../model/tensor.js';
@@ -56,7 +56,21 @@ function fail(file: string, what: string): never {
   throw new ModelGateError(`${file}: not a readable .npy file: ${what}`);
 }
 
-export function readNpy(bytes: Uint8Array, file: string): NpyArray {
+export interface NpyHeader {
+  dtype: HostDType;
+  shape: number[];
+  /** Byte offset of the data in the file. */
+  dataOffset: number;
+  /** Elements and bytes the shape needs. */
+  count: number;
+  dataBytes: number;
+}
+
+/**
+ * Parses the header from the file's first bytes (the whole file or just its head) and checks the
+ * data length against `fileSize`, so that a reader can fetch rows by offset without loading the file.
+ */
+export function readNpyHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): NpyHeader {
   if (!HOST_IS_LITTLE_ENDIAN) throw new ModelGateError(`${file}: reading .npy needs a little-endian host`);
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail(file, 'missing the \\x93NUMPY magic');
   const major = bytes[6]!;
@@ -67,7 +81,7 @@ export function readNpy(bytes: Uint8Array, file: string): NpyArray {
   if (bytes.length < prefix) fail(file, 'truncated before the header length');
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (headerLen > MAX_HEADER_BYTES) fail(file, `header length ${headerLen} exceeds ${MAX_HEADER_BYTES} bytes`);
-  if (prefix + headerLen > bytes.length) fail(file, `header length ${headerLen} runs past the end of the file (${bytes.length} bytes)`);
+  if (prefix + headerLen > bytes.length) fail(file, `header length ${headerLen} runs past the end of the file (${fileSize} bytes)`);
   const headerBytes = bytes.subarray(prefix, prefix + headerLen);
   // Versions 1 and 2 are latin1; version 3 allows utf-8 (only field names could use it).
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes);
@@ -82,17 +96,32 @@ export function readNpy(bytes: Uint8Array, file: string): NpyArray {
     count *= d;
     if (!Number.isSafeInteger(count)) fail(file, `shape (${shape.join(', ')}) has too many elements`);
   }
-  const dataBytes = bytes.length - prefix - headerLen;
+  const dataBytes = fileSize - prefix - headerLen;
   const expected = count * ctor.BYTES_PER_ELEMENT;
   if (dataBytes !== expected) {
     throw new ModelGateError(
       `${file}: .npy data has ${dataBytes} bytes, but shape (${shape.join(', ')}) of ${descr} needs ${expected} (${count} elements)`,
     );
   }
+  return { dtype, shape, dataOffset: prefix + headerLen, count, dataBytes: expected };
+}
+
+/** Bytes per element of a dtype as stored in .npy. */
+export function npyElementBytes(dtype: HostDType): number {
+  return DTYPES[dtype].ctor.BYTES_PER_ELEMENT;
+}
+
+/** Little-endian element bytes as a typed array (float16 stays as half bits). */
+export function npyTypedArray(dtype: HostDType, bytes: Uint8Array, count: number): TypedArray {
+  const { ctor } = DTYPES[dtype];
   // Copy into a fresh buffer: the data offset is rarely aligned to the element size.
-  const start = bytes.byteOffset + prefix + headerLen;
-  const buffer = bytes.buffer.slice(start, start + expected) as ArrayBuffer;
-  return { dtype, shape, data: new ctor(buffer, 0, count) };
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * ctor.BYTES_PER_ELEMENT) as ArrayBuffer;
+  return new ctor(buffer, 0, count);
+}
+
+export function readNpy(bytes: Uint8Array, file: string): NpyArray {
+  const h = readNpyHeader(bytes, file);
+  return { dtype: h.dtype, shape: h.shape, data: npyTypedArray(h.dtype, bytes.subarray(h.dataOffset), h.count) };
 }
 
 function dtypeOfDescr(descr: string, file: string): HostDType {

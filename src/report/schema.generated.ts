@@ -1417,7 +1417,10 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
       "enum": [
         "top1",
         "top5",
-        "mse"
+        "mse",
+        "mae",
+        "binary",
+        "f1_macro"
       ]
     },
     "AppliedBudget": {

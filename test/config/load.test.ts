@@ -21,7 +21,7 @@ describe('config', () => {
     const text = 'model: m.onnx\nmetric: top3\ngate:\n  size_max: 1\n';
     let message = '';
     try { parseConfig(text, 'cfg.yml'); } catch (e) { message = (e as Error).message; }
-    expect(message).toContain("metric: expected one of top1, top5, mse, got 'top3' (cfg.yml:2:9)");
+    expect(message).toContain("metric: expected one of top1, top5, mse, mae, binary, f1_macro, got 'top3' (cfg.yml:2:9)");
     expect(message).toContain('gate.size_max: is not a known key (cfg.yml:4:3)');
   });
 

@@ -70,7 +70,7 @@ describe('dataset', () => {
     writeFileSync(path.join(dir, 'j-idx3-ubyte'), idx(0x08, [2, 2, 2], new Uint8Array(8)));
     writeFileSync(path.join(dir, 'l-idx1-ubyte'), idx(0x08, [3], new Uint8Array(3)));
     expect(() => loadDataset({ inputs: 'j-idx3-ubyte', labels: 'l-idx1-ubyte' }, (p) => path.join(dir, p), [image])).toThrow(/3 labels for 2 samples/);
-    expect(() => loadDataset({ inputs: 'x.csv' }, (p) => path.join(dir, p), [image])).toThrow(/cannot read dataset file/);
+    expect(() => loadDataset({ inputs: 'missing.npy' }, (p) => path.join(dir, p), [image])).toThrow(/missing.npy: cannot open/);
   });
 
   it('makes the same synthetic data every time, within the configured range', () => {

@@ -16,12 +16,12 @@ function model(dims: Array<number | string>): onnx.ModelProto {
 
 describe('resolveInputs', () => {
   it('gives a symbolic leading dim the benchmark batch', () => {
-    expect(resolveInputs(model(['N', 16]), {}, 4, 'm.onnx')).toEqual([{ name: 'ids', dtype: 'int64', shape: [4, 16], dynamicBatch: true, range: undefined }]);
+    expect(resolveInputs(model(['N', 16]), {}, 4, 'm.onnx')).toEqual([{ name: 'ids', dtype: 'int64', shape: [4, 16], dynamicBatch: true, batchAxis: 0, range: undefined }]);
   });
 
   it('stops on another dynamic dim that the config does not fix, naming input and dim', () => {
     expect(() => resolveInputs(model(['N', 'seq']), {}, 1, 'm.onnx')).toThrow(
-      "m.onnx: input 'ids' has a dynamic dimension 1 ('seq'); fix it in the config: inputs: { ids: { shape: [...] } }",
+      "m.onnx: 1 input dimension is not fixed by the model or the config: 'ids' axis 1 ('seq'). Add to the config (a dim may be 0, e.g. an empty KV cache):\ninputs:\n  ids: { shape: [1, 1] }   # set seq (axis 1)",
     );
     const fixed = resolveInputs(model(['N', 'seq']), { ids: { shape: [1, 32], range: [16000, 16000] } }, 8, 'm.onnx');
     expect(fixed[0]!.shape).toEqual([8, 32]);
