@@ -13,6 +13,7 @@ import { readTfjsArtifacts } from '../../src/import/tfjs-files.js';
 import { encodeModel, dimsOf, type onnx } from '../../src/model/onnx.js';
 import { tensorToFloat32 } from '../../src/model/tensor.js';
 import { ModelGateError } from '../../src/errors.js';
+import { loadTfjs } from '../../src/runtime/tfjs.js';
 import { T, b, constant, f, i, ints, node, placeholder, randomValues, s, strs, type, writeGraphModel, type ConstDef, type GraphNode } from '../support/tfjs-graph-fixtures.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tfjs-graph-'));
@@ -271,6 +272,22 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(check.max_abs_diff).toBeLessThan(1e-5);
     expect(imported.source.inputs).toEqual([{ name: 'ids', shape: [5], onnxDims: [5], elemType: 'int32' }]);
     expect((imported.model.graph as onnx.GraphProto).input[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 5]);
+  });
+
+  it('a fused MatMul with transpose_b and a bias (wrong in TF.js wasm) is checked on TF.js cpu and matches', async () => {
+    const nodes = [
+      placeholder('x', [-1, 12]),
+      node('fm', '_FusedMatMul', ['x', 'wt', 'bias'], { ...T, transpose_a: b(false), transpose_b: b(true), fused_ops: strs(['BiasAdd', 'Relu']), num_args: i(1), epsilon: f(0) }),
+      node('Identity', 'Identity', ['fm'], T),
+    ];
+    const file = writeGraphModel(path.join(root, 'fused-tb'), nodes, [w('wt', [5, 12]), w('bias', [5])]);
+    const imported = await importModel(file);
+    expect(imported.source.check!.passed).toBe(true);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+    expect(imported.source.check!.max_abs_diff).toBeLessThan(1e-5);
+    const rt = await loadTfjs();
+    if (rt.backend === 'wasm') expect(imported.source.check!.runtime).toMatch(/\(cpu\)$/);
+    expect(rt.tf.getBackend()).toBe(rt.backend); // switched back
   });
 
   it('every registered converter is exercised by a model above', () => {
