@@ -24,7 +24,7 @@ const conv = (strides: number[], padding: string, extra: Record<string, Record<s
 const intConst = (name: string, shape: number[], values: number[]): ConstDef => constant(name, shape, values, { dtype: 'int32' });
 let seed = 11;
 const w = (name: string, shape: number[], quantize?: ConstDef['quantize'], lo = -0.5, hi = 0.5): ConstDef =>
-  constant(name, shape, randomValues(shape.reduce((a, c) => a + 0 * c, 1) * shape.reduce((a, c) => a * c, 1), seed++, lo, hi), { quantize });
+  constant(name, shape, randomValues(shape.reduce((a, c) => a * c, 1), seed++, lo, hi), { quantize });
 
 /** A CNN through every convolution, pooling, padding and resizing op, weights stored four ways. */
 function cnnModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
