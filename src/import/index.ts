@@ -178,7 +178,7 @@ export interface TfjsExportReport {
  */
 export async function exportTfjsVariants(imported: ImportedModel, outDir: string, spec: TfjsExportSpec, log: (m: string) => void = () => {}): Promise<TfjsExportReport[]> {
   if (!imported.tfjsModel) {
-    throw new ModelGateError(`tfjs_export: the model is ${imported.source.format}; a TF.js export needs a Keras (.h5, .keras) or TF.js source model`);
+    throw new ModelGateError(`tfjs_export: the model is ${imported.source.format}; a TF.js export needs a Keras (.h5, .keras) or TF.js layers source model`);
   }
   const rt = await loadTfjs();
   const out: TfjsExportReport[] = [];

@@ -13,6 +13,7 @@ import { readTfjsArtifacts } from '../../src/formats/tfjs/files.js';
 import { encodeModel, dimsOf, type onnx } from '../../src/model/onnx.js';
 import { tensorToFloat32 } from '../../src/model/tensor.js';
 import { ModelGateError } from '../../src/errors.js';
+import { loadTfjs } from '../../src/runtime/tfjs.js';
 import { T, b, constant, f, i, ints, node, placeholder, randomValues, s, strs, type, writeGraphModel, type ConstDef, type GraphNode } from '../support/tfjs-graph-fixtures.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tfjs-graph-'));
@@ -23,7 +24,7 @@ const conv = (strides: number[], padding: string, extra: Record<string, Record<s
 const intConst = (name: string, shape: number[], values: number[]): ConstDef => constant(name, shape, values, { dtype: 'int32' });
 let seed = 11;
 const w = (name: string, shape: number[], quantize?: ConstDef['quantize'], lo = -0.5, hi = 0.5): ConstDef =>
-  constant(name, shape, randomValues(shape.reduce((a, c) => a + 0 * c, 1) * shape.reduce((a, c) => a * c, 1), seed++, lo, hi), { quantize });
+  constant(name, shape, randomValues(shape.reduce((a, c) => a * c, 1), seed++, lo, hi), { quantize });
 
 /** A CNN through every convolution, pooling, padding and resizing op, weights stored four ways. */
 function cnnModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
@@ -119,6 +120,9 @@ function tensorOpsModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
     intConst('c24', [], [24]),
     intConst('idx', [2], [2, 0]),
     intConst('pads3', [3, 2], [0, 0, 1, 0, 0, 2]),
+    intConst('sl_begin', [3], [0, 1, 2]),
+    intConst('sl_size', [3], [-1, 2, -1]),
+    intConst('k2', [], [2]),
     constant('padval', [], [0.5]),
   ];
   const nodes = [
@@ -180,6 +184,21 @@ function tensorOpsModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
     node('gat', 'GatherV2', ['ints', 'idx', 'axis2'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32'), Taxis: type('DT_INT32'), batch_dims: i(0) }),
     node('pv', 'PadV2', ['gat', 'pads3', 'padval'], { ...T, Tpaddings: type('DT_INT32') }),
     node('am', 'ArgMax', ['ints', 'axis2'], { ...T, Tidx: type('DT_INT32'), output_type: type('DT_INT32') }),
+    // Comparisons, selection, Slice, Unpack, TopKV2.
+    node('eq', 'Equal', ['fdi', 'fmi'], { T: type('DT_INT32') }),
+    node('gt', 'Greater', ['xm', 'half'], T),
+    node('lt', 'Less', ['th', 'shift'], T),
+    node('sel1', 'SelectV2', ['eq', 'xf', 'fdf'], T),
+    node('sel2', 'SelectV2', ['gt', 'sel1', 'snap'], T),
+    node('sel3', 'SelectV2', ['lt', 'sel2', 'fmf'], T),
+    node('rec', 'Reciprocal', ['sig'], T),
+    node('selrec', 'AddV2', ['sel3', 'rec'], T),
+    node('slc', 'Slice', ['selrec', 'sl_begin', 'sl_size'], { ...T, Index: type('DT_INT32') }),
+    node('unp', 'Unpack', ['tr'], { ...T, axis: i(1), num: i(6) }),
+    node('unps', 'AddN', ['unp', 'unp:3', 'unp:5'], { ...T, N: i(3) }),
+    node('topk', 'TopKV2', ['selrec', 'k2'], { ...T, sorted: b(true) }),
+    node('out_slice', 'Identity', ['slc'], T),
+    node('out_unpack', 'Identity', ['unps'], T),
     node('out_flat', 'Identity', ['both'], T),
     node('out_sum', 'Identity', ['sum'], T),
     node('out_max', 'Identity', ['max'], T),
@@ -191,7 +210,7 @@ function tensorOpsModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
   return { nodes, consts };
 }
 
-const sig = (names: string[]) => ({ inputs: {}, outputs: Object.fromEntries(names.map((n) => [n, { name: `${n}:0`, dtype: 'DT_FLOAT' }])) });
+const sig = (names: string[]) => ({ inputs: {}, outputs: Object.fromEntries(names.map((n) => [n, { name: n.includes(':') ? n : `${n}:0`, dtype: 'DT_FLOAT' }])) });
 
 describe('TF.js graph models → ONNX, checked against TF.js', () => {
   const built: Record<string, { nodes: GraphNode[]; consts: ConstDef[] }> = {};
@@ -235,7 +254,7 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
 
   it('element-wise, reduction, int32 and shape ops (dynamic reshape from Shape/StridedSlice/Pack) match TF.js', async () => {
     built.tensor = tensorOpsModel();
-    const outs = ['out_flat', 'out_sum', 'out_max', 'out_min', 'out_prod', 'out_pad', 'out_arg'];
+    const outs = ['out_flat', 'out_sum', 'out_max', 'out_min', 'out_prod', 'out_pad', 'out_arg', 'out_slice', 'out_unpack', 'topk', 'topk:1'];
     const file = writeGraphModel(path.join(root, 'tensor'), built.tensor.nodes, built.tensor.consts, { signature: sig(outs) });
     const imported = await importModel(file);
     const check = imported.source.check!;
@@ -271,6 +290,22 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(check.max_abs_diff).toBeLessThan(1e-5);
     expect(imported.source.inputs).toEqual([{ name: 'ids', shape: [5], onnxDims: [5], elemType: 'int32' }]);
     expect((imported.model.graph as onnx.GraphProto).input[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 5]);
+  });
+
+  it('a fused MatMul with transpose_b and a bias (wrong in TF.js wasm) is checked on TF.js cpu and matches', async () => {
+    const nodes = [
+      placeholder('x', [-1, 12]),
+      node('fm', '_FusedMatMul', ['x', 'wt', 'bias'], { ...T, transpose_a: b(false), transpose_b: b(true), fused_ops: strs(['BiasAdd', 'Relu']), num_args: i(1), epsilon: f(0) }),
+      node('Identity', 'Identity', ['fm'], T),
+    ];
+    const file = writeGraphModel(path.join(root, 'fused-tb'), nodes, [w('wt', [5, 12]), w('bias', [5])]);
+    const imported = await importModel(file);
+    expect(imported.source.check!.passed).toBe(true);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+    expect(imported.source.check!.max_abs_diff).toBeLessThan(1e-5);
+    const rt = await loadTfjs();
+    if (rt.backend === 'wasm') expect(imported.source.check!.runtime).toMatch(/\(cpu\)$/);
+    expect(rt.tf.getBackend()).toBe(rt.backend); // switched back
   });
 
   it('every registered converter is exercised by a model above', () => {

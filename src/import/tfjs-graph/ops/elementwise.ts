@@ -143,3 +143,14 @@ export const floorMod: OpConverter = (g, inputs) => {
   const fmod = [intAttr('fmod', 1)];
   return binary(g, 'Mod', binary(g, 'Add', binary(g, 'Mod', a, b, fmod), b), b, fmod);
 };
+
+/** Comparisons give bool tensors, as in TF. */
+export const compareOp = (op: string): OpConverter => (g, inputs) => ({ ...binary(g, op, ...twoInputs(g, inputs)), dtype: 'bool' });
+
+/** SelectV2: Where with numpy broadcasting. */
+export const selectV2: OpConverter = (g, inputs) => {
+  const [cond, a, b] = inputs;
+  if (!cond || !a || !b) g.fail('expects a condition and two values');
+  const shape = broadcastShape(g, broadcastShape(g, cond.shape, a.shape), b.shape);
+  return { name: g.emit('Where', [g.tf(cond), g.tf(a), g.tf(b)]), shape, dtype: a.dtype };
+};

@@ -245,3 +245,44 @@ export const argMax: OpConverter = (g, inputs) => {
   const arg = g.emit('ArgMax', [input], [intAttr('axis', input === x.name && x.nchw ? onnxAxis : axis), intAttr('keepdims', 0)]);
   return { name: g.emit('Cast', [arg], [intAttr('to', DataType.INT32)]), shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
 };
+
+/** Slice(x, begin, size): size -1 runs to the end of the axis. */
+export const slice: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const begin = g.constInts(inputs[1], 'begin');
+  const size = g.constInts(inputs[2], 'size');
+  if (begin.length !== x.shape.length || size.length !== begin.length) g.fail('begin and size need one entry per axis');
+  const ends = begin.map((b, i) => (size[i] === -1 ? INT64_MAX : b + size[i]!));
+  const shape = x.shape.map((d, i) => (size[i] === -1 ? (d < 0 ? -1 : d - begin[i]!) : size[i]!));
+  const axes = begin.map((_, i) => i);
+  return { name: g.emit('Slice', [g.tf(x), g.int64s('starts', begin), g.int64s('ends', ends), g.int64s('axes', axes)]), shape, dtype: x.dtype };
+};
+
+/** Unpack along an axis: one Gather with a scalar index per output (which drops the axis). */
+export const unpack: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const axis = g.axis(g.attrs.int('axis', 0), x.shape.length);
+  const num = g.attrs.int('num', x.shape[axis]!);
+  if (!(num > 0)) g.fail('the number of outputs must be known');
+  const input = g.tf(x);
+  const shape = x.shape.filter((_, i) => i !== axis);
+  return Array.from({ length: num }, (_, k) => ({
+    name: g.emit('Gather', [input, g.constant(`index_${k}`, [], BigInt64Array.of(BigInt(k)))], [intAttr('axis', axis)], `output_${k}`),
+    shape,
+    dtype: x.dtype,
+  }));
+};
+
+/** TopKV2 over the last axis, largest first; indices as int32 (TF.js' type). */
+export const topK: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [k] = g.constInts(inputs[1], 'k');
+  if (!(k! > 0)) g.fail('k must be a positive constant');
+  const rank = x.shape.length;
+  const [values, indices] = g.emitOutputs('TopK', [g.tf(x), g.int64s('k', [k!])], [intAttr('axis', rank - 1), intAttr('largest', 1), intAttr('sorted', 1)], ['values', 'indices64']);
+  const shape = [...x.shape.slice(0, -1), k!];
+  return [
+    { name: values!, shape, dtype: x.dtype },
+    { name: g.emit('Cast', [indices!], [intAttr('to', DataType.INT32)], 'indices'), shape, dtype: 'int32' },
+  ];
+};
