@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { importModel } from '../src/import/index.js';
-import { readTfjsArtifacts } from '../src/import/tfjs-files.js';
+import { readTfjsArtifacts } from '../src/formats/tfjs/files.js';
 import { loadGraphModel } from '../src/import/tfjs-graph/index.js';
 import { loadTfjs } from '../src/runtime/tfjs.js';
 import { OrtSession } from '../src/runtime/session.js';
