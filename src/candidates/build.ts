@@ -82,8 +82,8 @@ export async function buildCandidates(
   // Trial files of the search stay inside the out dir: nothing outside the working directory is touched.
   const scratchDir = mkdtempSync(path.join(outDir, '.scratch-'));
   const ctx: BuildContext = {
-    config: project.config, source: project.source, inputs: project.inputs, dataset: project.dataset, modelsDir, outDir, scratchDir, log,
-    passContext: { log, scratchDir, calibration: async (samples: number) => calibrationFeeds(project.dataset, samples) },
+    config: project.config, source: project.source, inputs: project.inputs, dataset: project.dataset, calibration: project.calibration, modelsDir, outDir, scratchDir, log,
+    passContext: { log, scratchDir, calibration: async (samples: number) => calibrationFeeds(project.calibration, samples) },
   };
   try {
     const built: Built[] = [{ candidate: await buildReference(ctx) }];

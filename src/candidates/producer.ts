@@ -14,6 +14,8 @@ export interface BuildContext {
   source: SourceModel;
   inputs: IoSpec[];
   dataset: Dataset;
+  /** What calibrating passes and exports learn from (see Project.calibration). */
+  calibration: Dataset;
   /** Where model files go (out/models). */
   modelsDir: string;
   /** The out dir: candidate files are reported relative to it. */

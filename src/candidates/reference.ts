@@ -2,15 +2,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { saveModel } from '../model/onnx.js';
-import type { IoSpec } from '../model/io.js';
+import { fixedBatchOf, type IoSpec } from '../model/io.js';
 import type { BuildContext } from './producer.js';
 import { tfliteRuntimeInfo } from './tflite-export.js';
 import { REFERENCE_ID, type BatchPolicy, type Candidate } from './types.js';
 
 /** The batch an ONNX model runs at: fixed when any input fixes its first dimension. */
 export function batchPolicyOf(inputs: IoSpec[], batch: number): BatchPolicy {
-  const fixed = inputs.find((i) => !i.dynamicBatch);
-  return fixed ? { kind: 'fixed', batch: fixed.shape[0] ?? 1 } : inputs.length === 0 ? { kind: 'fixed', batch } : { kind: 'dynamic' };
+  const fixed = fixedBatchOf(inputs);
+  return fixed !== null ? { kind: 'fixed', batch: fixed } : inputs.length === 0 ? { kind: 'fixed', batch } : { kind: 'dynamic' };
 }
 
 /** The batch a benchmark feeds: the model's fixed batch, or the configured one. */

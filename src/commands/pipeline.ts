@@ -56,7 +56,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   }
 
   const live = () => results.filter((r) => !r.error && !r.sameAsReference);
-  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, { metric: config.metric, threads: config.benchmark.threads, log, ...(hooks.progress ? { progress: hooks.progress } : {}) });
+  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, { metric: config.metric, threads: config.benchmark.threads, log, ...(config.metric_options ? { metricOptions: config.metric_options } : {}), ...(hooks.progress ? { progress: hooks.progress } : {}) });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);
     if (e?.quality) r.quality = e.quality;

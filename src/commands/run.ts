@@ -69,7 +69,11 @@ export function reportPipeline(report: Report, p: PipelineResult): void {
   report.candidates = p.results.map((r) => candidateReport(r, p.outDir));
   report.selected = p.gate.selected;
   report.passed = report.selected !== null;
-  report.dataset = { samples: p.project.dataset.count, labelled: p.project.dataset.hasLabels, synthetic: p.project.dataset.synthetic };
+  const { dataset, calibration } = p.project;
+  report.dataset = {
+    samples: dataset.count, labelled: dataset.hasLabels, synthetic: dataset.synthetic, ...(dataset.source ? { source: dataset.source } : {}),
+    calibration: { ...(calibration.source ? { source: calibration.source } : {}), overlaps_evaluation: calibration.overlapsEvaluation === true },
+  };
   const source = sourceReport(p.project);
   if (source) report.source = source;
   const tfjs = p.results.flatMap((r) => (r.candidate.provenance.kind === 'tfjs-export' ? [r.candidate.provenance] : []));

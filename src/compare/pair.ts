@@ -20,7 +20,7 @@ const diff = (a: number | null, b: number | null): number | null => (a === null 
 
 export function buildPair(p: PairInput, gate: GateSpec, metric: Metric): PairComparison {
   const { base, head } = p;
-  const subject = (s: SideMetrics, agreement: number | null): GateSubject => ({ id: s.candidate, bytes: s.bytes, accuracy: s.accuracy, agreement, mse: s.mse, p50_ms: s.p50_ms });
+  const subject = (s: SideMetrics, agreement: number | null): GateSubject => ({ id: s.candidate, bytes: s.bytes, accuracy: s.accuracy, agreement, loss: s.mse ?? s.mae ?? null, p50_ms: s.p50_ms });
   const baseline = subject(base, null);
   const checks = checkAgainst(subject(head, p.agreement), {
     baseline, name: 'base', ...(p.latency ? { latency: p.latency } : {}), ...(p.latencyNotApplicable ? { latencyNotApplicable: p.latencyNotApplicable } : {}),

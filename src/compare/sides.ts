@@ -59,6 +59,7 @@ const sideMetrics = (s: Subject, gzip: ReadonlyMap<string, number>, quality: Eva
   gzip_bytes: gzip.get(s.result.candidate.id) ?? null,
   accuracy: quality?.accuracy ?? null,
   mse: quality?.mse ?? null,
+  ...(quality?.mae != null ? { mae: quality.mae } : {}),
   p50_ms: l?.p50_ms ?? null,
   p90_ms: l?.p90_ms ?? null,
   p99_ms: l?.p99_ms ?? null,
@@ -107,9 +108,10 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
     try {
       for (const p of pairs) {
         log(`evaluate base ${p.base.result.candidate.id} and head ${p.head.result.candidate.id} on the head's ${head.dataset.count} samples`);
-        p.base.quality ??= await evaluateCandidate(p.base.result.candidate, head.dataset, { metric: config.metric, threads });
+        const metricOptions = config.metric_options ? { metricOptions: config.metric_options } : {};
+        p.base.quality ??= await evaluateCandidate(p.base.result.candidate, head.dataset, { metric: config.metric, threads, ...metricOptions });
         // Agreement belongs to the pair (head against its base counterpart), not to the head model.
-        const q = await evaluateCandidate(p.head.result.candidate, head.dataset, { metric: config.metric, threads, reference: p.base.quality.predictions });
+        const q = await evaluateCandidate(p.head.result.candidate, head.dataset, { metric: config.metric, threads, ...metricOptions, reference: p.base.quality.predictions });
         p.head.quality ??= q;
         agreements.set(p.id, q.agreement);
       }

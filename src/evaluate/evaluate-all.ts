@@ -3,7 +3,7 @@
  * agreement is with the reference's predictions. `run`, `compare` and the auto search all evaluate through
  * evaluateCandidate.
  */
-import type { Metric } from '../config/types.js';
+import type { Metric, MetricOptions } from '../config/types.js';
 import type { Dataset } from '../data/dataset.js';
 import { errorMessage } from '../errors.js';
 import { openSession } from '../runtime/kind.js';
@@ -15,6 +15,8 @@ export const EVAL_BATCH = 100;
 
 export interface EvaluateOptions {
   metric: Metric;
+  /** Which output the metric reads, and binary's threshold and activation. */
+  metricOptions?: MetricOptions;
   threads: number;
   /** The reference's top-1 predictions, for agreement. */
   reference?: Int32Array;
@@ -47,7 +49,7 @@ export async function evaluateCandidate(candidate: Pick<Candidate, 'id' | 'file'
     const data = options.samples === undefined ? dataset : firstSamples(dataset, options.samples);
     const b = candidate.batch;
     return await evaluate(session, data, {
-      metric: options.metric, batchSize: b.kind === 'fixed' ? b.batch : EVAL_BATCH, pad: b.kind === 'fixed', ...(options.reference ? { reference: options.reference } : {}),
+      ...options.metricOptions, metric: options.metric, batchSize: b.kind === 'fixed' ? b.batch : EVAL_BATCH, pad: b.kind === 'fixed', ...(options.reference ? { reference: options.reference } : {}),
     });
   } finally {
     await session.release();
@@ -87,7 +89,7 @@ export async function evaluateAll(
     options.log?.(`evaluate ${c.id} on ${dataset.count} samples`);
     try {
       const data = options.progress ? counted(dataset, `evaluate ${c.id}`, options.progress) : dataset;
-      const quality = await evaluateCandidate(c, data, { metric: options.metric, threads: options.threads, ...(reference ? { reference } : {}) });
+      const quality = await evaluateCandidate(c, data, { metric: options.metric, threads: options.threads, ...(options.metricOptions ? { metricOptions: options.metricOptions } : {}), ...(reference ? { reference } : {}) });
       out.set(c.id, { quality });
       if (i === 0 && !reference) reference = quality.predictions;
     } catch (err) {

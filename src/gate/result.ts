@@ -25,7 +25,7 @@ export interface CandidateResult {
 export function gateSubject(r: CandidateResult, isBaseline: boolean): GateSubject {
   return {
     id: r.candidate.id, bytes: r.candidate.bytes, accuracy: r.quality?.accuracy ?? null,
-    agreement: isBaseline ? null : r.quality?.agreement ?? null, mse: r.quality?.mse ?? null, p50_ms: r.latency?.p50_ms ?? null,
+    agreement: isBaseline ? null : r.quality?.agreement ?? null, loss: r.quality?.mse ?? r.quality?.mae ?? null, p50_ms: r.latency?.p50_ms ?? null,
     ...(r.error ? { error: r.error } : {}),
   };
 }

@@ -63,7 +63,8 @@ export interface GateSubject {
   accuracy: number | null;
   /** Top-1 agreement with the baseline's outputs, 0..1. */
   agreement: number | null;
-  mse: number | null;
+  /** The lower-is-better figure of metric mse or mae. */
+  loss: number | null;
   p50_ms: number | null;
   /** Set when the candidate could not be built, evaluated or measured. */
   error?: string;
@@ -85,10 +86,10 @@ const EPS = 1e-12;
 function qualityCheck(c: GateSubject, a: Against, max: number, metric: Metric): CheckResult {
   const name = 'accuracy_drop_max';
   const ref = a.baseline;
-  if (metric === 'mse' && c.mse !== null && ref.mse !== null) {
-    const rise = c.mse - ref.mse;
+  if ((metric === 'mse' || metric === 'mae') && c.loss !== null && ref.loss !== null) {
+    const rise = c.loss - ref.loss;
     const passed = rise <= max + EPS;
-    return { name, passed, message: `mse ${fmt(c.mse, 6)} vs ${fmt(ref.mse, 6)} (${a.name}): rise ${fmt(rise, 6)} ${passed ? '≤' : '>'} ${max}` };
+    return { name, passed, message: `${metric} ${fmt(c.loss, 6)} vs ${fmt(ref.loss, 6)} (${a.name}): rise ${fmt(rise, 6)} ${passed ? '≤' : '>'} ${max}` };
   }
   if (c.accuracy !== null && ref.accuracy !== null) {
     const drop = ref.accuracy - c.accuracy;
@@ -100,7 +101,7 @@ function qualityCheck(c: GateSubject, a: Against, max: number, metric: Metric): 
     const passed = drop <= max + EPS;
     return { name, passed, message: `no labels: top-1 agreement with ${a.name} ${fmt(c.agreement)}, disagreement ${fmt(drop)} ${passed ? '≤' : '>'} ${max}` };
   }
-  return { name, passed: false, message: `not measured: no accuracy, mse or agreement with ${a.name} could be measured, and an unmeasured candidate never passes` };
+  return { name, passed: false, message: `not measured: no ${metric} figure or agreement with ${a.name} could be measured, and an unmeasured candidate never passes` };
 }
 
 function latencyCheck(a: Against, max: number): CheckResult {
@@ -139,7 +140,7 @@ export function selectCandidate(subjects: readonly GateSubject[], checks: Readon
   const passing = subjects.filter((s) => !s.error && (checks.get(s.id) ?? [{ passed: false }]).every((c) => c.passed));
   if (passing.length === 0) return null;
   const p50 = (s: GateSubject) => s.p50_ms ?? Number.POSITIVE_INFINITY;
-  const quality = (s: GateSubject) => s.accuracy ?? (s.mse !== null ? -s.mse : s.agreement ?? 0);
+  const quality = (s: GateSubject) => s.accuracy ?? (s.loss !== null ? -s.loss : s.agreement ?? 0);
   const key: Record<SelectRule, (a: GateSubject, b: GateSubject) => number> = {
     'smallest-passing': (a, b) => a.bytes - b.bytes,
     'fastest-passing': (a, b) => p50(a) - p50(b),

@@ -9,7 +9,7 @@ import type { Config, LoadedConfig } from '../config/types.js';
 import type { ConfigProblem } from '../config/load.js';
 import type { Model } from '../model/onnx.js';
 import { resolveInputs, type IoSpec } from '../model/io.js';
-import { loadDataset, syntheticDataset, type Dataset } from '../data/dataset.js';
+import { loadCalibration, loadDataset, syntheticDataset, type Dataset } from '../data/dataset.js';
 import { runtimeKindOf, type RuntimeKind } from '../runtime/kind.js';
 import { importTfliteFile } from '../import/tflite.js';
 import { runExportCommand, type ExportResult } from '../import/export-command.js';
@@ -36,6 +36,8 @@ export interface Project {
   source: SourceModel;
   inputs: IoSpec[];
   dataset: Dataset;
+  /** What calibrating passes learn from: the `calibration:` data, or the dataset (then `overlapsEvaluation`). */
+  calibration: Dataset;
   /** The export command's result when the config has one. */
   exported?: ExportResult;
 }
@@ -88,7 +90,8 @@ export async function loadProject(configPath: string, options: LoadOptions): Pro
   const inputs = resolveInputs(source.model, config.inputs, config.benchmark.batch, config.model);
   const dataset = config.dataset ? loadDataset(config.dataset, loaded.resolve, inputs) : syntheticDataset(inputs);
   log(`dataset: ${dataset.count} ${dataset.synthetic ? 'synthetic ' : ''}samples${dataset.hasLabels ? ' with labels' : ''}`);
-  return { loaded, config, source, inputs, dataset, ...(exported ? { exported } : {}) };
+  const calibration = loadCalibration(config.calibration, dataset, loaded.resolve, inputs);
+  return { loaded, config, source, inputs, dataset, calibration, ...(exported ? { exported } : {}) };
 }
 
 /** The config path relative to the working directory, as report.json records it. */

@@ -39,6 +39,8 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
     checks: r.checks ?? [],
   };
   if (r.quality?.mse != null) out.mse = r.quality.mse;
+  if (r.quality?.mae != null) out.mae = r.quality.mae;
+  if (r.quality?.f1_macro != null) out.f1_macro = r.quality.f1_macro;
   const gz = gzipBytes(r);
   if (gz !== undefined) out.gzip_bytes = gz;
   out.runtime_kind = c.runtimeKind;

@@ -96,6 +96,7 @@ export function renderMarkdown(report: Report): string {
     if (idle.length > 0) lines.push('**No change:**', '', ...idle, '');
     for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
   }
+  if (report.dataset?.calibration?.overlaps_evaluation) lines.push('> Calibration and evaluation data overlap: the calibrating passes learned from the evaluation dataset (add a `calibration:` section to keep them apart).', '');
   const hw = report.hardware;
   lines.push(`<sub>${escapeMarkdown(hw.cpu)} · ${hw.cores} cores · ${escapeMarkdown(hw.os)} ${escapeMarkdown(hw.arch)} · onnxruntime ${escapeMarkdown(report.runtime.onnxruntime)}${typeof report.runtime.tflite === 'string' ? ` · TFLite ${escapeMarkdown(report.runtime.tflite)}` : ''}${typeof report.runtime.tfjs === 'string' ? ` · ${escapeMarkdown(report.runtime.tfjs)}` : ''} · ${escapeMarkdown(report.tool.name)} ${escapeMarkdown(report.tool.version)}</sub>`);
   return lines.join('\n') + '\n';

@@ -95,6 +95,24 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             },
             "synthetic": {
               "type": "boolean"
+            },
+            "source": {
+              "type": "string"
+            },
+            "calibration": {
+              "type": "object",
+              "properties": {
+                "source": {
+                  "type": "string"
+                },
+                "overlaps_evaluation": {
+                  "type": "boolean"
+                }
+              },
+              "required": [
+                "overlaps_evaluation"
+              ],
+              "additionalProperties": false
             }
           },
           "required": [
@@ -362,6 +380,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "maximum": 1
         },
         "mse": {
+          "type": "number"
+        },
+        "mae": {
+          "type": "number"
+        },
+        "f1_macro": {
           "type": "number"
         },
         "latency": {
@@ -1708,6 +1732,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           ]
         },
         "mse": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "mae": {
           "type": [
             "number",
             "null"

@@ -85,6 +85,9 @@ export interface CandidateReport {
    */
   agreement: number | null;
   mse?: number;
+  mae?: number;
+  /** Macro F1 (metric f1_macro; `accuracy` holds the same figure). */
+  f1_macro?: number;
   latency: LatencyResult | null;
   checks: CheckResult[];
   runtime_kind?: RuntimeKind;
@@ -129,7 +132,8 @@ export interface Report {
   /** A converted source model (Keras, TF.js): its format, layers and numerical check. */
   source?: ModelSource;
   tfjs_export?: TfjsExportReport[];
-  dataset?: { samples: number; labelled: boolean; synthetic: boolean };
+  /** What the candidates were evaluated on, and what calibrating passes learned from (overlapping when there is no `calibration:`). */
+  dataset?: { samples: number; labelled: boolean; synthetic: boolean; source?: string; calibration?: { source?: string; overlaps_evaluation: boolean } };
   gate?: GateReport;
   /** `modelgate compare` adds these (the head's own run is the rest of the report). */
   mode?: 'compare';
@@ -154,6 +158,7 @@ export interface SideMetrics {
   gzip_bytes: number | null;
   accuracy: number | null;
   mse: number | null;
+  mae?: number | null;
   p50_ms: number | null;
   p90_ms: number | null;
   p99_ms: number | null;

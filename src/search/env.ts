@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config, OptimizeSpec, PassSpec, AutoCandidateSpec } from '../config/types.js';
+import type { Config, OptimizeSpec, PassSpec, AutoCandidateSpec, MetricOptions } from '../config/types.js';
 import { encodeModel, type Model } from '../model/onnx.js';
 import type { IoSpec } from '../model/io.js';
 import { calibrationFeeds, type Dataset } from '../data/dataset.js';
@@ -40,7 +40,10 @@ export function candidateName(spec: OptimizeSpec): string {
 export interface AutoSearchContext {
   model: Model;
   dataset: Dataset;
+  /** What calibrating recipes learn from; the dataset when absent. */
+  calibration?: Dataset;
   inputs: IoSpec[];
+  metricOptions?: MetricOptions | undefined;
   metric: Config['metric'];
   benchmark: Config['benchmark'];
   /** Where trial models go while the search runs (removed afterwards). Default: a temp dir. */
@@ -75,7 +78,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     log: () => {},
     scratchDir: workDir,
     async calibration(samples: number) {
-      return calibrationFeeds(dataset, samples);
+      return calibrationFeeds(ctx.calibration ?? dataset, samples);
     },
   };
 
@@ -84,7 +87,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   writeFileSync(refFile, refBytes);
   const evaluateFile = (file: string, runtimeOptions: RuntimeOptions, label: string, reference?: Int32Array, samples?: number): Promise<EvalResult> =>
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
-      metric: ctx.metric, threads, ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
+      metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
     });
   const ref = await evaluateFile(refFile, {}, `${name}: reference`);
 

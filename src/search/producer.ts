@@ -24,7 +24,7 @@ export const autoProducer: CandidateProducer = {
     let search: AutoReport;
     try {
       const result = await searchAuto(name, spec.auto ?? {}, ctx.config.gate.accuracy_drop_max, {
-        model: ctx.source.model, dataset: ctx.dataset, inputs: ctx.inputs, log: ctx.log, workDir: ctx.scratchDir, metric: ctx.config.metric, benchmark: ctx.config.benchmark,
+        model: ctx.source.model, dataset: ctx.dataset, calibration: ctx.calibration, inputs: ctx.inputs, metricOptions: ctx.config.metric_options, log: ctx.log, workDir: ctx.scratchDir, metric: ctx.config.metric, benchmark: ctx.config.benchmark,
       });
       recipe = result.recipe;
       search = result.report;

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { checkAgainst, resolveBudgets, selectCandidate, type Against, type GateSubject, type LatencyComparison } from '../../src/gate/rules.js';
 
-const ref: GateSubject = { id: 'reference', bytes: 1000, accuracy: 0.95, agreement: null, mse: null, p50_ms: 1 };
+const ref: GateSubject = { id: 'reference', bytes: 1000, accuracy: 0.95, agreement: null, loss: null, p50_ms: 1 };
 const budgets = resolveBudgets({ accuracy_drop_max: 0.005, latency_ratio_max: 1.1, size_bytes_max: 900 });
 const fast: LatencyComparison = { ratio: 0.9, ci95: [0.85, 0.95], verdict: 'significant improvement' };
 const against = (latency?: LatencyComparison, baseline = ref): Against => ({ baseline, name: 'the reference', ...(latency ? { latency } : {}) });
 
 function subject(over: Partial<GateSubject>): GateSubject {
-  return { id: 'c', bytes: 250, accuracy: 0.948, agreement: 0.99, mse: null, p50_ms: 0.9, ...over };
+  return { id: 'c', bytes: 250, accuracy: 0.948, agreement: 0.99, loss: null, p50_ms: 0.9, ...over };
 }
 
 describe('gate rules', () => {
@@ -50,9 +50,9 @@ describe('gate rules', () => {
     const unlabeled = { ...ref, accuracy: null };
     expect(checkAgainst(subject({ accuracy: null, agreement: 0.99 }), against(fast, unlabeled), budgets, 'top1')[0]!.passed).toBe(false);
     expect(checkAgainst(subject({ accuracy: null, agreement: 0.996 }), against(fast, unlabeled), budgets, 'top1')[0]!.passed).toBe(true);
-    const mseRef = { ...ref, accuracy: null, mse: 0.1 };
-    expect(checkAgainst(subject({ accuracy: null, mse: 0.104 }), against(fast, mseRef), budgets, 'mse')[0]!.passed).toBe(true);
-    expect(checkAgainst(subject({ accuracy: null, mse: 0.2 }), against(fast, mseRef), budgets, 'mse')[0]!.passed).toBe(false);
+    const mseRef = { ...ref, accuracy: null, loss: 0.1 };
+    expect(checkAgainst(subject({ accuracy: null, loss: 0.104 }), against(fast, mseRef), budgets, 'mse')[0]!.passed).toBe(true);
+    expect(checkAgainst(subject({ accuracy: null, loss: 0.2 }), against(fast, mseRef), budgets, 'mse')[0]!.passed).toBe(false);
   });
 
   it('turns a build error into one failed check', () => {
