@@ -26,7 +26,7 @@ describe('did you mean', () => {
   it('suggests the key for a misspelt config key and enum value', () => {
     const message = errorOf(() => parseConfig('model: m.onnx\nmetric: top_1\ngate:\n  latency_ratio_mx: 1.1\n', 'cfg.yml'));
     expect(message).toContain('gate.latency_ratio_mx: is not a known key (did you mean `latency_ratio_max`?) (cfg.yml:4:3)');
-    expect(message).toContain("metric: expected one of top1, top5, mse, got 'top_1' (did you mean `top1`?) (cfg.yml:2:9)");
+    expect(message).toContain("metric: expected one of top1, top5, mse, mae, binary, f1_macro, got 'top_1' (did you mean `top1`?) (cfg.yml:2:9)");
   });
 
   it('suggests the pass for a misspelt pass name and option', () => {

@@ -1,5 +1,6 @@
 import { deflateRawSync } from 'node:zlib';
 import MarkdownIt from 'markdown-it';
+import { REPORT_LIMITS } from '../../src/report/validate.js';
 import { describe, expect, it } from 'vitest';
 import {
   LIMITS,
@@ -88,9 +89,10 @@ describe('htmlText and mermaidLabel', () => {
 describe('parseUntrustedReport', () => {
   const bytes = (v: unknown) => Buffer.from(JSON.stringify(v));
 
-  it('accepts a real report, extra fields included', () => {
+  it('accepts a real report, and refuses a field the report definition does not have', () => {
+    expect(parseUntrustedReport(bytes(passingReport())).selected).toBe('int8-dynamic');
     const r = { ...passingReport(), future_field: { anything: [1, 2] } };
-    expect(parseUntrustedReport(bytes(r)).selected).toBe('int8-dynamic');
+    expect(() => parseUntrustedReport(bytes(r))).toThrow(/must NOT have additional properties/);
   });
 
   it.each([
@@ -98,8 +100,8 @@ describe('parseUntrustedReport', () => {
     ['a negative size', (r: any) => (r.candidates[1].bytes = -1)],
     ['an accuracy over 1', (r: any) => (r.candidates[1].accuracy = 3)],
     ['an unknown verdict', (r: any) => (r.candidates[1].latency.verdict = 'fine, trust me')],
-    ['schema version 2', (r: any) => (r.schemaVersion = 2)],
-    ['a huge id', (r: any) => (r.candidates[1].id = 'x'.repeat(LIMITS.idChars + 1))],
+    ['schema version 3', (r: any) => (r.schemaVersion = 3)],
+    ['a huge id', (r: any) => (r.candidates[1].id = 'x'.repeat(REPORT_LIMITS.stringChars + 1))],
     ['too many candidates', (r: any) => (r.candidates = Array.from({ length: LIMITS.candidates + 1 }, () => r.candidates[0]))],
     ['a missing hardware block', (r: any) => delete r.hardware],
   ])('refuses %s', (_, mutate) => {
