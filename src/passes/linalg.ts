@@ -211,3 +211,66 @@ export function truncatedSvd(w: Float32Array, rows: number, cols: number, choose
   }
   return { left, right, rank, energy: total > 0 ? kept / total : 1, singularValues };
 }
+
+/**
+ * Cholesky factor of a symmetric positive definite n×n matrix (row-major): the lower-triangular L with
+ * L·Lᵀ = A, in a new array (upper triangle zero). Throws when A is not positive definite; callers add a
+ * ridge to the diagonal first.
+ */
+export function cholesky(a: Float64Array, n: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const rj = j * n;
+    let d = a[rj + j]!;
+    for (let k = 0; k < j; k++) d -= l[rj + k]! * l[rj + k]!;
+    if (!(d > 0)) throw new Error(`cholesky: matrix is not positive definite (pivot ${j}: ${d})`);
+    const root = Math.sqrt(d);
+    l[rj + j] = root;
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let s = a[ri + j]!;
+      for (let k = 0; k < j; k++) s -= l[ri + k]! * l[rj + k]!;
+      l[ri + j] = s / root;
+    }
+  }
+  return l;
+}
+
+/** Solves L·X = B in place (B is n×m row-major), L lower triangular. */
+export function solveLower(l: Float64Array, n: number, b: Float64Array, m: number): void {
+  for (let i = 0; i < n; i++) {
+    const ri = i * n, bi = i * m;
+    for (let k = 0; k < i; k++) {
+      const f = l[ri + k]!;
+      if (f === 0) continue;
+      const bk = k * m;
+      for (let c = 0; c < m; c++) b[bi + c]! -= f * b[bk + c]!;
+    }
+    const inv = 1 / l[ri + i]!;
+    for (let c = 0; c < m; c++) b[bi + c]! *= inv;
+  }
+}
+
+/** Solves Lᵀ·X = B in place (B is n×m row-major), L lower triangular. */
+export function solveLowerTransposed(l: Float64Array, n: number, b: Float64Array, m: number): void {
+  for (let i = n - 1; i >= 0; i--) {
+    const bi = i * m;
+    for (let k = i + 1; k < n; k++) {
+      const f = l[k * n + i]!;
+      if (f === 0) continue;
+      const bk = k * m;
+      for (let c = 0; c < m; c++) b[bi + c]! -= f * b[bk + c]!;
+    }
+    const inv = 1 / l[i * n + i]!;
+    for (let c = 0; c < m; c++) b[bi + c]! *= inv;
+  }
+}
+
+/** Solves A·X = B for symmetric positive definite A (n×n) and B (n×m), returning X. */
+export function solveSpd(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+  const l = cholesky(a, n);
+  const x = Float64Array.from(b);
+  solveLower(l, n, x, m);
+  solveLowerTransposed(l, n, x, m);
+  return x;
+}

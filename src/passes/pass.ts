@@ -6,11 +6,20 @@
 import type { Model } from '../model/onnx.js';
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
+import type { RecoveryNote } from './recover.js';
+
+/** What a pass reports beyond its model, for the report (runRecipe collects them per step). */
+export interface PassDetails {
+  /** prune/lowrank with `recover`: the relative output error of each recovered layer, before and after. */
+  recovery?: RecoveryNote;
+}
 
 export interface PassContext {
   /** Calibration samples (one batch-1 feed per sample), for passes that need activations. */
   calibration(samples: number): Promise<Feeds[]>;
   log(message: string): void;
+  /** Receives the pass's details (optional: a caller that has no use for them leaves it out). */
+  note?(details: PassDetails): void;
   /** A folder for files a pass must write (ORT writes optimized models only to disk); inside the out dir in a run. */
   scratchDir?: string;
 }

@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Model } from '../model/onnx.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { ModelGateError } from '../errors.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass, PassContext, PassDetails } from './pass.js';
 import { quantizePass } from './quantize.js';
 import { fp16Pass } from './fp16.js';
 import { cleanupPass } from './cleanup.js';
@@ -110,6 +110,8 @@ export interface RecipeResult {
   /** Session options the candidate needs (merged over its passes): measure with them, ship them. */
   runtime: RuntimeOptions;
   steps: RecipeStep[];
+  /** What each step reported beyond its model (only steps that reported something), in order. */
+  details: Array<{ step: number; pass: string } & PassDetails>;
 }
 
 /** Validates the whole recipe first (a typo in step 3 fails before step 1 runs), then runs it in order. */
@@ -117,9 +119,19 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
   const steps = validateRecipe(specs);
   let current = model;
   const runtime: RuntimeOptions = {};
-  for (const step of steps) {
+  const details: RecipeResult['details'] = [];
+  for (const [i, step] of steps.entries()) {
     const pass = getPass(step.pass);
-    current = await pass.run(current, step.options, ctx);
+    const stepCtx: PassContext = {
+      ...ctx,
+      calibration: (n) => ctx.calibration(n),
+      log: (m) => ctx.log(m),
+      note: (d) => {
+        details.push({ step: i, pass: step.pass, ...d });
+        ctx.note?.(d);
+      },
+    };
+    current = await pass.run(current, step.options, stepCtx);
     const extra = pass.runtimeOptions?.(step.options);
     if (extra) {
       const { configEntries, ...rest } = extra;
@@ -127,5 +139,5 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
       if (configEntries) runtime.configEntries = { ...runtime.configEntries, ...configEntries };
     }
   }
-  return { model: current, runtime, steps };
+  return { model: current, runtime, steps, details };
 }

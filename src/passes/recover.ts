@@ -1,0 +1,631 @@
+/**
+ * Accuracy recovery for structured pruning and low-rank factorization, without back-propagation, so it works
+ * on any ONNX model: each recovered layer is re-fitted so that its output on calibration samples matches the
+ * unmodified model's.
+ *
+ * - Activations come from onnxruntime: the current (already pruned or factorized) model and the reference
+ *   model run sample by sample with the layer's input X and output Y added as graph outputs. Only sufficient
+ *   statistics are kept (XᵀX, XᵀY and ‖Y‖², accumulated in float64; the products of each block of rows are
+ *   computed by a small ONNX MatMul graph in onnxruntime), so memory is bounded by the layer's width, not by
+ *   the number of samples.
+ * - Layers are handled one after the other in graph order, each seeing the activations that the already
+ *   recovered layers before it produce, so errors do not pile up.
+ * - The least-squares fits are ridge-regularized towards the current weights, (XᵀX + λI)·W = XᵀY + λ·W₀ with
+ *   λ = ridge · trace(XᵀX)/n: a layer wider than the number of calibration rows stays well posed and keeps
+ *   the original weights in the directions the samples do not cover.
+ *
+ * Structured pruning (channel pruning with reconstruction, He, Zhang and Sun, ICCV 2017): the channels to
+ * keep are chosen by their contribution to the next layer's output, Z_c = X_c·W_c, greedily (orthogonal
+ * matching pursuit on the Gram matrix of the contributions, the same objective as the paper's LASSO step:
+ * the subset whose best combination reconstructs the output), then the next layer is re-fitted on the kept
+ * channels by least squares, its bias included.
+ *
+ * Low rank (activation-aware SVD, as ASVD, Yuan et al. 2023, and SVD-LLM, Wang et al. 2024): with
+ * S·Sᵀ = XᵀX + λI (Cholesky), ‖X·W − X·W′‖ ≈ ‖Sᵀ(W − W′)‖, so the truncated SVD of Sᵀ·W minimizes the output
+ * error instead of the weight error. Using the least-squares solution W* (inputs from the factorized model,
+ * targets from the reference) in place of W makes it the exact reduced-rank regression: truncation and the
+ * least-squares re-fit of both factors in one closed form.
+ *
+ * The error reported per layer is the relative output error ‖Ŷ − Y‖_F / ‖Y‖_F on the calibration samples,
+ * before recovery (L1 channel choice without re-fit, or the plain SVD) and after.
+ */
+import Long from 'long';
+import { DataType, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
+import { tensorToFloat32 } from '../model/tensor.js';
+import { consumerMap, describeNode, getFloatAttr, getInitializer, getIntAttr, makeNode, removeUnusedInitializers } from '../model/graph.js';
+import type { Feeds, HostTensor } from '../model/host-tensor.js';
+import { OrtSession } from '../runtime/session.js';
+import { loadOrt, type OrtModule } from '../runtime/ort.js';
+import { ModelGateError } from '../errors.js';
+import type { PassContext } from './pass.js';
+import { cholesky, solveLowerTransposed, solveSpd, truncatedSvd } from './linalg.js';
+
+export interface RecoverOptions {
+  /** Calibration samples (default 1,000; fewer when the calibration data has fewer). */
+  samples?: number;
+  /** 'all' (default) or the node names to recover (prune: the pruned node; lowrank: the factorized node). */
+  layers?: 'all' | string[];
+  /** Ridge strength relative to the mean diagonal of XᵀX (default 0.01). */
+  ridge?: number;
+}
+
+export const recoverSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    samples: { type: 'integer', minimum: 1 },
+    layers: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, minItems: 1 }] },
+    ridge: { type: 'number', exclusiveMinimum: 0 },
+  },
+} as const;
+
+/** One recovered layer, as the pass reports it (PassNote.recovery.layers). */
+export interface RecoveredLayer {
+  /** The node whose output was matched (prune: the consumer whose weights were re-fitted). */
+  node: string;
+  /** prune: the node whose channels were removed. */
+  pruned?: string;
+  method: 'channel selection + least squares' | 'whitened SVD + least squares';
+  /** Relative output error ‖Ŷ − Y‖/‖Y‖ on the calibration samples without recovery. */
+  error_before: number;
+  /** The same after recovery. */
+  error_after: number;
+  /** Rows of X seen (samples × positions). */
+  rows: number;
+}
+
+export interface RecoveryNote {
+  samples: number;
+  seconds: number;
+  layers: RecoveredLayer[];
+  /** Layers the pass changed but could not recover, with the reason. */
+  skipped: string[];
+}
+
+const DEFAULT_SAMPLES = 1000;
+const DEFAULT_RIDGE = 0.01;
+/** Rows per onnxruntime Gram product: large enough for MLAS to run at full speed, small enough to keep. */
+const BLOCK_ROWS = 256;
+
+type Node = onnx.INodeProto;
+
+/** Writes `values` (float32, `dims`) as a new initializer and points node.input[slot] at it. */
+export type ReplaceInput = (node: Node, slot: number, values: Float32Array, dims: number[]) => void;
+
+/**
+ * A MatMul or Gemm seen as y = x·W + b with W [F, M] (alpha and transB folded in), b [M] when the layer has
+ * a per-output bias it can re-fit (the Gemm's C, or an Add of a constant right after a MatMul when
+ * `absorbAdd`), and `y` the tensor that then holds x·W + b.
+ */
+export interface DenseLayer {
+  node: Node;
+  x: string;
+  y: string;
+  F: number;
+  M: number;
+  weight: Float64Array;
+  bias?: Float64Array;
+  write(replace: ReplaceInput, weight: Float64Array, bias?: Float64Array): void;
+}
+
+function floatInit(graph: onnx.IGraphProto, name: string | undefined): { values: Float32Array; dims: number[] } | undefined {
+  const t = name ? getInitializer(graph, name) : undefined;
+  return t && t.dataType === DataType.FLOAT ? { values: tensorToFloat32(t), dims: dimsOf(t) } : undefined;
+}
+
+/** The dense view of a MatMul/Gemm node, or a string saying why it has none. */
+export function denseLayer(graph: onnx.IGraphProto, node: Node, absorbAdd: boolean): DenseLayer | string {
+  const what = describeNode(node);
+  const w = floatInit(graph, node.input?.[1]);
+  if (!w || w.dims.length !== 2) return `${what}: the weight is not a 2-D float32 initializer`;
+  if (node.opType === 'MatMul') {
+    const [F, M] = w.dims as [number, number];
+    const weight = Float64Array.from(w.values);
+    let y = node.output![0]!;
+    let addNode: Node | undefined;
+    let bias: Float64Array | undefined;
+    let biasDims: number[] | undefined;
+    const readers = consumerMap(graph).get(y) ?? [];
+    const isOutput = (graph.output ?? []).some((o) => o.name === y);
+    if (absorbAdd && readers.length === 1 && !isOutput && readers[0]!.opType === 'Add' && (readers[0]!.domain ?? '') === '') {
+      const add = readers[0]!;
+      const slot = add.input![0] === y ? 1 : 0;
+      const b = floatInit(graph, add.input![slot]);
+      if (b && b.values.length === M && b.dims[b.dims.length - 1] === M) {
+        addNode = add;
+        bias = Float64Array.from(b.values);
+        biasDims = b.dims;
+        y = add.output![0]!;
+        if (slot !== 1) return `${describeNode(add)}: the bias comes first`;
+      }
+    }
+    return {
+      node, x: node.input![0]!, y, F, M, weight, bias,
+      write(replace, wNew, bNew) {
+        replace(node, 1, Float32Array.from(wNew), [F, M]);
+        if (addNode && bNew) replace(addNode, 1, Float32Array.from(bNew), biasDims!);
+      },
+    };
+  }
+  if (node.opType === 'Gemm') {
+    if (getIntAttr(node, 'transA', 0) !== 0) return `${what}: transA=1 is not handled`;
+    const transB = getIntAttr(node, 'transB', 0) !== 0;
+    const alpha = getFloatAttr(node, 'alpha', 1);
+    const beta = getFloatAttr(node, 'beta', 1);
+    const [F, M] = transB ? [w.dims[1]!, w.dims[0]!] : [w.dims[0]!, w.dims[1]!];
+    const weight = new Float64Array(F * M);
+    for (let f = 0; f < F; f++) for (let m = 0; m < M; m++) weight[f * M + m] = alpha * w.values[transB ? m * F + f : f * M + m]!;
+    const c = node.input?.[2] ? floatInit(graph, node.input[2]) : undefined;
+    if (node.input?.[2] && (!c || c.values.length !== M)) return `${what}: the bias is not a float32 initializer with one value per output`;
+    const bias = c ? Float64Array.from(c.values, (v) => beta * v) : undefined;
+    return {
+      node, x: node.input![0]!, y: node.output![0]!, F, M, weight, bias,
+      write(replace, wNew, bNew) {
+        const out = new Float32Array(F * M);
+        for (let f = 0; f < F; f++) for (let m = 0; m < M; m++) out[transB ? m * F + f : f * M + m] = wNew[f * M + m]! / alpha;
+        replace(node, 1, out, transB ? [M, F] : [F, M]);
+        if (c && bNew) replace(node, 2, Float32Array.from(bNew, (v) => v / beta), c.dims);
+      },
+    };
+  }
+  return `${what}: not a MatMul or Gemm`;
+}
+
+// ---------------------------------------------------------------- activations
+
+/** A session that returns the listed tensors ('basic' optimization keeps each one as the graph computes it). */
+async function openProbe(model: Model, tensors: readonly string[], label: string): Promise<{ run(feed: Feeds): Promise<HostTensor[]>; release(): Promise<void> }> {
+  const inputs = new Set((model.graph!.input ?? []).map((v) => v.name));
+  const fetched = tensors.filter((t) => !inputs.has(t));
+  let session: OrtSession | undefined;
+  if (fetched.length > 0) {
+    const probe = cloneModel(model);
+    const outputs = new Set((probe.graph!.output ?? []).map((o) => o.name));
+    for (const name of fetched) if (!outputs.has(name)) probe.graph!.output!.push(onnx.ValueInfoProto.create({ name }));
+    // A pass mid-way leaves replaced weights behind until it finishes; ORT would warn about each one.
+    removeUnusedInitializers(probe.graph!);
+    session = await OrtSession.create(encodeModel(probe), { graphOptimizationLevel: 'basic', intraOpThreads: 1 }, label);
+  }
+  return {
+    async run(feed) {
+      const out = session ? await session.run(feed, fetched) : {};
+      return tensors.map((name) => {
+        const t = inputs.has(name) ? feed[name] : out[name];
+        if (!t || !(t.data instanceof Float32Array)) throw new ModelGateError(`${label}: tensor '${name}' is not float32`);
+        return t;
+      });
+    },
+    async release() {
+      await session?.release();
+    },
+  };
+}
+
+/**
+ * Runs the current and the reference model on every sample: `x` from the current model, `y` from the
+ * reference, both as rows ([rows, last dim]).
+ */
+async function forEachSample(
+  current: Model, x: string, reference: Model, y: string, feeds: readonly Feeds[], label: string,
+  visit: (x: Float32Array, y: Float32Array, rows: number) => Promise<void> | void,
+): Promise<void> {
+  const cur = await openProbe(current, [x], `${label} (current model)`);
+  const ref = await openProbe(reference, [y], `${label} (reference model)`);
+  try {
+    for (const feed of feeds) {
+      const [xt] = await cur.run(feed);
+      const [yt] = await ref.run(feed);
+      const fx = xt!.dims[xt!.dims.length - 1]!, my = yt!.dims[yt!.dims.length - 1]!;
+      const rows = xt!.data.length / fx;
+      if (yt!.data.length / my !== rows) throw new ModelGateError(`${label}: '${x}' has ${rows} rows but '${y}' has ${yt!.data.length / my}`);
+      await visit(xt!.data as Float32Array, yt!.data as Float32Array, rows);
+    }
+  } finally {
+    await cur.release();
+    await ref.release();
+  }
+}
+
+function gramModel(): Uint8Array {
+  const v = (name: string, dims: Array<string | number>) =>
+    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: Long.fromNumber(d) } : { dimParam: d })) } } } });
+  const model = onnx.ModelProto.create({
+    irVersion: Long.fromNumber(8),
+    producerName: 'modelgate-recover',
+    opsetImport: [{ domain: '', version: Long.fromNumber(13) }],
+    graph: {
+      name: 'gram',
+      node: [makeNode('Transpose', ['X'], ['Xt']), makeNode('MatMul', ['Xt', 'X'], ['G']), makeNode('MatMul', ['Xt', 'T'], ['C'])],
+      input: [v('X', ['R', 'F']), v('T', ['R', 'M'])],
+      output: [v('G', ['F', 'F']), v('C', ['F', 'M'])],
+    },
+  });
+  return encodeModel(model);
+}
+
+/** Streaming XᵀX, XᵀT and ‖T‖² over rows of X [F] and T [M], in float64. */
+export class GramAccumulator {
+  readonly G: Float64Array;
+  readonly C: Float64Array;
+  tt = 0;
+  rows = 0;
+  private readonly bx: Float32Array;
+  private readonly bt: Float32Array;
+  private n = 0;
+  private constructor(readonly F: number, readonly M: number, private readonly session: OrtSession, private readonly ort: OrtModule) {
+    this.G = new Float64Array(F * F);
+    this.C = new Float64Array(F * M);
+    this.bx = new Float32Array(BLOCK_ROWS * F);
+    this.bt = new Float32Array(BLOCK_ROWS * M);
+  }
+
+  static async create(F: number, M: number): Promise<GramAccumulator> {
+    const session = await OrtSession.create(gramModel(), { intraOpThreads: 1 }, 'recover: Gram products');
+    return new GramAccumulator(F, M, session, loadOrt());
+  }
+
+  /** Adds one row: x [F] and t [M]. */
+  async add(x: ArrayLike<number>, t: ArrayLike<number>): Promise<void> {
+    this.bx.set(x, this.n * this.F);
+    this.bt.set(t, this.n * this.M);
+    for (let i = 0; i < this.M; i++) this.tt += t[i]! * t[i]!;
+    this.rows++;
+    if (++this.n === BLOCK_ROWS) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.n === 0) return;
+    const { F, M, n } = this;
+    const feeds = {
+      X: new this.ort.Tensor('float32', this.bx.subarray(0, n * F), [n, F]),
+      T: new this.ort.Tensor('float32', this.bt.subarray(0, n * M), [n, M]),
+    };
+    const out = await this.session.runOrt(feeds);
+    const g = (out.G as { data: Float32Array }).data, c = (out.C as { data: Float32Array }).data;
+    for (let i = 0; i < g.length; i++) this.G[i]! += g[i]!;
+    for (let i = 0; i < c.length; i++) this.C[i]! += c[i]!;
+    this.n = 0;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** ‖X·W − T‖² from the statistics G = XᵀX, C = XᵀT and tt = ‖T‖² (a bias is a last row of W over a 1 column of X). */
+export function residual(stats: { G: Float64Array; C: Float64Array; tt: number; F: number; M: number }, w: Float64Array): number {
+  const { G, C, F, M } = stats;
+  const n = F;
+  let err = stats.tt;
+  const gw = new Float64Array(M);
+  for (let i = 0; i < n; i++) {
+    gw.fill(0);
+    const gi = i * F;
+    for (let k = 0; k < n; k++) {
+      const g = G[gi + k]!;
+      if (g === 0) continue;
+      const wk = k * M;
+      for (let m = 0; m < M; m++) gw[m]! += g * w[wk + m]!;
+    }
+    const wi = i * M;
+    for (let m = 0; m < M; m++) err += w[wi + m]! * (gw[m]! - 2 * C[wi + m]!);
+  }
+  return Math.max(0, err);
+}
+
+/** Solves (G + λ·I)·W = C + λ·W₀ with λ = ridge · trace(G)/n; returns W. */
+export function ridgeSolve(G: Float64Array, C: Float64Array, w0: Float64Array, n: number, m: number, ridge: number): Float64Array {
+  const { a, lambda } = ridged(G, n, ridge);
+  const rhs = Float64Array.from(C, (v, i) => v + lambda * w0[i]!);
+  return solveSpd(a, n, rhs, m);
+}
+
+function ridged(G: Float64Array, n: number, ridge: number): { a: Float64Array; lambda: number } {
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += G[i * n + i]!;
+  const lambda = Math.max(ridge * (trace / n), 1e-12);
+  const a = Float64Array.from(G);
+  for (let i = 0; i < n; i++) a[i * n + i]! += lambda;
+  return { a, lambda };
+}
+
+/**
+ * Greedy forward selection of `count` of n contributions Z_c that best reconstruct the target (orthogonal
+ * matching pursuit, on A = ZᵀZ [n×n] and b = Zᵀt): each step adds the channel whose component orthogonal
+ * to the chosen ones explains the most of what is left. Ties go to the lower index. Sorted indices.
+ */
+export function selectChannels(A: Float64Array, b: Float64Array, n: number, count: number): number[] {
+  const chosen: number[] = [];
+  const taken = new Uint8Array(n);
+  const resNorm = Float64Array.from({ length: n }, (_, c) => A[c * n + c]!);
+  const resCorr = Float64Array.from(b);
+  const q: Float64Array[] = [];
+  const scale = Math.max(...Array.from(resNorm), 0);
+  while (chosen.length < Math.min(count, n)) {
+    let best = -1, bestGain = -1;
+    for (let c = 0; c < n; c++) {
+      if (taken[c]) continue;
+      const gain = resNorm[c]! > 1e-12 * scale ? (resCorr[c]! * resCorr[c]!) / resNorm[c]! : 0;
+      if (gain > bestGain) [best, bestGain] = [c, gain];
+    }
+    taken[best] = 1;
+    chosen.push(best);
+    if (!(resNorm[best]! > 1e-12 * scale)) continue;
+    const norm = Math.sqrt(resNorm[best]!);
+    const u = new Float64Array(n);
+    for (let c = 0; c < n; c++) {
+      let s = A[best * n + c]!;
+      for (let j = 0; j < q.length; j++) s -= q[j]![best]! * q[j]![c]!;
+      u[c] = s / norm;
+    }
+    const uy = resCorr[best]! / norm;
+    for (let c = 0; c < n; c++) {
+      resCorr[c]! -= u[c]! * uy;
+      resNorm[c]! -= u[c]! * u[c]!;
+    }
+    q.push(u);
+  }
+  return chosen.sort((x, y) => x - y);
+}
+
+// ---------------------------------------------------------------- the recovery session of one pass
+
+export class Recovery {
+  readonly layers: RecoveredLayer[] = [];
+  readonly skipped: string[] = [];
+  private readonly started = performance.now();
+  private readonly pending = new Map<Node, { before: number; pruned: string }>();
+
+  private constructor(
+    private readonly reference: Model,
+    readonly feeds: readonly Feeds[],
+    private readonly options: RecoverOptions,
+    private readonly pass: string,
+  ) {}
+
+  /** Loads the calibration samples; `reference` is the pass's input (never modified). */
+  static async open(reference: Model, options: RecoverOptions, ctx: PassContext, pass: string, candidates: readonly Node[]): Promise<Recovery> {
+    if (Array.isArray(options.layers)) {
+      const names = new Set(candidates.map((n) => n.name ?? ''));
+      const missing = options.layers.filter((l) => !names.has(l));
+      if (missing.length > 0) {
+        throw new ModelGateError(`pass '${pass}': recover.layers names ${missing.map((m) => `'${m}'`).join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not among the nodes it changes (${[...names].filter(Boolean).join(', ') || 'none'})`);
+      }
+    }
+    const feeds = await ctx.calibration(options.samples ?? DEFAULT_SAMPLES);
+    if (feeds.length === 0) throw new ModelGateError(`pass '${pass}': recover needs calibration samples and the dataset gave none`);
+    return new Recovery(reference, feeds, options, pass);
+  }
+
+  wants(node: Node): boolean {
+    const layers = this.options.layers ?? 'all';
+    return layers === 'all' || layers.includes(node.name ?? '');
+  }
+
+  private get ridge(): number {
+    return this.options.ridge ?? DEFAULT_RIDGE;
+  }
+
+  /**
+   * Chooses the channels of `producer` to keep by their contribution to `consumer`'s output (the model
+   * before this producer is pruned). `block`: each channel is that many consecutive features of the
+   * consumer's input (a flattened C·H·W map). `l1Keep`: the channels plain pruning keeps, for the error
+   * before recovery. Returns the sorted kept channels, or undefined when the consumer cannot be recovered.
+   */
+  async chooseChannels(model: Model, producer: Node, consumer: Node, channels: number, block: number, keepCount: number, l1Keep: readonly number[]): Promise<number[] | undefined> {
+    const layer = denseLayer(model.graph!, consumer, true);
+    if (typeof layer === 'string') {
+      this.skipped.push(`${describeNode(producer)}: ${layer}`);
+      return undefined;
+    }
+    const { F, M, weight, bias } = layer;
+    if (F !== channels * block) {
+      this.skipped.push(`${describeNode(consumer)} reads ${F} features, not ${channels} × ${block}`);
+      return undefined;
+    }
+    const A = new Float64Array(channels * channels);
+    const b = new Float64Array(channels);
+    let tt = 0, yy = 0;
+    const label = `pass '${this.pass}' recover ${describeNode(consumer)}`;
+    if (block === 1) {
+      // A = G ∘ (W·Wᵀ) and b_c = Σ_m C_cm·W_cm: the contributions' Gram matrix from XᵀX and XᵀT.
+      const acc = await GramAccumulator.create(F, M);
+      const t = new Float64Array(M);
+      try {
+        await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, label, async (x, y, rows) => {
+          for (let r = 0; r < rows; r++) {
+            for (let m = 0; m < M; m++) {
+              const v = y[r * M + m]!;
+              yy += v * v;
+              t[m] = v - (bias?.[m] ?? 0);
+            }
+            await acc.add(x.subarray(r * F, (r + 1) * F), t);
+          }
+        });
+        await acc.flush();
+      } finally {
+        await acc.release();
+      }
+      tt = acc.tt;
+      for (let c = 0; c < F; c++) {
+        for (let d = 0; d < F; d++) {
+          let s = 0;
+          for (let m = 0; m < M; m++) s += weight[c * M + m]! * weight[d * M + m]!;
+          A[c * F + d] = acc.G[c * F + d]! * s;
+        }
+        let s = 0;
+        for (let m = 0; m < M; m++) s += acc.C[c * M + m]! * weight[c * M + m]!;
+        b[c] = s;
+      }
+    } else {
+      // Z_c = X_c·W_c per row, a channels × M matrix: cheap when the consumer has few outputs per feature.
+      const z = new Float64Array(channels * M);
+      await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, label, (x, y, rows) => {
+        for (let r = 0; r < rows; r++) {
+          z.fill(0);
+          const xr = r * F;
+          for (let c = 0; c < channels; c++) {
+            const zc = c * M;
+            for (let k = 0; k < block; k++) {
+              const f = c * block + k;
+              const v = x[xr + f]!;
+              if (v === 0) continue;
+              const wf = f * M;
+              for (let m = 0; m < M; m++) z[zc + m]! += v * weight[wf + m]!;
+            }
+          }
+          for (let m = 0; m < M; m++) {
+            const v = y[r * M + m]!;
+            yy += v * v;
+            const tv = v - (bias?.[m] ?? 0);
+            tt += tv * tv;
+            for (let c = 0; c < channels; c++) b[c]! += z[c * M + m]! * tv;
+          }
+          for (let c = 0; c < channels; c++) {
+            for (let d = c; d < channels; d++) {
+              let s = 0;
+              for (let m = 0; m < M; m++) s += z[c * M + m]! * z[d * M + m]!;
+              A[c * channels + d]! += s;
+            }
+          }
+        }
+      });
+      for (let c = 0; c < channels; c++) for (let d = 0; d < c; d++) A[c * channels + d] = A[d * channels + c]!;
+    }
+    // Plain pruning keeps the L1 channels with their weights unchanged: ‖t − Σ_{c∈S} Z_c‖².
+    let before = tt;
+    for (const c of l1Keep) {
+      before -= 2 * b[c]!;
+      for (const d of l1Keep) before += A[c * channels + d]!;
+    }
+    const keep = selectChannels(A, b, channels, keepCount);
+    this.pending.set(consumer, { before: Math.sqrt(Math.max(0, before) / Math.max(yy, 1e-30)), pruned: describeNode(producer) });
+    return keep;
+  }
+
+  /** Re-fits `consumer` (weights and bias) on the pruned model's activations to the reference outputs. */
+  async refit(model: Model, consumer: Node, replace: ReplaceInput): Promise<void> {
+    const pending = this.pending.get(consumer);
+    const layer = denseLayer(model.graph!, consumer, true);
+    if (!pending || typeof layer === 'string') return;
+    const { F, M, weight, bias } = layer;
+    const n = bias ? F + 1 : F;
+    const acc = await GramAccumulator.create(n, M);
+    const row = new Float32Array(n);
+    let yy = 0;
+    try {
+      await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, `pass '${this.pass}' recover ${describeNode(consumer)}`, async (x, y, rows) => {
+        for (let r = 0; r < rows; r++) {
+          row.set(x.subarray(r * F, (r + 1) * F));
+          if (bias) row[F] = 1;
+          const yr = y.subarray(r * M, (r + 1) * M);
+          for (let m = 0; m < M; m++) yy += yr[m]! * yr[m]!;
+          await acc.add(row, yr);
+        }
+      });
+      await acc.flush();
+    } finally {
+      await acc.release();
+    }
+    const w0 = new Float64Array(n * M);
+    w0.set(weight);
+    if (bias) w0.set(bias, F * M);
+    const w = ridgeSolve(acc.G, acc.C, w0, n, M, this.ridge);
+    const after = residual({ G: acc.G, C: acc.C, tt: acc.tt, F: n, M }, w);
+    layer.write(replace, w.subarray(0, F * M), bias ? w.subarray(F * M) : undefined);
+    this.layers.push({
+      node: describeNode(consumer), pruned: pending.pruned, method: 'channel selection + least squares',
+      error_before: round(pending.before), error_after: round(Math.sqrt(after / Math.max(yy, 1e-30))), rows: acc.rows,
+    });
+  }
+
+  /**
+   * Activation-aware factors of a MatMul/Gemm (bias kept as is): W ≈ left·right in the dense view, left
+   * [F, r] and right [r, M], from the current model's input activations and the reference's outputs.
+   */
+  async factorize(model: Model, node: Node, choose: { rank: number } | { energy: number }): Promise<{ left: Float32Array; right: Float32Array; rank: number; energy: number; layer: DenseLayer } | undefined> {
+    const layer = denseLayer(model.graph!, node, false);
+    if (typeof layer === 'string') {
+      this.skipped.push(layer);
+      return undefined;
+    }
+    const { F, M, weight, bias } = layer;
+    const acc = await GramAccumulator.create(F, M);
+    const t = new Float32Array(M);
+    let yy = 0;
+    try {
+      await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, `pass '${this.pass}' recover ${describeNode(node)}`, async (x, y, rows) => {
+        for (let r = 0; r < rows; r++) {
+          for (let m = 0; m < M; m++) {
+            const v = y[r * M + m]!;
+            yy += v * v;
+            t[m] = v - (bias?.[m] ?? 0);
+          }
+          await acc.add(x.subarray(r * F, (r + 1) * F), t);
+        }
+      });
+      await acc.flush();
+    } finally {
+      await acc.release();
+    }
+    const stats = { G: acc.G, C: acc.C, tt: acc.tt, F, M };
+    const rel = (err: number) => round(Math.sqrt(err / Math.max(yy, 1e-30)));
+    const plain = truncatedSvd(Float32Array.from(weight), F, M, choose);
+    const before = residual(stats, product(plain.left, plain.right, F, plain.rank, M));
+
+    const { a, lambda } = ridged(acc.G, F, this.ridge);
+    const chol = cholesky(a, F);
+    const wStar = solveSpd(a, F, Float64Array.from(acc.C, (v, i) => v + lambda * weight[i]!), M);
+    // Sᵀ·W* with S = chol (lower): row i is Σ_{k ≥ i} S[k, i]·W*[k, :].
+    const whitened = new Float32Array(F * M);
+    const acc64 = new Float64Array(M);
+    for (let i = 0; i < F; i++) {
+      acc64.fill(0);
+      for (let k = i; k < F; k++) {
+        const s = chol[k * F + i]!;
+        if (s === 0) continue;
+        for (let m = 0; m < M; m++) acc64[m]! += s * wStar[k * M + m]!;
+      }
+      whitened.set(acc64, i * M);
+    }
+    const f = truncatedSvd(whitened, F, M, 'rank' in choose ? { rank: choose.rank } : choose);
+    const left64 = Float64Array.from(f.left);
+    solveLowerTransposed(chol, F, left64, f.rank);
+    const right64 = Float64Array.from(f.right);
+    const after = residual(stats, product(left64, right64, F, f.rank, M));
+    if (!(after <= before)) {
+      // Never worse than the plain SVD on the samples: keep it and say so.
+      this.layers.push({ node: describeNode(node), method: 'whitened SVD + least squares', error_before: rel(before), error_after: rel(before), rows: acc.rows });
+      this.skipped.push(`${describeNode(node)}: the activation-aware factors fit the samples worse than the plain SVD (${rel(after)} vs ${rel(before)}); kept the plain SVD`);
+      return { left: plain.left, right: plain.right, rank: plain.rank, energy: plain.energy, layer };
+    }
+    this.layers.push({ node: describeNode(node), method: 'whitened SVD + least squares', error_before: rel(before), error_after: rel(after), rows: acc.rows });
+    return { left: Float32Array.from(left64), right: f.right, rank: f.rank, energy: f.energy, layer };
+  }
+
+  note(): RecoveryNote {
+    return { samples: this.feeds.length, seconds: round((performance.now() - this.started) / 1000), layers: this.layers, skipped: this.skipped };
+  }
+
+  summary(): string {
+    const parts = this.layers.map((l) => `${l.node} ${l.error_before.toFixed(4)} → ${l.error_after.toFixed(4)}`);
+    return `recover (${this.feeds.length} samples): relative output error ${parts.join('; ') || 'no layer recovered'}${this.skipped.length ? `; not recovered: ${this.skipped.join('; ')}` : ''}`;
+  }
+}
+
+function product(left: ArrayLike<number>, right: ArrayLike<number>, F: number, r: number, M: number): Float64Array {
+  const out = new Float64Array(F * M);
+  for (let i = 0; i < F; i++) {
+    for (let k = 0; k < r; k++) {
+      const l = left[i * r + k]!;
+      if (l === 0) continue;
+      for (let m = 0; m < M; m++) out[i * M + m]! += l * right[k * M + m]!;
+    }
+  }
+  return out;
+}
+
+/** Errors go into the report: 6 significant digits keep them readable and identical across reruns. */
+function round(v: number): number {
+  return Number(v.toPrecision(6));
+}
