@@ -32,7 +32,8 @@
 import Long from 'long';
 import { DataType, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
 import { tensorToFloat32 } from '../model/tensor.js';
-import { consumerMap, describeNode, getFloatAttr, getInitializer, getIntAttr, makeNode, removeUnusedInitializers } from '../model/graph.js';
+import { consumerMap, describeNode, getFloatAttr, getInitializer, getIntAttr, getIntsAttr, getStringAttr, makeNode, removeUnusedInitializers } from '../model/graph.js';
+import { seededRandom } from '../data/random.js';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
 import { OrtSession } from '../runtime/session.js';
 import { loadOrt, type OrtModule } from '../runtime/ort.js';
@@ -105,7 +106,81 @@ export interface DenseLayer {
   M: number;
   weight: Float64Array;
   bias?: Float64Array;
+  /** Consecutive features per input channel (a Conv's kh·kw patch; 1 for MatMul/Gemm). */
+  channelBlock: number;
+  /** The rows of one sample: x [rows, F] and y [rows, M]. */
+  rows(x: HostTensor, y: HostTensor, sample: number): { x: Float32Array; y: Float32Array; rows: number };
   write(replace: ReplaceInput, weight: Float64Array, bias?: Float64Array): void;
+}
+
+/** Rows along the last axis: x [..., F] and y [..., M]. */
+function lastAxisRows(label: string, F: number, M: number) {
+  return (x: HostTensor, y: HostTensor): { x: Float32Array; y: Float32Array; rows: number } => {
+    const rows = x.data.length / F;
+    if (x.dims[x.dims.length - 1] !== F || y.data.length !== rows * M) throw new ModelGateError(`${label}: activations of shape [${x.dims.join(', ')}] and [${y.dims.join(', ')}] do not match the weight's ${F} inputs and ${M} outputs`);
+    return { x: x.data as Float32Array, y: y.data as Float32Array, rows };
+  };
+}
+
+/**
+ * Output positions sampled per sample for a Conv (seeded by the sample's index: the same positions in the
+ * current and the reference model, and in every rerun). Each position is one im2col row of C·kh·kw values;
+ * a few per image bound the cost of the statistics, and 1,000 images give thousands of rows.
+ */
+export const CONV_POSITIONS = 16;
+const POSITION_SEED = 0x5eed;
+
+function convLayer(graph: onnx.IGraphProto, node: Node, what: string, w: { values: Float32Array; dims: number[] }): DenseLayer | string {
+  if (w.dims.length !== 4) return `${what}: only 2-D convolutions are re-fitted`;
+  if (getIntAttr(node, 'group', 1) !== 1) return `${what}: grouped convolution`;
+  const autoPad = getStringAttr(node, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID') return `${what}: auto_pad ${autoPad} is not handled`;
+  const [Cout, Cin, kh, kw] = w.dims as [number, number, number, number];
+  const [sh, sw] = getIntsAttr(node, 'strides') ?? [1, 1];
+  const [dh, dw] = getIntsAttr(node, 'dilations') ?? [1, 1];
+  const pads = autoPad === 'VALID' ? [0, 0, 0, 0] : getIntsAttr(node, 'pads') ?? [0, 0, 0, 0];
+  const [pt, pl] = [pads[0]!, pads[1]!];
+  const F = Cin * kh * kw, M = Cout;
+  const weight = new Float64Array(F * M);
+  for (let m = 0; m < M; m++) for (let f = 0; f < F; f++) weight[f * M + m] = w.values[m * F + f]!;
+  const b = node.input?.[2] ? floatInit(graph, node.input[2]) : undefined;
+  if (node.input?.[2] && (!b || b.values.length !== M)) return `${what}: the bias is not a float32 initializer`;
+  return {
+    node, x: node.input![0]!, y: node.output![0]!, F, M, weight, bias: b ? Float64Array.from(b.values) : undefined, channelBlock: kh * kw,
+    rows(x, y, sample) {
+      const [n, c, H, W] = x.dims as [number, number, number, number];
+      const [, m, Ho, Wo] = y.dims as [number, number, number, number];
+      if (x.dims.length !== 4 || c !== Cin || m !== M || y.dims[0] !== n) throw new ModelGateError(`${what}: activations of shape [${x.dims.join(', ')}] → [${y.dims.join(', ')}] do not match its weight`);
+      const per = Math.min(CONV_POSITIONS, Ho * Wo);
+      const random = seededRandom(POSITION_SEED + sample);
+      const xs = new Float32Array(n * per * F), ys = new Float32Array(n * per * M);
+      const xd = x.data as Float32Array, yd = y.data as Float32Array;
+      for (let img = 0; img < n; img++) {
+        for (let p = 0; p < per; p++) {
+          const pos = per === Ho * Wo ? p : Math.floor(random() * Ho * Wo);
+          const [ho, wo] = [Math.floor(pos / Wo), pos % Wo];
+          const row = img * per + p;
+          for (let ci = 0; ci < Cin; ci++) {
+            for (let i = 0; i < kh; i++) {
+              const h = ho * sh - pt + i * dh;
+              for (let j = 0; j < kw; j++) {
+                const ww = wo * sw - pl + j * dw;
+                xs[row * F + (ci * kh + i) * kw + j] = h >= 0 && h < H && ww >= 0 && ww < W ? xd[((img * Cin + ci) * H + h) * W + ww]! : 0;
+              }
+            }
+          }
+          for (let mm = 0; mm < M; mm++) ys[row * M + mm] = yd[((img * M + mm) * Ho + ho) * Wo + wo]!;
+        }
+      }
+      return { x: xs, y: ys, rows: n * per };
+    },
+    write(replace, wNew, bNew) {
+      const out = new Float32Array(F * M);
+      for (let m = 0; m < M; m++) for (let f = 0; f < F; f++) out[m * F + f] = wNew[f * M + m]!;
+      replace(node, 1, out, [...w.dims]);
+      if (b && bNew) replace(node, 2, Float32Array.from(bNew), b.dims);
+    },
+  };
 }
 
 function floatInit(graph: onnx.IGraphProto, name: string | undefined): { values: Float32Array; dims: number[] } | undefined {
@@ -117,6 +192,7 @@ function floatInit(graph: onnx.IGraphProto, name: string | undefined): { values:
 export function denseLayer(graph: onnx.IGraphProto, node: Node, absorbAdd: boolean): DenseLayer | string {
   const what = describeNode(node);
   const w = floatInit(graph, node.input?.[1]);
+  if (node.opType === 'Conv' && w) return convLayer(graph, node, what, w);
   if (!w || w.dims.length !== 2) return `${what}: the weight is not a 2-D float32 initializer`;
   if (node.opType === 'MatMul') {
     const [F, M] = w.dims as [number, number];
@@ -140,7 +216,7 @@ export function denseLayer(graph: onnx.IGraphProto, node: Node, absorbAdd: boole
       }
     }
     return {
-      node, x: node.input![0]!, y, F, M, weight, bias,
+      node, x: node.input![0]!, y, F, M, weight, bias, channelBlock: 1, rows: lastAxisRows(what, F, M),
       write(replace, wNew, bNew) {
         replace(node, 1, Float32Array.from(wNew), [F, M]);
         if (addNode && bNew) replace(addNode, 1, Float32Array.from(bNew), biasDims!);
@@ -159,7 +235,7 @@ export function denseLayer(graph: onnx.IGraphProto, node: Node, absorbAdd: boole
     if (node.input?.[2] && (!c || c.values.length !== M)) return `${what}: the bias is not a float32 initializer with one value per output`;
     const bias = c ? Float64Array.from(c.values, (v) => beta * v) : undefined;
     return {
-      node, x: node.input![0]!, y: node.output![0]!, F, M, weight, bias,
+      node, x: node.input![0]!, y: node.output![0]!, F, M, weight, bias, channelBlock: 1, rows: lastAxisRows(what, F, M),
       write(replace, wNew, bNew) {
         const out = new Float32Array(F * M);
         for (let f = 0; f < F; f++) for (let m = 0; m < M; m++) out[transB ? m * F + f : f * M + m] = wNew[f * M + m]! / alpha;
@@ -168,7 +244,7 @@ export function denseLayer(graph: onnx.IGraphProto, node: Node, absorbAdd: boole
       },
     };
   }
-  return `${what}: not a MatMul or Gemm`;
+  return `${what}: not a MatMul, Gemm or Conv`;
 }
 
 // ---------------------------------------------------------------- activations
@@ -202,23 +278,21 @@ async function openProbe(model: Model, tensors: readonly string[], label: string
 }
 
 /**
- * Runs the current and the reference model on every sample: `x` from the current model, `y` from the
- * reference, both as rows ([rows, last dim]).
+ * Runs the current and the reference model on every sample: the layer's input from the current model, its
+ * output from the reference, as the layer's rows.
  */
 async function forEachSample(
-  current: Model, x: string, reference: Model, y: string, feeds: readonly Feeds[], label: string,
+  current: Model, layer: DenseLayer, reference: Model, feeds: readonly Feeds[], label: string,
   visit: (x: Float32Array, y: Float32Array, rows: number) => Promise<void> | void,
 ): Promise<void> {
-  const cur = await openProbe(current, [x], `${label} (current model)`);
-  const ref = await openProbe(reference, [y], `${label} (reference model)`);
+  const cur = await openProbe(current, [layer.x], `${label} (current model)`);
+  const ref = await openProbe(reference, [layer.y], `${label} (reference model)`);
   try {
-    for (const feed of feeds) {
+    for (const [i, feed] of feeds.entries()) {
       const [xt] = await cur.run(feed);
       const [yt] = await ref.run(feed);
-      const fx = xt!.dims[xt!.dims.length - 1]!, my = yt!.dims[yt!.dims.length - 1]!;
-      const rows = xt!.data.length / fx;
-      if (yt!.data.length / my !== rows) throw new ModelGateError(`${label}: '${x}' has ${rows} rows but '${y}' has ${yt!.data.length / my}`);
-      await visit(xt!.data as Float32Array, yt!.data as Float32Array, rows);
+      const r = layer.rows(xt!, yt!, i);
+      await visit(r.x, r.y, r.rows);
     }
   } finally {
     await cur.release();
@@ -419,6 +493,7 @@ export class Recovery {
       return undefined;
     }
     const { F, M, weight, bias } = layer;
+    block *= layer.channelBlock;
     if (F !== channels * block) {
       this.skipped.push(`${describeNode(consumer)} reads ${F} features, not ${channels} × ${block}`);
       return undefined;
@@ -432,7 +507,7 @@ export class Recovery {
       const acc = await GramAccumulator.create(F, M);
       const t = new Float64Array(M);
       try {
-        await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, label, async (x, y, rows) => {
+        await forEachSample(model, layer, this.reference, this.feeds, label, async (x, y, rows) => {
           for (let r = 0; r < rows; r++) {
             for (let m = 0; m < M; m++) {
               const v = y[r * M + m]!;
@@ -460,7 +535,7 @@ export class Recovery {
     } else {
       // Z_c = X_c·W_c per row, a channels × M matrix: cheap when the consumer has few outputs per feature.
       const z = new Float64Array(channels * M);
-      await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, label, (x, y, rows) => {
+      await forEachSample(model, layer, this.reference, this.feeds, label, (x, y, rows) => {
         for (let r = 0; r < rows; r++) {
           z.fill(0);
           const xr = r * F;
@@ -514,7 +589,7 @@ export class Recovery {
     const row = new Float32Array(n);
     let yy = 0;
     try {
-      await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, `pass '${this.pass}' recover ${describeNode(consumer)}`, async (x, y, rows) => {
+      await forEachSample(model, layer, this.reference, this.feeds, `pass '${this.pass}' recover ${describeNode(consumer)}`, async (x, y, rows) => {
         for (let r = 0; r < rows; r++) {
           row.set(x.subarray(r * F, (r + 1) * F));
           if (bias) row[F] = 1;
@@ -554,7 +629,7 @@ export class Recovery {
     const t = new Float32Array(M);
     let yy = 0;
     try {
-      await forEachSample(model, layer.x, this.reference, layer.y, this.feeds, `pass '${this.pass}' recover ${describeNode(node)}`, async (x, y, rows) => {
+      await forEachSample(model, layer, this.reference, this.feeds, `pass '${this.pass}' recover ${describeNode(node)}`, async (x, y, rows) => {
         for (let r = 0; r < rows; r++) {
           for (let m = 0; m < M; m++) {
             const v = y[r * M + m]!;

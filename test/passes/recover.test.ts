@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { dimsOf, encodeModel, type Model } from '../../src/model/onnx.js';
-import { checkModel, initializerMap } from '../../src/model/graph.js';
+import Long from 'long';
+import { dimsOf, encodeModel, onnx, type Model } from '../../src/model/onnx.js';
+import { FLOAT, checkModel, initializerMap, intsAttr, makeNode, tensorValueInfo } from '../../src/model/graph.js';
+import { makeTensor } from '../../src/model/tensor.js';
 import { runRecipe } from '../../src/passes/registry.js';
 import { selectChannels } from '../../src/passes/recover.js';
 import { cholesky, solveSpd } from '../../src/passes/linalg.js';
 import type { PassDetails } from '../../src/passes/pass.js';
 import type { Feeds } from '../../src/model/host-tensor.js';
-import { buildCnn, buildMlp, randomFeeds, runAll, sameBytes, testContext } from './fixtures.js';
+import { buildMlp, randn, randomFeeds, rng, runAll, sameBytes, testContext } from './fixtures.js';
 
 const weightDims = (m: Model, node: string, slot = 1) => {
   const n = m.graph!.node!.find((x) => x.name === node)!;
@@ -93,12 +95,12 @@ describe('recover: structured prune', () => {
   });
 
   it('CNN: Conv → Flatten → Gemm, channels chosen on the Gemm output and the Gemm re-fitted', async () => {
-    const calib = randomFeeds('Input3', [1, 1, 28, 28], 120, 3);
-    const m = buildCnn();
+    const calib = randomFeeds('x', [1, 1, 10, 10], 120, 3);
+    const m = flatCnn();
     const { ctx, notes } = collect(calib);
-    const rec = await runRecipe(m, [{ prune: { mode: 'structured', sparsity: 0.5, recover: {} } }], ctx);
-    expect(weightDims(rec.model, 'conv')).toEqual([16, 1, 3, 3]);
-    expect(weightDims(rec.model, 'dense')).toEqual([10, 2704]);
+    const rec = await runRecipe(m, [{ prune: { mode: 'structured', sparsity: 0.5, channel_multiple: 1, recover: {} } }], ctx);
+    expect(weightDims(rec.model, 'conv')).toEqual([8, 1, 3, 3]);
+    expect(weightDims(rec.model, 'dense')).toEqual([128, 10]);
     const [l] = notes[0]!.recovery!.layers;
     expect(notes[0]!.recovery!.samples).toBe(120); // fewer samples than the default 1,000: all there are
     expect(l!.error_after).toBeLessThan(l!.error_before);
@@ -118,6 +120,72 @@ describe('recover: structured prune', () => {
     const { ctx, notes } = collect(calib);
     await runRecipe(buildMlp(), [{ prune: { mode: 'structured', sparsity: 0.5, recover: { layers: ['fc2'] } } }], ctx);
     expect(notes[0]!.recovery!.layers.map((l) => l.pruned)).toEqual(["'fc2' (MatMul)"]);
+  });
+});
+
+function model(graph: onnx.IGraphProto): Model {
+  return onnx.ModelProto.create({ irVersion: Long.fromNumber(8), opsetImport: [{ domain: '', version: Long.fromNumber(13) }], graph });
+}
+
+/** Conv 1→16 (3x3, pad 1) → Relu → Conv 16→8 (3x3) on 12x12 inputs. */
+function convConv(): Model {
+  const rand = rng(9);
+  return model({
+    name: 'convconv',
+    node: [
+      makeNode('Conv', ['x', 'c1.w', 'c1.b'], ['c1'], { name: 'c1', attributes: [intsAttr('kernel_shape', [3, 3]), intsAttr('pads', [1, 1, 1, 1])] }),
+      makeNode('Relu', ['c1'], ['r1'], { name: 'r1' }),
+      makeNode('Conv', ['r1', 'c2.w', 'c2.b'], ['y'], { name: 'c2', attributes: [intsAttr('kernel_shape', [3, 3])] }),
+    ],
+    initializer: [
+      makeTensor('c1.w', [16, 1, 3, 3], randn(144, 0.5, rand)),
+      makeTensor('c1.b', [16], randn(16, 0.1, rand)),
+      makeTensor('c2.w', [8, 16, 3, 3], randn(8 * 144, 0.2, rand)),
+      makeTensor('c2.b', [8], randn(8, 0.1, rand)),
+    ],
+    input: [tensorValueInfo('x', FLOAT, ['N', 1, 12, 12])],
+    output: [tensorValueInfo('y', FLOAT, ['N', 8, 10, 10])],
+  });
+}
+
+/** Conv 1→16 (3x3) → Relu → MaxPool 2 → Flatten (256) → Gemm 10 on 10x10 inputs: the seed CNN, smaller. */
+function flatCnn(): Model {
+  const rand = rng(12);
+  return model({
+    name: 'flatcnn',
+    node: [
+      makeNode('Conv', ['x', 'conv.w', 'conv.b'], ['conv'], { name: 'conv', attributes: [intsAttr('kernel_shape', [3, 3])] }),
+      makeNode('Relu', ['conv'], ['relu'], { name: 'relu' }),
+      makeNode('MaxPool', ['relu'], ['pool'], { name: 'pool', attributes: [intsAttr('kernel_shape', [2, 2]), intsAttr('strides', [2, 2])] }),
+      makeNode('Flatten', ['pool'], ['flat'], { name: 'flatten' }),
+      makeNode('Gemm', ['flat', 'dense.w', 'dense.b'], ['logits'], { name: 'dense' }),
+    ],
+    initializer: [
+      makeTensor('conv.w', [16, 1, 3, 3], randn(144, 0.5, rand)),
+      makeTensor('conv.b', [16], randn(16, 0.05, rand)),
+      makeTensor('dense.w', [256, 10], randn(2560, 0.1, rand)),
+      makeTensor('dense.b', [10], randn(10, 0.1, rand)),
+    ],
+    input: [tensorValueInfo('x', FLOAT, ['N', 1, 10, 10])],
+    output: [tensorValueInfo('logits', FLOAT, ['N', 10])],
+  });
+}
+
+describe('recover: Conv → Conv', () => {
+  it('re-fits the next Conv on im2col rows at sampled positions', async () => {
+    const calib = randomFeeds('x', [1, 1, 12, 12], 150, 10);
+    const m = convConv();
+    const plain = await runRecipe(m, [{ prune: { mode: 'structured', sparsity: 0.5, channel_multiple: 1 } }], testContext(() => []));
+    const { ctx, notes } = collect(calib);
+    const rec = await runRecipe(m, [{ prune: { mode: 'structured', sparsity: 0.5, channel_multiple: 1, recover: {} } }], ctx);
+    checkModel(rec.model);
+    expect(weightDims(rec.model, 'c2')).toEqual([8, 8, 3, 3]);
+    const [l] = notes[0]!.recovery!.layers;
+    expect(l!.node).toBe("'c2' (Conv)");
+    expect(l!.rows).toBe(150 * 16);
+    expect(l!.error_after).toBeLessThan(l!.error_before);
+    const test = randomFeeds('x', [1, 1, 12, 12], 20, 11);
+    expect(await outputError(m, rec.model, test)).toBeLessThan(await outputError(m, plain.model, test));
   });
 });
 
