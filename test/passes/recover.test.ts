@@ -5,6 +5,8 @@ import { FLOAT, checkModel, initializerMap, intsAttr, makeNode, tensorValueInfo 
 import { makeTensor } from '../../src/model/tensor.js';
 import { runRecipe } from '../../src/passes/registry.js';
 import { selectChannels } from '../../src/passes/recover.js';
+import { analyzeModel, planTrials } from '../../src/passes/auto.js';
+import { inferTensorTypes } from '../../src/passes/infer-types.js';
 import { cholesky, solveSpd } from '../../src/passes/linalg.js';
 import type { PassDetails } from '../../src/passes/pass.js';
 import type { Feeds } from '../../src/model/host-tensor.js';
@@ -203,6 +205,22 @@ describe('recover: lowrank', () => {
     for (const l of layers) expect(l.error_after).toBeLessThan(l.error_before);
     const [ePlain, eRec] = [await outputError(m, plain.model, test), await outputError(m, rec.model, test)];
     expect(eRec).toBeLessThan(ePlain);
+  });
+});
+
+describe('recover: auto.allow', () => {
+  it('plans prune and lowrank with recovery only when allowed', async () => {
+    const m = buildMlp();
+    const a = analyzeModel(m, await inferTensorTypes(m));
+    const isa = { avx2: true, avx512_vnni: true };
+    const off = planTrials(a, isa);
+    expect(off.planned.map((p) => p.family)).not.toContain('prune');
+    expect(off.skipped.find((s) => s.family === 'prune')?.why).toMatch(/auto\.allow: \[prune\]/);
+    const on = planTrials(a, isa, undefined, ['prune', 'lowrank']);
+    expect(on.planned.filter((p) => p.family === 'prune' || p.family === 'lowrank').map((p) => p.why)).toEqual([
+      expect.stringMatching(/activation-aware SVD .* re-fitted on calibration samples/),
+      expect.stringMatching(/50% of the channels, next layers re-fitted/),
+    ]);
   });
 });
 
