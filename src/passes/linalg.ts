@@ -219,21 +219,46 @@ export function truncatedSvd(w: Float32Array, rows: number, cols: number, choose
  */
 export function cholesky(a: Float64Array, n: number): Float64Array {
   const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    const rj = j * n;
-    let d = a[rj + j]!;
-    for (let k = 0; k < j; k++) d -= l[rj + k]! * l[rj + k]!;
-    if (!(d > 0)) throw new Error(`cholesky: matrix is not positive definite (pivot ${j}: ${d})`);
-    const root = Math.sqrt(d);
-    l[rj + j] = root;
-    for (let i = j + 1; i < n; i++) {
-      const ri = i * n;
-      let s = a[ri + j]!;
-      for (let k = 0; k < j; k++) s -= l[ri + k]! * l[rj + k]!;
-      l[ri + j] = s / root;
+  for (let i = 0; i < n; i++) l.set(a.subarray(i * n, i * n + i + 1), i * n);
+  // Blocks of columns: the columns left of a block are applied to it in one sweep over the rows, while the
+  // block's rows stay in cache; column by column, every row would stream from memory once per column.
+  const B = 64;
+  for (let J = 0; J < n; J += B) {
+    const end = Math.min(n, J + B);
+    if (J > 0) {
+      for (let i = J; i < n; i++) {
+        const ri = i * n;
+        const last = Math.min(end, i + 1);
+        for (let c = J; c < last; c++) l[ri + c]! -= dot(l, ri, c * n, J);
+      }
+    }
+    for (let j = J; j < end; j++) {
+      const rj = j * n;
+      const d = l[rj + j]! - dot(l, rj + J, rj + J, j - J);
+      if (!(d > 0)) throw new Error(`cholesky: matrix is not positive definite (pivot ${j}: ${d})`);
+      const root = Math.sqrt(d);
+      l[rj + j] = root;
+      for (let i = j + 1; i < n; i++) {
+        const ri = i * n;
+        l[ri + j] = (l[ri + j]! - dot(l, ri + J, rj + J, j - J)) / root;
+      }
     }
   }
   return l;
+}
+
+/** Σ_{k<len} v[a+k]·v[b+k], with four partial sums: one running sum waits on every addition's latency. */
+function dot(v: Float64Array, a: number, b: number, len: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += v[a + k]! * v[b + k]!;
+    s1 += v[a + k + 1]! * v[b + k + 1]!;
+    s2 += v[a + k + 2]! * v[b + k + 2]!;
+    s3 += v[a + k + 3]! * v[b + k + 3]!;
+  }
+  for (; k < len; k++) s0 += v[a + k]! * v[b + k]!;
+  return s0 + s1 + s2 + s3;
 }
 
 /** Solves L·X = B in place (B is n×m row-major), L lower triangular. */

@@ -6,7 +6,7 @@
  * With `recover`, the SVD is whitened by the layer's input activations on calibration samples and the factors
  * are re-fitted by least squares (src/passes/recover.ts), so the truncation minimizes the output error.
  */
-import { cloneModel, type Model, type onnx } from '../model/onnx.js';
+import { cloneModel, type Model } from '../model/onnx.js';
 import { makeTensor } from '../model/tensor.js';
 import {
   NameAllocator, checkModel, describeNode, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, makeNode, removeAttribute,
@@ -98,10 +98,11 @@ export async function factorizeLowRank(input: Model, options: LowRankOptions, ct
       continue;
     }
     if (recovery?.wants(node)) {
-      // Gemm's alpha is folded into the dense view's factors; the node keeps alpha, so undo it on the right.
-      const r = await recovery.factorize(model, node, { rank: f.rank });
+      // The dense view folds Gemm's alpha into the weight; the node keeps alpha, so undo it on the right.
+      const alpha = node.opType === 'Gemm' ? getFloatAttr(node, 'alpha', 1) : 1;
+      const plain = alpha === 1 ? f : { ...f, left: Float32Array.from(f.left, (v) => v * alpha) };
+      const r = await recovery.factorize(model, node, plain);
       if (r) {
-        const alpha = node.opType === 'Gemm' ? getFloatAttr(node, 'alpha', 1) : 1;
         f = { left: r.left, right: alpha === 1 ? r.right : Float32Array.from(r.right, (v) => v / alpha), rank: r.rank, energy: f.energy };
       }
     }

@@ -617,8 +617,9 @@ export class Recovery {
   /**
    * Activation-aware factors of a MatMul/Gemm (bias kept as is): W ≈ left·right in the dense view, left
    * [F, r] and right [r, M], from the current model's input activations and the reference's outputs.
+   * `plain`: the plain SVD factors of the dense-view weight at the same rank (the error before recovery).
    */
-  async factorize(model: Model, node: Node, choose: { rank: number } | { energy: number }): Promise<{ left: Float32Array; right: Float32Array; rank: number; energy: number; layer: DenseLayer } | undefined> {
+  async factorize(model: Model, node: Node, plain: { left: Float32Array; right: Float32Array; rank: number; energy: number }): Promise<{ left: Float32Array; right: Float32Array; rank: number; energy: number; layer: DenseLayer } | undefined> {
     const layer = denseLayer(model.graph!, node, false);
     if (typeof layer === 'string') {
       this.skipped.push(layer);
@@ -645,8 +646,7 @@ export class Recovery {
     }
     const stats = { G: acc.G, C: acc.C, tt: acc.tt, F, M };
     const rel = (err: number) => round(Math.sqrt(err / Math.max(yy, 1e-30)));
-    const plain = truncatedSvd(Float32Array.from(weight), F, M, choose);
-    const before = residual(stats, product(plain.left, plain.right, F, plain.rank, M));
+    const before = residualFactored(stats, plain.left, plain.right, plain.rank);
 
     const { a, lambda } = ridged(acc.G, F, this.ridge);
     const chol = cholesky(a, F);
@@ -663,11 +663,11 @@ export class Recovery {
       }
       whitened.set(acc64, i * M);
     }
-    const f = truncatedSvd(whitened, F, M, 'rank' in choose ? { rank: choose.rank } : choose);
+    const f = truncatedSvd(whitened, F, M, { rank: plain.rank });
     const left64 = Float64Array.from(f.left);
     solveLowerTransposed(chol, F, left64, f.rank);
     const right64 = Float64Array.from(f.right);
-    const after = residual(stats, product(left64, right64, F, f.rank, M));
+    const after = residualFactored(stats, left64, right64, f.rank);
     if (!(after <= before)) {
       // Never worse than the plain SVD on the samples: keep it and say so.
       this.layers.push({ node: describeNode(node), method: 'whitened SVD + least squares', error_before: rel(before), error_after: rel(before), rows: acc.rows });
@@ -688,16 +688,42 @@ export class Recovery {
   }
 }
 
-function product(left: ArrayLike<number>, right: ArrayLike<number>, F: number, r: number, M: number): Float64Array {
-  const out = new Float64Array(F * M);
+/**
+ * ‖X·L·R − T‖² for W = L·R (L [F, r], R [r, M]) from the statistics, in O(F²·r) instead of O(F²·M):
+ * tr(WᵀGW) = tr((LᵀGL)(RRᵀ)) and tr(WᵀC) = Σ (LᵀC) ∘ R.
+ */
+export function residualFactored(stats: { G: Float64Array; C: Float64Array; tt: number; F: number; M: number }, left: ArrayLike<number>, right: ArrayLike<number>, r: number): number {
+  const { G, C, F, M } = stats;
+  const gl = new Float64Array(F * r);
   for (let i = 0; i < F; i++) {
-    for (let k = 0; k < r; k++) {
-      const l = left[i * r + k]!;
-      if (l === 0) continue;
-      for (let m = 0; m < M; m++) out[i * M + m]! += l * right[k * M + m]!;
+    const gi = i * F, oi = i * r;
+    for (let k = 0; k < F; k++) {
+      const g = G[gi + k]!;
+      if (g === 0) continue;
+      const lk = k * r;
+      for (let j = 0; j < r; j++) gl[oi + j]! += g * left[lk + j]!;
     }
   }
-  return out;
+  const lgl = new Float64Array(r * r);
+  const lc = new Float64Array(r * M);
+  for (let k = 0; k < F; k++) {
+    for (let a = 0; a < r; a++) {
+      const la = left[k * r + a]!;
+      if (la === 0) continue;
+      for (let b = 0; b < r; b++) lgl[a * r + b]! += la * gl[k * r + b]!;
+      for (let m = 0; m < M; m++) lc[a * M + m]! += la * C[k * M + m]!;
+    }
+  }
+  let err = stats.tt;
+  for (let a = 0; a < r; a++) {
+    for (let b = 0; b < r; b++) {
+      let rr = 0;
+      for (let m = 0; m < M; m++) rr += right[b * M + m]! * right[a * M + m]!;
+      err += lgl[a * r + b]! * rr;
+    }
+    for (let m = 0; m < M; m++) err -= 2 * lc[a * M + m]! * right[a * M + m]!;
+  }
+  return Math.max(0, err);
 }
 
 /** Errors go into the report: 6 significant digits keep them readable and identical across reruns. */
