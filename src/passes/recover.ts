@@ -605,6 +605,7 @@ export class Recovery {
     const w0 = new Float64Array(n * M);
     w0.set(weight);
     if (bias) w0.set(bias, F * M);
+    this.checkFinite(acc, consumer);
     const w = ridgeSolve(acc.G, acc.C, w0, n, M, this.ridge);
     const after = residual({ G: acc.G, C: acc.C, tt: acc.tt, F: n, M }, w);
     layer.write(replace, w.subarray(0, F * M), bias ? w.subarray(F * M) : undefined);
@@ -648,6 +649,7 @@ export class Recovery {
     const rel = (err: number) => round(Math.sqrt(err / Math.max(yy, 1e-30)));
     const before = residualFactored(stats, plain.left, plain.right, plain.rank);
 
+    this.checkFinite(acc, node);
     const { a, lambda } = ridged(acc.G, F, this.ridge);
     const chol = cholesky(a, F);
     const wStar = solveSpd(a, F, Float64Array.from(acc.C, (v, i) => v + lambda * weight[i]!), M);
@@ -676,6 +678,13 @@ export class Recovery {
     }
     this.layers.push({ node: describeNode(node), method: 'whitened SVD + least squares', error_before: rel(before), error_after: rel(after), rows: acc.rows });
     return { left: Float32Array.from(left64), right: f.right, rank: f.rank, energy: f.energy, layer };
+  }
+
+  /** NaN or Inf in the activations would surface as a failed factorization; say where they are instead. */
+  private checkFinite(acc: GramAccumulator, node: Node): void {
+    let trace = acc.tt;
+    for (let i = 0; i < acc.F; i++) trace += acc.G[i * acc.F + i]!;
+    if (!Number.isFinite(trace)) throw new ModelGateError(`pass '${this.pass}' recover ${describeNode(node)}: its input or output activations on the calibration samples are not finite`);
   }
 
   note(): RecoveryNote {

@@ -233,5 +233,8 @@ describe('recover: option errors', () => {
     await expect(runRecipe(buildMlp(), [{ lowrank: { rank: 8, recover: { layer: 'all' } } }], ctx)).rejects.toThrow(/unknown option 'recover.layer'/);
     await expect(runRecipe(buildMlp(), [{ lowrank: { rank: 8, min_elements: 1000, recover: { layers: ['fc9'] } } }], ctx)).rejects.toThrow(/pass 'lowrank': recover.layers names 'fc9'/);
     await expect(runRecipe(buildMlp(), [{ lowrank: { rank: 8, min_elements: 1000, recover: {} } }], testContext(() => []))).rejects.toThrow(/recover needs calibration samples/);
+    const nan = mlpFeeds(2, 9);
+    (nan[1]!.x!.data as Float32Array)[300] = Number.NaN;
+    await expect(runRecipe(buildMlp(), [{ lowrank: { rank: 8, min_elements: 1000, recover: {} } }], testContext(() => nan))).rejects.toThrow(/pass 'lowrank' recover 'fc1' \(MatMul\): its input or output activations on the calibration samples are not finite/);
   });
 });
