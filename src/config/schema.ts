@@ -98,7 +98,7 @@ export const configSchema = {
                   type: 'array',
                   uniqueItems: true,
                   items: { enum: ['prune', 'lowrank'] },
-                  description: 'Families that change the function which the search may propose, with accuracy recovery on calibration samples (prune: 50% of the channels; lowrank: 95% of the whitened energy).',
+                  description: 'Families that change the function which the search may propose, with accuracy recovery on calibration samples (prune: 50% of the channels; lowrank: the rank that keeps 95% of the weight energy).',
                 },
               },
             },
