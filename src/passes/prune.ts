@@ -9,7 +9,9 @@
  *   feed a MatMul/Gemm through Flatten (axis 1) or Reshape to [N, C·H·W]: channel c is then the block of
  *   rows c·H·W .. (c+1)·H·W − 1 of the dense weight (NCHW order; H·W from ORT's shape inference). The
  *   model gets smaller and faster for real; accuracy drops until fine-tuned, so the gate decides.
- *   Channels go in L1-norm order, ties by index, so the choice is deterministic.
+ *   Channels go in L1-norm order, ties by index, so the choice is deterministic. With `recover`, they are
+ *   chosen by their effect on the next layer's output over calibration samples instead, and that layer is
+ *   re-fitted (src/passes/recover.ts).
  */
 import { DataType, cloneModel, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor, tensorData, tensorToFloat32 } from '../model/tensor.js';
@@ -41,7 +43,8 @@ export interface PruneOptions {
   channel_multiple?: number;
   /**
    * structured: choose the channels by their contribution to the next layer's output on calibration
-   * samples and re-fit that layer by least squares (src/passes/recover.ts). MatMul/Gemm next layers only.
+   * samples and re-fit that layer by least squares (src/passes/recover.ts). The next layer may be a
+   * MatMul/Gemm or an ungrouped 2-D Conv; another keeps the L1 choice and is listed as not recovered.
    */
   recover?: RecoverOptions;
 }
