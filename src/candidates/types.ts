@@ -10,6 +10,7 @@ import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
 import type { TfjsExportReport } from '../import/index.js';
 import type { AutoReport } from './search-report.js';
 import type { PassNote } from '../passes/pass.js';
+import type { RecoveryNote } from '../passes/recover.js';
 import type { TfliteCandidateInfo } from './tflite-export.js';
 
 export const REFERENCE_ID = 'reference';
@@ -42,6 +43,8 @@ export interface Candidate {
   tfliteRuntime?: TfliteRuntimeInfo;
   /** What each pass of its recipe did, and why a pass changed nothing. */
   passNotes?: PassNote[];
+  /** prune/lowrank with `recover`: each re-fitted layer's output error before and after. */
+  recovery?: RecoveryNote[];
 }
 
 /** What a producer is asked to make: an `optimize` entry, or one variant of `tfjs_export`. */

@@ -141,6 +141,12 @@ export const configSchema = {
                   items: { enum: ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32'] },
                   description: 'Recipe families to try; default: those that fit the model and the CPU.',
                 },
+                allow: {
+                  type: 'array',
+                  uniqueItems: true,
+                  items: { enum: ['prune', 'lowrank'] },
+                  description: 'Families that change the function which the search may propose, with accuracy recovery on calibration samples (prune: 50% of the channels; lowrank: the rank that keeps 95% of the weight energy).',
+                },
               },
             },
           },

@@ -42,6 +42,9 @@ export interface CandidateSpec {
 // auto: optimize entries searched on the runner (src/search/auto.ts)
 export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune' | 'int4_weight_only' | 'int8_weight_only' | 'fp32';
 
+/** Families that change the model's function, which auto may propose with accuracy recovery. */
+export type AutoAllow = 'prune' | 'lowrank';
+
 export interface AutoSpec {
   /** Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005. */
   accuracy_drop_max?: number;
@@ -51,6 +54,8 @@ export interface AutoSpec {
   latency_ratio_max?: number;
   /** Recipe families to try; default: those that fit the model and the CPU. */
   recipes?: AutoFamily[];
+  /** Let the search propose pruned or factorized candidates, with recovery (`recover`), under the same rules. */
+  allow?: AutoAllow[];
 }
 
 /** `{ auto: {...} }`, optionally named (default 'auto'): becomes one candidate, the search's winner. */

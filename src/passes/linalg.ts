@@ -211,3 +211,91 @@ export function truncatedSvd(w: Float32Array, rows: number, cols: number, choose
   }
   return { left, right, rank, energy: total > 0 ? kept / total : 1, singularValues };
 }
+
+/**
+ * Cholesky factor of a symmetric positive definite n×n matrix (row-major): the lower-triangular L with
+ * L·Lᵀ = A, in a new array (upper triangle zero). Throws when A is not positive definite; callers add a
+ * ridge to the diagonal first.
+ */
+export function cholesky(a: Float64Array, n: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) l.set(a.subarray(i * n, i * n + i + 1), i * n);
+  // Blocks of columns: the columns left of a block are applied to it in one sweep over the rows, while the
+  // block's rows stay in cache; column by column, every row would stream from memory once per column.
+  const B = 64;
+  for (let J = 0; J < n; J += B) {
+    const end = Math.min(n, J + B);
+    if (J > 0) {
+      for (let i = J; i < n; i++) {
+        const ri = i * n;
+        const last = Math.min(end, i + 1);
+        for (let c = J; c < last; c++) l[ri + c]! -= dot(l, ri, c * n, J);
+      }
+    }
+    for (let j = J; j < end; j++) {
+      const rj = j * n;
+      const d = l[rj + j]! - dot(l, rj + J, rj + J, j - J);
+      if (!(d > 0)) throw new Error(`cholesky: matrix is not positive definite (pivot ${j}: ${d})`);
+      const root = Math.sqrt(d);
+      l[rj + j] = root;
+      for (let i = j + 1; i < n; i++) {
+        const ri = i * n;
+        l[ri + j] = (l[ri + j]! - dot(l, ri + J, rj + J, j - J)) / root;
+      }
+    }
+  }
+  return l;
+}
+
+/** Σ_{k<len} v[a+k]·v[b+k], with four partial sums: one running sum waits on every addition's latency. */
+function dot(v: Float64Array, a: number, b: number, len: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += v[a + k]! * v[b + k]!;
+    s1 += v[a + k + 1]! * v[b + k + 1]!;
+    s2 += v[a + k + 2]! * v[b + k + 2]!;
+    s3 += v[a + k + 3]! * v[b + k + 3]!;
+  }
+  for (; k < len; k++) s0 += v[a + k]! * v[b + k]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** Solves L·X = B in place (B is n×m row-major), L lower triangular. */
+export function solveLower(l: Float64Array, n: number, b: Float64Array, m: number): void {
+  for (let i = 0; i < n; i++) {
+    const ri = i * n, bi = i * m;
+    for (let k = 0; k < i; k++) {
+      const f = l[ri + k]!;
+      if (f === 0) continue;
+      const bk = k * m;
+      for (let c = 0; c < m; c++) b[bi + c]! -= f * b[bk + c]!;
+    }
+    const inv = 1 / l[ri + i]!;
+    for (let c = 0; c < m; c++) b[bi + c]! *= inv;
+  }
+}
+
+/** Solves Lᵀ·X = B in place (B is n×m row-major), L lower triangular. */
+export function solveLowerTransposed(l: Float64Array, n: number, b: Float64Array, m: number): void {
+  for (let i = n - 1; i >= 0; i--) {
+    const bi = i * m;
+    for (let k = i + 1; k < n; k++) {
+      const f = l[k * n + i]!;
+      if (f === 0) continue;
+      const bk = k * m;
+      for (let c = 0; c < m; c++) b[bi + c]! -= f * b[bk + c]!;
+    }
+    const inv = 1 / l[i * n + i]!;
+    for (let c = 0; c < m; c++) b[bi + c]! *= inv;
+  }
+}
+
+/** Solves A·X = B for symmetric positive definite A (n×n) and B (n×m), returning X. */
+export function solveSpd(a: Float64Array, n: number, b: Float64Array, m: number): Float64Array {
+  const l = cholesky(a, n);
+  const x = Float64Array.from(b);
+  solveLower(l, n, x, m);
+  solveLowerTransposed(l, n, x, m);
+  return x;
+}

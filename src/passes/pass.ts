@@ -6,6 +6,13 @@
 import type { Model } from '../model/onnx.js';
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
+import type { RecoveryNote } from './recover.js';
+
+/** What a pass reports beyond its model, for the report (runRecipe collects them per step). */
+export interface PassDetails {
+  /** prune/lowrank with `recover`: the relative output error of each recovered layer, before and after. */
+  recovery?: RecoveryNote;
+}
 
 export interface PassContext {
   /** Calibration samples (one batch-1 feed per sample), for passes that need activations. */
@@ -16,6 +23,8 @@ export interface PassContext {
    * MatMul/Gemm with a constant float32 weight"). The recipe runner records it per step (RecipeResult.notes).
    */
   note?(changed: boolean, why: string): void;
+  /** Receives the pass's details (optional: a caller that has no use for them leaves it out). */
+  detail?(details: PassDetails): void;
   /** A folder for files a pass must write (ORT writes optimized models only to disk); inside the out dir in a run. */
   scratchDir?: string;
 }

@@ -9,7 +9,9 @@
  *   feed a MatMul/Gemm through Flatten (axis 1) or Reshape to [N, C·H·W]: channel c is then the block of
  *   rows c·H·W .. (c+1)·H·W − 1 of the dense weight (NCHW order; H·W from ORT's shape inference). The
  *   model gets smaller and faster for real; accuracy drops until fine-tuned, so the gate decides.
- *   Channels go in L1-norm order, ties by index, so the choice is deterministic.
+ *   Channels go in L1-norm order, ties by index, so the choice is deterministic. With `recover`, they are
+ *   chosen by their effect on the next layer's output over calibration samples instead, and that layer is
+ *   re-fitted (src/passes/recover.ts).
  */
 import { DataType, cloneModel, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor, tensorData, tensorToFloat32 } from '../model/tensor.js';
@@ -20,6 +22,8 @@ import {
 import type { Pass, PassContext } from './pass.js';
 import { selectNodes } from './quant-common.js';
 import { inferTensorTypes, type TensorTypeInfo } from './infer-types.js';
+import { Recovery, recoverSchema, type RecoverOptions } from './recover.js';
+import { ModelGateError } from '../errors.js';
 
 export interface PruneOptions {
   mode?: 'unstructured' | 'structured';
@@ -37,6 +41,12 @@ export interface PruneOptions {
    * slower than the original 32, and 16 channels 0.70x.
    */
   channel_multiple?: number;
+  /**
+   * structured: choose the channels by their contribution to the next layer's output on calibration
+   * samples and re-fit that layer by least squares (src/passes/recover.ts). The next layer may be a
+   * MatMul/Gemm or an ungrouped 2-D Conv; another keeps the L1 choice and is listed as not recovered.
+   */
+  recover?: RecoverOptions;
 }
 
 const list = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true };
@@ -52,6 +62,7 @@ export const pruneSchema = {
     nodes_exclude: list,
     min_elements: { type: 'integer', minimum: 1 },
     channel_multiple: { type: 'integer', minimum: 1 },
+    recover: recoverSchema,
   },
 } as const;
 
@@ -173,6 +184,10 @@ export async function prune(input: Model, options: PruneOptions, ctx: PassContex
   const graph = model.graph!;
   sortGraph(graph);
   const mode = options.mode ?? 'unstructured';
+  if (options.recover && mode !== 'structured') {
+    throw new ModelGateError(`pass 'prune': option 'recover' needs mode: structured (unstructured pruning keeps every channel, so there is no layer to re-fit)`);
+  }
+  const reference = options.recover ? cloneModel(model) : undefined;
   const targets = selectNodes(graph, options, SUPPORTED, SUPPORTED, 'prune', `${mode} pruning`);
   const names = new NameAllocator(graph);
   const floatInit = (name: string | undefined): { values: Float32Array; dims: number[] } | undefined => {
@@ -210,6 +225,7 @@ export async function prune(input: Model, options: PruneOptions, ctx: PassContex
     }
     done.push(`${pruned.size} weights, ${zeroed} of ${total} values set to 0`);
   } else {
+    const recovery = options.recover ? await Recovery.open(reference!, options.recover, ctx, 'prune', targets) : undefined;
     const graphOutputs = new Set((graph.output ?? []).map((o) => o.name));
     let shapes: Map<string, TensorTypeInfo> | undefined;
     for (const producer of targets) {
@@ -307,7 +323,11 @@ export async function prune(input: Model, options: PruneOptions, ctx: PassContex
       }
       const order = Array.from(norms.keys()).sort((a, b) => norms[a]! - norms[b]! || a - b);
       const dropped = new Set(order.slice(0, drop));
-      const keep = Array.from({ length: channels }, (_, i) => i).filter((i) => !dropped.has(i));
+      let keep = Array.from({ length: channels }, (_, i) => i).filter((i) => !dropped.has(i));
+      const recovering = recovery?.wants(producer)
+        ? await recovery.chooseChannels(model, producer, consumer, channels, block ?? 1, keep.length, keep)
+        : undefined;
+      if (recovering) keep = recovering;
       edits.unshift({ node: producer, slot: 1, axis: pAxis.axis });
       const bias = floatInit(producer.input?.[2]);
       if (bias && bias.values.length === channels) edits.unshift({ node: producer, slot: 2, axis: bias.dims.length - 1 });
@@ -326,8 +346,13 @@ export async function prune(input: Model, options: PruneOptions, ctx: PassContex
       // Shapes recorded for the tensors between producer and consumer are stale now.
       const stale = new Set<string>(chain);
       graph.valueInfo = (graph.valueInfo ?? []).filter((v) => !stale.has(v.name!));
+      if (recovering) await recovery!.refit(model, consumer, replaceInput);
       const via = block !== undefined ? ` (flattened: ${drop * block} of ${channels * block} features)` : '';
       done.push(`${describeNode(producer)} → ${describeNode(consumer)}: ${drop} of ${channels} channels${via}`);
+    }
+    if (recovery) {
+      ctx.log(`prune ${recovery.summary()}`);
+      ctx.detail?.({ recovery: recovery.note() });
     }
   }
   removeUnusedInitializers(graph);

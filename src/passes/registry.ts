@@ -6,7 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { encodeModel, type Model } from '../model/onnx.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { ModelGateError } from '../errors.js';
-import type { Pass, PassContext, PassNote } from './pass.js';
+import type { Pass, PassContext, PassDetails, PassNote } from './pass.js';
 import { didYouMean } from '../config/suggest.js';
 import { quantizePass } from './quantize.js';
 import { fp16Pass } from './fp16.js';
@@ -182,6 +182,8 @@ export interface RecipeResult {
   steps: RecipeStep[];
   /** Per step, in order: whether it changed the model, and what it did or why it did nothing. */
   notes: PassNote[];
+  /** What each step reported beyond its model (only steps that reported something), in order. */
+  details: Array<{ step: number; pass: string } & PassDetails>;
 }
 
 /** Validates the whole recipe first (a typo in step 3 fails before step 1 runs), then runs it in order. */
@@ -190,7 +192,8 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
   let current = model;
   const runtime: RuntimeOptions = {};
   const notes: PassNote[] = [];
-  for (const step of steps) {
+  const details: RecipeResult['details'] = [];
+  for (const [i, step] of steps.entries()) {
     const pass = getPass(step.pass);
     let said: { changed: boolean; why: string } | undefined;
     const stepCtx: PassContext = {
@@ -199,6 +202,10 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
       note: (changed, why) => {
         said = { changed, why };
         ctx.note?.(changed, why);
+      },
+      detail: (d) => {
+        details.push({ step: i, pass: step.pass, ...d });
+        ctx.detail?.(d);
       },
     };
     if (ctx.scratchDir !== undefined) stepCtx.scratchDir = ctx.scratchDir;
@@ -213,7 +220,7 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
       if (configEntries) runtime.configEntries = { ...runtime.configEntries, ...configEntries };
     }
   }
-  return { model: current, runtime, steps, notes };
+  return { model: current, runtime, steps, notes, details };
 }
 
 function sameModel(a: Model, b: Model): boolean {

@@ -52,6 +52,7 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (Object.keys(c.runtimeOptions).length > 0) out.runtime_options = c.runtimeOptions;
   if (r.sameAsReference) out.unchanged = true;
   if (c.passNotes) out.pass_notes = c.passNotes;
+  if (c.recovery) out.recovery = c.recovery;
   if (r.error) out.error = r.error;
   return out;
 }

@@ -94,6 +94,9 @@ export function renderMarkdown(report: Report): string {
     // A pass that changed nothing is said in words: a 1.00× row alone reads like a pass that worked.
     const idle = report.candidates.flatMap((c) => (c.pass_notes ?? []).filter((n) => !n.changed).map((n) => `- ${code(c.id)}: ${code(n.pass)} changed nothing: ${escapeMarkdown(n.why)}`));
     if (idle.length > 0) lines.push('**No change:**', '', ...idle, '');
+    const recovered = report.candidates.flatMap((c) => (c.recovery ?? []).flatMap((r) => r.layers.map((l) =>
+      `| ${code(c.id)} | ${code(l.node)} | ${escapeMarkdown(l.method)} | ${l.error_before.toFixed(4)} | ${l.error_after.toFixed(4)} | ${r.samples} |`)));
+    if (recovered.length > 0) lines.push('**Recovered layers** (relative output error on the calibration samples):', '', '| candidate | layer | method | before | after | samples |', '|---|---|---|---:|---:|---:|', ...recovered, '');
     for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
   }
   if (report.dataset?.calibration?.overlaps_evaluation) lines.push('> Calibration and evaluation data overlap: the calibrating passes learned from the evaluation dataset (add a `calibration:` section to keep them apart).', '');

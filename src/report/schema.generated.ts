@@ -457,6 +457,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "$ref": "#/definitions/PassNote"
           }
         },
+        "recovery": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RecoveryNote"
+          }
+        },
         "error": {
           "type": "string"
         }
@@ -1137,6 +1143,75 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "pass",
         "changed",
         "why"
+      ],
+      "additionalProperties": false
+    },
+    "RecoveryNote": {
+      "type": "object",
+      "properties": {
+        "samples": {
+          "type": "number"
+        },
+        "seconds": {
+          "type": "number"
+        },
+        "cpu_seconds": {
+          "type": "number"
+        },
+        "layers": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RecoveredLayer"
+          }
+        },
+        "skipped": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        }
+      },
+      "required": [
+        "samples",
+        "seconds",
+        "cpu_seconds",
+        "layers",
+        "skipped"
+      ],
+      "additionalProperties": false
+    },
+    "RecoveredLayer": {
+      "type": "object",
+      "properties": {
+        "node": {
+          "type": "string"
+        },
+        "pruned": {
+          "type": "string"
+        },
+        "method": {
+          "type": "string",
+          "enum": [
+            "channel selection + least squares",
+            "whitened SVD + least squares"
+          ]
+        },
+        "error_before": {
+          "type": "number"
+        },
+        "error_after": {
+          "type": "number"
+        },
+        "rows": {
+          "type": "number"
+        }
+      },
+      "required": [
+        "node",
+        "method",
+        "error_before",
+        "error_after",
+        "rows"
       ],
       "additionalProperties": false
     },

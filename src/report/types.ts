@@ -15,6 +15,7 @@ import type { RuntimeOptions } from '../runtime/session.js';
 import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
 import type { Metric, SelectRule } from '../config/types.js';
 import type { PassNote } from '../passes/pass.js';
+import type { RecoveryNote } from '../passes/recover.js';
 
 export type { CheckResult };
 
@@ -102,6 +103,8 @@ export interface CandidateReport {
   unchanged?: boolean;
   /** Each pass of the recipe: whether it changed the model, and why not when it did not. */
   pass_notes?: PassNote[];
+  /** prune/lowrank with `recover`: per re-fitted layer, the relative output error before and after, and the time it took. */
+  recovery?: RecoveryNote[];
   error?: string;
 }
 

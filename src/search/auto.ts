@@ -16,7 +16,7 @@
 import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { consumerMap, getIntAttr, initializerMap } from '../model/graph.js';
 import type { IsaFlags } from '../benchmark/hardware.js';
-import type { AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
+import type { AutoAllow, AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { nodeKey } from '../passes/quant-common.js';
 import { MATMUL_NBITS_DEFAULTS } from '../passes/matmul-nbits.js';
@@ -244,7 +244,8 @@ function familyOpTypes(family: AutoFamily, a: ModelAnalysis): string[] {
   }
 }
 
-function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: boolean): PassSpec[] {
+/** With `recover`, prune and lowrank re-fit the changed layers on calibration samples (src/passes/recover.ts). */
+function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: boolean, recover = false): PassSpec[] {
   const steps: PassSpec[] = [...(cleanup ? [{ cleanup: {} }] : []), ...(a.float16 ? [{ fp32: {} }] : [])];
   const filter = (): Record<string, unknown> => ({
     op_types: v.opTypes ?? familyOpTypes(family, a),
@@ -267,9 +268,10 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
     case 'fp16':
       return [...steps, { fp16: {} }];
     case 'lowrank':
-      return [...steps, { lowrank: {} }];
+      return [...steps, { lowrank: recover ? { recover: {} } : {} }];
     case 'prune':
-      return [...steps, { prune: { mode: 'structured', sparsity: 0.25 } }];
+      // With recovery, half the channels: 25% of a 32-channel Conv rounds to no change (channel_multiple 16).
+      return [...steps, { prune: recover ? { mode: 'structured', sparsity: 0.5, recover: {} } : { mode: 'structured', sparsity: 0.25 } }];
     case 'int4_weight_only':
       return [...steps, { matmul_nbits: { bits: 4, block_size: 32, accuracy_level: 4 } }];
     case 'int8_weight_only':
@@ -307,7 +309,7 @@ const pct = (v: number) => `${Math.round(v * 100)}%`;
  * QDQ pays only with fast int8 dot products (VNNI, dotprod), via ConvInteger (dynamic) it is 3.6-12.6x
  * slower on x86; fp16 is 1.1-2.7x slower on CPUs without native fp16 arithmetic.
  */
-export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?: ReadonlyArray<AutoFamily>): PlanResult {
+export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?: ReadonlyArray<AutoFamily>, allow: ReadonlyArray<AutoAllow> = []): PlanResult {
   const int8Fast = !!(isa.avx512_vnni || isa.avx_vnni || isa.amx_int8 || isa.dotprod || isa.i8mm);
   const int8Ok = int8Fast || !!isa.avx2;
   const nativeFp16 = !!(isa.fp16 || isa.avx512_fp16);
@@ -323,7 +325,7 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
   const consider = (family: AutoFamily, fits: string | null, priority: number, why: string, defaultOff?: string) => {
     if (!want(family)) return;
     if (fits) skipped.push({ family, why: fits });
-    else if (defaultOff && !requested) skipped.push({ family, why: defaultOff });
+    else if (defaultOff && !requested && !(allow as readonly string[]).includes(family)) skipped.push({ family, why: defaultOff });
     else planned.push({ family, why, priority });
   };
   consider('cleanup', a.cleanupChanged ? null : 'cleanup changes nothing in this model', 100, 'lossless graph clean-up: the cheapest candidate');
@@ -346,8 +348,17 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
     'the float16 model computed in float32: CPUs without fp16 arithmetic emulate it (0.87x decode time on the bench decoder)',
   );
   consider('fp16', a.float16 ? 'the model is float16 already' : null, nativeFp16 ? 25 : 5, 'fp16 weights and compute', nativeFp16 ? undefined : 'no native fp16 arithmetic on this CPU (fp16 ran 1.1-2.7x slower on CPUs without it)');
-  consider('lowrank', hasMatMul ? null : 'no MatMul/Gemm with constant weights', 8, 'truncated SVD of large MatMul/Gemm weights (95% energy)', 'changes the function; list it in auto.recipes to try it');
-  consider('prune', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', 6, 'structured pruning of 25% of the channels', 'changes the function until fine-tuned; list it in auto.recipes to try it');
+  const recovers = (f: AutoAllow) => allow.includes(f);
+  consider(
+    'lowrank', hasMatMul ? null : 'no MatMul/Gemm with constant weights', 8,
+    recovers('lowrank') ? 'activation-aware SVD of large MatMul/Gemm weights (95% energy), re-fitted on calibration samples' : 'truncated SVD of large MatMul/Gemm weights (95% energy)',
+    'changes the function; allow it with auto.allow: [lowrank] (with recovery) or list it in auto.recipes',
+  );
+  consider(
+    'prune', hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights', 6,
+    recovers('prune') ? 'structured pruning of 50% of the channels, next layers re-fitted on calibration samples' : 'structured pruning of 25% of the channels',
+    'changes the function until fine-tuned; allow it with auto.allow: [prune] (with recovery) or list it in auto.recipes',
+  );
   // MatMulNBits (com.microsoft): the weight-only form LLM exports ship; it pays where MatMul weights dominate.
   const nbits = a.nodes.some((n) => n.opType === 'MatMul' && n.weightElements >= MATMUL_NBITS_DEFAULTS.min_elements)
     ? null : `no MatMul with a constant weight of ${MATMUL_NBITS_DEFAULTS.min_elements} elements or more`;
@@ -447,7 +458,7 @@ export interface AutoResult {
 
 export interface AutoInput {
   analysis: ModelAnalysis;
-  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes'>;
+  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes' | 'allow'>;
   /** Whether recipes start with the cleanup pass (false when cleanup failed on this model). */
   cleanup: boolean;
   env: AutoEnv;
@@ -484,7 +495,9 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   const sensitivity: AutoReport['sensitivity'] = [];
   // Measuring needs time too: stop building once less than this is left.
   const measureReserve = Math.max(6000, input.options.time_budget_s * 1000 * 0.15);
-  const plan = planTrials(a, env.isa, input.options.recipes);
+  const allow = input.options.allow ?? [];
+  const plan = planTrials(a, env.isa, input.options.recipes, allow);
+  const recoverFamily = (f: AutoFamily) => (allow as readonly string[]).includes(f);
   env.log(`auto: ${plan.planned.map((p) => p.family).join(', ') || 'nothing'} to try${plan.skipped.length ? `; skipped ${plan.skipped.map((s) => s.family).join(', ')}` : ''}`);
 
   const drop = (t: Trial) => (t.duplicateOf ? byId(t.duplicateOf)?.drop : t.drop) ?? null;
@@ -573,7 +586,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     const all = familyOpTypes(family, a);
     let id = trialId(family, variant, all);
     for (let k = 2; trials.some((t) => t.id === id); k++) id = `${trialId(family, variant, all)}-${k}`;
-    return { id, family, stage, variant, recipe: recipeFor(family, variant, a, cleanup), why, parent };
+    return { id, family, stage, variant, recipe: recipeFor(family, variant, a, cleanup, recoverFamily(family)), why, parent };
   };
 
   // 1. Base recipes, most promising first; one interleaved measurement for all of them.
@@ -660,7 +673,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
       }
       const exclude = [...(from.variant.exclude ?? []), node.key];
       try {
-        const art = await env.build(`${from.id}-without-${node.key}`, recipeFor(from.family, { ...from.variant, exclude }, a, cleanup));
+        const art = await env.build(`${from.id}-without-${node.key}`, recipeFor(from.family, { ...from.variant, exclude }, a, cleanup, recoverFamily(from.family)));
         const q = await env.evaluate(art, SENSITIVITY_SAMPLES);
         // Ranked by disagreement with fp32 where there is one: it moves with every flipped prediction.
         const d = q.agreement !== null ? 1 - q.agreement : qualityDrop(q, env.reference.quality, env.metric);

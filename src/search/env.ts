@@ -154,6 +154,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       time_budget_s: options.time_budget_s ?? defaultTimeBudgetS(refBytes.length),
       latency_ratio_max: options.latency_ratio_max ?? 1,
       recipes: options.recipes,
+      ...(options.allow ? { allow: options.allow } : {}),
     },
   });
 }
