@@ -6,7 +6,33 @@
 import type { Model } from '../model/onnx.js';
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import type { RecoveryNote } from './recover.js';
+
+/* prune/lowrank `recover` (./recover.ts) reports these. */
+/** One recovered layer, as the pass reports it (PassNote.recovery.layers). */
+export interface RecoveredLayer {
+  /** The node whose output was matched (prune: the consumer whose weights were re-fitted). */
+  node: string;
+  /** prune: the node whose channels were removed. */
+  pruned?: string;
+  method: 'channel selection + least squares' | 'whitened SVD + least squares';
+  /** Relative output error ‖Ŷ − Y‖/‖Y‖ on the calibration samples without recovery. */
+  error_before: number;
+  /** The same after recovery. */
+  error_after: number;
+  /** Rows of X seen (samples × positions). */
+  rows: number;
+}
+
+export interface RecoveryNote {
+  samples: number;
+  /** Wall time of the recovery. */
+  seconds: number;
+  /** CPU time of this process meanwhile (user + system): on a shared machine, the less load-dependent figure. */
+  cpu_seconds: number;
+  layers: RecoveredLayer[];
+  /** Layers the pass changed but could not recover, with the reason. */
+  skipped: string[];
+}
 
 /** What a pass reports beyond its model, for the report (runRecipe collects them per step). */
 export interface PassDetails {

@@ -30,6 +30,8 @@
  * before recovery (L1 channel choice without re-fit, or the plain SVD) and after.
  */
 import Long from 'long';
+import type { RecoveredLayer, RecoveryNote } from './pass.js';
+export type { RecoveredLayer, RecoveryNote };
 import { DataType, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
 import { tensorToFloat32 } from '../model/tensor.js';
 import { consumerMap, describeNode, getFloatAttr, getInitializer, getIntAttr, getIntsAttr, getStringAttr, makeNode, removeUnusedInitializers } from '../model/graph.js';
@@ -60,31 +62,6 @@ export const recoverSchema = {
   },
 } as const;
 
-/** One recovered layer, as the pass reports it (PassNote.recovery.layers). */
-export interface RecoveredLayer {
-  /** The node whose output was matched (prune: the consumer whose weights were re-fitted). */
-  node: string;
-  /** prune: the node whose channels were removed. */
-  pruned?: string;
-  method: 'channel selection + least squares' | 'whitened SVD + least squares';
-  /** Relative output error ‖Ŷ − Y‖/‖Y‖ on the calibration samples without recovery. */
-  error_before: number;
-  /** The same after recovery. */
-  error_after: number;
-  /** Rows of X seen (samples × positions). */
-  rows: number;
-}
-
-export interface RecoveryNote {
-  samples: number;
-  /** Wall time of the recovery. */
-  seconds: number;
-  /** CPU time of this process meanwhile (user + system): on a shared machine, the less load-dependent figure. */
-  cpu_seconds: number;
-  layers: RecoveredLayer[];
-  /** Layers the pass changed but could not recover, with the reason. */
-  skipped: string[];
-}
 
 const DEFAULT_SAMPLES = 1000;
 const DEFAULT_RIDGE = 0.01;
