@@ -6,7 +6,8 @@
  *   model: <file>
  *   optimize: [{ auto: {} }]
  *
- *   npm run bench:realworld [-- --only id1,id2] [--timeout 600] [--jobs 1] [--heavy] [--doc]
+ *   npm run bench:realworld [-- --only id1,id2] [--timeout 600] [--jobs 1] [--heavy] [--with-inputs] [--doc]
+ *   npx tsx bench/realworld.ts --reread [--with-inputs] [--doc]   (rebuild the table from the work folders)
  *
  * Each model runs in its own work folder (bench/realworld/work/<id>/, gitignored) as a subprocess with a
  * timeout; its report.json is read back and one table row printed per model: exit code, the quality figure
@@ -28,11 +29,7 @@ import { parseArgs } from 'node:util';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const CORPUS = path.join(ROOT, 'bench/realworld/corpus.json');
 const MODELS = path.join(ROOT, 'bench/realworld/cache/models');
-const WORK = path.join(ROOT, 'bench/realworld/work');
-const LAST_RUN = path.join(ROOT, 'bench/realworld/last-run.md');
 const DOC = path.join(ROOT, 'docs/benchmarks.md');
-const BEGIN = '<!-- realworld:begin (bench/realworld.ts --doc writes this section) -->';
-const END = '<!-- realworld:end -->';
 /** Models at or above this many MB of float weights are the ones the size/latency goal is counted on. */
 const LARGE_MB = 1;
 
@@ -47,8 +44,22 @@ const { values: args } = parseArgs({
     jobs: { type: 'string', default: '1' },
     heavy: { type: 'boolean', default: false },
     doc: { type: 'boolean', default: false },
+    'with-inputs': { type: 'boolean', default: false },
+    reread: { type: 'boolean', default: false },
   },
 });
+
+/**
+ * Two variants: the minimal config (the yardstick), and `--with-inputs`, which adds the `inputs:` section a
+ * user writes after the first errors (corpus `inputs_config`) to see what stops a model next.
+ */
+const VARIANT = args['with-inputs'] ? 'inputs' : 'minimal';
+const WORK = path.join(ROOT, 'bench/realworld/work', VARIANT);
+const LAST_RUN = path.join(ROOT, `bench/realworld/last-run${VARIANT === 'inputs' ? '-inputs' : ''}.md`);
+const MARK = VARIANT === 'inputs' ? 'realworld-inputs' : 'realworld';
+const BEGIN = `<!-- ${MARK}:begin (bench/realworld.ts${VARIANT === 'inputs' ? ' --with-inputs' : ''} --doc writes this section) -->`;
+const END = `<!-- ${MARK}:end -->`;
+const TITLE = VARIANT === 'inputs' ? 'Real-world corpus, with the inputs a user adds after the first error' : 'Real-world corpus';
 
 interface CorpusModel {
   id: string;
@@ -60,6 +71,7 @@ interface CorpusModel {
   license: string;
   tags: string[];
   float_weight_mb: number;
+  inputs_config?: Record<string, { shape: number[]; dtype?: string; range?: [number, number] }>;
   sha256: Record<string, string>;
   note?: string;
 }
@@ -117,14 +129,22 @@ function qualityFigure(c: Candidate): string | null {
   return fidelityFigure(c.fidelity);
 }
 
+function oneLine(s: string, max = 240): string {
+  const flat = s.split(`${ROOT}/`).join('').replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
 function firstErrorLine(report: Record<string, unknown> | null, stderr: string, candidates: Candidate[]): string | null {
   const fromReport = typeof report?.error === 'string' ? report.error : null;
-  const fromStderr = stderr.split('\n').find((l) => l.startsWith('modelgate: '))?.slice('modelgate: '.length) ?? null;
+  const at = stderr.indexOf('modelgate: ');
+  const fromStderr = at >= 0 ? stderr.slice(at + 'modelgate: '.length).split(/\n(?=\S)/)[0]! : null;
   const fromCandidate = candidates.map((c) => c.error).find((e): e is string => typeof e === 'string') ?? null;
-  const line = fromReport ?? fromStderr ?? fromCandidate;
-  if (line) return line.split('\n')[0]!.trim();
+  const message = fromReport ?? fromStderr ?? fromCandidate;
+  // ORT's messages run over several lines ("... for the following indices / index: 0 Got: 1 Expected: 2"):
+  // keep the message whole on one line, cut before ORT's boilerplate advice.
+  if (message) return oneLine(message.replace(/\s*Please fix either the inputs\/outputs or the model\.?/, ''));
   const crash = stderr.split('\n').map((l) => l.trim()).filter((l) => /error/i.test(l));
-  return crash[0] ?? null;
+  return crash[0] ? oneLine(crash[0]) : null;
 }
 
 function runCli(cwd: string, timeoutS: number): Promise<{ exit: number | null; timedOut: boolean; stderr: string; seconds: number }> {
@@ -158,10 +178,24 @@ async function runModel(m: CorpusModel, timeoutS: number): Promise<Result> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(src)) copyFileSync(path.join(src, f), path.join(dir, f));
-  writeFileSync(path.join(dir, 'modelgate.yml'), `model: ${main}\noptimize: [{ auto: {} }]\n`);
+  // JSON is YAML: the inputs section is written as one flow mapping.
+  const inputs = VARIANT === 'inputs' && m.inputs_config ? `inputs: ${JSON.stringify(m.inputs_config)}\n` : '';
+  writeFileSync(path.join(dir, 'modelgate.yml'), `model: ${main}\n${inputs}optimize: [{ auto: {} }]\n`);
   const run = await runCli(dir, timeoutS);
+  const result = readResult(m.id, dir, {
+    ran_at: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    seconds: Math.round(run.seconds), exit: run.exit, timed_out: run.timedOut,
+  }, run.timedOut ? `timed out after ${timeoutS} s` : null);
+  writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+  return result;
+}
+
+/** A model's row from what its run left in its work folder (out/report.json, stderr.txt). */
+function readResult(id: string, dir: string, run: Pick<Result, 'ran_at' | 'seconds' | 'exit' | 'timed_out'>, timeoutError: string | null): Result {
   const reportPath = path.join(dir, 'out', 'report.json');
   const report = existsSync(reportPath) ? (JSON.parse(readFileSync(reportPath, 'utf8')) as Record<string, unknown>) : null;
+  const stderrPath = path.join(dir, 'stderr.txt');
+  const stderr = existsSync(stderrPath) ? readFileSync(stderrPath, 'utf8') : '';
   const candidates = (report?.candidates ?? []) as Candidate[];
   const reference = candidates.find((c) => c.id === (report?.reference ?? 'reference'));
   const others = candidates.filter((c) => c !== reference);
@@ -170,21 +204,16 @@ async function runModel(m: CorpusModel, timeoutS: number): Promise<Result> {
   const p50Ratio = selected && reference?.latency && selected.latency
     ? selected === reference ? 1 : (selected.latency.ratio ?? selected.latency.p50_ms / reference.latency.p50_ms)
     : null;
-  const result: Result = {
-    id: m.id,
-    ran_at: new Date().toISOString().slice(0, 16).replace('T', ' '),
-    seconds: Math.round(run.seconds),
-    exit: run.exit,
-    timed_out: run.timedOut,
+  return {
+    id,
+    ...run,
     quality: others.map((c) => ({ id: c.id, figure: qualityFigure(c) })),
     selected: selectedId,
     size_ratio: selected && reference ? selected.bytes / reference.bytes : null,
     p50_ratio: p50Ratio,
     p50_ci95: selected && selected !== reference ? (selected.latency?.ratio_ci95 ?? null) : null,
-    error: run.timedOut ? `timed out after ${timeoutS} s` : firstErrorLine(report, run.stderr, candidates),
+    error: timeoutError ?? firstErrorLine(report, stderr, candidates),
   };
-  writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
-  return result;
 }
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -198,7 +227,7 @@ const smallAndFast = (r: Result): boolean => r.size_ratio !== null && r.size_rat
 
 function table(models: CorpusModel[], results: Map<string, Result>, thisRun: Set<string>): string {
   const lines = [
-    '| model | format | tags | float MB | exit | quality per candidate | selected | size× | p50× | s | error (first line) |',
+    '| model | format | tags | float MB | exit | quality per candidate | selected | size× | p50× | s | error |',
     '|---|---|---|---:|---:|---|---|---:|---:|---:|---|',
   ];
   for (const m of models) {
@@ -244,13 +273,20 @@ async function main(): Promise<void> {
   const models = loadCorpus();
   const only = args.only ? new Set(args.only.split(',').map((s) => s.trim()).filter(Boolean)) : null;
   if (only) for (const id of only) if (!models.some((m) => m.id === id)) throw new Error(`--only: no corpus model "${id}" (ids: ${models.map((m) => m.id).join(', ')})`);
-  const chosen = models.filter((m) => (only ? only.has(m.id) : args.heavy || !m.tags.includes('heavy')));
+  const chosen = args.reread ? [] : models.filter((m) => (only ? only.has(m.id) : args.heavy || !m.tags.includes('heavy')));
   const timeoutS = Number(args.timeout);
   const jobs = Math.max(1, Number(args.jobs));
   const results = new Map<string, Result>();
   for (const m of models) {
     const f = path.join(WORK, m.id, 'result.json');
-    if (existsSync(f)) results.set(m.id, JSON.parse(readFileSync(f, 'utf8')) as Result);
+    if (!existsSync(f)) continue;
+    let r = JSON.parse(readFileSync(f, 'utf8')) as Result;
+    // --reread: recompute a row from its work folder (after this script's read-out changed), keeping its run facts.
+    if (args.reread) {
+      r = readResult(m.id, path.dirname(f), r, r.timed_out ? r.error : null);
+      writeFileSync(f, JSON.stringify(r, null, 2) + '\n');
+    }
+    results.set(m.id, r);
   }
   const thisRun = new Set<string>();
   const t0 = performance.now();
@@ -272,7 +308,9 @@ async function main(): Promise<void> {
     `Generated by \`${cmd}\` on ${date}; this run: ${thisRun.size} models in ${seconds} s (jobs ${jobs}, timeout ${timeoutS} s per model).`,
     '',
     `- Machine: ${machineNote()}. Other work shared the cores: compare ratios, not milliseconds.`,
-    `- Config per model, as a new user writes it first: \`model: <file>\` and \`optimize: [{ auto: {} }]\`; nothing else (no inputs, no dataset, no gate). CLI: \`${path.relative(ROOT, TSX)} ${path.relative(ROOT, CLI_ENTRY)} run\`.`,
+    VARIANT === 'inputs'
+      ? `- Config per model: \`model: <file>\`, the corpus's \`inputs_config\` as \`inputs:\` where the model has dynamic non-batch dimensions, state or scalar inputs, and \`optimize: [{ auto: {} }]\`; no dataset, no gate. CLI: \`${path.relative(ROOT, TSX)} ${path.relative(ROOT, CLI_ENTRY!)} run\`.`
+      : `- Config per model, as a new user writes it first: \`model: <file>\` and \`optimize: [{ auto: {} }]\`; nothing else (no inputs, no dataset, no gate). CLI: \`${path.relative(ROOT, TSX)} ${path.relative(ROOT, CLI_ENTRY!)} run\`.`,
     '- quality: per candidate besides the reference, accuracy (acc), top-1 agreement with the reference (agr) or numerical fidelity (snr/cos), else none. size× and p50× are the selected candidate\'s against the reference (p50× with its 95% CI); "–" when nothing was selected.',
     '',
     ...summary(models, results),
@@ -280,11 +318,11 @@ async function main(): Promise<void> {
     table(models, results, thisRun),
     '',
   ].join('\n');
-  writeFileSync(LAST_RUN, `# Real-world corpus: last run\n\n${body}`);
+  writeFileSync(LAST_RUN, `# ${TITLE}: last run\n\n${body}`);
   process.stdout.write(`${body}\nwritten: ${path.relative(ROOT, LAST_RUN)}\n`);
   if (args.doc) {
     const doc = readFileSync(DOC, 'utf8');
-    const section = `${BEGIN}\n## Real-world corpus\n\n${body}${END}`;
+    const section = `${BEGIN}\n## ${TITLE}\n\n${body}${END}`;
     const start = doc.indexOf(BEGIN);
     const end = doc.indexOf(END);
     const next = start >= 0 && end > start ? doc.slice(0, start) + section + doc.slice(end + END.length) : `${doc.trimEnd()}\n\n${section}\n`;

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeModel, dimsOf, elementCount, toNumber, DataType, type Graph } from '../../src/model/onnx.js';
+import { decodeModel, dimsOf, elementCount, toNumber, DataType, onnx } from '../../src/model/onnx.js';
 import { decodeTflite } from '../../src/export/tflite/flatbuffer.js';
 import { TensorType } from '../../src/export/tflite/schema.js';
 
@@ -44,20 +44,20 @@ function describeOnnx(bytes: Uint8Array, file: string): ModelFacts {
     if (t.dataType === DataType.FLOAT16) facts.fp16Bytes += b;
     if (inConstant) facts.constantFloatBytes += b;
   };
-  const walk = (graph: Graph, nested: boolean): void => {
+  const walk = (graph: onnx.IGraphProto, nested: boolean): void => {
     for (const t of graph.initializer ?? []) count(t, false);
     for (const n of graph.node ?? []) {
       if (n.opType === 'Constant') for (const a of n.attribute ?? []) if (a.t) count(a.t, true);
       for (const a of n.attribute ?? []) {
         const bodies = [...(a.g ? [a.g] : []), ...(a.graphs ?? [])];
         if (bodies.length > 0 && !nested) facts.subgraphs++;
-        for (const body of bodies) walk(body as Graph, true);
+        for (const body of bodies) walk(body, true);
       }
     }
   };
   walk(g, false);
   const inits = new Set((g.initializer ?? []).map((t) => t.name));
-  const sig = (v: (typeof g.input)[number]): string =>
+  const sig = (v: onnx.IValueInfoProto): string =>
     `${v.name}${shapeText((v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam || toNumber(d.dimValue as number)))}`;
   facts.inputs = (g.input ?? []).filter((v) => !inits.has(v.name)).map(sig);
   facts.outputs = (g.output ?? []).map(sig);
