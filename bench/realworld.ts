@@ -25,6 +25,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { hasQuality, readResult, smallAndFast, type CorpusModel, type Result } from './realworld/readout.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const CORPUS = path.join(ROOT, 'bench/realworld/corpus.json');
@@ -61,90 +62,8 @@ const BEGIN = `<!-- ${MARK}:begin (bench/realworld.ts${VARIANT === 'inputs' ? ' 
 const END = `<!-- ${MARK}:end -->`;
 const TITLE = VARIANT === 'inputs' ? 'Real-world corpus, with the inputs a user adds after the first error' : 'Real-world corpus';
 
-interface CorpusModel {
-  id: string;
-  package: string;
-  version: string;
-  path: string;
-  format: string;
-  opset?: number;
-  license: string;
-  tags: string[];
-  float_weight_mb: number;
-  inputs_config?: Record<string, { shape: number[]; dtype?: string; range?: [number, number] }>;
-  sha256: Record<string, string>;
-  note?: string;
-}
-
-interface Candidate {
-  id: string;
-  bytes: number;
-  accuracy: number | null;
-  agreement: number | null;
-  fidelity?: unknown;
-  latency: { p50_ms: number; ratio?: number; ratio_ci95?: [number, number] } | null;
-  [k: string]: unknown;
-}
-
-interface Result {
-  id: string;
-  /** ISO date of the run that produced this row. */
-  ran_at: string;
-  seconds: number;
-  /** Process exit code, or null when the timeout killed it. */
-  exit: number | null;
-  timed_out: boolean;
-  /** Per non-reference candidate: its quality figure, or null when it has none. */
-  quality: Array<{ id: string; figure: string | null }>;
-  selected: string | null;
-  size_ratio: number | null;
-  p50_ratio: number | null;
-  p50_ci95: [number, number] | null;
-  error: string | null;
-}
-
 function loadCorpus(): CorpusModel[] {
   return (JSON.parse(readFileSync(CORPUS, 'utf8')) as { models: CorpusModel[] }).models;
-}
-
-/** A fidelity figure in whatever shape the report gives it: the worst SNR in dB, else the worst cosine. */
-function fidelityFigure(f: unknown): string | null {
-  if (f === null || f === undefined || typeof f !== 'object') return null;
-  const nums: Array<[string, number]> = [];
-  const visit = (o: unknown, key: string): void => {
-    if (typeof o === 'number' && Number.isFinite(o)) nums.push([key, o]);
-    else if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) visit(v, k);
-  };
-  visit(f, '');
-  const snr = nums.filter(([k]) => /snr/i.test(k)).map(([, v]) => v);
-  if (snr.length > 0) return `snr ${Math.min(...snr).toFixed(1)} dB`;
-  const cos = nums.filter(([k]) => /cos/i.test(k)).map(([, v]) => v);
-  if (cos.length > 0) return `cos ${Math.min(...cos).toFixed(4)}`;
-  return null;
-}
-
-function qualityFigure(c: Candidate): string | null {
-  if (typeof c.accuracy === 'number') return `acc ${(100 * c.accuracy).toFixed(1)}%`;
-  if (typeof c.agreement === 'number') return `agr ${(100 * c.agreement).toFixed(1)}%`;
-  return fidelityFigure(c.fidelity);
-}
-
-function oneLine(s: string, max = 240): string {
-  const flat = s.split(`${ROOT}/`).join('').replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
-function firstErrorLine(report: Record<string, unknown> | null, stderr: string, candidates: Candidate[]): string | null {
-  const fromReport = typeof report?.error === 'string' ? report.error : null;
-  const at = stderr.indexOf('modelgate: ');
-  const fromStderr = at >= 0 ? stderr.slice(at + 'modelgate: '.length).split(/\n(?=\S)/)[0]! : null;
-  const fromCandidate = candidates.map((c) => c.error).find((e): e is string => typeof e === 'string') ?? null;
-  const message = fromReport ?? fromStderr ?? fromCandidate;
-  // ORT's messages run over several lines ("... for the following indices / index: 0 Got: 1 Expected: 2"):
-  // keep the message whole on one line, cut before ORT's boilerplate advice.
-  if (message) return oneLine(message.replace(/\s*Please fix either the inputs\/outputs or the model\.?/, ''));
-  const crash = stderr.split('\n').map((l) => l.trim()).filter((l) => /error/i.test(l));
-  return crash[0] ? oneLine(crash[0]) : null;
 }
 
 function runCli(cwd: string, timeoutS: number): Promise<{ exit: number | null; timedOut: boolean; stderr: string; seconds: number }> {
@@ -185,45 +104,13 @@ async function runModel(m: CorpusModel, timeoutS: number): Promise<Result> {
   const result = readResult(m.id, dir, {
     ran_at: new Date().toISOString().slice(0, 16).replace('T', ' '),
     seconds: Math.round(run.seconds), exit: run.exit, timed_out: run.timedOut,
-  }, run.timedOut ? `timed out after ${timeoutS} s` : null);
+  }, run.timedOut ? `timed out after ${timeoutS} s` : null, ROOT);
   writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
 }
 
-/** A model's row from what its run left in its work folder (out/report.json, stderr.txt). */
-function readResult(id: string, dir: string, run: Pick<Result, 'ran_at' | 'seconds' | 'exit' | 'timed_out'>, timeoutError: string | null): Result {
-  const reportPath = path.join(dir, 'out', 'report.json');
-  const report = existsSync(reportPath) ? (JSON.parse(readFileSync(reportPath, 'utf8')) as Record<string, unknown>) : null;
-  const stderrPath = path.join(dir, 'stderr.txt');
-  const stderr = existsSync(stderrPath) ? readFileSync(stderrPath, 'utf8') : '';
-  const candidates = (report?.candidates ?? []) as Candidate[];
-  const reference = candidates.find((c) => c.id === (report?.reference ?? 'reference'));
-  const others = candidates.filter((c) => c !== reference);
-  const selectedId = typeof report?.selected === 'string' ? report.selected : null;
-  const selected = candidates.find((c) => c.id === selectedId) ?? null;
-  const p50Ratio = selected && reference?.latency && selected.latency
-    ? selected === reference ? 1 : (selected.latency.ratio ?? selected.latency.p50_ms / reference.latency.p50_ms)
-    : null;
-  return {
-    id,
-    ...run,
-    quality: others.map((c) => ({ id: c.id, figure: qualityFigure(c) })),
-    selected: selectedId,
-    size_ratio: selected && reference ? selected.bytes / reference.bytes : null,
-    p50_ratio: p50Ratio,
-    p50_ci95: selected && selected !== reference ? (selected.latency?.ratio_ci95 ?? null) : null,
-    error: timeoutError ?? firstErrorLine(report, stderr, candidates),
-  };
-}
-
 const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const ratio = (r: number | null): string => (r === null ? '–' : `${r.toFixed(2)}×`);
-
-/** Every non-reference candidate has a quality figure (and there is at least one). */
-const hasQuality = (r: Result): boolean => r.quality.length > 0 && r.quality.every((q) => q.figure !== null);
-/** Not significantly slower than the reference: the p50 ratio's 95% CI reaches 1.00, or the ratio is ≤ 1. */
-const notSlower = (r: Result): boolean => r.p50_ratio !== null && (r.p50_ci95 ? r.p50_ci95[0] <= 1 : r.p50_ratio <= 1);
-const smallAndFast = (r: Result): boolean => r.size_ratio !== null && r.size_ratio <= 0.5 && notSlower(r);
 
 function table(models: CorpusModel[], results: Map<string, Result>, thisRun: Set<string>): string {
   const lines = [
@@ -272,6 +159,12 @@ function corpusTable(models: CorpusModel[]): string {
   return lines.join('\n');
 }
 
+const total = (results: Map<string, Result>): number => [...results.values()].reduce((t, r) => t + r.seconds, 0);
+function span(results: Map<string, Result>): string {
+  const at = [...results.values()].map((r) => r.ran_at).sort();
+  return at.length === 0 ? 'never' : `${at[0]} to ${at[at.length - 1]!.slice(11)} UTC`;
+}
+
 function machineNote(): string {
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(2)).join(', ');
@@ -293,7 +186,7 @@ async function main(): Promise<void> {
     let r = JSON.parse(readFileSync(f, 'utf8')) as Result;
     // --reread: recompute a row from its work folder (after this script's read-out changed), keeping its run facts.
     if (args.reread) {
-      r = readResult(m.id, path.dirname(f), r, r.timed_out ? r.error : null);
+      r = readResult(m.id, path.dirname(f), r, r.timed_out ? r.error : null, ROOT);
       writeFileSync(f, JSON.stringify(r, null, 2) + '\n');
     }
     results.set(m.id, r);
@@ -315,7 +208,9 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const cmd = `npm run bench:realworld${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const body = [
-    `Generated by \`${cmd}\` on ${date}: ${thisRun.size} models run by this invocation in ${seconds} s (jobs ${jobs}, timeout ${timeoutS} s per model); the ${results.size} rows' own run times add up to ${[...results.values()].reduce((t, r) => t + r.seconds, 0)} s.`,
+    args.reread
+      ? `Rows rebuilt on ${date} by \`${cmd}\` from the runs kept in bench/realworld/work/${VARIANT}/ (models run ${span(results)}); the ${results.size} models' run times add up to ${total(results)} s.`
+      : `Generated by \`${cmd}\` on ${date}: ${thisRun.size} models run by this invocation in ${seconds} s (jobs ${jobs}, timeout ${timeoutS} s per model); the ${results.size} rows' own run times add up to ${total(results)} s.`,
     '',
     `- Machine: ${machineNote()}. Other work shared the cores: compare ratios, not milliseconds.`,
     VARIANT === 'inputs'

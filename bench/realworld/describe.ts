@@ -48,11 +48,9 @@ function describeOnnx(bytes: Uint8Array, file: string): ModelFacts {
     for (const t of graph.initializer ?? []) count(t, false);
     for (const n of graph.node ?? []) {
       if (n.opType === 'Constant') for (const a of n.attribute ?? []) if (a.t) count(a.t, true);
-      for (const a of n.attribute ?? []) {
-        const bodies = [...(a.g ? [a.g] : []), ...(a.graphs ?? [])];
-        if (bodies.length > 0 && !nested) facts.subgraphs++;
-        for (const body of bodies) walk(body, true);
-      }
+      const bodies = (n.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]);
+      if (bodies.length > 0 && !nested) facts.subgraphs++;
+      for (const body of bodies) walk(body, true);
     }
   };
   walk(g, false);
