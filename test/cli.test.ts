@@ -37,7 +37,7 @@ describe('modelgate CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/model\.onnx: not a valid ONNX model \(truncated or corrupt protobuf/);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
-    expect(report.schemaVersion).toBe(1);
+    expect(report.schemaVersion).toBe(2);
     expect(report.passed).toBe(false);
     expect(report.error).toMatch(/not a valid ONNX model/);
     expect(existsSync(path.join(out, 'report.md'))).toBe(true);
@@ -81,7 +81,7 @@ describe('modelgate CLI', () => {
     expect([0, 1]).toContain(r.code);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
     expect(r.code).toBe(report.passed ? 0 : 1);
-    expect(report).toMatchObject({ schemaVersion: 1, tool: { name: 'modelgate' }, reference: 'reference' });
+    expect(report).toMatchObject({ schemaVersion: 2, tool: { name: 'modelgate' }, reference: 'reference' });
     expect(report.hardware.cores).toBeGreaterThan(0);
     expect(report.runtime.onnxruntime).toMatch(/^1\.\d+\.\d+$/);
     expect(report.candidates.length).toBeGreaterThanOrEqual(4);

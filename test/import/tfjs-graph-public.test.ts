@@ -57,8 +57,12 @@ describe('public TF.js graph models from @vladmandic/human@3.3.6', () => {
     expect(source.ops).toBe(21);
     expect(source.check.passed).toBe(true);
     expect(source.check.input_sensitive).toBe(true);
-    const measured = run.report.candidates.filter((c) => (c.latency?.p50_ms ?? 0) > 0);
-    expect(measured.map((c) => c.id)).toContain('reference');
-    expect(measured.length).toBeGreaterThanOrEqual(2);
+    const [reference, auto] = run.report.candidates;
+    expect(reference!.latency!.p50_ms).toBeGreaterThan(0);
+    // The search ran its recipes on the imported graph and measured them against it; when none qualifies the
+    // auto candidate is the reference again and is reported as unchanged instead of being measured twice.
+    expect(auto!.auto!.tried.length).toBeGreaterThan(0);
+    expect(auto!.auto!.tried.some((t) => t.latency_ratio !== null)).toBe(true);
+    expect(auto!.unchanged === true || (auto!.latency?.p50_ms ?? 0) > 0).toBe(true);
   }, 240_000);
 });
