@@ -48,8 +48,8 @@ export interface AppliedBudget {
 }
 
 /**
- * The budgets that apply, each with where it came from. The decoder budgets apply to decoder models only,
- * by default at the latency budget in force.
+ * The budgets that apply, each with where it came from. A decoder's latency budget is two budgets, time
+ * to first token and per-token decode time, each by default at the latency budget in force.
  */
 export function resolveBudgets(gate: GateSpec, scope: { decoder?: boolean } = {}): AppliedBudget[] {
   const out: AppliedBudget[] = [];
@@ -58,7 +58,8 @@ export function resolveBudgets(gate: GateSpec, scope: { decoder?: boolean } = {}
     else if (fallback !== undefined) out.push({ name, value: fallback, source: 'default' });
   };
   add('accuracy_drop_max', gate.accuracy_drop_max, DEFAULT_BUDGETS.accuracy_drop_max);
-  add('latency_ratio_max', gate.latency_ratio_max, DEFAULT_BUDGETS.latency_ratio_max);
+  // A decoder's latency is its two phases, each budgeted on its own.
+  if (!scope.decoder) add('latency_ratio_max', gate.latency_ratio_max, DEFAULT_BUDGETS.latency_ratio_max);
   add('size_bytes_max', gate.size_bytes_max);
   add('fidelity_min_snr_db', gate.fidelity_min_snr_db, DEFAULT_BUDGETS.fidelity_min_snr_db);
   if (scope.decoder) {

@@ -6,6 +6,7 @@ import { recipeOf, REFERENCE_ID } from '../candidates/types.js';
 import type { CandidateResult } from '../gate/result.js';
 import { latencyPercentiles } from './charts.js';
 import type { CandidateReport } from './types.js';
+import { summarizeDecoderLatency } from '../benchmark/decoder.js';
 
 const rel = (outDir: string, file: string) => path.relative(outDir, file).split(path.sep).join('/');
 
@@ -16,6 +17,9 @@ function gzipBytes(r: CandidateResult): number | undefined {
   const files = c.provenance.kind === 'tfjs-export' ? c.provenance.files.map((f) => path.join(path.dirname(c.file), f)) : [c.file];
   return files.reduce((n, f) => n + gzipSync(readFileSync(f), { level: 9 }).length, 0);
 }
+
+/** JSON has no Infinity: an infinite SNR (identical outputs) is written as null, a zero reference against noise (-Infinity) as -999. */
+const finite = (v: number): number | null => (v === Infinity ? null : Number.isFinite(v) ? v : -999);
 
 export function candidateReport(r: CandidateResult, outDir: string): CandidateReport {
   const c = r.candidate;
@@ -49,6 +53,24 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (p.kind === 'auto') out.auto = p.search;
   if (Object.keys(c.runtimeOptions).length > 0) out.runtime_options = c.runtimeOptions;
   if (r.sameAsReference) out.unchanged = true;
+  if (r.fidelity) {
+    const f = r.fidelity;
+    out.fidelity = {
+      samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
+      outputs: f.outputs.map((o) => ({ name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error })),
+    };
+  }
+  if (r.decoder) {
+    const vs = r.decoder.vsReference;
+    out.decoder = summarizeDecoderLatency(r.decoder.latency, vs ? { ttft: vs.ttft, decode: vs.decode } : undefined);
+  }
+  if (r.decoderQuality) {
+    const q = r.decoderQuality;
+    out.decoder_quality = {
+      top1_agreement: q.top1_agreement, cosine: q.cosine, snr_db: finite(q.snr_db), max_abs_error: q.max_abs_error,
+      positions: q.positions, prompts: q.prompts, prompt_length: q.prompt_length, decode_steps: q.decode_steps,
+    };
+  }
   if (r.error) out.error = r.error;
   return out;
 }
