@@ -31,7 +31,8 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
     file: c.file ? rel(outDir, c.file) : '',
     bytes: c.bytes,
     accuracy: r.quality?.accuracy ?? null,
-    agreement: c.id === REFERENCE_ID ? null : r.quality?.agreement ?? null,
+    // A top-1 over a single value or a map's pixels is no agreement figure: the fidelity is.
+    agreement: c.id === REFERENCE_ID || r.fidelity?.top1_fits === false ? null : r.decoderQuality?.top1_agreement ?? r.quality?.agreement ?? null,
     latency: lat
       ? {
           batch: lat.batch, threads: lat.threads, p50_ms: lat.p50_ms, p90_ms: lat.p90_ms, p99_ms: lat.p99_ms, samples: lat.samples,

@@ -100,7 +100,7 @@ const AUTO_MAX_ROWS = 40;
 function autoDetails(id: string, a: AutoReport): string[] {
   // Three decimals: whether a ratio is above or below 1.00 is what decided many of these rows.
   const ratio = (r: number | null, ci?: [number, number] | null) => (r === null ? '–' : `${r.toFixed(3)}×${ci ? ` (${ci[0].toFixed(3)}–${ci[1].toFixed(3)})` : ''}`);
-  const drop = (d: number | null) => (d === null ? '–' : a.quality_basis === 'mse' ? signed(d, 6) : a.quality_basis === 'agreement' ? `${pct(1 - d)} agree` : signed(-d * 100, 2, ' pt'));
+  const drop = (d: number | null) => (d === null ? '–' : a.quality_basis === 'mse' ? signed(d, 6) : a.quality_basis === 'agreement' ? `${pct(1 - d)} agree` : a.quality_basis === 'fidelity' ? `${d === 0 ? '∞' : (-10 * Math.log10(d)).toFixed(1)} dB` : signed(-d * 100, 2, ' pt'));
   const tried = a.tried.slice(0, AUTO_MAX_ROWS).map((t) => {
     const size = t.bytes === null ? '–' : `${formatBytes(t.bytes)}${t.size_ratio !== null ? ` (${t.size_ratio.toFixed(2)}×)` : ''}`;
     const latency = t.confirm_ratio !== undefined ? `${ratio(t.latency_ratio, t.latency_ci95)}, then ${ratio(t.confirm_ratio, t.confirm_ci95)}` : ratio(t.latency_ratio, t.latency_ci95);

@@ -14,6 +14,7 @@ import { calibrationFeeds, type Dataset } from '../data/dataset.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { evaluateCandidate } from '../evaluate/evaluate-all.js';
+import { FIDELITY_SAMPLES, measureFidelity, probeTop1Fits } from '../evaluate/fidelity.js';
 import { comparePair, measureRuns } from '../benchmark/measure.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
@@ -21,7 +22,7 @@ import type { PassContext } from '../passes/pass.js';
 import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
 import {
-  DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, runAuto, type AutoArtifact, type AutoEnv, type AutoOptions, type AutoQuality,
+  DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, qualityBasis, runAuto, type AutoArtifact, type AutoEnv, type AutoOptions, type AutoQuality,
   type AutoReport, type AutoResult,
 } from './auto.js';
 
@@ -46,6 +47,8 @@ export interface AutoSearchContext {
   /** Where trial models go while the search runs (removed afterwards). Default: a temp dir. */
   workDir?: string;
   isa?: Partial<IsaFlags>;
+  /** The gate's fidelity budget: the quality budget when there are no labels and top-1 does not fit the output. */
+  fidelityMinSnrDb?: number;
   log: (message: string) => void;
 }
 
@@ -87,6 +90,10 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       metric: ctx.metric, threads, ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
     });
   const ref = await evaluateFile(refFile, {}, `${name}: reference`);
+  const refRunnable = { id: `${name}: reference`, file: refFile, runtimeKind: 'onnxruntime' as const, runtimeOptions: {}, batch };
+  // Without labels, a single-value or dense-map output has no top-1 to agree on: trials are then judged on fidelity.
+  const refQuality: AutoQuality = { ...quality(ref), top1_fits: await probeTop1Fits(refRunnable, dataset, threads) };
+  const onFidelity = qualityBasis(refQuality, ctx.metric) === 'fidelity';
 
   // Cleanup runs once: every recipe starts with it, and the analysis must see the node names the quantizers will see.
   let cleaned = model;
@@ -120,7 +127,12 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       return { id, bytes: bytes.length, runtime: result.runtime, digest: digestOf(bytes, result.runtime) };
     },
     async evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality> {
-      return quality(await evaluateFile(files.get(artifact.id)!, artifact.runtime, `${name}: ${artifact.id}`, ref.predictions, samples));
+      const file = files.get(artifact.id)!;
+      const q = quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref.predictions, samples));
+      if (!onFidelity) return q;
+      const trial = { id: `${name}: ${artifact.id}`, file, runtimeKind: 'onnxruntime' as const, runtimeOptions: artifact.runtime, batch };
+      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads });
+      return { ...q, snr_db: f.snr_db };
     },
     async measure(artifacts: AutoArtifact[], timeBudgetMs: number) {
       const runs = await measureRuns(
@@ -136,7 +148,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
         return { ratio: pair.comparison.ratio, ci95: pair.comparison.ci95, p50_ms: pair.candidate.p50_ms, reference_p50_ms: pair.baseline.p50_ms };
       });
     },
-    reference: { bytes: refBytes.length, digest: digestOf(refBytes, {}), quality: quality(ref) },
+    reference: { bytes: refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
     metric: ctx.metric,
     isa: ctx.isa ?? hardwareFingerprint().isa,
     now: () => performance.now(),
@@ -151,6 +163,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       time_budget_s: options.time_budget_s ?? defaultTimeBudgetS(refBytes.length),
       latency_ratio_max: options.latency_ratio_max ?? 1,
       recipes: options.recipes,
+      ...(ctx.fidelityMinSnrDb !== undefined ? { fidelity_min_snr_db: ctx.fidelityMinSnrDb } : {}),
     },
   });
 }
