@@ -15,6 +15,7 @@ import type { Dataset } from '../../src/data/dataset.js';
 import type { Candidate } from '../../src/candidates/types.js';
 import { runGate } from '../../src/commands/run.js';
 import { checkReport } from '../../src/report/validate.js';
+import { searchAuto } from '../../src/search/env.js';
 import { randn, rng } from '../passes/fixtures.js';
 
 function model(nodes: onnx.INodeProto[], inits: onnx.ITensorProto[], inputs: onnx.IValueInfoProto[], outputs: onnx.IValueInfoProto[]): Model {
@@ -150,5 +151,25 @@ describe('fidelity', () => {
       expect(r.report.selected).not.toBe('broken');
       expect(r.exitCode).toBe(0);
     }
+  }, 120_000);
+
+  it('auto judges a one-logit classifier on fidelity instead of rejecting every candidate', async () => {
+    const result = await searchAuto('auto', { time_budget_s: 30, recipes: ['dynamic', 'weight_only'], latency_ratio_max: 100 }, undefined, {
+      model: sigmoidModel(), dataset: dataset(64, 100), inputs: [{ name: 'x', dtype: 'float32', shape: [1, 64], dynamicBatch: true }],
+      metric: 'top1', benchmark: { batch: 1, threads: 1, warmup: 2, runs: 10, measurements: 1 }, log: () => {},
+    });
+    const r = result.report;
+    expect(r.quality_basis).toBe('fidelity');
+    expect(r.accuracy_drop_max).toBeCloseTo(0.01, 12); // 20 dB as a noise-to-signal ratio
+    const base = r.tried.filter((t) => t.stage === 'base');
+    expect(base.length).toBe(2);
+    for (const t of base) {
+      expect(t.agreement).toBeNull();
+      expect(t.drop).not.toBeNull();
+      expect(t.drop!).toBeLessThan(0.01);
+      expect(t.outcome).not.toMatch(/accuracy/);
+    }
+    expect(result.winner).not.toBe('reference');
+    expect(r.reason).toMatch(/SNR \d+\.\d dB against fp32 \(budget: an SNR of at least 20\.0 dB\)/);
   }, 120_000);
 });
