@@ -906,7 +906,8 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
       "enum": [
         "accuracy",
         "agreement",
-        "mse"
+        "mse",
+        "fidelity"
       ]
     },
     "OpMix": {
