@@ -8,21 +8,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config, OptimizeSpec, PassSpec, AutoCandidateSpec } from '../config/types.js';
-import { encodeModel, type Model } from '../model/onnx.js';
+import { encodeModel, loadModel, type Model } from '../model/onnx.js';
 import type { IoSpec } from '../model/io.js';
 import { calibrationFeeds, type Dataset } from '../data/dataset.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { evaluateCandidate } from '../evaluate/evaluate-all.js';
 import { FIDELITY_SAMPLES, measureFidelity, probeTop1Fits } from '../evaluate/fidelity.js';
-import { comparePair, measureRuns } from '../benchmark/measure.js';
+import { BOOTSTRAP_SEED, comparePair, measureRuns } from '../benchmark/measure.js';
+import { compareDecoderLatency, measureDecoderLatency } from '../benchmark/decoder.js';
+import { decoderQuality } from '../evaluate/decoder-quality.js';
+import { decoderSignature, isDecoderModel, type DecoderSignature } from '../model/decoder.js';
+import { OrtSession } from '../runtime/session.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
 import type { PassContext } from '../passes/pass.js';
 import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
 import {
-  DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, qualityBasis, runAuto, type AutoArtifact, type AutoEnv, type AutoOptions, type AutoQuality,
+  DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, qualityBasis, runAuto, type AutoArtifact, type AutoEnv, type AutoLatency, type AutoOptions, type AutoQuality,
   type AutoReport, type AutoResult,
 } from './auto.js';
 
@@ -89,10 +93,14 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
       metric: ctx.metric, threads, ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
     });
-  const ref = await evaluateFile(refFile, {}, `${name}: reference`);
+  // A decoder is judged as the pipeline judges it: next-token agreement on seeded prompts, prefill and decode latency.
+  const decoder = isDecoderModel(model) ? decoderSignature(model, 'the model') : null;
+  const ref = decoder ? null : await evaluateFile(refFile, {}, `${name}: reference`);
   const refRunnable = { id: `${name}: reference`, file: refFile, runtimeKind: 'onnxruntime' as const, runtimeOptions: {}, batch };
   // Without labels, a single-value or dense-map output has no top-1 to agree on: trials are then judged on fidelity.
-  const refQuality: AutoQuality = { ...quality(ref), top1_fits: await probeTop1Fits(refRunnable, dataset, threads) };
+  const refQuality: AutoQuality = ref
+    ? { ...quality(ref), top1_fits: await probeTop1Fits(refRunnable, dataset, threads) }
+    : { accuracy: null, agreement: null, mse: null, top1_fits: true };
   const onFidelity = qualityBasis(refQuality, ctx.metric) === 'fidelity';
 
   // Cleanup runs once: every recipe starts with it, and the analysis must see the node names the quantizers will see.
@@ -128,13 +136,15 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     },
     async evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality> {
       const file = files.get(artifact.id)!;
-      const q = quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref.predictions, samples));
+      if (decoder) return decoderTrialQuality(refFile, file, artifact.runtime, decoder, threads, `${name}: ${artifact.id}`);
+      const q = quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref!.predictions, samples));
       if (!onFidelity) return q;
       const trial = { id: `${name}: ${artifact.id}`, file, runtimeKind: 'onnxruntime' as const, runtimeOptions: artifact.runtime, batch };
       const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads });
       return { ...q, snr_db: f.snr_db };
     },
     async measure(artifacts: AutoArtifact[], timeBudgetMs: number) {
+      if (decoder) return measureDecoderTrials(refFile, artifacts.map((a) => ({ file: files.get(a.id)!, runtime: a.runtime })), ctx, timeBudgetMs);
       const runs = await measureRuns(
         [
           { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
@@ -176,4 +186,41 @@ export function failedReport(options: AutoOptions, message: string): AutoReport 
     model: { mix: { conv: 0, matmul: 0, recurrent: 0, attention: 0 }, quantizable_nodes: 0, recurrent: false, attention: false },
     tried: [], skipped: [], pareto: [], sensitivity: [],
   };
+}
+
+/** A decoder trial's quality: next-token top-1 agreement with the reference on seeded prompts (its logits' SNR alongside). */
+async function decoderTrialQuality(refFile: string, file: string, runtime: RuntimeOptions, sig: DecoderSignature, threads: number, label: string): Promise<AutoQuality> {
+  const candSig = decoderSignature(loadModel(file, { inlineExternalData: false }), label);
+  const ref = await OrtSession.create(refFile, { intraOpThreads: threads }, 'reference');
+  try {
+    const cand = await OrtSession.create(file, { ...runtime, intraOpThreads: threads }, label);
+    try {
+      const q = await decoderQuality(ref, cand, sig, {}, candSig);
+      return { accuracy: null, agreement: q.top1_agreement, mse: null, snr_db: q.snr_db };
+    } finally {
+      await cand.release();
+    }
+  } finally {
+    await ref.release();
+  }
+}
+
+/**
+ * Decoder trials against the reference: prefill and decode interleaved; a trial's ratio is the worse of
+ * the two phases, so the search keeps only what is not slower at either.
+ */
+async function measureDecoderTrials(refFile: string, trials: Array<{ file: string; runtime: RuntimeOptions }>, ctx: AutoSearchContext, timeBudgetMs: number): Promise<AutoLatency[]> {
+  const threads = ctx.benchmark.threads;
+  const models = [{ id: 'reference', path: refFile, runtime: { intraOpThreads: threads } }, ...trials.map((t, i) => ({ id: `trial-${i}`, path: t.file, runtime: { ...t.runtime, intraOpThreads: threads } }))];
+  const out = await measureDecoderLatency(models, {
+    prefillTokens: ctx.benchmark.decoder?.prefill_tokens ?? 128, warmupMin: ctx.benchmark.warmup, minSamples: Math.min(ctx.benchmark.runs, SEARCH_MIN_SAMPLES), timeBudgetMs: timeBudgetMs / 2,
+  });
+  const ref = out.get('reference')!;
+  return trials.map((_, i) => {
+    const c = out.get(`trial-${i}`)!;
+    const cmp = compareDecoderLatency(ref, c, 1, BOOTSTRAP_SEED);
+    const worse = cmp.decode.ratio >= cmp.ttft.ratio ? 'decode' : 'ttft';
+    const phase = worse === 'decode' ? { c: c.decode, r: ref.decode } : { c: c.prefill, r: ref.prefill };
+    return { ratio: cmp[worse].ratio, ci95: cmp[worse].ci95, p50_ms: phase.c.p50_ms, reference_p50_ms: phase.r.p50_ms };
+  });
 }

@@ -56,4 +56,39 @@ describe('decoder through the pipeline', () => {
     expect(r.report.gate!.budgets!.map((b) => `${b.name}:${b.source}`)).toEqual(['accuracy_drop_max:config', 'fidelity_min_snr_db:default', 'ttft_ratio_max:config', 'decode_ratio_max:config']);
     expect(r.exitCode).toBe(0);
   }, 180_000);
+
+  it('auto tries int4 and int8 MatMulNBits on a decoder, judged on next-token agreement and decoder latency', async () => {
+    const d = buildTinyDecoder({ dtype: 'float32', layers: 1, vocab: 256 });
+    const sub = path.join(dir, 'auto');
+    saveModel(d.model, path.join(sub, 'decoder.onnx'));
+    const kv = (l: number, kind: string) => `  past_key_values.${l}.${kind}: { shape: [1, ${d.heads}, 1, ${d.headDim}] }`;
+    writeFileSync(path.join(sub, 'modelgate.yml'), [
+      'model: decoder.onnx',
+      'inputs:',
+      '  input_ids: { shape: [1, 8] }',
+      '  attention_mask: { shape: [1, 8] }',
+      '  position_ids: { shape: [1, 8] }',
+      kv(0, 'key'), kv(0, 'value'),
+      'optimize:',
+      '  - { name: auto, auto: { time_budget_s: 60, recipes: [int4_weight_only, int8_weight_only], latency_ratio_max: 50, accuracy_drop_max: 0.5 } }',
+      'benchmark: { warmup: 2, runs: 6, measurements: 1, decoder: { prefill_tokens: 16 } }',
+      'gate: { ttft_ratio_max: 50, decode_ratio_max: 50, accuracy_drop_max: 0.5 }',
+    ].join('\n') + '\n');
+    const r = await runGate({ configPath: path.join(sub, 'modelgate.yml'), outDir: path.join(sub, 'out') });
+    expect(r.error).toBeUndefined();
+    const c = r.report.candidates.find((x) => x.id === 'auto')!;
+    const auto = c.auto!;
+    expect(auto.quality_basis).toBe('agreement');
+    const base = auto.tried.filter((t) => t.stage === 'base');
+    expect(base.map((t) => t.id).sort()).toEqual(['int4_weight_only', 'int8_weight_only']);
+    for (const t of base) {
+      expect(t.agreement).toBeGreaterThan(0.5);
+      expect(t.latency_ratio).toBeGreaterThan(0);
+      expect(t.size_ratio).toBeLessThan(0.6);
+    }
+    expect(auto.winner).not.toBe('reference');
+    expect(c.recipe).toEqual(auto.recipe);
+    expect(c.decoder!.ttft_ratio).toBeGreaterThan(0);
+    expect(c.decoder_quality!.top1_agreement).toBeGreaterThan(0.5);
+  }, 240_000);
 });
