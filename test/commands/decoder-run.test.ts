@@ -70,7 +70,7 @@ describe('decoder through the pipeline', () => {
       '  position_ids: { shape: [1, 8] }',
       kv(0, 'key'), kv(0, 'value'),
       'optimize:',
-      '  - { name: auto, auto: { time_budget_s: 60, recipes: [int4_weight_only, int8_weight_only], latency_ratio_max: 50, accuracy_drop_max: 0.5 } }',
+      '  - { name: auto, auto: { time_budget_s: 25, recipes: [int4_weight_only, int8_weight_only], latency_ratio_max: 50, accuracy_drop_max: 0.5 } }',
       'benchmark: { warmup: 2, runs: 6, measurements: 1, decoder: { prefill_tokens: 16 } }',
       'gate: { ttft_ratio_max: 50, decode_ratio_max: 50, accuracy_drop_max: 0.5 }',
     ].join('\n') + '\n');
