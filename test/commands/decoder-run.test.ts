@@ -9,11 +9,13 @@ import { checkReport } from '../../src/report/validate.js';
 import { buildTinyDecoder } from '../support/tiny-decoder.js';
 
 describe('decoder through the pipeline', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-decoder-run-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const root = mkdtempSync(path.join(os.tmpdir(), 'mg-decoder-run-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('reports prefill and decode latency and next-token quality for the int4 and int8 candidates', async () => {
-    const d = buildTinyDecoder({ dtype: 'float32', layers: 1, vocab: 256 });
+  // fp32, and fp16 as GPU-oriented exports ship it (fp16 weights, cache and logits).
+  it.each(['float32', 'float16'] as const)('reports prefill and decode latency and next-token quality for the int4 and int8 candidates (%s)', async (dtype) => {
+    const d = buildTinyDecoder({ dtype, layers: 1, vocab: 256 });
+    const dir = path.join(root, dtype);
     saveModel(d.model, path.join(dir, 'decoder.onnx'));
     // The config cannot say an empty past (a 0 dimension) yet; the decoder path never feeds these shapes:
     // its prompts and caches are its own (src/model/decoder.ts).
@@ -59,7 +61,7 @@ describe('decoder through the pipeline', () => {
 
   it('auto tries int4 and int8 MatMulNBits on a decoder, judged on next-token agreement and decoder latency', async () => {
     const d = buildTinyDecoder({ dtype: 'float32', layers: 1, vocab: 256 });
-    const sub = path.join(dir, 'auto');
+    const sub = path.join(root, 'auto');
     saveModel(d.model, path.join(sub, 'decoder.onnx'));
     const kv = (l: number, kind: string) => `  past_key_values.${l}.${kind}: { shape: [1, ${d.heads}, 1, ${d.headDim}] }`;
     writeFileSync(path.join(sub, 'modelgate.yml'), [
