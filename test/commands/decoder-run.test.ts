@@ -56,6 +56,8 @@ describe('decoder through the pipeline', () => {
     // int8 keeps the logits closer than int4.
     expect(int8!.decoder_quality!.snr_db!).toBeGreaterThan(int4!.decoder_quality!.snr_db!);
     expect(r.report.gate!.budgets!.map((b) => `${b.name}:${b.source}`)).toEqual(['accuracy_drop_max:config', 'fidelity_min_snr_db:default', 'ttft_ratio_max:config', 'decode_ratio_max:config']);
+    expect(r.markdown).toContain('| candidate | time to first token | per token | tokens/s | next-token agreement | logit SNR |');
+    expect(r.markdown).toMatch(/\| int4 \| [\d.]+ ms \([\d.]+×, [\d.]+–[\d.]+\) \|/);
     expect(r.exitCode).toBe(0);
   }, 180_000);
 

@@ -149,6 +149,7 @@ describe('fidelity', () => {
       expect(by.int8!.checks.find((k) => k.name === 'fidelity_min_snr_db')!.passed).toBe(true);
       expect(by.broken!.checks.find((k) => k.name === 'fidelity_min_snr_db')!.passed).toBe(false);
       expect(r.report.selected).not.toBe('broken');
+      expect(r.markdown).toMatch(/\| (\*\*int8\*\* ⭐|int8) \| [^|]+ \| \d+\.\d dB SNR \|/);
       expect(r.exitCode).toBe(0);
     }
   }, 120_000);
