@@ -168,6 +168,7 @@ function fixedBatch(a: Runnable, b: Runnable): number | null {
 
 /** Fidelity of two open sessions on the same feeds; `fixed` is the batch both need, or null for a dynamic batch. */
 export async function compareSessions(ref: ModelSession, cand: ModelSession, dataset: Dataset, samples: number, fixed: number | null = null): Promise<Fidelity> {
+  if (!(samples >= 1)) throw new ModelGateError(`fidelity: needs at least one sample, got ${samples}`);
   const pairs = matchOutputs(ref, cand);
   const acc = pairs.map(() => new FidelityAccumulator());
   const size = fixed ?? Math.min(EVAL_BATCH, samples);
