@@ -5,7 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { recipeOf, REFERENCE_ID } from '../candidates/types.js';
 import type { CandidateResult } from '../gate/result.js';
 import { latencyPercentiles } from './charts.js';
-import type { CandidateReport } from './types.js';
+import type { CandidateReport, FidelityReport } from './types.js';
+import type { Fidelity } from '../evaluate/fidelity.js';
 import { summarizeDecoderLatency } from '../benchmark/decoder.js';
 
 const rel = (outDir: string, file: string) => path.relative(outDir, file).split(path.sep).join('/');
@@ -20,6 +21,13 @@ function gzipBytes(r: CandidateResult): number | undefined {
 
 /** JSON has no Infinity: an infinite SNR (identical outputs) is written as null, a zero reference against noise (-Infinity) as -999. */
 const finite = (v: number): number | null => (v === Infinity ? null : Number.isFinite(v) ? v : -999);
+
+export function fidelityReport(f: Fidelity): FidelityReport {
+  return {
+    samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
+    outputs: f.outputs.map((o) => ({ name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error })),
+  };
+}
 
 export function candidateReport(r: CandidateResult, outDir: string): CandidateReport {
   const c = r.candidate;
@@ -54,13 +62,7 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (p.kind === 'auto') out.auto = p.search;
   if (Object.keys(c.runtimeOptions).length > 0) out.runtime_options = c.runtimeOptions;
   if (r.sameAsReference) out.unchanged = true;
-  if (r.fidelity) {
-    const f = r.fidelity;
-    out.fidelity = {
-      samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
-      outputs: f.outputs.map((o) => ({ name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error })),
-    };
-  }
+  if (r.fidelity) out.fidelity = fidelityReport(r.fidelity);
   if (r.decoder) {
     const vs = r.decoder.vsReference;
     out.decoder = summarizeDecoderLatency(r.decoder.latency, vs ? { ttft: vs.ttft, decode: vs.decode } : undefined);

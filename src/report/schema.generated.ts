@@ -1811,6 +1811,9 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "null"
           ]
         },
+        "fidelity": {
+          "$ref": "#/definitions/FidelityReport"
+        },
         "same_data": {
           "type": "boolean"
         },

@@ -262,6 +262,8 @@ export interface PairComparison {
   };
   /** Top-1 agreement of head's outputs with base's on the head's dataset, 0..1, or null. */
   agreement: number | null;
+  /** Head's fidelity to base on every output, on the head's dataset (when both ran on the same data). */
+  fidelity?: FidelityReport;
   /** True when both models were evaluated on the head's dataset (accuracy deltas are on the same data). */
   same_data: boolean;
   latency: LatencyDelta | null;
