@@ -10,7 +10,7 @@ import { decoderFeeds, decoderSignature, presentAsPast, seededPrompt, type Decod
 import type { Feeds } from '../model/host-tensor.js';
 import { OrtSession, type RuntimeOptions } from '../runtime/session.js';
 import { seededRandom } from '../data/random.js';
-import { compareLatency, measureInterleaved, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener } from './runner.js';
+import { combineComparisons, compareLatency, measureInterleaved, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener, type RepeatedComparison } from './runner.js';
 
 export interface DecoderBenchmarkModel {
   id: string;
@@ -126,4 +126,43 @@ export function summarizeDecoderLatency(lat: DecoderLatency, vsReference?: Decod
     });
   }
   return out;
+}
+
+/** One measureDecoderLatency per measurement (fresh workers each), as measureRuns does for the plain latency. */
+export async function measureDecoderRuns(models: DecoderBenchmarkModel[], options: DecoderLatencyOptions & { measurements: number; log?: (m: string) => void }): Promise<Array<Map<string, DecoderLatency>>> {
+  const { measurements, log, ...rest } = options;
+  const runs: Array<Map<string, DecoderLatency>> = [];
+  for (let k = 0; k < measurements; k++) {
+    log?.(`benchmark ${models.length} decoders interleaved: prefill of ${rest.prefillTokens ?? 128} tokens and one decode step${measurements > 1 ? `; measurement ${k + 1} of ${measurements}` : ''}`);
+    runs.push(await measureDecoderLatency(models, rest, (m: string) => log?.(m)));
+  }
+  return runs;
+}
+
+export interface DecoderPairMeasurement {
+  /** The candidate's measurement from the run whose decode ratio is the median. */
+  latency: DecoderLatency;
+  ttft: RepeatedComparison;
+  decode: RepeatedComparison;
+}
+
+/** `candidateId` against `baselineId`, each phase the median of the runs (see combineComparisons). */
+export function compareDecoderPair(
+  runs: ReadonlyArray<Map<string, DecoderLatency>>, baselineId: string, candidateId: string, thresholds: { ttft: number; decode: number }, seed: number,
+): DecoderPairMeasurement | undefined {
+  const each = runs.flatMap((m, k) => {
+    const b = m.get(baselineId), c = m.get(candidateId);
+    return b && c ? [{ c, ttft: compareLatency(b.prefill, c.prefill, thresholds.ttft, seed + 2 * k), decode: compareLatency(b.decode, c.decode, thresholds.decode, seed + 2 * k + 1) }] : [];
+  });
+  if (each.length === 0) return undefined;
+  const ttft = combineComparisons(each.map((e) => e.ttft), thresholds.ttft);
+  const decode = combineComparisons(each.map((e) => e.decode), thresholds.decode);
+  return { latency: each[decode.central]!.c, ttft, decode };
+}
+
+/** A model's own decoder latency across runs: the run with the median decode p50. */
+export function centralDecoderLatency(runs: ReadonlyArray<Map<string, DecoderLatency>>, id: string): DecoderLatency | undefined {
+  const all = runs.flatMap((m) => (m.has(id) ? [m.get(id)!] : []));
+  const order = all.map((s, i) => [s.decode_ms_per_token, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return order.length ? all[order[(order.length - 1) >> 1]![1]] : undefined;
 }

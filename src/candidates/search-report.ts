@@ -69,4 +69,5 @@ export interface AutoReport {
   sensitivity: Array<{ trial: string; nodes: Array<{ node: string; op_type: string; drop_without: number | null }> }>;
 }
 
-export type QualityBasis = 'accuracy' | 'agreement' | 'mse';
+/** 'fidelity': no labels and no class axis on the output; drop is the noise-to-signal energy ratio 10^(−SNR/10) against fp32. */
+export type QualityBasis = 'accuracy' | 'agreement' | 'mse' | 'fidelity';

@@ -14,9 +14,15 @@ import { tfjsExportProducer } from '../candidates/tfjs-export.js';
 import { REFERENCE_ID } from '../candidates/types.js';
 import { evaluateAll } from '../evaluate/evaluate-all.js';
 import { centralStats, comparePair, measureRuns } from '../benchmark/measure.js';
+
+/** The prefill of the decoder latency when benchmark.decoder.prefill_tokens is not set (the schema's default). */
+const DEFAULT_PREFILL_TOKENS = 128;
 import { autoProducer } from '../search/producer.js';
 import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/result.js';
-import { latencyThreshold } from '../gate/rules.js';
+import { latencyThreshold, resolveBudgets } from '../gate/rules.js';
+import { isDecoderModel, decoderSignature } from '../model/decoder.js';
+import { centralDecoderLatency, compareDecoderPair, measureDecoderRuns } from '../benchmark/decoder.js';
+import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
 import { benchmarkBatch } from '../candidates/reference.js';
 import type { ExportResult } from '../import/export-command.js';
 import { configRecipeErrors } from '../passes/registry.js';
@@ -56,14 +62,26 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   }
 
   const live = () => results.filter((r) => !r.error && !r.sameAsReference);
-  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, { metric: config.metric, threads: config.benchmark.threads, log, ...(config.metric_options ? { metricOptions: config.metric_options } : {}), ...(hooks.progress ? { progress: hooks.progress } : {}) });
+  // A decoder is judged on generation: seeded prompts through its KV cache, not dataset rows.
+  const decoder = reference.candidate.runtimeKind === 'onnxruntime' && isDecoderModel(project.source.model);
+  const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, {
+    metric: config.metric, threads: config.benchmark.threads, log, ...(config.metric_options ? { metricOptions: config.metric_options } : {}),
+    ...(hooks.progress ? { progress: hooks.progress } : {}), ...(decoder ? { decoder: { signature: decoderSignature(project.source.model, project.source.file) } } : {}),
+  });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);
+    if (e?.error) r.error = e.error;
     if (e?.quality) r.quality = e.quality;
-    else if (e?.error) r.error = e.error;
+    if (e?.fidelity) r.fidelity = e.fidelity;
+    if (e?.fidelityError) r.fidelityError = e.fidelityError;
+    if (e?.decoderQuality) r.decoderQuality = e.decoderQuality;
   }
 
   const measured = live();
+  if (decoder) {
+    await measureDecoders(measured, config, log);
+    return { project, results, gate: gateCandidates(results, config, { decoder, syntheticInputs: project.dataset.synthetic }), outDir };
+  }
   const threshold = latencyThreshold(config.gate);
   const runs = await measureRuns(
     measured.map((r) => ({ id: r.candidate.id, file: r.candidate.file, runtimeKind: r.candidate.runtimeKind, runtimeOptions: r.candidate.runtimeOptions })),
@@ -81,5 +99,31 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
       r.vsReference = pair.comparison;
     }
   }
-  return { project, results, gate: gateCandidates(results, config), outDir };
+  return { project, results, gate: gateCandidates(results, config, { syntheticInputs: project.dataset.synthetic }), outDir };
+}
+
+/**
+ * The measure stage for decoders: time to first token and per-token decode time, every candidate
+ * interleaved with the reference, `benchmark.measurements` times. The report's latency is the prefill's.
+ */
+async function measureDecoders(measured: CandidateResult[], config: Project['config'], log: (m: string) => void): Promise<void> {
+  const threads = config.benchmark.threads;
+  const runs = await measureDecoderRuns(
+    measured.map((r) => ({ id: r.candidate.id, path: r.candidate.file, runtime: { ...r.candidate.runtimeOptions, intraOpThreads: threads } })),
+    { prefillTokens: config.benchmark.decoder?.prefill_tokens ?? DEFAULT_PREFILL_TOKENS, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, log },
+  );
+  const budgets = resolveBudgets(config.gate, { decoder: true });
+  const thresholds = { ttft: budgets.find((b) => b.name === 'ttft_ratio_max')!.value, decode: budgets.find((b) => b.name === 'decode_ratio_max')!.value };
+  for (const r of measured) {
+    if (r.candidate.id === REFERENCE_ID) {
+      const own = centralDecoderLatency(runs, REFERENCE_ID);
+      if (own) [r.decoder, r.latency] = [{ latency: own }, own.prefill];
+      continue;
+    }
+    const pair = compareDecoderPair(runs, REFERENCE_ID, r.candidate.id, thresholds, BOOTSTRAP_SEED);
+    if (!pair) continue;
+    r.decoder = { latency: pair.latency, vsReference: { ttft: pair.ttft, decode: pair.decode } };
+    r.latency = pair.latency.prefill;
+    r.vsReference = pair.ttft;
+  }
 }

@@ -2,6 +2,8 @@
 import type { GateSpec, Metric } from '../config/types.js';
 import { checkAgainst, resolveBudgets, type GateSubject } from '../gate/rules.js';
 import type { LatencyDelta, PairComparison, SideMetrics } from '../report/types.js';
+import type { Fidelity } from '../evaluate/fidelity.js';
+import { fidelityReport } from '../report/build.js';
 
 export interface PairInput {
   id: PairComparison['id'];
@@ -12,6 +14,8 @@ export interface PairInput {
   /** Both sides evaluated on the head's dataset. */
   sameData: boolean;
   latency: LatencyDelta | null;
+  /** Head against base on every output, on the same data. */
+  fidelity?: Fidelity;
   /** Why the latency budget cannot apply (e.g. different hardware): reported, not gated. */
   latencyNotApplicable?: string;
 }
@@ -22,9 +26,13 @@ export function buildPair(p: PairInput, gate: GateSpec, metric: Metric): PairCom
   const { base, head } = p;
   const subject = (s: SideMetrics, agreement: number | null): GateSubject => ({ id: s.candidate, bytes: s.bytes, accuracy: s.accuracy, agreement, loss: s.mse ?? s.mae ?? null, p50_ms: s.p50_ms });
   const baseline = subject(base, null);
-  const checks = checkAgainst(subject(head, p.agreement), {
+  const f = p.fidelity;
+  // Where top-1 does not fit the output, agreement is no figure and fidelity is (as in run).
+  const agreement = f?.top1_fits === false ? null : p.agreement;
+  const headSubject: GateSubject = { ...subject(head, agreement), ...(f ? { top1_fits: f.top1_fits, fidelity_snr_db: f.snr_db, fidelity_output: f.worst_output } : {}) };
+  const checks = checkAgainst(headSubject, {
     baseline, name: 'base', ...(p.latency ? { latency: p.latency } : {}), ...(p.latencyNotApplicable ? { latencyNotApplicable: p.latencyNotApplicable } : {}),
-  }, resolveBudgets(gate), metric).map((c) => (c.name === 'accuracy_drop_max' && !p.sameData ? { ...c, message: `${c.message} (each side measured on its own dataset)` } : c));
+  }, resolveBudgets(gate), metric).map((c) => ((c.name === 'accuracy_drop_max' || c.name === 'fidelity_min_snr_db') && !p.sameData ? { ...c, message: `${c.message} (each side measured on its own dataset)` } : c));
   return {
     id: p.id, base, head,
     delta: {
@@ -39,6 +47,6 @@ export function buildPair(p: PairInput, gate: GateSpec, metric: Metric): PairCom
       cold_start_ms: diff(base.cold_start_ms, head.cold_start_ms),
       peak_rss_bytes: diff(base.peak_rss_bytes, head.peak_rss_bytes),
     },
-    agreement: p.agreement, same_data: p.sameData, latency: p.latency, checks,
+    agreement, same_data: p.sameData, latency: p.latency, checks, ...(f ? { fidelity: fidelityReport(f) } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { errorMessage } from '../errors.js';
 import { REFERENCE_ID, type Candidate } from '../candidates/types.js';
 import { benchmarkBatch } from '../candidates/reference.js';
 import { evaluateCandidate } from '../evaluate/evaluate-all.js';
+import { measureFidelity, type Fidelity } from '../evaluate/fidelity.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { comparePair, measureRuns, type MeasureSubject } from '../benchmark/measure.js';
 import type { LatencyStats } from '../benchmark/runner.js';
@@ -103,6 +104,7 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
   // Same data for both sides when the inputs allow: the head's dataset, in the head's input layout.
   let sameData = sameInputs(base.inputs, head.inputs);
   const agreements = new Map<PairComparison['id'], number | null>();
+  const fidelities = new Map<PairComparison['id'], Fidelity>();
   const threads = config.benchmark.threads;
   if (sameData) {
     try {
@@ -114,6 +116,11 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
         const q = await evaluateCandidate(p.head.result.candidate, head.dataset, { metric: config.metric, threads, ...metricOptions, reference: p.base.quality.predictions });
         p.head.quality ??= q;
         agreements.set(p.id, q.agreement);
+        try {
+          fidelities.set(p.id, await measureFidelity(p.base.result.candidate, p.head.result.candidate, head.dataset, { threads }));
+        } catch (err) {
+          log(`fidelity of head ${p.head.result.candidate.id} to base could not be measured: ${errorMessage(err)}`);
+        }
       }
     } catch (err) {
       sameData = false;
@@ -146,7 +153,7 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
     const hq = sameData ? p.head.quality : p.head.result.quality;
     return buildPair({
       id: p.id, base: sideMetrics(p.base, base.gzip, bq, m?.baseline), head: sideMetrics(p.head, head.gzip, hq, m?.candidate),
-      agreement: sameData ? agreements.get(p.id) ?? null : null, sameData, latency,
+      agreement: sameData ? agreements.get(p.id) ?? null : null, sameData, latency, ...(sameData && fidelities.has(p.id) ? { fidelity: fidelities.get(p.id)! } : {}),
     }, config.gate, config.metric);
   });
 }

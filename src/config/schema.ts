@@ -178,6 +178,15 @@ export const configSchema = {
         warmup: { type: 'integer', minimum: 0, default: 10, description: 'Untimed runs per candidate before timing.' },
         runs: { ...positiveInt, default: 100, description: 'Timed runs per candidate and measurement.' },
         measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict.' },
+        decoder: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Decoder models (input_ids, past_key_values.N.key/value, logits): how their latency is measured.',
+          properties: {
+            prefill_tokens: { ...positiveInt, default: 128, description: 'Prompt tokens of the time-to-first-token measurement, and the KV-cache length of the per-token decode measurement.' },
+          },
+        },
       },
     },
     gate: {
@@ -189,6 +198,9 @@ export const configSchema = {
         accuracy_drop_max: { type: 'number', minimum: 0, description: 'Absolute accuracy drop allowed against the reference (0.005 = half a point).', examples: [0.005] },
         latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'p50 latency ratio allowed against the reference; fails only when the whole 95% bootstrap confidence interval of the ratio lies above it. Without it, latency is reported with a 1.05 verdict threshold.', examples: [1.05] },
         size_bytes_max: { type: 'integer', minimum: 1, description: 'Largest model file allowed, in bytes.', examples: [5000000] },
+        fidelity_min_snr_db: { type: 'number', description: 'Least SNR in dB of the worst output against the reference, the quality check when there are no labels and top-1 agreement does not fit the output (a single value, a dense map); default 20.' },
+        ttft_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Decoders: time-to-first-token ratio allowed against the reference; fails only when the whole 95% CI is above it. Default: latency_ratio_max.' },
+        decode_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Decoders: per-token decode latency ratio allowed against the reference; fails only when the whole 95% CI is above it. Default: latency_ratio_max.' },
       },
     },
     select: { enum: ['smallest-passing', 'fastest-passing', 'most-accurate-passing'], default: 'smallest-passing', description: 'Which passing candidate the gate selects.' },

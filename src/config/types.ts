@@ -91,12 +91,19 @@ export interface BenchmarkSpec {
   runs: number;
   /** Independent interleaved measurements (fresh workers each); the median one decides. */
   measurements: number;
+  /** Decoder models: the prompt length of the time-to-first-token measurement and the cache length of the decode step. */
+  decoder?: { prefill_tokens: number };
 }
 
 export interface GateSpec {
   accuracy_drop_max?: number;
   latency_ratio_max?: number;
   size_bytes_max?: number;
+  /** Least SNR (dB) of the worst output against the reference, when there are no labels and top-1 does not fit. */
+  fidelity_min_snr_db?: number;
+  /** Decoders: time-to-first-token and per-token decode latency ratios against the reference. */
+  ttft_ratio_max?: number;
+  decode_ratio_max?: number;
 }
 
 export type Metric = 'top1' | 'top5' | 'mse' | 'mae' | 'binary' | 'f1_macro';

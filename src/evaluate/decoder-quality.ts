@@ -9,10 +9,31 @@
  */
 import type { ModelSession } from '../runtime/kind.js';
 import type { HostTensor } from '../model/host-tensor.js';
-import { halfToFloat } from '../model/tensor.js';
 import { decoderFeeds, presentAsPast, seededPrompt, type DecoderSignature } from '../model/decoder.js';
 import { seededRandom } from '../data/random.js';
 import { ModelGateError } from '../errors.js';
+import { FidelityAccumulator, floatValues } from './fidelity.js';
+
+export { FidelityAccumulator, floatValues };
+
+export interface DecoderQualityOptions {
+  /** Seeded prompts; 8 by default. */
+  prompts?: number;
+  /** Tokens per prompt; 32 by default. */
+  promptLength?: number;
+  /** Teacher-forced decode steps after each prefill; 4 by default. */
+  decodeSteps?: number;
+  seed?: number;
+}
+
+export interface LogitFidelity {
+  /** Mean over compared positions of the cosine similarity of the logit vectors. */
+  cosine: number;
+  /** 10·log10(Σ ref² / Σ (ref − cand)²) over every compared logit; Infinity when identical. */
+  snr_db: number;
+  /** Largest |ref − cand| over every compared logit. */
+  max_abs_error: number;
+}
 
 export interface DecoderQualityOptions {
   /** Seeded prompts; 8 by default. */
@@ -41,56 +62,12 @@ export interface DecoderQuality extends LogitFidelity {
   decode_steps: number;
 }
 
-/** Accumulates fidelity over logit rows. */
-export class FidelityAccumulator {
-  private signal = 0;
-  private noise = 0;
-  private cosSum = 0;
-  private agree = 0;
-  rows = 0;
-
-  add(ref: ArrayLike<number>, cand: ArrayLike<number>): void {
-    if (ref.length !== cand.length) throw new ModelGateError(`decoder quality: logits of ${ref.length} and ${cand.length} values`);
-    let dot = 0, rr = 0, cc = 0, noise = 0, ra = 0, ca = 0;
-    for (let i = 0; i < ref.length; i++) {
-      const r = ref[i]!, c = cand[i]!;
-      dot += r * c;
-      rr += r * r;
-      cc += c * c;
-      noise += (r - c) * (r - c);
-      if (r > ref[ra]!) ra = i;
-      if (c > cand[ca]!) ca = i;
-    }
-    this.signal += rr;
-    this.noise += noise;
-    this.cosSum += rr > 0 && cc > 0 ? dot / Math.sqrt(rr * cc) : rr === cc ? 1 : 0;
-    if (ra === ca) this.agree++;
-    this.rows++;
-  }
-
-  result(): LogitFidelity & { top1_agreement: number } {
-    return {
-      cosine: this.rows ? this.cosSum / this.rows : NaN,
-      snr_db: this.noise === 0 ? Infinity : 10 * Math.log10(this.signal / this.noise),
-      top1_agreement: this.rows ? this.agree / this.rows : NaN,
-    };
-  }
-}
-
 /** Fidelity of two equally long logit arrays, one row. */
 export function logitFidelity(ref: ArrayLike<number>, cand: ArrayLike<number>): LogitFidelity {
   const acc = new FidelityAccumulator();
-  acc.add(ref, cand);
-  const { cosine, snr_db } = acc.result();
-  return { cosine, snr_db };
-}
-
-/** A tensor's values as floats (ORT hands float16 back as raw bits). */
-export function floatValues(t: HostTensor): Float32Array {
-  if (t.type === 'float16') return Float32Array.from(t.data as Uint16Array, halfToFloat);
-  if (t.data instanceof Float32Array) return t.data;
-  if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) return Float32Array.from(t.data, Number);
-  return Float32Array.from(t.data as ArrayLike<number>);
+  acc.add(ref, cand, 'decoder quality: logits');
+  const { cosine, snr_db, max_abs_error } = acc.result();
+  return { cosine, snr_db, max_abs_error };
 }
 
 /** The logits of the last position of a batch-1 run: the next-token distribution. */
@@ -113,6 +90,8 @@ export async function decoderQuality(
   candidate: Pick<ModelSession, 'label' | 'run'>,
   sig: DecoderSignature,
   options: DecoderQualityOptions = {},
+  /** The candidate's own signature when its cache type differs (an fp32 candidate of an fp16 reference). */
+  candidateSig: DecoderSignature = sig,
 ): Promise<DecoderQuality> {
   const prompts = options.prompts ?? 8;
   const length = options.promptLength ?? 32;
@@ -129,15 +108,16 @@ export async function decoderQuality(
     let pastLength = 0;
     for (let s = 0; s <= steps; s++) {
       const refOut = await reference.run(decoderFeeds(sig, next, pastLength, refPast));
-      const candOut = await candidate.run(decoderFeeds(sig, next, pastLength, candPast));
+      const candOut = await candidate.run(decoderFeeds(candidateSig, next, pastLength, candPast));
       const r = lastLogits(refOut, reference.label);
-      acc.add(r, lastLogits(candOut, candidate.label));
+      acc.add(r, lastLogits(candOut, candidate.label), `${candidate.label}: logits`);
       vocab ??= r.length;
       refPast = presentAsPast(sig, refOut, reference.label);
-      candPast = presentAsPast(sig, candOut, candidate.label);
+      candPast = presentAsPast(candidateSig, candOut, candidate.label);
       pastLength += next.length;
       next = [argmax(r)];
     }
   }
-  return { ...acc.result(), positions: acc.rows, prompts, prompt_length: length, decode_steps: steps };
+  const f = acc.result();
+  return { cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error, top1_agreement: f.top1_agreement, positions: acc.rows, prompts, prompt_length: length, decode_steps: steps };
 }

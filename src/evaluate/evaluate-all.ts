@@ -9,9 +9,13 @@ import { errorMessage } from '../errors.js';
 import { openSession } from '../runtime/kind.js';
 import type { Candidate } from '../candidates/types.js';
 import { evaluate, type EvalResult } from './metrics.js';
+import { EVAL_BATCH, firstSamples } from './samples.js';
+import { FIDELITY_SAMPLES, measureFidelity, type Fidelity } from './fidelity.js';
+import { decoderQuality, type DecoderQuality, type DecoderQualityOptions } from './decoder-quality.js';
+import { decoderSignature, type DecoderSignature } from '../model/decoder.js';
+import { loadModel } from '../model/onnx.js';
 
-/** Evaluation batch for models with a dynamic batch dimension: large enough to amortize per-run overhead. */
-export const EVAL_BATCH = 100;
+export { EVAL_BATCH, firstSamples };
 
 export interface EvaluateOptions {
   metric: Metric;
@@ -22,25 +26,6 @@ export interface EvaluateOptions {
   reference?: Int32Array;
   /** Only the first `samples` samples (the search's quick looks). */
   samples?: number;
-}
-
-/** The first `n` samples of a dataset (the evaluation keeps one prediction per sample, in order). */
-export function firstSamples(dataset: Dataset, n: number): Dataset {
-  if (n >= dataset.count) return dataset;
-  return {
-    ...dataset,
-    count: n,
-    *batches(size: number, pad = false) {
-      let seen = 0;
-      for (const b of dataset.batches(size, pad)) {
-        if (seen >= n) return;
-        const take = Math.min(b.count, n - seen);
-        // Extra rows in the feeds are run and ignored: evaluate reads `count` rows.
-        yield take === b.count ? b : { ...b, count: take, labels: b.labels ? b.labels.subarray(0, take * b.labelWidth) : null };
-        seen += take;
-      }
-    },
-  };
 }
 
 export async function evaluateCandidate(candidate: Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions' | 'batch'>, dataset: Dataset, options: EvaluateOptions): Promise<EvalResult> {
@@ -56,12 +41,33 @@ export async function evaluateCandidate(candidate: Pick<Candidate, 'id' | 'file'
   }
 }
 
-export type Evaluation = { quality: EvalResult; error?: undefined } | { quality?: undefined; error: string };
+export interface Evaluation {
+  quality?: EvalResult;
+  /** Against the first candidate (the reference), on every output; not for the first candidate itself. */
+  fidelity?: Fidelity;
+  /** Why fidelity could not be measured (the candidate is still judged on what was measured). */
+  fidelityError?: string;
+  /** Decoders: next-token agreement and logit fidelity on seeded prompts, instead of the dataset evaluation. */
+  decoderQuality?: DecoderQuality;
+  error?: string;
+}
+
+export interface EvaluateAllOptions extends Omit<EvaluateOptions, 'reference' | 'samples'> {
+  log?: (message: string) => void;
+  /** k of n samples evaluated, per candidate. */
+  progress?: (step: string, k: number, n: number) => void;
+  /** Predictions to measure agreement against instead of the first candidate's (then no fidelity pass runs). */
+  baseline?: Int32Array;
+  /** Samples of the fidelity pass; FIDELITY_SAMPLES by default, 0 turns it off. */
+  fidelitySamples?: number;
+  /** Set for a decoder reference: quality is decoderQuality on seeded prompts, not the dataset. */
+  decoder?: { signature: DecoderSignature; options?: DecoderQualityOptions };
+}
 
 /**
  * Evaluates `candidates` in order; the first is the baseline whose predictions the others' agreement is
- * measured against. A baseline that cannot be evaluated throws (nothing can be judged without it); any
- * other failure is that candidate's error.
+ * measured against, and whose outputs their fidelity is. A baseline that cannot be evaluated throws
+ * (nothing can be judged without it); any other failure is that candidate's error.
  */
 /** The same dataset, reporting how many samples the evaluation has read after each batch. */
 function counted(dataset: Dataset, step: string, progress: (step: string, k: number, n: number) => void): Dataset {
@@ -79,23 +85,61 @@ function counted(dataset: Dataset, step: string, progress: (step: string, k: num
   };
 }
 
-export async function evaluateAll(
-  candidates: readonly Candidate[], dataset: Dataset,
-  options: Omit<EvaluateOptions, 'reference' | 'samples'> & { log?: (m: string) => void; progress?: (step: string, k: number, n: number) => void; baseline?: Int32Array },
-): Promise<Map<string, Evaluation>> {
+export async function evaluateAll(candidates: readonly Candidate[], dataset: Dataset, options: EvaluateAllOptions): Promise<Map<string, Evaluation>> {
+  if (options.decoder) return evaluateDecoders(candidates, options.decoder, options);
   const out = new Map<string, Evaluation>();
   let reference = options.baseline;
+  const fidelitySamples = options.baseline ? 0 : options.fidelitySamples ?? FIDELITY_SAMPLES;
   for (const [i, c] of candidates.entries()) {
     options.log?.(`evaluate ${c.id} on ${dataset.count} samples`);
+    let e: Evaluation;
     try {
       const data = options.progress ? counted(dataset, `evaluate ${c.id}`, options.progress) : dataset;
       const quality = await evaluateCandidate(c, data, { metric: options.metric, threads: options.threads, ...(options.metricOptions ? { metricOptions: options.metricOptions } : {}), ...(reference ? { reference } : {}) });
-      out.set(c.id, { quality });
+      e = { quality };
       if (i === 0 && !reference) reference = quality.predictions;
     } catch (err) {
       if (i === 0 && !options.baseline) throw err;
       out.set(c.id, { error: `evaluation failed: ${errorMessage(err)}` });
+      continue;
     }
+    if (i > 0 && fidelitySamples > 0) {
+      try {
+        e.fidelity = await measureFidelity(candidates[0]!, c, dataset, { samples: fidelitySamples, threads: options.threads });
+      } catch (err) {
+        e.fidelityError = errorMessage(err);
+        options.log?.(`fidelity of ${c.id} could not be measured: ${e.fidelityError}`);
+      }
+    }
+    out.set(c.id, e);
+  }
+  return out;
+}
+
+/** Decoders: each candidate against the first on seeded prompts, each model fed its own cache type. */
+async function evaluateDecoders(candidates: readonly Candidate[], decoder: NonNullable<EvaluateAllOptions['decoder']>, options: EvaluateAllOptions): Promise<Map<string, Evaluation>> {
+  const out = new Map<string, Evaluation>();
+  const [first, ...rest] = candidates;
+  if (!first) return out;
+  out.set(first.id, {});
+  const ref = await openSession(first.file, { ...first.runtimeOptions, intraOpThreads: options.threads }, first.id, first.runtimeKind);
+  try {
+    for (const c of rest) {
+      options.log?.(`evaluate ${c.id}: next-token agreement with ${first.id} on seeded prompts`);
+      try {
+        const signature = decoderSignature(loadModel(c.file, { inlineExternalData: false }), c.file);
+        const s = await openSession(c.file, { ...c.runtimeOptions, intraOpThreads: options.threads }, c.id, c.runtimeKind);
+        try {
+          out.set(c.id, { decoderQuality: await decoderQuality(ref, s, decoder.signature, decoder.options ?? {}, signature) });
+        } finally {
+          await s.release();
+        }
+      } catch (err) {
+        out.set(c.id, { error: `evaluation failed: ${errorMessage(err)}` });
+      }
+    }
+  } finally {
+    await ref.release();
   }
   return out;
 }

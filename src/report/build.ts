@@ -5,7 +5,9 @@ import { gzipSync } from 'node:zlib';
 import { recipeOf, REFERENCE_ID } from '../candidates/types.js';
 import type { CandidateResult } from '../gate/result.js';
 import { latencyPercentiles } from './charts.js';
-import type { CandidateReport } from './types.js';
+import type { CandidateReport, FidelityReport } from './types.js';
+import type { Fidelity } from '../evaluate/fidelity.js';
+import { summarizeDecoderLatency } from '../benchmark/decoder.js';
 
 const rel = (outDir: string, file: string) => path.relative(outDir, file).split(path.sep).join('/');
 
@@ -15,6 +17,16 @@ function gzipBytes(r: CandidateResult): number | undefined {
   if (!c.file) return undefined;
   const files = c.provenance.kind === 'tfjs-export' ? c.provenance.files.map((f) => path.join(path.dirname(c.file), f)) : [c.file];
   return files.reduce((n, f) => n + gzipSync(readFileSync(f), { level: 9 }).length, 0);
+}
+
+/** JSON has no Infinity: an infinite SNR (identical outputs) is written as null, a zero reference against noise (-Infinity) as -999. */
+const finite = (v: number): number | null => (v === Infinity ? null : Number.isFinite(v) ? v : -999);
+
+export function fidelityReport(f: Fidelity): FidelityReport {
+  return {
+    samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
+    outputs: f.outputs.map((o) => ({ name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error })),
+  };
 }
 
 export function candidateReport(r: CandidateResult, outDir: string): CandidateReport {
@@ -27,7 +39,8 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
     file: c.file ? rel(outDir, c.file) : '',
     bytes: c.bytes,
     accuracy: r.quality?.accuracy ?? null,
-    agreement: c.id === REFERENCE_ID ? null : r.quality?.agreement ?? null,
+    // A top-1 over a single value or a map's pixels is no agreement figure: the fidelity is.
+    agreement: c.id === REFERENCE_ID || r.fidelity?.top1_fits === false ? null : r.decoderQuality?.top1_agreement ?? r.quality?.agreement ?? null,
     latency: lat
       ? {
           batch: lat.batch, threads: lat.threads, p50_ms: lat.p50_ms, p90_ms: lat.p90_ms, p99_ms: lat.p99_ms, samples: lat.samples,
@@ -53,6 +66,18 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (r.sameAsReference) out.unchanged = true;
   if (c.passNotes) out.pass_notes = c.passNotes;
   if (c.recovery) out.recovery = c.recovery;
+  if (r.fidelity) out.fidelity = fidelityReport(r.fidelity);
+  if (r.decoder) {
+    const vs = r.decoder.vsReference;
+    out.decoder = summarizeDecoderLatency(r.decoder.latency, vs ? { ttft: vs.ttft, decode: vs.decode } : undefined);
+  }
+  if (r.decoderQuality) {
+    const q = r.decoderQuality;
+    out.decoder_quality = {
+      top1_agreement: q.top1_agreement, cosine: q.cosine, snr_db: finite(q.snr_db), max_abs_error: q.max_abs_error,
+      positions: q.positions, prompts: q.prompts, prompt_length: q.prompt_length, decode_steps: q.decode_steps,
+    };
+  }
   if (r.error) out.error = r.error;
   return out;
 }

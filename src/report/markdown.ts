@@ -37,6 +37,22 @@ function signed(v: number, digits: number, suffix = ''): string {
   return `${v > 0 ? '+' : ''}${s === `-${(0).toFixed(digits)}` ? (0).toFixed(digits) : s}${suffix}`;
 }
 
+/** An SNR as report.json holds it (null: identical outputs). */
+const snr = (v: number | null) => (v === null ? '∞ dB' : `${v.toFixed(1)} dB`);
+
+/** Decoders: what a user of the language model feels, and how close its next-token choices stay. */
+function decoderLines(report: Report): string[] {
+  const rows = report.candidates.filter((c) => c.decoder);
+  if (rows.length === 0) return [];
+  const ratio = (r: number | undefined, ci: [number, number] | undefined) => (r === undefined ? '' : ` (${r.toFixed(2)}×${ci ? `, ${ci[0].toFixed(2)}–${ci[1].toFixed(2)}` : ''})`);
+  const lines = [`Decoder: prefill of ${rows[0]!.decoder!.prefill_tokens} tokens, then one token against that cache.`, '', '| candidate | time to first token | per token | tokens/s | next-token agreement | logit SNR |', '|---|---:|---:|---:|---:|---:|'];
+  for (const c of rows) {
+    const d = c.decoder!, q = c.decoder_quality;
+    lines.push(`| ${escapeMarkdown(c.id)} | ${d.ttft_ms.toFixed(2)} ms${ratio(d.ttft_ratio, d.ttft_ratio_ci95)} | ${d.decode_ms_per_token.toFixed(2)} ms${ratio(d.decode_ratio, d.decode_ratio_ci95)} | ${d.tokens_per_s.toFixed(0)} | ${q ? pct(q.top1_agreement) : '–'} | ${q ? snr(q.snr_db) : '–'} |`);
+  }
+  return [...lines, ''];
+}
+
 export function candidateRow(c: CandidateReport, ref: CandidateReport | undefined, selected: string | null): string[] {
   const isRef = ref !== undefined && c.id === ref.id;
   const sizeDelta = ref && !isRef && ref.bytes > 0 ? ` (${(c.bytes / ref.bytes).toFixed(2)}×)` : '';
@@ -52,7 +68,7 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
   return [
     name,
     `${formatBytes(c.bytes)}${sizeDelta}`,
-    `${c.accuracy !== null ? pct(c.accuracy) : c.agreement !== null ? `${pct(c.agreement)} agree` : '–'}${accDelta}`,
+    `${c.accuracy !== null ? pct(c.accuracy) : c.agreement !== null ? `${pct(c.agreement)} agree` : c.fidelity ? `${snr(c.fidelity.snr_db)} SNR` : '–'}${accDelta}`,
     lat ? `${lat.p50_ms.toFixed(3)} ms${ratio}` : '–',
     verdict,
   ];
@@ -89,6 +105,7 @@ export function renderMarkdown(report: Report): string {
       );
     }
     if (report.candidates.some((c) => c.tflite)) lines.push('');
+    lines.push(...decoderLines(report));
     const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');
     // A pass that changed nothing is said in words: a 1.00× row alone reads like a pass that worked.
@@ -111,7 +128,7 @@ const AUTO_MAX_ROWS = 40;
 function autoDetails(id: string, a: AutoReport): string[] {
   // Three decimals: whether a ratio is above or below 1.00 is what decided many of these rows.
   const ratio = (r: number | null, ci?: [number, number] | null) => (r === null ? '–' : `${r.toFixed(3)}×${ci ? ` (${ci[0].toFixed(3)}–${ci[1].toFixed(3)})` : ''}`);
-  const drop = (d: number | null) => (d === null ? '–' : a.quality_basis === 'mse' ? signed(d, 6) : a.quality_basis === 'agreement' ? `${pct(1 - d)} agree` : signed(-d * 100, 2, ' pt'));
+  const drop = (d: number | null) => (d === null ? '–' : a.quality_basis === 'mse' ? signed(d, 6) : a.quality_basis === 'agreement' ? `${pct(1 - d)} agree` : a.quality_basis === 'fidelity' ? `${d === 0 ? '∞' : (-10 * Math.log10(d)).toFixed(1)} dB` : signed(-d * 100, 2, ' pt'));
   const tried = a.tried.slice(0, AUTO_MAX_ROWS).map((t) => {
     const size = t.bytes === null ? '–' : `${formatBytes(t.bytes)}${t.size_ratio !== null ? ` (${t.size_ratio.toFixed(2)}×)` : ''}`;
     const latency = t.confirm_ratio !== undefined ? `${ratio(t.latency_ratio, t.latency_ci95)}, then ${ratio(t.confirm_ratio, t.confirm_ci95)}` : ratio(t.latency_ratio, t.latency_ci95);

@@ -463,6 +463,15 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "$ref": "#/definitions/RecoveryNote"
           }
         },
+        "fidelity": {
+          "$ref": "#/definitions/FidelityReport"
+        },
+        "decoder": {
+          "$ref": "#/definitions/DecoderLatencySummary"
+        },
+        "decoder_quality": {
+          "$ref": "#/definitions/DecoderQualityReport"
+        },
         "error": {
           "type": "string"
         }
@@ -933,7 +942,8 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
       "enum": [
         "accuracy",
         "agreement",
-        "mse"
+        "mse",
+        "fidelity"
       ]
     },
     "OpMix": {
@@ -1215,6 +1225,174 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
       ],
       "additionalProperties": false
     },
+    "FidelityReport": {
+      "type": "object",
+      "properties": {
+        "samples": {
+          "type": "number",
+          "minimum": 0
+        },
+        "worst_output": {
+          "type": "string"
+        },
+        "cosine": {
+          "type": "number"
+        },
+        "snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "max_abs_error": {
+          "type": "number",
+          "minimum": 0
+        },
+        "top1_fits": {
+          "type": "boolean"
+        },
+        "outputs": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/OutputFidelityReport"
+          }
+        }
+      },
+      "required": [
+        "samples",
+        "worst_output",
+        "cosine",
+        "snr_db",
+        "max_abs_error",
+        "top1_fits",
+        "outputs"
+      ],
+      "additionalProperties": false
+    },
+    "OutputFidelityReport": {
+      "type": "object",
+      "properties": {
+        "name": {
+          "type": "string"
+        },
+        "cosine": {
+          "type": "number"
+        },
+        "snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "max_abs_error": {
+          "type": "number",
+          "minimum": 0
+        }
+      },
+      "required": [
+        "name",
+        "cosine",
+        "snr_db",
+        "max_abs_error"
+      ],
+      "additionalProperties": false
+    },
+    "DecoderLatencySummary": {
+      "type": "object",
+      "properties": {
+        "prefill_tokens": {
+          "type": "number"
+        },
+        "ttft_ms": {
+          "type": "number"
+        },
+        "decode_ms_per_token": {
+          "type": "number"
+        },
+        "tokens_per_s": {
+          "type": "number"
+        },
+        "ttft_ratio": {
+          "type": "number"
+        },
+        "ttft_ratio_ci95": {
+          "type": "array",
+          "items": {
+            "type": "number"
+          },
+          "minItems": 2,
+          "maxItems": 2
+        },
+        "decode_ratio": {
+          "type": "number"
+        },
+        "decode_ratio_ci95": {
+          "type": "array",
+          "items": {
+            "type": "number"
+          },
+          "minItems": 2,
+          "maxItems": 2
+        }
+      },
+      "required": [
+        "prefill_tokens",
+        "ttft_ms",
+        "decode_ms_per_token",
+        "tokens_per_s"
+      ],
+      "additionalProperties": false
+    },
+    "DecoderQualityReport": {
+      "type": "object",
+      "properties": {
+        "top1_agreement": {
+          "type": "number",
+          "minimum": 0,
+          "maximum": 1
+        },
+        "cosine": {
+          "type": "number"
+        },
+        "snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "max_abs_error": {
+          "type": "number",
+          "minimum": 0
+        },
+        "positions": {
+          "type": "number",
+          "minimum": 0
+        },
+        "prompts": {
+          "type": "number",
+          "minimum": 0
+        },
+        "prompt_length": {
+          "type": "number",
+          "minimum": 0
+        },
+        "decode_steps": {
+          "type": "number",
+          "minimum": 0
+        }
+      },
+      "required": [
+        "top1_agreement",
+        "cosine",
+        "snr_db",
+        "max_abs_error",
+        "positions",
+        "prompts",
+        "prompt_length",
+        "decode_steps"
+      ],
+      "additionalProperties": false
+    },
     "ExportResult": {
       "type": "object",
       "properties": {
@@ -1484,6 +1662,15 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "size_bytes_max": {
           "type": "number"
         },
+        "fidelity_min_snr_db": {
+          "type": "number"
+        },
+        "ttft_ratio_max": {
+          "type": "number"
+        },
+        "decode_ratio_max": {
+          "type": "number"
+        },
         "select": {
           "$ref": "#/definitions/SelectRule"
         },
@@ -1530,7 +1717,10 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "enum": [
             "accuracy_drop_max",
             "latency_ratio_max",
-            "size_bytes_max"
+            "size_bytes_max",
+            "fidelity_min_snr_db",
+            "ttft_ratio_max",
+            "decode_ratio_max"
           ]
         },
         "value": {
@@ -1752,6 +1942,9 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "number",
             "null"
           ]
+        },
+        "fidelity": {
+          "$ref": "#/definitions/FidelityReport"
         },
         "same_data": {
           "type": "boolean"

@@ -4,6 +4,7 @@
  * (src/publish/untrusted.ts). Field by field: docs/report.md.
  */
 import type { HardwareFingerprint } from '../benchmark/hardware.js';
+import type { DecoderLatencySummary } from '../benchmark/decoder.js';
 import type { LatencyVerdict } from '../benchmark/stats.js';
 import type { AutoReport } from '../candidates/search-report.js';
 import type { TfliteCandidateInfo } from '../candidates/tflite-export.js';
@@ -105,13 +106,71 @@ export interface CandidateReport {
   pass_notes?: PassNote[];
   /** prune/lowrank with `recover`: per re-fitted layer, the relative output error before and after, and the time it took. */
   recovery?: RecoveryNote[];
+  /** Numerical fidelity against the reference on every output (every candidate but the reference). */
+  fidelity?: FidelityReport;
+  /** Decoders: time to first token and per-token decode latency, and their ratios against the reference. */
+  decoder?: DecoderLatencySummary;
+  /** Decoders: next-token top-1 agreement and logit fidelity against the reference on seeded prompts. */
+  decoder_quality?: DecoderQualityReport;
   error?: string;
+}
+
+/** One output's fidelity. `snr_db` is null when the outputs are identical (an infinite SNR). */
+export interface OutputFidelityReport {
+  name: string;
+  cosine: number;
+  snr_db: number | null;
+  /** @minimum 0 */
+  max_abs_error: number;
+}
+
+export interface FidelityReport {
+  /** @minimum 0 */
+  samples: number;
+  /** The output with the lowest SNR; cosine and snr_db below are its figures. */
+  worst_output: string;
+  cosine: number;
+  /** dB, reference as the signal; null when identical. */
+  snr_db: number | null;
+  /**
+   * The largest absolute error over every output.
+   * @minimum 0
+   */
+  max_abs_error: number;
+  /** Whether top-1 agreement fits the first output (a class axis); when not, and without labels, the gate reads snr_db. */
+  top1_fits: boolean;
+  outputs: OutputFidelityReport[];
+}
+
+export interface DecoderQualityReport {
+  /**
+   * @minimum 0
+   * @maximum 1
+   */
+  top1_agreement: number;
+  /** Mean cosine similarity of the next-token logits. */
+  cosine: number;
+  /** SNR of the logits, dB; null when identical. */
+  snr_db: number | null;
+  /** @minimum 0 */
+  max_abs_error: number;
+  /** @minimum 0 */
+  positions: number;
+  /** @minimum 0 */
+  prompts: number;
+  /** @minimum 0 */
+  prompt_length: number;
+  /** @minimum 0 */
+  decode_steps: number;
 }
 
 export interface GateReport {
   accuracy_drop_max?: number;
   latency_ratio_max?: number;
   size_bytes_max?: number;
+  fidelity_min_snr_db?: number;
+  ttft_ratio_max?: number;
+  decode_ratio_max?: number;
   select: SelectRule;
   metric: Metric;
   /** Every budget that applied, with where it came from (the config, or the default). */
@@ -214,6 +273,8 @@ export interface PairComparison {
   };
   /** Top-1 agreement of head's outputs with base's on the head's dataset, 0..1, or null. */
   agreement: number | null;
+  /** Head's fidelity to base on every output, on the head's dataset (when both ran on the same data). */
+  fidelity?: FidelityReport;
   /** True when both models were evaluated on the head's dataset (accuracy deltas are on the same data). */
   same_data: boolean;
   latency: LatencyDelta | null;

@@ -33,6 +33,8 @@ export type { AutoReport, AutoTried, ParetoPoint, QualityBasis };
 export type AutoOptions = AutoSpec;
 
 export const DEFAULT_ACCURACY_DROP_MAX = 0.005;
+/** The gate's default fidelity budget (src/gate/rules.ts DEFAULT_BUDGETS; the search sits below the gate's layer). */
+export const DEFAULT_FIDELITY_MIN_SNR_DB = 20;
 const DEFAULT_BUDGET_S = 120;
 const BUDGET_REFERENCE_BYTES = 20 * 1024 * 1024;
 
@@ -47,6 +49,15 @@ export interface AutoQuality {
   accuracy: number | null;
   agreement: number | null;
   mse: number | null;
+  /** SNR of the worst output against the reference, dB; set when quality is judged on fidelity. */
+  snr_db?: number | null;
+  /** The reference's quality says whether top-1 agreement fits its first output; false: judge on fidelity. */
+  top1_fits?: boolean;
+}
+
+/** The fidelity budget as a drop: the noise-to-signal energy ratio an SNR of `db` allows. */
+export function noiseRatio(db: number): number {
+  return 10 ** (-db / 10);
 }
 
 export interface AutoLatency {
@@ -458,7 +469,10 @@ export interface AutoResult {
 
 export interface AutoInput {
   analysis: ModelAnalysis;
-  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes' | 'allow'>;
+  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes' | 'allow'> & {
+    /** The quality budget when quality is fidelity (no labels, no class axis); DEFAULT_FIDELITY_MIN_SNR_DB by default. */
+    fidelity_min_snr_db?: number;
+  };
   /** Whether recipes start with the cleanup pass (false when cleanup failed on this model). */
   cleanup: boolean;
   env: AutoEnv;
@@ -476,7 +490,8 @@ const CONFIRM_COUNT = 3;
 export function qualityDrop(q: AutoQuality, ref: AutoQuality, metric: Metric): number | null {
   if (metric === 'mse' && q.mse !== null && ref.mse !== null) return q.mse - ref.mse;
   if (q.accuracy !== null && ref.accuracy !== null) return ref.accuracy - q.accuracy;
-  if (q.agreement !== null) return 1 - q.agreement;
+  if (ref.top1_fits !== false && q.agreement !== null) return 1 - q.agreement;
+  if (q.snr_db !== undefined && q.snr_db !== null) return noiseRatio(q.snr_db);
   return null;
 }
 
@@ -485,7 +500,9 @@ const QUANTIZING: ReadonlySet<AutoFamily> = new Set(['dynamic', 'dynamic_weight_
 
 export async function runAuto(input: AutoInput): Promise<AutoResult> {
   const { analysis: a, env, cleanup } = input;
-  const rules: SelectionRules = { accuracyDropMax: input.options.accuracy_drop_max, latencyRatioMax: input.options.latency_ratio_max };
+  const basis = qualityBasis(env.reference.quality, env.metric);
+  const accuracyDropMax = basis === 'fidelity' ? noiseRatio(input.options.fidelity_min_snr_db ?? DEFAULT_FIDELITY_MIN_SNR_DB) : input.options.accuracy_drop_max;
+  const rules: SelectionRules = { accuracyDropMax, latencyRatioMax: input.options.latency_ratio_max };
   const start = env.now();
   const deadline = start + input.options.time_budget_s * 1000;
   const remaining = () => deadline - env.now();
@@ -676,7 +693,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
         const art = await env.build(`${from.id}-without-${node.key}`, recipeFor(from.family, { ...from.variant, exclude }, a, cleanup, recoverFamily(from.family)));
         const q = await env.evaluate(art, SENSITIVITY_SAMPLES);
         // Ranked by disagreement with fp32 where there is one: it moves with every flipped prediction.
-        const d = q.agreement !== null ? 1 - q.agreement : qualityDrop(q, env.reference.quality, env.metric);
+        const d = q.agreement !== null && basis !== 'fidelity' ? 1 - q.agreement : qualityDrop(q, env.reference.quality, env.metric);
         out.push({ node, drop: d });
       } catch {
         out.push({ node, drop: null });
@@ -705,7 +722,6 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
 
   // ---- explanation
   const refBytes = env.reference.bytes;
-  const basis = qualityBasis(env.reference.quality, env.metric);
   const tried: AutoTried[] = trials.map((t) => {
     const r = resolved(t);
     const q = r.quality;
@@ -778,13 +794,15 @@ function fmtDrop(d: number | null): string {
 
 export function qualityBasis(ref: AutoQuality, metric: Metric): QualityBasis {
   if (metric === 'mse' && ref.mse !== null) return 'mse';
-  return ref.accuracy !== null ? 'accuracy' : 'agreement';
+  if (ref.accuracy !== null) return 'accuracy';
+  return ref.top1_fits === false ? 'fidelity' : 'agreement';
 }
 
 function describeQuality(d: number | null, basis: QualityBasis): string {
   if (d === null) return 'quality could not be measured';
   if (basis === 'mse') return `mse ${d >= 0 ? '+' : ''}${d.toPrecision(3)}`;
   if (basis === 'agreement') return `${((1 - d) * 100).toFixed(2)}% top-1 agreement with fp32`;
+  if (basis === 'fidelity') return `SNR ${d === 0 ? '∞' : (-10 * Math.log10(d)).toFixed(1)} dB against fp32`;
   const pt = -d * 100;
   return `accuracy ${pt > 0 ? '+' : ''}${pt.toFixed(2)} pt`;
 }
@@ -792,6 +810,7 @@ function describeQuality(d: number | null, basis: QualityBasis): string {
 function describeBudget(max: number, basis: QualityBasis): string {
   if (basis === 'mse') return `an mse rise of at most ${max}`;
   if (basis === 'agreement') return `at least ${((1 - max) * 100).toFixed(2)}% agreement`;
+  if (basis === 'fidelity') return `an SNR of at least ${(-10 * Math.log10(max)).toFixed(1)} dB`;
   return `a drop of at most ${(max * 100).toFixed(2)} pt`;
 }
 

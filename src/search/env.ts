@@ -8,20 +8,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config, OptimizeSpec, PassSpec, AutoCandidateSpec, MetricOptions } from '../config/types.js';
-import { encodeModel, type Model } from '../model/onnx.js';
+import { encodeModel, loadModel, type Model } from '../model/onnx.js';
 import type { IoSpec } from '../model/io.js';
 import { calibrationFeeds, type Dataset } from '../data/dataset.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { evaluateCandidate } from '../evaluate/evaluate-all.js';
-import { comparePair, measureRuns } from '../benchmark/measure.js';
+import { FIDELITY_SAMPLES, measureFidelity, probeTop1Fits } from '../evaluate/fidelity.js';
+import { BOOTSTRAP_SEED, comparePair, measureRuns } from '../benchmark/measure.js';
+import { compareDecoderLatency, measureDecoderLatency } from '../benchmark/decoder.js';
+import { decoderQuality } from '../evaluate/decoder-quality.js';
+import { decoderSignature, isDecoderModel, type DecoderSignature } from '../model/decoder.js';
+import { OrtSession } from '../runtime/session.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
 import type { PassContext } from '../passes/pass.js';
 import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
 import {
-  DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, runAuto, type AutoArtifact, type AutoEnv, type AutoOptions, type AutoQuality,
+  DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, qualityBasis, runAuto, type AutoArtifact, type AutoEnv, type AutoLatency, type AutoOptions, type AutoQuality,
   type AutoReport, type AutoResult,
 } from './auto.js';
 
@@ -49,6 +54,8 @@ export interface AutoSearchContext {
   /** Where trial models go while the search runs (removed afterwards). Default: a temp dir. */
   workDir?: string;
   isa?: Partial<IsaFlags>;
+  /** The gate's fidelity budget: the quality budget when there are no labels and top-1 does not fit the output. */
+  fidelityMinSnrDb?: number;
   log: (message: string) => void;
 }
 
@@ -89,7 +96,16 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
       metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
     });
-  const ref = await evaluateFile(refFile, {}, `${name}: reference`);
+  // A decoder is judged as the pipeline judges it: next-token agreement on seeded prompts, prefill and decode latency.
+  const decoder = isDecoderModel(model) ? decoderSignature(model, 'the model') : null;
+  const ref = decoder ? null : await evaluateFile(refFile, {}, `${name}: reference`);
+  const refRunnable = { id: `${name}: reference`, file: refFile, runtimeKind: 'onnxruntime' as const, runtimeOptions: {}, batch };
+  // Without labels, a single-value or dense-map output has no top-1 to agree on: trials are then judged on fidelity.
+  const refQuality: AutoQuality = ref
+    // On synthetic inputs top-1 agreement is not a quality figure (see gateSubject in src/gate/result.ts): fidelity is.
+    ? { ...quality(ref), top1_fits: dataset.synthetic ? false : await probeTop1Fits(refRunnable, dataset, threads) }
+    : { accuracy: null, agreement: null, mse: null, top1_fits: true };
+  const onFidelity = qualityBasis(refQuality, ctx.metric) === 'fidelity';
 
   // Cleanup runs once: every recipe starts with it, and the analysis must see the node names the quantizers will see.
   let cleaned = model;
@@ -123,9 +139,16 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       return { id, bytes: bytes.length, runtime: result.runtime, digest: digestOf(bytes, result.runtime) };
     },
     async evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality> {
-      return quality(await evaluateFile(files.get(artifact.id)!, artifact.runtime, `${name}: ${artifact.id}`, ref.predictions, samples));
+      const file = files.get(artifact.id)!;
+      if (decoder) return decoderTrialQuality(refFile, file, artifact.runtime, decoder, threads, `${name}: ${artifact.id}`);
+      const q = quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref!.predictions, samples));
+      if (!onFidelity) return q;
+      const trial = { id: `${name}: ${artifact.id}`, file, runtimeKind: 'onnxruntime' as const, runtimeOptions: artifact.runtime, batch };
+      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads });
+      return { ...q, snr_db: f.snr_db };
     },
     async measure(artifacts: AutoArtifact[], timeBudgetMs: number) {
+      if (decoder) return measureDecoderTrials(refFile, artifacts.map((a) => ({ file: files.get(a.id)!, runtime: a.runtime })), ctx, timeBudgetMs);
       const runs = await measureRuns(
         [
           { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
@@ -139,7 +162,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
         return { ratio: pair.comparison.ratio, ci95: pair.comparison.ci95, p50_ms: pair.candidate.p50_ms, reference_p50_ms: pair.baseline.p50_ms };
       });
     },
-    reference: { bytes: refBytes.length, digest: digestOf(refBytes, {}), quality: quality(ref) },
+    reference: { bytes: refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
     metric: ctx.metric,
     isa: ctx.isa ?? hardwareFingerprint().isa,
     now: () => performance.now(),
@@ -155,6 +178,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       latency_ratio_max: options.latency_ratio_max ?? 1,
       recipes: options.recipes,
       ...(options.allow ? { allow: options.allow } : {}),
+      ...(ctx.fidelityMinSnrDb !== undefined ? { fidelity_min_snr_db: ctx.fidelityMinSnrDb } : {}),
     },
   });
 }
@@ -167,4 +191,41 @@ export function failedReport(options: AutoOptions, message: string): AutoReport 
     model: { mix: { conv: 0, matmul: 0, recurrent: 0, attention: 0 }, quantizable_nodes: 0, recurrent: false, attention: false },
     tried: [], skipped: [], pareto: [], sensitivity: [],
   };
+}
+
+/** A decoder trial's quality: next-token top-1 agreement with the reference on seeded prompts (its logits' SNR alongside). */
+async function decoderTrialQuality(refFile: string, file: string, runtime: RuntimeOptions, sig: DecoderSignature, threads: number, label: string): Promise<AutoQuality> {
+  const candSig = decoderSignature(loadModel(file, { inlineExternalData: false }), label);
+  const ref = await OrtSession.create(refFile, { intraOpThreads: threads }, 'reference');
+  try {
+    const cand = await OrtSession.create(file, { ...runtime, intraOpThreads: threads }, label);
+    try {
+      const q = await decoderQuality(ref, cand, sig, {}, candSig);
+      return { accuracy: null, agreement: q.top1_agreement, mse: null, snr_db: q.snr_db };
+    } finally {
+      await cand.release();
+    }
+  } finally {
+    await ref.release();
+  }
+}
+
+/**
+ * Decoder trials against the reference: prefill and decode interleaved; a trial's ratio is the worse of
+ * the two phases, so the search keeps only what is not slower at either.
+ */
+async function measureDecoderTrials(refFile: string, trials: Array<{ file: string; runtime: RuntimeOptions }>, ctx: AutoSearchContext, timeBudgetMs: number): Promise<AutoLatency[]> {
+  const threads = ctx.benchmark.threads;
+  const models = [{ id: 'reference', path: refFile, runtime: { intraOpThreads: threads } }, ...trials.map((t, i) => ({ id: `trial-${i}`, path: t.file, runtime: { ...t.runtime, intraOpThreads: threads } }))];
+  const out = await measureDecoderLatency(models, {
+    prefillTokens: ctx.benchmark.decoder?.prefill_tokens ?? 128, warmupMin: ctx.benchmark.warmup, minSamples: Math.min(ctx.benchmark.runs, SEARCH_MIN_SAMPLES), timeBudgetMs: timeBudgetMs / 2,
+  });
+  const ref = out.get('reference')!;
+  return trials.map((_, i) => {
+    const c = out.get(`trial-${i}`)!;
+    const cmp = compareDecoderLatency(ref, c, 1, BOOTSTRAP_SEED);
+    const worse = cmp.decode.ratio >= cmp.ttft.ratio ? 'decode' : 'ttft';
+    const phase = worse === 'decode' ? { c: c.decode, r: ref.decode } : { c: c.prefill, r: ref.prefill };
+    return { ratio: cmp[worse].ratio, ci95: cmp[worse].ci95, p50_ms: phase.c.p50_ms, reference_p50_ms: phase.r.p50_ms };
+  });
 }

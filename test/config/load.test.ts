@@ -36,7 +36,7 @@ describe('config', () => {
 
   it('fills defaults and resolves paths against the config folder', () => {
     const loaded = parseConfig('model: sub/m.onnx\n', '/repo/cfg/modelgate.yml');
-    expect(loaded.config.benchmark).toEqual({ batch: 1, threads: 1, warmup: 10, runs: 100, measurements: 3 });
+    expect(loaded.config.benchmark).toEqual({ batch: 1, threads: 1, warmup: 10, runs: 100, measurements: 3, decoder: { prefill_tokens: 128 } });
     expect(loaded.config.select).toBe('smallest-passing');
     expect(loaded.config.metric).toBe('top1');
     expect(loaded.resolve(loaded.config.model)).toBe('/repo/cfg/sub/m.onnx');

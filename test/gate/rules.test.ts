@@ -42,8 +42,9 @@ describe('gate rules', () => {
     expect(resolveBudgets({})).toEqual([
       { name: 'accuracy_drop_max', value: 0.005, source: 'default' },
       { name: 'latency_ratio_max', value: 1.05, source: 'default' },
+      { name: 'fidelity_min_snr_db', value: 20, source: 'default' },
     ]);
-    expect(resolveBudgets({ latency_ratio_max: 1.2 }).map((b) => b.source)).toEqual(['default', 'config']);
+    expect(resolveBudgets({ latency_ratio_max: 1.2 }).map((b) => b.source)).toEqual(['default', 'config', 'default']);
   });
 
   it('gates on agreement without labels and on mse rise for regression', () => {
@@ -71,5 +72,45 @@ describe('gate rules', () => {
     expect(selectCandidate(all, checks, 'fastest-passing')).toBe('a');
     expect(selectCandidate(all, checks, 'most-accurate-passing')).toBe('reference');
     expect(selectCandidate([slow], checks, 'smallest-passing')).toBeNull();
+  });
+
+  it('reads fidelity when there are no labels and top-1 does not fit the output', () => {
+    const noLabels = against(fast, { ...ref, accuracy: null });
+    const at = (snr: number | null, over: Partial<GateSubject> = {}) => checkAgainst(subject({ accuracy: null, agreement: 0.4, top1_fits: false, fidelity_snr_db: snr, fidelity_output: 'map', ...over }), noLabels, budgets, 'top1');
+    expect(budgets.find((b) => b.name === 'fidelity_min_snr_db')).toEqual({ name: 'fidelity_min_snr_db', value: 20, source: 'default' });
+    const pass = at(31.25);
+    expect(pass.map((k) => [k.name, k.passed])).toEqual([['fidelity_min_snr_db', true], ['latency_ratio_max', true], ['size_bytes_max', true]]);
+    expect(pass[0]!.message).toBe("no labels, and top-1 agreement does not fit the output (no class axis): SNR of the worst output 'map' against the reference 31.3 dB ≥ 20 dB");
+    expect(at(19.9)[0]!.passed).toBe(false);
+    expect(at(Infinity)[0]!.message).toContain('∞ dB (identical)');
+    const unmeasured = at(null, { fidelity_error: 'outputs differ' })[0]!;
+    expect(unmeasured).toMatchObject({ name: 'fidelity_min_snr_db', passed: false });
+    expect(unmeasured.message).toContain('not measured');
+    expect(unmeasured.message).toContain('(outputs differ)');
+    // Labels win: accuracy is the figure whatever the output's shape.
+    expect(checkAgainst(subject({ top1_fits: false, fidelity_snr_db: 5 }), against(fast), budgets, 'top1')[0]!.name).toBe('accuracy_drop_max');
+    // Where top-1 fits, agreement is the figure; a configured budget is reported as such.
+    const strict = resolveBudgets({ fidelity_min_snr_db: 40 });
+    expect(strict.find((b) => b.name === 'fidelity_min_snr_db')!.source).toBe('config');
+    expect(checkAgainst(subject({ accuracy: null, top1_fits: false, fidelity_snr_db: 35 }), noLabels, strict, 'top1')[0]!.passed).toBe(false);
+    expect(checkAgainst(subject({ accuracy: null, top1_fits: true, fidelity_snr_db: 5 }), noLabels, strict, 'top1')[0]!.name).toBe('accuracy_drop_max');
+  });
+
+  it('budgets a decoder on time to first token and decode time, failing only when the whole CI is above', () => {
+    const dec = resolveBudgets({ latency_ratio_max: 1.2, ttft_ratio_max: 1.5 }, { decoder: true });
+    expect(dec.map((b) => [b.name, b.value, b.source])).toEqual([
+      ['accuracy_drop_max', 0.005, 'default'], ['fidelity_min_snr_db', 20, 'default'], ['ttft_ratio_max', 1.5, 'config'], ['decode_ratio_max', 1.2, 'default'],
+    ]);
+    const a = (ttft: [number, number], decode: [number, number]): Against => ({
+      baseline: ref, name: 'the reference',
+      ttft: { ratio: (ttft[0] + ttft[1]) / 2, ci95: ttft, verdict: 'within noise' }, decode: { ratio: (decode[0] + decode[1]) / 2, ci95: decode, verdict: 'within noise' },
+    });
+    const names = (c: ReturnType<typeof checkAgainst>) => c.map((k) => [k.name, k.passed]);
+    expect(names(checkAgainst(subject({}), a([1.4, 1.6], [1.1, 1.3]), dec, 'top1'))).toEqual([['accuracy_drop_max', true], ['ttft_ratio_max', true], ['decode_ratio_max', true]]);
+    const slow = checkAgainst(subject({}), a([1.4, 1.6], [1.25, 1.3]), dec, 'top1');
+    expect(slow[2]).toMatchObject({ name: 'decode_ratio_max', passed: false });
+    expect(slow[2]!.message).toContain('decode time per token 1.275× the reference (95% CI 1.250–1.300): significantly above 1.2×');
+    const none = checkAgainst(subject({}), { baseline: ref, name: 'the reference' }, dec, 'top1');
+    expect(none.slice(1).map((k) => [k.passed, k.message.startsWith('not measured')])).toEqual([[false, true], [false, true]]);
   });
 });

@@ -59,7 +59,7 @@ describe('TF.js exports as candidates', () => {
       expect.objectContaining({ name: 'accuracy_drop_max', passed: true }),
       expect.objectContaining({ name: 'latency_ratio_max', passed: true }),
     ]);
-    expect(r.report.gate).toMatchObject({ budgets: [{ name: 'accuracy_drop_max', value: 0.02, source: 'config' }, { name: 'latency_ratio_max', value: 20, source: 'config' }] });
+    expect(r.report.gate).toMatchObject({ budgets: [{ name: 'accuracy_drop_max', value: 0.02, source: 'config' }, { name: 'latency_ratio_max', value: 20, source: 'config' }, { name: 'fidelity_min_snr_db', value: 20, source: 'default' }] });
     expect(r.report.selected).toBe('tfjs-uint8');
   });
 

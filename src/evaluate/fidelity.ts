@@ -1,0 +1,216 @@
+/**
+ * Numerical fidelity of a candidate against its reference, on every output: cosine similarity, signal-to-
+ * noise ratio in dB (the reference as the signal) and the largest absolute difference, with the worst
+ * output named. It is the quality figure for outputs where top-1 agreement means nothing: a single value
+ * (a probability, a regression) has no class to agree on, and top-1 over a dense map's pixels flips
+ * between near-equal pixels for a change that is numerically lossless.
+ *
+ * Both models run on the same first samples; only running sums are kept, so memory does not grow with
+ * the sample count or the output size.
+ */
+import type { Candidate } from '../candidates/types.js';
+import type { Dataset } from '../data/dataset.js';
+import type { HostTensor } from '../model/host-tensor.js';
+import { halfToFloat } from '../model/tensor.js';
+import { openSession, type ModelSession } from '../runtime/kind.js';
+import { ModelGateError } from '../errors.js';
+import { EVAL_BATCH, firstSamples } from './samples.js';
+
+/** Samples the fidelity pass runs by default: enough for a stable SNR, few enough to stay a small share of evaluation. */
+export const FIDELITY_SAMPLES = 64;
+
+/** A tensor's values as floats (ORT hands float16 back as raw bits). */
+export function floatValues(t: HostTensor): Float32Array {
+  if (t.type === 'float16') return Float32Array.from(t.data as Uint16Array, halfToFloat);
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) return Float32Array.from(t.data, Number);
+  return Float32Array.from(t.data as ArrayLike<number>);
+}
+
+export interface RowFidelity {
+  /** Mean over compared rows of the cosine similarity of the two value vectors. */
+  cosine: number;
+  /** 10·log10(Σ ref² / Σ (ref − cand)²) over every compared value; Infinity when identical. */
+  snr_db: number;
+  /** Largest |ref − cand| over every compared value. */
+  max_abs_error: number;
+  /** Share of rows whose largest value sits at the same index, 0..1 (meaningful only for class scores). */
+  top1_agreement: number;
+}
+
+/** Accumulates fidelity over rows (one row: one sample's values of one output, or one logit vector). */
+export class FidelityAccumulator {
+  private signal = 0;
+  private noise = 0;
+  private cosSum = 0;
+  private agree = 0;
+  private maxAbs = 0;
+  rows = 0;
+
+  add(ref: ArrayLike<number>, cand: ArrayLike<number>, label = 'fidelity'): void {
+    if (ref.length !== cand.length) throw new ModelGateError(`${label}: ${ref.length} reference values against ${cand.length} candidate values`);
+    let dot = 0, rr = 0, cc = 0, noise = 0, ra = 0, ca = 0, maxAbs = this.maxAbs;
+    for (let i = 0; i < ref.length; i++) {
+      const r = ref[i]!, c = cand[i]!;
+      const d = r - c;
+      dot += r * c;
+      rr += r * r;
+      cc += c * c;
+      noise += d * d;
+      // NaN on one side only is an infinite error; NaN on both is the same value.
+      const abs = Number.isNaN(d) ? (Number.isNaN(r) && Number.isNaN(c) ? 0 : Infinity) : Math.abs(d);
+      if (abs > maxAbs) maxAbs = abs;
+      if (r > ref[ra]!) ra = i;
+      if (c > cand[ca]!) ca = i;
+    }
+    this.signal += rr;
+    this.noise += noise;
+    this.maxAbs = maxAbs;
+    this.cosSum += rr > 0 && cc > 0 ? dot / Math.sqrt(rr * cc) : rr === cc ? 1 : 0;
+    if (ra === ca) this.agree++;
+    this.rows++;
+  }
+
+  result(): RowFidelity {
+    return {
+      cosine: this.rows ? this.cosSum / this.rows : NaN,
+      snr_db: this.noise === 0 ? Infinity : this.signal === 0 ? -Infinity : 10 * Math.log10(this.signal / this.noise),
+      max_abs_error: this.maxAbs,
+      top1_agreement: this.rows ? this.agree / this.rows : NaN,
+    };
+  }
+}
+
+export interface OutputFidelity {
+  name: string;
+  cosine: number;
+  /** Infinity when the outputs are identical (report.json writes null). */
+  snr_db: number;
+  max_abs_error: number;
+}
+
+export interface Fidelity {
+  /** Samples both models ran. */
+  samples: number;
+  /** The output with the lowest SNR (ties: the lowest cosine, then the first). */
+  worst_output: string;
+  /** The worst output's figures: the ones the gate reads. */
+  cosine: number;
+  snr_db: number;
+  /** The largest absolute error over all outputs. */
+  max_abs_error: number;
+  /** Whether top-1 agreement fits the reference's first output (a class axis), see top1Fits. */
+  top1_fits: boolean;
+  outputs: OutputFidelity[];
+}
+
+/**
+ * Whether top-1 agreement means something for an output of these dims: besides the batch, exactly one
+ * axis wider than 1, the last such one, with at least 2 classes ([batch, classes], [batch, classes, 1, 1],
+ * [batch, 1, classes]). A single value has no class to pick; a map ([batch, 1, H, W], [batch, seq, vocab])
+ * has more than one axis, and a top-1 over all of it is a pixel, not a class.
+ */
+export function top1Fits(dims: readonly number[]): boolean {
+  const wide = dims.slice(1).filter((d) => d !== 1);
+  return wide.length === 1 && wide[0]! >= 2;
+}
+
+export interface FidelityOptions {
+  /** First samples of the dataset to run; FIDELITY_SAMPLES by default. */
+  samples?: number;
+  threads: number;
+}
+
+type Runnable = Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions' | 'batch'>;
+
+/**
+ * The rows of one output of a run over a batch of `count` samples (padded up to `size`): one row per
+ * sample when the first dimension is the batch, else the whole tensor as one row (a state output whose
+ * first dimension is not the batch cannot be split by sample).
+ */
+function rowsOf(t: HostTensor, count: number, size: number): Float32Array[] {
+  const values = floatValues(t);
+  const first = t.dims[0];
+  if (t.dims.length === 0 || first !== size || size === 0) return [values];
+  const width = values.length / size;
+  return Array.from({ length: count }, (_, i) => values.subarray(i * width, (i + 1) * width));
+}
+
+/** The candidate's outputs matched to the reference's: by name, or by position when the names differ (a converted format). */
+function matchOutputs(ref: ModelSession, cand: ModelSession): Array<[string, string]> {
+  if (ref.outputNames.every((n) => cand.outputNames.includes(n))) return ref.outputNames.map((n) => [n, n]);
+  if (ref.outputNames.length !== cand.outputNames.length) {
+    throw new ModelGateError(`${cand.label}: outputs ${cand.outputNames.join(', ')} do not match the reference's ${ref.outputNames.join(', ')}`);
+  }
+  return ref.outputNames.map((n, i) => [n, cand.outputNames[i]!]);
+}
+
+/** Fidelity of `candidate` against `reference` on every output, over the first samples of `dataset`. */
+export async function measureFidelity(reference: Runnable, candidate: Runnable, dataset: Dataset, options: FidelityOptions): Promise<Fidelity> {
+  const ref = await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: options.threads }, reference.id, reference.runtimeKind);
+  try {
+    const cand = await openSession(candidate.file, { ...candidate.runtimeOptions, intraOpThreads: options.threads }, candidate.id, candidate.runtimeKind);
+    try {
+      return await compareSessions(ref, cand, dataset, options.samples ?? FIDELITY_SAMPLES, fixedBatch(reference, candidate));
+    } finally {
+      await cand.release();
+    }
+  } finally {
+    await ref.release();
+  }
+}
+
+function fixedBatch(a: Runnable, b: Runnable): number | null {
+  const fixed = [a.batch, b.batch].flatMap((p) => (p.kind === 'fixed' ? [p.batch] : []));
+  if (fixed.length === 2 && fixed[0] !== fixed[1]) throw new ModelGateError(`${b.id}: fixed batch ${fixed[1]} differs from the reference's ${fixed[0]}`);
+  return fixed[0] ?? null;
+}
+
+/** Fidelity of two open sessions on the same feeds; `fixed` is the batch both need, or null for a dynamic batch. */
+export async function compareSessions(ref: ModelSession, cand: ModelSession, dataset: Dataset, samples: number, fixed: number | null = null): Promise<Fidelity> {
+  if (!(samples >= 1)) throw new ModelGateError(`fidelity: needs at least one sample, got ${samples}`);
+  const pairs = matchOutputs(ref, cand);
+  const acc = pairs.map(() => new FidelityAccumulator());
+  const size = fixed ?? Math.min(EVAL_BATCH, samples);
+  let seen = 0;
+  let firstDims: readonly number[] | null = null;
+  for (const batch of firstSamples(dataset, samples).batches(size, fixed !== null)) {
+    const r = await ref.run(batch.feeds);
+    const c = await cand.run(batch.feeds);
+    const runSize = fixed ?? batch.count;
+    for (const [k, [rn, cn]] of pairs.entries()) {
+      const rt = r[rn], ct = c[cn];
+      if (!rt || !ct) throw new ModelGateError(`${cand.label}: output '${rt ? cn : rn}' is missing from a run`);
+      if (k === 0) firstDims ??= rt.dims;
+      const rr = rowsOf(rt, batch.count, runSize), cr = rowsOf(ct, batch.count, runSize);
+      if (rr.length !== cr.length) throw new ModelGateError(`${cand.label}: output '${cn}' has dims [${ct.dims.join(', ')}], the reference's '${rn}' [${rt.dims.join(', ')}]`);
+      for (let i = 0; i < rr.length; i++) acc[k]!.add(rr[i]!, cr[i]!, `${cand.label}: output '${cn}'`);
+    }
+    seen += batch.count;
+  }
+  const outputs: OutputFidelity[] = pairs.map(([name], k) => {
+    const f = acc[k]!.result();
+    return { name, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error };
+  });
+  if (outputs.length === 0) throw new ModelGateError(`${ref.label}: the model has no outputs to compare`);
+  const worst = [...outputs].sort((a, b) => a.snr_db - b.snr_db || a.cosine - b.cosine)[0]!;
+  return {
+    samples: seen, worst_output: worst.name, cosine: worst.cosine, snr_db: worst.snr_db,
+    max_abs_error: Math.max(...outputs.map((o) => o.max_abs_error)), top1_fits: firstDims ? top1Fits(firstDims) : false, outputs,
+  };
+}
+
+/** Whether top-1 agreement fits `candidate`'s first output, from one run on the dataset's first sample. */
+export async function probeTop1Fits(candidate: Runnable, dataset: Dataset, threads: number): Promise<boolean> {
+  const s = await openSession(candidate.file, { ...candidate.runtimeOptions, intraOpThreads: threads }, candidate.id, candidate.runtimeKind);
+  try {
+    const size = candidate.batch.kind === 'fixed' ? candidate.batch.batch : 1;
+    for (const batch of firstSamples(dataset, 1).batches(size, candidate.batch.kind === 'fixed')) {
+      const name = s.outputNames[0]!;
+      return top1Fits((await s.run(batch.feeds, [name]))[name]!.dims);
+    }
+    return false;
+  } finally {
+    await s.release();
+  }
+}
