@@ -16,6 +16,7 @@ import { parseMode, type ActionInputs } from './publish/modes/shared.js';
 import { publishGateResult, workspacePath } from './publish/modes/gate.js';
 import { runPublishMode } from './publish/modes/publish.js';
 import { runMergeMode } from './publish/modes/merge.js';
+import { workflowText } from './report/escape.js';
 
 // Defaults repeat action.yml's so that `node dist/index.js` behaves the same outside a runner.
 function booleanInput(name: string, fallback: boolean): boolean {
@@ -82,7 +83,8 @@ function pullRequestBase(): string | undefined {
  * from git, both sides run the same pipeline, and base and head are measured interleaved.
  */
 async function gateOrCompare(inputs: ActionInputs): Promise<GateRunResult> {
-  const log = (message: string) => core.info(message);
+  // Log lines carry names from the model file: none may start a workflow command.
+  const log = (message: string) => core.info(workflowText(message));
   const baseRef = inputs.compare ? pullRequestBase() : undefined;
   if (!baseRef) return runGate({ configPath: inputs.config, outDir: inputs.outDir, log });
   const compared = await runCompare({ configPath: inputs.config, baseRef, outDir: inputs.outDir, log });

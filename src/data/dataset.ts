@@ -3,7 +3,6 @@
  * preprocesses one batch at a time, so memory stays flat as the dataset grows. Without a dataset,
  * seeded synthetic inputs are made from the resolved input specs.
  */
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DatasetSpec, PreprocessSpec } from '../config/types.js';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
@@ -11,7 +10,8 @@ import type { IoSpec } from '../model/io.js';
 import type { TypedArray } from '../model/tensor.js';
 import { readIdx, MAX_DATASET_BYTES, type ArrayFile } from './idx.js';
 import { readNpy } from './npy.js';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError } from '../errors.js';
+import { readFileSafe } from '../io/files.js';
 import { seededRandom } from './random.js';
 
 
@@ -38,14 +38,7 @@ export interface Dataset {
 }
 
 export function readArrayFile(file: string): ArrayFile {
-  let bytes: Uint8Array;
-  try {
-    const size = statSync(file).size;
-    if (size > MAX_DATASET_BYTES) throw new Error(`${size} bytes is over the 2 GiB limit`);
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ModelGateError(`${file}: cannot read dataset file (${errorMessage(err)})`, { cause: err });
-  }
+  const bytes: Uint8Array = readFileSafe(file, { maxBytes: MAX_DATASET_BYTES, what: 'dataset file' });
   const name = path.basename(file).toLowerCase();
   if (name.endsWith('.npy')) return readNpy(bytes, file);
   if (/\.idx\d?(-ubyte)?(\.gz)?$|-ubyte(\.gz)?$/.test(name)) return readIdx(bytes, file);

@@ -11,16 +11,18 @@
  * results), so the same float feeds run both. float16 weights (behind DEQUANTIZE) become float32 initializers.
  * Custom ops (an Edge TPU-compiled model, say) stop the import with an error naming the op.
  */
-import { readFileSync } from 'node:fs';
 import { DataType, onnx, type Model } from '../model/onnx.js';
 import { halfToFloat, makeTensor } from '../model/tensor.js';
 import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo } from '../model/graph.js';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError } from '../errors.js';
+import { readFileSafe } from '../io/files.js';
 import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../export/tflite/flatbuffer.js';
 import { Activation, Op, Padding, TensorType, opName } from '../export/tflite/schema.js';
 import { transposeData } from '../export/tflite/convert.js';
 
 const OPSET = 13;
+/** Flatbuffers address with 32-bit offsets: no .tflite is larger. */
+export const MAX_TFLITE_BYTES = 2 ** 31 - 1;
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
@@ -32,12 +34,7 @@ export interface TfliteImport {
 }
 
 export function importTfliteFile(file: string, label = file): TfliteImport {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ModelGateError(`${label}: cannot read the TFLite model (${errorMessage(err)})`, { cause: err });
-  }
+  const bytes: Uint8Array = readFileSafe(file, { maxBytes: MAX_TFLITE_BYTES, label, what: 'TFLite model' });
   const tflite = decodeTflite(bytes, label);
   return { model: importTflite(tflite, label), bytes, tflite };
 }
