@@ -12,6 +12,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { floatToHalf } from '../model/tensor.js';
+import { checkConfigSize } from './keras-config.js';
 import { readFileSafe, realFolder, resolveInsideFolder } from '../io/files.js';
 
 export const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
@@ -87,6 +88,7 @@ export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<t
     throw new ModelGateError(`${jsonFile}: TF.js graph models are not supported; convert the Keras model (or export a layers model: tensorflowjs_converter --output_format=tfjs_layers_model)`);
   }
   if (!json.modelTopology) throw new ModelGateError(`${jsonFile}: no modelTopology; not a TF.js layers model`);
+  checkConfigSize(json.modelTopology, jsonFile);
   const specs: WeightSpec[] = [];
   const buffers: Uint8Array[] = [];
   let total = 0;

@@ -9,7 +9,7 @@
  *    while reading, so a file that grows (or lies about its size) cannot exceed it.
  * This module sits below every stage and imports nothing from them.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, realpathSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ModelGateError, errorMessage } from '../errors.js';
 
@@ -178,4 +178,32 @@ export function checkConfigPath(resolved: string, policy: ConfigPathPolicy, labe
   if (!policy.roots.some((r) => isInside(r, real))) {
     throw new ModelGateError(`${label}: resolves (through a symlink) to ${real}, outside the workspace; refusing to read it (name the real path in the config if you mean it)`);
   }
+}
+
+/**
+ * Makes the out dir ready, or says in one line why it cannot be (exit 2): it must be a folder (or
+ * creatable as one) that we can write. The CLI and the action call this before any stage runs, since
+ * an out dir that cannot take report.json cannot report its own error. `flag` names the option.
+ */
+export function prepareOutDir(dir: string, flag = '--out'): string {
+  const abs = path.resolve(dir);
+  const fail = (why: string, cause?: unknown): never => {
+    throw new ModelGateError(`${flag} '${dir}': ${why}`, cause === undefined ? undefined : { cause });
+  };
+  if (dir.trim() === '' || dir.includes('\0')) fail('is not a usable path');
+  const existing = statSync(abs, { throwIfNoEntry: false });
+  if (existing && !existing.isDirectory()) fail(`exists and is ${existing.isFile() ? 'a file' : kindOf(existing)}, not a folder`);
+  try {
+    mkdirSync(abs, { recursive: true });
+  } catch (err) {
+    fail(`cannot create the folder (${errorMessage(err)})`, err);
+  }
+  const probe = path.join(abs, `.modelgate-write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+  } catch (err) {
+    fail(`cannot write into the folder (${errorMessage(err)})`, err);
+  }
+  return abs;
 }
