@@ -191,12 +191,27 @@ export function prepareOutDir(dir: string, flag = '--out'): string {
     throw new ModelGateError(`${flag} '${dir}': ${why}`, cause === undefined ? undefined : { cause });
   };
   if (dir.trim() === '' || dir.includes('\0')) fail('is not a usable path');
-  const existing = statSync(abs, { throwIfNoEntry: false });
-  if (existing && !existing.isDirectory()) fail(`exists and is ${existing.isFile() ? 'a file' : kindOf(existing)}, not a folder`);
+  let existing: Stats | undefined;
   try {
-    mkdirSync(abs, { recursive: true });
+    existing = statSync(abs, { throwIfNoEntry: false });
   } catch (err) {
     fail(`cannot create the folder (${errorMessage(err)})`, err);
+  }
+  if (existing && !existing.isDirectory()) fail(`exists and is ${existing.isFile() ? 'a file' : kindOf(existing)}, not a folder`);
+  if (isPseudo(realFolder(abs))) fail('is on a kernel filesystem (/proc, /sys, /dev)');
+  // Level by level, not mkdirSync({ recursive: true }): on a filesystem that answers ENOENT for a
+  // parent that exists (/proc), Node's recursive mkdir retries forever.
+  const missing: string[] = [];
+  for (let d = abs; !statSync(d, { throwIfNoEntry: false }); d = path.dirname(d)) {
+    if (path.dirname(d) === d) break;
+    missing.unshift(d);
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') fail(`cannot create the folder (${errorMessage(err)})`, err);
+    }
   }
   const probe = path.join(abs, `.modelgate-write-test-${process.pid}`);
   try {
