@@ -95,7 +95,7 @@ export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<t
   for (const group of json.weightsManifest ?? []) {
     let groupBytes = 0;
     for (const p of group.paths) {
-      const shard = resolveInsideFolder(dir, p, jsonFile, 'weight shard path');
+      const shard = resolveInsideFolder(dir, p, jsonFile, 'weight shard path', "the model's folder");
       const bytes = readFileSafe(shard, { maxBytes: MAX_WEIGHT_BYTES - total, within: dir, label: `${jsonFile}: weight shard '${p}'`, what: 'weight shard (all shards together are capped)' });
       total += bytes.length;
       groupBytes += bytes.length;

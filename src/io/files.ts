@@ -137,9 +137,9 @@ export function readFileSafe(file: string, options: SafeReadOptions): Buffer {
  * A path a file names relative to its own folder (external data, weight shards): the name must not
  * escape lexically, and its real path must stay inside the real folder (no symlink out of it).
  */
-export function resolveInsideFolder(dir: string, name: string, label: string, what: string): string {
+export function resolveInsideFolder(dir: string, name: string, label: string, what: string, folder = 'the model folder'): string {
   if (typeof name !== 'string' || name === '' || name.includes('\0') || path.isAbsolute(name) || /^[A-Za-z]:/.test(name) || name.split(/[\\/]/).includes('..') || /^[a-z][a-z0-9+.-]*:/i.test(name)) {
-    throw new ModelGateError(`${label}: ${what} '${String(name)}' points outside the model's folder; refusing the model`);
+    throw new ModelGateError(`${label}: ${what} '${String(name)}' points outside ${folder}; refusing the model`);
   }
   return path.resolve(dir, name);
 }
