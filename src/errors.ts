@@ -2,10 +2,13 @@
  * Errors the user can act on. `exitCode` follows the CLI contract:
  * 2 = usage or input error (bad config, unreadable model, hostile file), 1 is reserved for a failed gate.
  */
+const MAX_MESSAGE_CHARS = 4000;
+
 export class ModelGateError extends Error {
   readonly exitCode = 2;
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Messages quote names and values from hostile files; one of 300,000 characters helps nobody and bloats every report.
+    super(message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}… (${message.length - MAX_MESSAGE_CHARS} more characters)` : message, options);
     this.name = 'ModelGateError';
   }
 }
