@@ -16,3 +16,16 @@ export class ModelGateError extends Error {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Runs a reader of a hostile file: anything it throws that is not already a ModelGateError (a
+ * library's TypeError or plain Error on input it did not expect) becomes one naming the file.
+ */
+export async function readingFile<T>(file: string, what: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof ModelGateError) throw err;
+    throw new ModelGateError(`${file}: cannot read the ${what} (${errorMessage(err).split('\n')[0]})`, { cause: err });
+  }
+}

@@ -334,10 +334,9 @@ export function checkConfigSize(raw: unknown, source: string): void {
       for (const x of v) if (x !== null && typeof x === 'object') stack.push({ v: x, depth: depth + 1 });
     } else if (v !== null && typeof v === 'object') {
       const o = v as Record<string, unknown>;
-      if (Array.isArray(o.layers)) {
-        layers += o.layers.length;
-        if (layers > MAX_LAYERS) throw new ModelGateError(`${source}: the model config has more than ${MAX_LAYERS} layers; refusing it`);
-      }
+      // Every serialized layer (and model) carries a class_name, wherever the list holding it sits
+      // (Keras ≤ 2.2 wrote a Sequential's config as the bare list).
+      if (typeof o.class_name === 'string' && ++layers > MAX_LAYERS) throw new ModelGateError(`${source}: the model config has more than ${MAX_LAYERS} layers; refusing it`);
       for (const x of Object.values(o)) if (x !== null && typeof x === 'object') stack.push({ v: x, depth: depth + 1 });
     }
   }

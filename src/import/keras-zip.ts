@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError, errorMessage, readingFile } from '../errors.js';
 import { Hdf5File } from './hdf5.js';
 import { escapesFolder } from './paths.js';
 import { readFileSafe } from '../io/files.js';
@@ -70,7 +70,11 @@ export function readZipEntries(bytes: Uint8Array, source: string, wanted: Readon
   return new Map(Object.entries(out));
 }
 
-export async function readKerasZip(t: typeof tf, file: string): Promise<KerasImport> {
+export function readKerasZip(t: typeof tf, file: string): Promise<KerasImport> {
+  return readingFile(file, 'Keras model', () => readKerasZipUnchecked(t, file));
+}
+
+async function readKerasZipUnchecked(t: typeof tf, file: string): Promise<KerasImport> {
   const bytes = readFileSafe(file, { maxBytes: ZIP_LIMITS.fileBytes, what: '.keras model' });
   const entries = readZipEntries(bytes, file, new Set(['config.json', 'metadata.json', 'model.weights.h5', 'model.weights.npz']));
   const json = (name: string): unknown => {

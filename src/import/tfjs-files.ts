@@ -10,7 +10,7 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError, errorMessage, readingFile } from '../errors.js';
 import { floatToHalf } from '../model/tensor.js';
 import { checkConfigSize } from './keras-config.js';
 import { readFileSafe, realFolder, resolveInsideFolder } from '../io/files.js';
@@ -73,7 +73,11 @@ function checkModelJson(parsed: unknown, source: string): tf.io.ModelJSON {
 }
 
 /** model.json (or its folder) → a TF.js LayersModel with its weights. */
-export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
+export function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
+  return readingFile(file, 'TF.js model', () => readTfjsLayersModelUnchecked(t, file));
+}
+
+async function readTfjsLayersModelUnchecked(t: typeof tf, file: string): Promise<tf.LayersModel> {
   const jsonFile = statSync(file, { throwIfNoEntry: false })?.isDirectory() ? path.join(file, 'model.json') : file;
   const dir = realFolder(path.dirname(path.resolve(jsonFile)));
   const text = readFileSafe(jsonFile, { maxBytes: MAX_MODEL_JSON_BYTES, what: 'TF.js model.json' }).toString('utf8');

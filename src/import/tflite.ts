@@ -66,7 +66,14 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const value = new Map<number, string>();
   for (const t of g.tensors) names.reserve(t.name);
 
-  const tensor = (i: number): TfliteTensor => g.tensors[i]!;
+  /** The operator being imported, for messages about its operands. */
+  let atOperator: string | undefined;
+  const tensor = (i: number | undefined): TfliteTensor => {
+    const t = i === undefined ? undefined : g.tensors[i];
+    // decodeTflite checked every index it saw; an operand an operator needs but does not list is caught here.
+    if (!t) throw new ModelGateError(`${label}: ${atOperator ?? 'the graph'}: ${i === undefined ? 'an operand it needs is missing' : `tensor ${i} does not exist`}`);
+    return t;
+  };
   // DEQUANTIZE of a constant (float16 or int8 weights) is a constant too: weights are looked up through it.
   const dequantizedConst = new Map<number, number>();
   for (const o of g.operators) if (o.op === Op.DEQUANTIZE && g.tensors[o.inputs[0]!]?.data) dequantizedConst.set(o.outputs[0]!, o.inputs[0]!);
@@ -168,6 +175,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   });
 
   g.operators.forEach((o, index) => {
+    atOperator = `operator ${index} (${describeOperator(o)})`;
     const outT = o.outputs[0]!;
     const out = tensor(outT);
     const opts = o.options ?? {};

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { seededRandom } from '../../src/data/random.js';
 import { ModelGateError, errorMessage } from '../../src/errors.js';
 
@@ -367,11 +368,12 @@ export function removeCase(dir: string): void {
 // Regressions: cases stored as JSON, files base64
 // ---------------------------------------------------------------------------------------------
 
+/** Files are stored deflated: a mutated config of 20,000 layers is 2 MB raw and a few KB deflated. */
 export function encodeCase(spec: CaseSpec, note: string): string {
-  return JSON.stringify({ ...spec, note, files: Object.fromEntries(Object.entries(spec.files).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) }, null, 1) + '\n';
+  return JSON.stringify({ ...spec, note, files: Object.fromEntries(Object.entries(spec.files).map(([k, v]) => [k, Buffer.from(deflateSync(v, { level: 9 })).toString('base64')])) }, null, 1) + '\n';
 }
 
 export function decodeCase(text: string): CaseSpec & { note: string } {
   const raw = JSON.parse(text) as CaseSpec & { note: string; files: Record<string, string> };
-  return { ...raw, files: Object.fromEntries(Object.entries(raw.files).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])) };
+  return { ...raw, files: Object.fromEntries(Object.entries(raw.files).map(([k, v]) => [k, new Uint8Array(inflateSync(Buffer.from(v, 'base64')))])) };
 }
