@@ -1,4 +1,4 @@
-var _=Object.defineProperty;var i=(I,M)=>_(I,"name",{value:M,configurable:!0});const k=486,z=[486],N={70486:((I,M,t)=>{t.a(I,async(x,R)=>{try{t.r(M);var E=t(76760),a=t.n(E),O=t(26848),f=t.n(O),c=t(48179),C=t(65796),$=t(83333),o=t(311),s=t(83916),m=t(70722),w=t(57456),D=t(82170);const j=2,T=new c.uB;T.name("modelgate").description("Optimize, measure and gate an ML model on this machine.").version(o.w).showSuggestionAfterError(!0).exitOverride().addHelpText("after",`
+var _=Object.defineProperty;var i=(I,M)=>_(I,"name",{value:M,configurable:!0});const k=486,z=[486],N={70486:((I,M,t)=>{t.a(I,async(x,R)=>{try{t.r(M);var E=t(76760),a=t.n(E),O=t(26848),f=t.n(O),c=t(48179),C=t(71972),$=t(83333),o=t(311),s=t(83916),m=t(70722),w=t(57456),D=t(82170);const j=2,T=new c.uB;T.name("modelgate").description("Optimize, measure and gate an ML model on this machine.").version(o.w).showSuggestionAfterError(!0).exitOverride().addHelpText("after",`
 Exit codes: 0 a candidate passed, 1 none passed the gate, 2 ModelGate could not run.
 Colour follows the terminal; NO_COLOR=1 turns it off.
 

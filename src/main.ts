@@ -21,6 +21,8 @@ import { loadConfig } from './config/load.js';
 import { ensureRuntime, hasCompiler, type RuntimeCache } from './runtime/install.js';
 import { ORT_PACKAGE, resolveOrtWithoutInstall } from './runtime/ort.js';
 import { TFLITE_PLATFORMS, TFLITE_RUNTIME_PACKAGE, resolveTfliteWithoutInstall } from './runtime/tflite.js';
+import { workflowText } from './report/escape.js';
+import { prepareOutDir } from './io/files.js';
 
 // Defaults repeat action.yml's so that `node dist/index.js` behaves the same outside a runner.
 function booleanInput(name: string, fallback: boolean): boolean {
@@ -140,7 +142,9 @@ function pullRequestBase(): string | undefined {
  * from git, both sides run the same pipeline, and base and head are measured interleaved.
  */
 async function gateOrCompare(inputs: ActionInputs): Promise<GateRunResult> {
-  const log = (message: string) => core.info(message);
+  // Log lines carry names from the model file: none may start a workflow command.
+  const log = (message: string) => core.info(workflowText(message));
+  prepareOutDir(inputs.outDir, 'out-dir');
   const baseRef = inputs.compare ? pullRequestBase() : undefined;
   if (!baseRef) return runGate({ configPath: inputs.config, outDir: inputs.outDir, log });
   const compared = await runCompare({ configPath: inputs.config, baseRef, outDir: inputs.outDir, log });

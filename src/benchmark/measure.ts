@@ -64,14 +64,21 @@ export interface PairMeasurement {
 /** `candidateId` against `baselineId` in every run; undefined when no run measured both. */
 export function comparePair(runs: MeasureRuns, baselineId: string, candidateId: string, threshold: number): PairMeasurement | undefined {
   const each = runs.flatMap((stats, k) => {
-    const b = stats.get(baselineId);
     const c = stats.get(candidateId);
+    // More models than live workers are measured in groups that each include the first model: compare
+    // against that model as measured in the candidate's own group.
+    const b = (c?.anchor && firstId(stats) === baselineId ? c.anchor : undefined) ?? stats.get(baselineId);
     return b && c ? [{ b, c, cmp: compareLatency(b, c, threshold, BOOTSTRAP_SEED + k) }] : [];
   });
   if (each.length === 0) return undefined;
   const comparison = combineComparisons(each.map((e) => e.cmp), threshold);
   const central = each[comparison.central]!;
   return { baseline: central.b, candidate: central.c, comparison };
+}
+
+/** The first model of a measurement (the anchor of every group). */
+function firstId(stats: Map<string, LatencyStats>): string | undefined {
+  return stats.keys().next().value;
 }
 
 /** A model's own stats across runs: the run with the median p50. */

@@ -48,7 +48,16 @@ export interface MeasureOptions {
   maxSamples?: number;
   /** Override where the worker script is (tests, unusual layouts). */
   workerEntry?: WorkerEntry;
+  /** Most worker processes alive at once; MAX_LIVE_WORKERS by default. */
+  maxWorkers?: number;
 }
+
+/**
+ * Worker processes alive at once. Each holds Node, a runtime and a session (100–300 MB measured
+ * here for small models), and a config's candidate list comes from the PR: without a cap, 200
+ * candidates started 200 workers and passed 5 GB. More models than this are measured in groups.
+ */
+export const MAX_LIVE_WORKERS = 12;
 
 export interface LatencyStats {
   batch: number;
@@ -72,6 +81,11 @@ export interface LatencyStats {
   raw_ms: number[];
   /** Samples per round (the same in every round). */
   burst: number;
+  /**
+   * When there were more models than live workers: the first model's stats from the same group,
+   * measured interleaved with this one (compare against these, not the first group's).
+   */
+  anchor?: LatencyStats;
   /** 'ci' when the median CI reached the requested width, else 'budget' (time or round cap). */
   stopped_by: 'ci' | 'budget';
   /** Providers actually used: the requested ones, or ['cpu'] after a fallback. */
@@ -138,6 +152,32 @@ export async function measureInterleaved(
   if (models.length === 0) return new Map();
   const ids = new Set(models.map((m) => m.id));
   if (ids.size !== models.length) throw new ModelGateError(`benchmark: model ids must be unique, got ${models.map((m) => m.id).join(', ')}`);
+  const maxWorkers = Math.floor(opts.maxWorkers ?? MAX_LIVE_WORKERS);
+  if (!(maxWorkers >= 2)) throw new RangeError(`maxWorkers must be at least 2, got ${opts.maxWorkers}`);
+  if (models.length <= maxWorkers) return measureGroup(models, feeds, opts, onProgress);
+  // Too many for one group: the first model (the reference) joins every group, so each model is
+  // still measured interleaved with it, and at most maxWorkers processes are alive at any time.
+  const [anchor, ...rest] = models as [BenchmarkModel, ...BenchmarkModel[]];
+  const out = new Map<string, LatencyStats>();
+  for (let i = 0; i < rest.length; i += maxWorkers - 1) {
+    const group = [anchor, ...rest.slice(i, i + maxWorkers - 1)];
+    onProgress?.(`benchmark: group ${i / (maxWorkers - 1) + 1} of ${Math.ceil(rest.length / (maxWorkers - 1))} (${group.length} models, at most ${maxWorkers} workers at once)`, {
+      phase: 'load', round: 0, samples: {}, elapsedMs: 0, budgetMs: opts.timeBudgetMs ?? 30_000,
+    });
+    const stats = await measureGroup(group, feeds, opts, onProgress);
+    const anchorStats = stats.get(anchor.id)!;
+    if (!out.has(anchor.id)) out.set(anchor.id, anchorStats);
+    for (const m of group.slice(1)) out.set(m.id, { ...stats.get(m.id)!, anchor: anchorStats });
+  }
+  return out;
+}
+
+async function measureGroup(
+  models: BenchmarkModel[],
+  feeds: Feeds,
+  opts: MeasureOptions,
+  onProgress?: ProgressListener,
+): Promise<Map<string, LatencyStats>> {
   if (!(opts.batch > 0)) throw new RangeError(`benchmark batch must be positive, got ${opts.batch}`);
   if (opts.ciWidth !== undefined && !(opts.ciWidth >= 0)) throw new RangeError(`ciWidth must be ≥ 0, got ${opts.ciWidth}`);
   const warmupMin = Math.max(1, Math.floor(opts.warmupMin ?? 5));

@@ -53,6 +53,18 @@ function tsxLoader(from: string): string {
 const STDERR_TAIL_BYTES = 4096;
 
 /**
+ * Backstop for worker processes alive in this process at once, whoever starts them (the runner
+ * groups models to stay at MAX_LIVE_WORKERS; this catches any path that does not).
+ */
+export const MAX_WORKER_PROCESSES = 16;
+let liveWorkers = 0;
+
+/** Worker processes started and not yet exited. */
+export function liveWorkerCount(): number {
+  return liveWorkers;
+}
+
+/**
  * One worker process, one request at a time. Replies come back in order, so a single pending slot
  * is enough; an exit while a request is pending rejects it with the tail of the worker's stderr.
  */
@@ -91,10 +103,23 @@ export class BenchmarkWorker {
 
   /** Forks a worker and waits until its runtime (onnxruntime, or TFLite for runtimeKind 'tflite') is loaded in it. */
   static async start(label: string, entry: WorkerEntry = benchmarkWorkerEntry(), runtimeKind: RuntimeKind = 'onnxruntime'): Promise<BenchmarkWorker> {
+    if (liveWorkers >= MAX_WORKER_PROCESSES) {
+      throw new ModelGateError(`${label}: ${liveWorkers} benchmark workers are already running; at most ${MAX_WORKER_PROCESSES} may run at once`);
+    }
+    liveWorkers++;
     const child = fork(entry.file, runtimeKind === 'onnxruntime' ? [] : [runtimeKind], {
       execArgv: entry.execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let counted = true;
+    const release = () => {
+      if (counted) liveWorkers--;
+      counted = false;
+    };
+    child.once('exit', release);
+    child.once('error', () => {
+      if (child.pid === undefined) release();
     });
     const worker = new BenchmarkWorker(child, label);
     const ready = await worker.receive();

@@ -6,6 +6,8 @@ import { runGate, type GateRunOptions } from '../commands/run.js';
 import { runCompare, renderCompareTable, type CompareOptions } from '../commands/compare.js';
 import { TOOL_VERSION } from '../version.js';
 import { errorMessage } from '../errors.js';
+import { prepareOutDir } from '../io/files.js';
+import { workflowText } from '../report/escape.js';
 import { findModelFiles, initProject } from '../commands/init.js';
 import { createProgress, type ProgressCallback } from './progress.js';
 import { renderTable } from './table.js';
@@ -50,11 +52,13 @@ Examples:
   $ NO_COLOR=1 modelgate run -q > table.txt`,
   )
   .action(async (opts: { config: string; out: string; quiet?: boolean }) => {
+    // An unusable --out is named before any work (the error below exits 2; there is nowhere to write a report).
+    prepareOutDir(opts.out);
     const progress = createProgress(process.stderr, !opts.quiet);
     const options: WithProgress<GateRunOptions> = { configPath: opts.config, outDir: opts.out, log: progress.step, progress: progress.count };
     const result = await runGate(options);
     progress.done(result.exitCode !== 2);
-    if (result.error) process.stderr.write(`${progress.style.red('modelgate:')} ${result.error}\n`);
+    if (result.error) process.stderr.write(`${progress.style.red('modelgate:')} ${workflowText(result.error)}\n`);
     if (result.report.candidates.length > 0) process.stdout.write(renderTable(result.report) + '\n');
     process.stdout.write(`report: ${result.reportPath}\n`);
     process.exitCode = result.exitCode;
@@ -80,6 +84,7 @@ Examples:
   $ modelgate compare --base-report base/report.json`,
   )
   .action(async (opts: { base?: string; baseReport?: string; config: string; out: string; quiet?: boolean }) => {
+    prepareOutDir(opts.out);
     const progress = createProgress(process.stderr, !opts.quiet);
     const options: WithProgress<CompareOptions> = {
       configPath: opts.config, outDir: opts.out, log: progress.step, progress: progress.count,
@@ -87,7 +92,7 @@ Examples:
     };
     const result = await runCompare(options);
     progress.done(result.exitCode !== 2);
-    if (result.error) process.stderr.write(`${progress.style.red('modelgate:')} ${result.error}\n`);
+    if (result.error) process.stderr.write(`${progress.style.red('modelgate:')} ${workflowText(result.error)}\n`);
     process.stdout.write(renderCompareTable(result.report) + '\n');
     process.stdout.write(`report: ${result.reportPath}\n`);
     process.exitCode = result.exitCode;
@@ -157,7 +162,7 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : USAGE_ERROR;
   } else {
-    process.stderr.write(`modelgate: ${errorMessage(err)}\n`);
+    process.stderr.write(`modelgate: ${workflowText(errorMessage(err))}\n`);
     process.exitCode = USAGE_ERROR;
   }
 }

@@ -4,7 +4,9 @@
  * and the head config's budgets applied to head against base. Exit 1 on a regression, 0 without,
  * 2 on an error; report.json is written in every case.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSafe } from '../io/files.js';
+import { REPORT_LIMITS } from '../report/validate.js';
 import path from 'node:path';
 import { emptyReport, failureMessage, runGate, type GateRunOptions, type GateRunResult } from './run.js';
 import { resolveMergeBase } from '../git/base.js';
@@ -178,7 +180,7 @@ function side(run: GateRunResult): Side {
 function readReport(file: string): Report {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    data = JSON.parse(readFileSafe(file, { maxBytes: REPORT_LIMITS.bytes, what: 'base report' }).toString('utf8'));
   } catch (err) {
     throw new ModelGateError(`${file}: cannot read the base report (${errorMessage(err)})`, { cause: err });
   }

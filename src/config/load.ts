@@ -4,16 +4,17 @@
  * in one round: the schema's, and those of an optional extra validator (the pass options, which the schema
  * leaves to each pass) that the command layer passes in.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode, type Document } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
-import { configSchema } from './schema.js';
+import { configSchema, MAX_CANDIDATES } from './schema.js';
 import type { Config, LoadedConfig, SourcePosition } from './types.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { didYouMean } from './suggest.js';
+import { checkConfigPath, configPathPolicy, readFileSafe } from '../io/files.js';
 
 const MAX_CONFIG_BYTES = 1 << 20;
+const MAX_ALIAS_COUNT = 100;
 
 // verbose: errors carry their parent schema, whose property names feed "did you mean".
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
@@ -34,14 +35,8 @@ export interface LoadOptions {
 }
 
 export function loadConfig(file: string, options: LoadOptions = {}): LoadedConfig {
-  let text: string;
-  try {
-    const buf = readFileSync(file);
-    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`${buf.length} bytes is more than a config may be (1 MiB)`);
-    text = buf.toString('utf8');
-  } catch (err) {
-    throw new ModelGateError(`${file}: cannot read config (${errorMessage(err)})`, { cause: err });
-  }
+  // The config is the user's own choice of file (--config), so it may live anywhere; it must still be a regular file under the cap.
+  const text = readFileSafe(file, { maxBytes: MAX_CONFIG_BYTES, what: 'config' }).toString('utf8');
   return parseConfig(text, file, options);
 }
 
@@ -58,11 +53,23 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     const pos = at(e.pos[0]);
     throw new ModelGateError(`${file}: invalid YAML: ${e.message.split('\n')[0]} (${name}:${pos.line}:${pos.col})`);
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let data: unknown;
+  try {
+    // maxAliasCount bounds the expansion of alias chains ("billion laughs"); an undefined alias throws here too.
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    const reason = errorMessage(err).split('\n')[0]!;
+    throw new ModelGateError(`${file}: invalid YAML: ${reason}${/alias count/i.test(reason) ? ` (aliases may expand at most ${MAX_ALIAS_COUNT} times)` : ''}`, { cause: err });
+  }
   const locate = (keyPath: ReadonlyArray<string | number>, wantKey = false): SourcePosition | undefined => {
     const node = nodeAt(doc, keyPath, wantKey);
     return node?.range ? at(node.range[0]) : undefined;
   };
+  const nonFinite = findNonFinite(data);
+  if (nonFinite) {
+    const pos = locate(nonFinite.path);
+    throw new ModelGateError(`${file}: invalid config:\n  ${formatPath(nonFinite.path)}: expected a finite number, got ${nonFinite.value}${pos ? ` (${name}:${pos.line}:${pos.col})` : ''}`);
+  }
   const found = validate(data) ? [] : (validate.errors ?? []).filter(relevant).map((e) => describe(e, data, locate, name));
   let extra: ConfigProblem[] = [];
   try {
@@ -81,9 +88,16 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     throw new ModelGateError(`${file}: invalid config:\n  ${messages.join('\n  ')}`);
   }
   const config = data as unknown as Config;
+  checkCandidateCount(config, file);
   config.inputs ??= {};
   const dir = path.dirname(path.resolve(file));
-  return { config, file, dir, locate, resolve: (relative) => path.resolve(dir, relative) };
+  const policy = configPathPolicy(dir);
+  const resolve = (relative: string): string => {
+    const target = path.resolve(dir, relative);
+    checkConfigPath(target, policy, `${file}: '${relative}'`);
+    return target;
+  };
+  return { config, file, dir, locate, resolve };
 }
 
 /** The YAML node at a key path: its value for scalars/collections, so the column points at what is wrong. */
@@ -170,4 +184,25 @@ function article(type: string | string[]): string {
   const t = Array.isArray(type) ? type.join(' or ') : type;
   const word = t === 'integer' ? 'an integer' : t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : `a ${t}`;
   return word;
+}
+
+/** YAML's .inf and .nan (and overflowing literals like 1e400) are numbers to ajv; no config key means them. */
+function findNonFinite(data: unknown): { path: Array<string | number>; value: number } | undefined {
+  // Iterative: a config is small, but its nesting is the PR author's choice.
+  const stack: Array<{ v: unknown; path: Array<string | number> }> = [{ v: data, path: [] }];
+  while (stack.length > 0) {
+    const { v, path: at } = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path: at, value: v };
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...at, i] }));
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: [...at, k] });
+  }
+  return undefined;
+}
+
+/** The schema's maxItems, again for configs built in code: every candidate costs a build, an evaluation and a worker. */
+export function checkCandidateCount(config: Pick<Config, 'optimize'>, file: string): void {
+  const n = config.optimize?.length ?? 0;
+  if (n > MAX_CANDIDATES) {
+    throw new ModelGateError(`${file}: optimize lists ${n} candidates; at most ${MAX_CANDIDATES} are allowed (each is built, evaluated and benchmarked in its own worker)`);
+  }
 }

@@ -3,10 +3,19 @@
  * schema/modelgate.schema.json (editors use it for completion); a test keeps the two equal.
  * Pass options are validated by each pass's own schema (src/passes), not here.
  */
+/*
+ * Every number has a finite upper bound: a config may come from a pull request, and YAML can
+ * write .inf, .nan and 1e308. (Non-finite values are refused by load.ts before the schema runs.)
+ */
 const positiveInt = { type: 'integer', minimum: 1 } as const;
+/** Bounds on plain values: far beyond any real use, small enough that arithmetic stays exact. */
+const VALUE_MAX = 1e9;
+const boundedNumber = { type: 'number', minimum: -VALUE_MAX, maximum: VALUE_MAX } as const;
+/** Most candidates a config may list: each is built, evaluated and measured in its own worker. */
+export const MAX_CANDIDATES = 32;
 const dtype = { description: "The input's element type; must match the model (a check, not a conversion).", enum: ['float32', 'float16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] } as const;
 const candidateName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'Candidate id: letters, digits, . _ -' } as const;
-const numberOrList = { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1 }] } as const;
+const numberOrList = { oneOf: [boundedNumber, { type: 'array', items: boundedNumber, minItems: 1, maxItems: 4096 }] } as const;
 /** Where the schema is served from: editors fetch it through the `# yaml-language-server: $schema=` line. */
 export const SCHEMA_URL = 'https://raw.githubusercontent.com/modelgate/modelgate/main/schema/modelgate.schema.json';
 
@@ -27,7 +36,7 @@ function datasetSection(description: string) {
         oneOf: [columnList, { type: 'object', minProperties: 1, additionalProperties: columnList }],
       },
       images: { type: 'string', minLength: 1, description: 'An image folder: one subfolder per class, PNG or JPEG images inside.' },
-      classes: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, uniqueItems: true, description: 'Class order of an image folder; default: sorted folder names.' },
+      classes: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 100_000, uniqueItems: true, description: 'Class order of an image folder; default: sorted folder names.' },
       limit: { ...positiveInt, maximum: 1e9, description: 'Use only the first N samples.', examples: [1000] },
       preprocess: {
         type: 'object',
@@ -69,7 +78,7 @@ export const configSchema = {
           },
           dtype,
           range: {
-            type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2,
+            type: 'array', items: boundedNumber, minItems: 2, maxItems: 2,
             description: 'Range [low, high] of synthetic values when there is no dataset; default [0, 1] for floats, [0, 9] for integers.',
             examples: [[0, 1], [0, 30521]],
           },
@@ -110,13 +119,14 @@ export const configSchema = {
       description: 'Write the (Keras or TF.js) source model as TF.js layers models for the web; each variant becomes a candidate run on TF.js, measured in the same run as the others.',
       properties: {
         quantize: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['none', 'uint8', 'uint16', 'float16'] }, default: ['uint8'], description: 'Weight storage of each variant.' },
-        runs: { ...positiveInt, default: 50, description: 'Timed predict() calls per variant.' },
+        runs: { ...positiveInt, maximum: 100_000, default: 50, description: 'Timed predict() calls per variant.' },
       },
     },
     optimize: {
       type: 'array',
       default: [],
       description: 'The candidates to build from the model; each is measured against the reference (the model as it is).',
+      maxItems: MAX_CANDIDATES,
       items: {
         type: 'object',
         description: 'A candidate: a named recipe of passes, or an auto entry that searches the recipe on the runner.',
@@ -131,9 +141,9 @@ export const configSchema = {
               description: 'Search the recipe on the runner: the smallest model within the accuracy budget that is not slower than fp32.',
               additionalProperties: false,
               properties: {
-                accuracy_drop_max: { type: 'number', minimum: 0, description: 'Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005.', examples: [0.005] },
+                accuracy_drop_max: { type: 'number', minimum: 0, maximum: VALUE_MAX, description: 'Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005.', examples: [0.005] },
                 time_budget_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400, description: 'Search budget in seconds; default 120 for models up to 20 MB.', examples: [120] },
-                latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Largest p50 ratio against fp32 the winner may have; default 1.0 (not slower).', examples: [1.02] },
+                latency_ratio_max: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'Largest p50 ratio against fp32 the winner may have; default 1.0 (not slower).', examples: [1.02] },
                 recipes: {
                   type: 'array',
                   minItems: 1,
@@ -161,6 +171,7 @@ export const configSchema = {
               minItems: 1,
               description: 'Passes run in order, each a single-key mapping { <pass>: { options } }: cleanup, ort_optimize, quantize, weight_only, fp16, prune, lowrank; a tflite step may come last.',
               examples: [[{ quantize: { mode: 'dynamic' } }], [{ cleanup: {} }, { tflite: { quantize: 'float16' } }]],
+              maxItems: 64,
               items: { type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: { type: ['object', 'null'] } },
             },
           },
@@ -173,10 +184,10 @@ export const configSchema = {
       default: {},
       description: 'How latency is measured: every candidate in its own worker process, interleaved with the reference.',
       properties: {
-        batch: { ...positiveInt, default: 1, description: 'Batch size of each timed run (a dynamic batch dimension takes it).' },
-        threads: { ...positiveInt, default: 1, description: 'Intra-op threads of each session (1 keeps runs on a shared runner comparable).' },
-        warmup: { type: 'integer', minimum: 0, default: 10, description: 'Untimed runs per candidate before timing.' },
-        runs: { ...positiveInt, default: 100, description: 'Timed runs per candidate and measurement.' },
+        batch: { ...positiveInt, maximum: 4096, default: 1, description: 'Batch size of each timed run (a dynamic batch dimension takes it).' },
+        threads: { ...positiveInt, maximum: 256, default: 1, description: 'Intra-op threads of each session (1 keeps runs on a shared runner comparable).' },
+        warmup: { type: 'integer', minimum: 0, maximum: 100_000, default: 10, description: 'Untimed runs per candidate before timing.' },
+        runs: { ...positiveInt, maximum: 1_000_000, default: 100, description: 'Timed runs per candidate and measurement.' },
         measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict.' },
         decoder: {
           type: 'object',
@@ -195,12 +206,12 @@ export const configSchema = {
       default: {},
       description: 'Budgets every candidate must meet against the reference (the unoptimized model).',
       properties: {
-        accuracy_drop_max: { type: 'number', minimum: 0, description: 'Absolute accuracy drop allowed against the reference (0.005 = half a point).', examples: [0.005] },
-        latency_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'p50 latency ratio allowed against the reference; fails only when the whole 95% bootstrap confidence interval of the ratio lies above it. Without it, latency is reported with a 1.05 verdict threshold.', examples: [1.05] },
-        size_bytes_max: { type: 'integer', minimum: 1, description: 'Largest model file allowed, in bytes.', examples: [5000000] },
-        fidelity_min_snr_db: { type: 'number', description: 'Least SNR in dB of the worst output against the reference, the quality check when there are no labels and top-1 agreement does not fit the output (a single value, a dense map); default 20.' },
-        ttft_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Decoders: time-to-first-token ratio allowed against the reference; fails only when the whole 95% CI is above it. Default: latency_ratio_max.' },
-        decode_ratio_max: { type: 'number', exclusiveMinimum: 0, description: 'Decoders: per-token decode latency ratio allowed against the reference; fails only when the whole 95% CI is above it. Default: latency_ratio_max.' },
+        accuracy_drop_max: { type: 'number', minimum: 0, maximum: VALUE_MAX, description: 'Absolute accuracy drop allowed against the reference (0.005 = half a point).', examples: [0.005] },
+        latency_ratio_max: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'p50 latency ratio allowed against the reference; fails only when the whole 95% bootstrap confidence interval of the ratio lies above it. Without it, latency is reported with a 1.05 verdict threshold.', examples: [1.05] },
+        size_bytes_max: { type: 'integer', minimum: 1, maximum: 2 ** 40, description: 'Largest model file allowed, in bytes.', examples: [5000000] },
+        fidelity_min_snr_db: { type: 'number', minimum: -1000, maximum: 1000, description: 'Least SNR in dB of the worst output against the reference, the quality check when there are no labels and top-1 agreement does not fit the output (a single value, a dense map); default 20.' },
+        ttft_ratio_max: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'Decoders: time-to-first-token ratio allowed against the reference; fails only when the whole 95% CI is above it. Default: latency_ratio_max.' },
+        decode_ratio_max: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'Decoders: per-token decode latency ratio allowed against the reference; fails only when the whole 95% CI is above it. Default: latency_ratio_max.' },
       },
     },
     select: { enum: ['smallest-passing', 'fastest-passing', 'most-accurate-passing'], default: 'smallest-passing', description: 'Which passing candidate the gate selects.' },

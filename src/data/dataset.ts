@@ -5,7 +5,6 @@
  * on the input's batch axis, wherever it sits. Without a dataset, seeded synthetic inputs are made
  * from the resolved input specs.
  */
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DatasetSpec, PreprocessSpec } from '../config/types.js';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
@@ -13,7 +12,8 @@ import { batchAxisOf, sampleShape, shapeForBatch, fixedBatchOf, type IoSpec } fr
 import { floatToHalf, type TypedArray } from '../model/tensor.js';
 import { readIdx, MAX_DATASET_BYTES, type ArrayFile } from './idx.js';
 import { readNpy } from './npy.js';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError } from '../errors.js';
+import { readFileSafe } from '../io/files.js';
 import { seededRandom } from './random.js';
 import { arrayColumn, columnsSource, readNpz, rowSize, type Column } from './arrays.js';
 import { csvSource, jsonlFirst, jsonlSource } from './text.js';
@@ -56,15 +56,7 @@ export interface Dataset {
 
 /** Reads a whole .npy or IDX file (kept for callers that want the raw array). */
 export function readArrayFile(file: string): ArrayFile {
-  let bytes: Uint8Array;
-  try {
-    const st = statSync(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_DATASET_BYTES) throw new Error(`${st.size} bytes is over the 2 GiB limit`);
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ModelGateError(`${file}: cannot read dataset file (${errorMessage(err)})`, { cause: err });
-  }
+  const bytes: Uint8Array = readFileSafe(file, { maxBytes: MAX_DATASET_BYTES, what: 'dataset file' });
   const name = path.basename(file).toLowerCase();
   if (name.endsWith('.npy')) return readNpy(bytes, file);
   if (/\.idx\d?(-ubyte)?(\.gz)?$|-ubyte(\.gz)?$/.test(name)) return readIdx(bytes, file);

@@ -4,11 +4,12 @@
  * library sees the file, library errors turned into one-line ModelGateErrors, and datasets read
  * only after their shape was checked against what the model expects.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { halfToFloat } from '../model/tensor.js';
+import { checkReadableFile } from '../io/files.js';
 
 type H5Module = typeof import('h5wasm/node');
 type H5Group = import('h5wasm/node').Group;
@@ -70,15 +71,10 @@ export class Hdf5File {
 
   /** Opens an HDF5 file read-only after the size and signature checks. */
   static async open(path: string, label = path): Promise<Hdf5File> {
-    let size: number;
-    try {
-      size = statSync(path).size;
-    } catch (err) {
-      throw new ModelGateError(`${label}: cannot read (${errorMessage(err)})`, { cause: err });
-    }
-    if (size > MAX_HDF5_BYTES) throw new ModelGateError(`${label}: ${size} bytes is more than the 2 GiB ModelGate reads from an HDF5 file`);
+    // h5wasm opens the file by name itself: the checks run here, and it gets the resolved real path.
+    const { realPath, size } = checkReadableFile(path, { maxBytes: MAX_HDF5_BYTES, label, what: 'HDF5 file' });
     const head = Buffer.alloc(8);
-    const fd = openSync(path, 'r');
+    const fd = openSync(realPath, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     try {
       readSync(fd, head, 0, 8, 0);
     } finally {
@@ -89,7 +85,7 @@ export class Hdf5File {
     }
     const mod = await loadH5wasm();
     try {
-      return new Hdf5File(mod, new mod.File(path, 'r'), label);
+      return new Hdf5File(mod, new mod.File(realPath, 'r'), label);
     } catch (err) {
       throw new ModelGateError(`${label}: corrupt or truncated HDF5 file (${hdf5Reason(err)})`, { cause: err });
     }

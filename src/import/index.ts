@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { loadModel, type Model } from '../model/onnx.js';
-import { ModelGateError } from '../errors.js';
+import { ModelGateError, errorMessage } from '../errors.js';
 import { loadTfjs, type TfjsBackendPreference } from '../runtime/tfjs.js';
 import { convertTfjsLayers, type ConvertedInput } from './tfjs-layers.js';
 import { checkConversion, DEFAULT_TOLERANCE, type NumericalCheck } from './check.js';
@@ -127,8 +127,16 @@ export async function importModel(given: string, options: ImportOptions = {}): P
     tfjsModel = k.model;
     kerasVersion = k.kerasVersion;
   }
-  const conversion = convertTfjsLayers(tfjsModel, { imageLayout: options.imageLayout ?? 'nhwc', inputShapes: options.inputShapes, opset: options.opset });
-  const check = await checkConversion(t, tfjsModel, conversion, { tolerance: options.tolerance ?? DEFAULT_TOLERANCE, runtime: rt.label });
+  let conversion: ReturnType<typeof convertTfjsLayers>;
+  let check: NumericalCheck;
+  try {
+    conversion = convertTfjsLayers(tfjsModel, { imageLayout: options.imageLayout ?? 'nhwc', inputShapes: options.inputShapes, opset: options.opset });
+    check = await checkConversion(t, tfjsModel, conversion, { tolerance: options.tolerance ?? DEFAULT_TOLERANCE, runtime: rt.label });
+  } catch (err) {
+    // The model came from a file; TF.js accepted it but what it built can still break the converter in ways no check foresaw.
+    if (err instanceof ModelGateError) throw err;
+    throw new ModelGateError(`${file}: the model could not be converted (${errorMessage(err).split('\n')[0]})`, { cause: err });
+  }
   const seconds = (performance.now() - started) / 1000;
   log(`converted ${conversion.layers} layers from ${format} in ${seconds.toFixed(1)} s; max |ONNX − TF.js| = ${check.max_abs_diff.toExponential(2)} (limit ${check.limit.toExponential(1)}, ${rt.label})`);
   if (!check.passed) {

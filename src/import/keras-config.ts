@@ -10,6 +10,7 @@
  * registers (causal Conv1D, half-pixel bilinear UpSampling2D, Subtract, Keras 3 hard_sigmoid).
  * Options that TF.js would silently ignore while they change the result are refused by name.
  */
+import { checkConfigSize, MAX_CONFIG_DEPTH, MAX_LAYERS } from '../formats/config-size.js';
 import { ModelGateError } from '../errors.js';
 import { SUPPORTED_LAYERS } from './tfjs-layers.js';
 
@@ -295,6 +296,7 @@ export function looksLikeKeras3(config: unknown): boolean {
  */
 export function normalizeKerasConfig(raw: unknown, options: NormalizeOptions): KerasTopology {
   if (!isObject(raw as Json)) throw new ModelGateError(`${options.source}: the model config is not a JSON object`);
+  checkConfigSize(raw, options.source);
   const entry = raw as JsonObject;
   // An h5 model_config may wrap the model: { "class_name": ..., "config": ... } is the model itself.
   const keras3 = options.kerasMajor ? options.kerasMajor === 3 : looksLikeKeras3(raw);
@@ -311,3 +313,5 @@ export function kerasSnakeCase(name: string): string {
     .replace(/([a-z])([A-Z])/g, '$1_$2')
     .toLowerCase();
 }
+
+export { checkConfigSize, MAX_CONFIG_DEPTH, MAX_LAYERS };

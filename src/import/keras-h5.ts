@@ -8,7 +8,7 @@
  * position within a layer. Long name lists are split over several attributes (weight_names0, ...).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError, errorMessage, readingFile } from '../errors.js';
 import { Hdf5File } from './hdf5.js';
 import { normalizeKerasConfig, type KerasTopology } from './keras-config.js';
 import { buildTfjsModel, isContainerLayer, leafLayers, setLayerWeights, weightShapes } from './keras-model.js';
@@ -31,7 +31,11 @@ function parseConfig(text: string, source: string): unknown {
   }
 }
 
-export async function readKerasH5(t: typeof tf, file: string): Promise<KerasImport> {
+export function readKerasH5(t: typeof tf, file: string): Promise<KerasImport> {
+  return readingFile(file, 'Keras model', () => readKerasH5Unchecked(t, file));
+}
+
+async function readKerasH5Unchecked(t: typeof tf, file: string): Promise<KerasImport> {
   const h5 = await Hdf5File.open(file);
   try {
     const configText = h5.stringAttr('/', 'model_config');

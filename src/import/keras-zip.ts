@@ -11,14 +11,15 @@
  * paths, drive letters) are refused, and so are archives with too many entries, entries larger
  * than the caps, or compression ratios only a zip bomb has.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
-import { ModelGateError, errorMessage } from '../errors.js';
+import { ModelGateError, errorMessage, readingFile } from '../errors.js';
 import { Hdf5File } from './hdf5.js';
 import { escapesFolder } from '../io/paths.js';
+import { readFileSafe } from '../io/files.js';
 import { kerasSnakeCase, normalizeKerasConfig, type Json, type JsonObject } from './keras-config.js';
 import { buildTfjsModel, isContainerLayer, leafLayers, setLayerWeights, weightShapes } from './keras-model.js';
 import type { KerasImport } from './keras-h5.js';
@@ -69,15 +70,13 @@ export function readZipEntries(bytes: Uint8Array, source: string, wanted: Readon
   return new Map(Object.entries(out));
 }
 
-export async function readKerasZip(t: typeof tf, file: string): Promise<KerasImport> {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch (err) {
-    throw new ModelGateError(`${file}: cannot read (${errorMessage(err)})`, { cause: err });
-  }
-  if (size > ZIP_LIMITS.fileBytes) throw new ModelGateError(`${file}: ${size} bytes is more than the 2 GiB ModelGate reads from a .keras file`);
-  const entries = readZipEntries(readFileSync(file), file, new Set(['config.json', 'metadata.json', 'model.weights.h5', 'model.weights.npz']));
+export function readKerasZip(t: typeof tf, file: string): Promise<KerasImport> {
+  return readingFile(file, 'Keras model', () => readKerasZipUnchecked(t, file));
+}
+
+async function readKerasZipUnchecked(t: typeof tf, file: string): Promise<KerasImport> {
+  const bytes = readFileSafe(file, { maxBytes: ZIP_LIMITS.fileBytes, what: '.keras model' });
+  const entries = readZipEntries(bytes, file, new Set(['config.json', 'metadata.json', 'model.weights.h5', 'model.weights.npz']));
   const json = (name: string): unknown => {
     const bytes = entries.get(name);
     if (!bytes) return undefined;

@@ -178,17 +178,33 @@ class Converter {
     if (model.inputs.length !== inputs.length) throw new ModelGateError(`model ${label(model, path)} takes ${model.inputs.length} inputs, got ${inputs.length}`);
     const memo = new Map<number, Value>();
     model.inputs.forEach((t, i) => memo.set(t.id, inputs[i]!));
-    const visit = (t: tf.SymbolicTensor): Value => {
-      const known = memo.get(t.id);
-      if (known) return known;
-      const layer = t.sourceLayer;
-      const node = layer.inboundNodes[t.nodeIndex];
-      if (!node) throw new ModelGateError(`layer ${label(layer, path)}: its call ${t.nodeIndex} is missing from the model`);
-      const ins = node.inputTensors.map(visit);
-      const outs = this.layer(layer, ins, path);
-      if (outs.length !== node.outputTensors.length) throw new ModelGateError(`layer ${label(layer, path)}: converted to ${outs.length} outputs, TF.js has ${node.outputTensors.length}`);
-      node.outputTensors.forEach((o, i) => memo.set(o.id, outs[i]!));
-      return memo.get(t.id)!;
+    // Depth-first with an explicit stack: a chain of thousands of layers must not reach the call-stack limit.
+    const visit = (target: tf.SymbolicTensor): Value => {
+      const stack: tf.SymbolicTensor[] = [target];
+      while (stack.length > 0) {
+        const t = stack[stack.length - 1]!;
+        if (memo.has(t.id)) {
+          stack.pop();
+          continue;
+        }
+        const layer = t.sourceLayer;
+        const node = layer.inboundNodes[t.nodeIndex];
+        if (!node) throw new ModelGateError(`layer ${label(layer, path)}: its call ${t.nodeIndex} is missing from the model`);
+        const pending = node.inputTensors.filter((x) => !memo.has(x.id));
+        if (pending.length > 0) {
+          // TF.js builds only acyclic graphs; the bound keeps a corrupt one from looping forever.
+          if (stack.length > 1_000_000) throw new ModelGateError(`layer ${label(layer, path)}: the graph is too deep to convert (a cycle?)`);
+          stack.push(...pending.reverse());
+          continue;
+        }
+        stack.pop();
+        const ins = node.inputTensors.map((x) => memo.get(x.id)!);
+        const outs = this.layer(layer, ins, path);
+        if (outs.length !== node.outputTensors.length) throw new ModelGateError(`layer ${label(layer, path)}: converted to ${outs.length} outputs, TF.js has ${node.outputTensors.length}`);
+        node.outputTensors.forEach((o, i) => memo.set(o.id, outs[i]!));
+        if (!memo.has(t.id)) throw new ModelGateError(`layer ${label(layer, path)}: output ${t.id} was not produced`);
+      }
+      return memo.get(target.id)!;
     };
     return model.outputs.map(visit);
   }

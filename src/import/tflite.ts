@@ -11,16 +11,18 @@
  * results), so the same float feeds run both. float16 weights (behind DEQUANTIZE) become float32 initializers.
  * Custom ops (an Edge TPU-compiled model, say) stop the import with an error naming the op.
  */
-import { readFileSync } from 'node:fs';
 import { DataType, onnx, type Model } from '../model/onnx.js';
 import { halfToFloat, makeTensor } from '../model/tensor.js';
 import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
+import { readFileSafe } from '../io/files.js';
 import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../formats/tflite/flatbuffer.js';
 import { Activation, Op, Padding, TensorType, opName } from '../formats/tflite/schema.js';
 import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
+/** Flatbuffers address with 32-bit offsets: no .tflite is larger. */
+export const MAX_TFLITE_BYTES = 2 ** 31 - 1;
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
@@ -32,12 +34,7 @@ export interface TfliteImport {
 }
 
 export function importTfliteFile(file: string, label = file): TfliteImport {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ModelGateError(`${label}: cannot read the TFLite model (${errorMessage(err)})`, { cause: err });
-  }
+  const bytes: Uint8Array = readFileSafe(file, { maxBytes: MAX_TFLITE_BYTES, label, what: 'TFLite model' });
   const tflite = decodeTflite(bytes, label);
   return { model: importTflite(tflite, label), bytes, tflite };
 }
@@ -71,7 +68,14 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const value = new Map<number, string>();
   for (const t of g.tensors) names.reserve(t.name);
 
-  const tensor = (i: number): TfliteTensor => g.tensors[i]!;
+  /** The operator being imported, for messages about its operands. */
+  let atOperator: string | undefined;
+  const tensor = (i: number | undefined): TfliteTensor => {
+    const t = i === undefined ? undefined : g.tensors[i];
+    // decodeTflite checked every index it saw; an operand an operator needs but does not list is caught here.
+    if (!t) throw new ModelGateError(`${label}: ${atOperator ?? 'the graph'}: ${i === undefined ? 'an operand it needs is missing' : `tensor ${i} does not exist`}`);
+    return t;
+  };
   // DEQUANTIZE of a constant (float16 or int8 weights) is a constant too: weights are looked up through it.
   const dequantizedConst = new Map<number, number>();
   for (const o of g.operators) if (o.op === Op.DEQUANTIZE && g.tensors[o.inputs[0]!]?.data) dequantizedConst.set(o.outputs[0]!, o.inputs[0]!);
@@ -181,6 +185,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   });
 
   g.operators.forEach((o, index) => {
+    atOperator = `operator ${index} (${describeOperator(o)})`;
     const outT = o.outputs[0]!;
     const out = tensor(outT);
     const opts = o.options ?? {};

@@ -3,11 +3,12 @@
  * Decoding keeps every field that the schema knows, and int64 values stay `Long`, so
  * decode → encode is lossless for models written against this schema version.
  */
-import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Long from 'long';
 import { onnx } from './proto/onnx.js';
 import { ModelGateError, errorMessage } from '../errors.js';
+import { readFileSafe, realFolder, resolveInsideFolder } from '../io/files.js';
 
 export { onnx };
 export type Model = onnx.ModelProto;
@@ -21,6 +22,8 @@ export const DataType = onnx.TensorProto.DataType;
 
 /** Largest model file we agree to read: the protobuf limit for a single message. */
 export const MAX_MODEL_BYTES = 2 ** 31 - 1;
+/** All external-data files of one model together. */
+export const MAX_EXTERNAL_DATA_BYTES = 2 ** 32;
 
 export function decodeModel(bytes: Uint8Array, file = '<memory>'): Model {
   if (bytes.length === 0) throw new ModelGateError(`${file}: empty file, not an ONNX model`);
@@ -76,14 +79,8 @@ export interface LoadOptions {
  * treated as hostile: they must stay inside the model's folder and within the file's size.
  */
 export function loadModel(file: string, options: LoadOptions = {}): Model {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch (err) {
-    throw new ModelGateError(`${file}: cannot read model (${errorMessage(err)})`, { cause: err });
-  }
-  if (size > MAX_MODEL_BYTES) throw new ModelGateError(`${file}: ${size} bytes is larger than the 2 GiB protobuf limit; store weights as external data`);
-  const model = decodeModel(readFileSync(file), file);
+  const bytes = readFileSafe(file, { maxBytes: MAX_MODEL_BYTES, what: 'ONNX model (the protobuf limit is 2 GiB; store larger weights as external data)' });
+  const model = decodeModel(bytes, file);
   if (options.inlineExternalData !== false) inlineExternalData(model, path.dirname(file), file);
   return model;
 }
@@ -101,24 +98,20 @@ function* allTensors(graph: onnx.IGraphProto): Generator<onnx.ITensorProto> {
 }
 
 function inlineExternalData(model: Model, dir: string, file: string): void {
-  const root = path.resolve(dir);
+  // The real folder: a model reached through a symlink still only reads beside its real self.
+  const root = realFolder(dir);
+  let total = 0;
   const cache = new Map<string, Buffer>();
   for (const t of allTensors(model.graph!)) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
     const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
     const location = kv.location;
     if (!location) throw new ModelGateError(`${file}: tensor '${t.name}' has external data without a location`);
-    const target = path.resolve(root, location);
-    if (path.isAbsolute(location) || !(target + path.sep).startsWith(root + path.sep) || target === root) {
-      throw new ModelGateError(`${file}: tensor '${t.name}' points its external data outside the model folder ('${location}')`);
-    }
+    const target = resolveInsideFolder(root, location, `${file}: tensor '${t.name}'`, 'external data location');
     let data = cache.get(target);
     if (!data) {
-      try {
-        data = readFileSync(target);
-      } catch (err) {
-        throw new ModelGateError(`${file}: tensor '${t.name}': cannot read external data '${location}' (${errorMessage(err)})`, { cause: err });
-      }
+      data = readFileSafe(target, { maxBytes: MAX_EXTERNAL_DATA_BYTES - total, within: root, label: `${file}: tensor '${t.name}': external data '${location}'`, what: 'external data file' });
+      total += data.length;
       cache.set(target, data);
     }
     const offset = Number(kv.offset ?? 0);

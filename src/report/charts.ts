@@ -3,7 +3,7 @@
  * models as percentiles, and size against accuracy for every candidate. Mermaid has no escaping, so
  * labels go through mermaidLabel and every number is formatted here.
  */
-import { mermaidLabel } from '../publish/untrusted.js';
+import { mermaidLabel } from './escape.js';
 
 /** The percentiles report.json keeps per candidate (latency.percentiles_ms): enough to draw the distribution. */
 export const LATENCY_PERCENTILES = [5, 10, 25, 50, 75, 90, 95, 99] as const;

@@ -11,7 +11,7 @@
 import type { CandidateReport, CheckResult, Report } from './types.js';
 import type { CompareCheck, PairComparison, SideMetrics } from './types.js';
 import { formatBytes } from './markdown.js';
-import { htmlText, mdText, plainText, shellWord } from '../publish/untrusted.js';
+import { htmlText, mdText, plainText, shellWord } from './escape.js';
 import { latencyChart, sizeAccuracyChart, type LatencyLike, type SizeAccuracyPoint } from './charts.js';
 
 /** GitHub rejects issue comments longer than this (characters). */

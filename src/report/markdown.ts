@@ -1,14 +1,9 @@
 /** report.md: the human view of report.json. Everything that comes from the model or config is escaped. */
 import type { CandidateReport, Report } from './types.js';
 import type { AutoReport } from '../candidates/search-report.js';
+import { escapeMarkdown } from './escape.js';
 
-/** Escapes text for a GFM table cell or line: no HTML, no links, no table breaks. */
-export function escapeMarkdown(text: string): string {
-  return text
-    .replace(/[\\`*_{}[\]()#+!|<>~]/g, (c) => `\\${c}`)
-    .replace(/&/g, '&amp;')
-    .replace(/\r?\n/g, ' ');
-}
+export { escapeMarkdown };
 
 /** Inline code: backticks cannot close it early, and nothing inside is interpreted. */
 export function code(text: string): string {

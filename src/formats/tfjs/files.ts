@@ -7,12 +7,13 @@
  * Writing can quantize weights the way the TF.js converter does: uint8/uint16 affine
  * (value = q · scale + min, with 0 exactly representable) or float16; TF.js dequantizes on load.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { ModelGateError, errorMessage } from '../../errors.js';
+import { ModelGateError, errorMessage, readingFile } from '../../errors.js';
 import { floatToHalf } from '../../model/tensor.js';
-import { escapesFolder } from '../../io/paths.js';
+import { readFileSafe, realFolder, resolveInsideFolder } from '../../io/files.js';
+import { checkConfigSize } from '../config-size.js';
 
 export const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
 export const MAX_WEIGHT_BYTES = 2 ** 31 - 1;
@@ -23,7 +24,7 @@ const STORED_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, ui
 
 function specBytes(spec: WeightSpec, source: string): number {
   const stored = spec.quantization?.dtype ?? spec.dtype;
-  const per = STORED_BYTES[stored];
+  const per = Object.hasOwn(STORED_BYTES, stored) ? STORED_BYTES[stored] : undefined;
   if (per === undefined) throw new ModelGateError(`${source}: weight '${spec.name}' is stored as ${stored}, which is not supported`);
   if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new ModelGateError(`${source}: weight '${spec.name}' has an invalid shape`);
   return spec.shape.reduce((a, b) => a * b, 1) * per;
@@ -50,39 +51,63 @@ export function tfjsJsonFile(file: string): string {
   return statSync(file, { throwIfNoEntry: false })?.isDirectory() ? path.join(file, 'model.json') : file;
 }
 
+/**
+ * model.json's shape checked before anything walks it: JSON from a PR may put null or a string
+ * where a list belongs, and TF.js would fail deep inside with a TypeError.
+ */
+function checkModelJson(parsed: unknown, source: string): tf.io.ModelJSON {
+  const bad = (what: string): never => {
+    throw new ModelGateError(`${source}: ${what}; not a TF.js model.json`);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(parsed)) bad('the top level is not a JSON object');
+  const json = parsed as Record<string, unknown>;
+  if (json.format !== undefined && typeof json.format !== 'string') bad("'format' is not a string");
+  if (json.modelTopology !== undefined && !isObject(json.modelTopology)) bad("'modelTopology' is not an object");
+  const manifest = json.weightsManifest;
+  if (manifest !== undefined) {
+    if (!Array.isArray(manifest)) bad("'weightsManifest' is not a list");
+    (manifest as unknown[]).forEach((group, g) => {
+      if (!isObject(group)) bad(`weightsManifest[${g}] is not an object`);
+      const { paths, weights } = group as Record<string, unknown>;
+      if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string')) bad(`weightsManifest[${g}].paths is not a list of file names`);
+      if (!Array.isArray(weights)) bad(`weightsManifest[${g}].weights is not a list`);
+      (weights as unknown[]).forEach((w, k) => {
+        const at = `weightsManifest[${g}].weights[${k}]`;
+        if (!isObject(w)) bad(`${at} is not an object`);
+        const spec = w as Record<string, unknown>;
+        if (typeof spec.name !== 'string') bad(`${at}.name is not a string`);
+        if (typeof spec.dtype !== 'string') bad(`${at} ('${String(spec.name)}'): dtype is not a string`);
+        if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) bad(`${at} ('${String(spec.name)}'): shape is not a list of non-negative integers`);
+        if (spec.quantization !== undefined && (!isObject(spec.quantization) || typeof spec.quantization.dtype !== 'string')) bad(`${at} ('${String(spec.name)}'): quantization is not an object with a dtype`);
+      });
+    });
+  }
+  return json as unknown as tf.io.ModelJSON;
+}
+
 /** Reads model.json (or its folder) and its weight shards, refusing paths outside the folder and size mismatches. */
 export function readTfjsArtifacts(file: string): TfjsArtifacts {
   const jsonFile = tfjsJsonFile(file);
-  const dir = path.dirname(path.resolve(jsonFile));
-  let json: TfjsArtifacts['json'];
+  const dir = realFolder(path.dirname(path.resolve(jsonFile)));
+  const text = readFileSafe(jsonFile, { maxBytes: MAX_MODEL_JSON_BYTES, what: 'TF.js model.json' }).toString('utf8');
+  let parsed: unknown;
   try {
-    const size = statSync(jsonFile).size;
-    if (size > MAX_MODEL_JSON_BYTES) throw new ModelGateError(`${jsonFile}: ${size} bytes is more than a model.json may be`);
-    json = JSON.parse(readFileSync(jsonFile, 'utf8')) as TfjsArtifacts['json'];
+    parsed = JSON.parse(text);
   } catch (err) {
-    if (err instanceof ModelGateError) throw err;
     throw new ModelGateError(`${jsonFile}: cannot read TF.js model.json (${errorMessage(err)})`, { cause: err });
   }
-  if (!json || typeof json !== 'object' || !json.modelTopology) throw new ModelGateError(`${jsonFile}: no modelTopology; not a TF.js model`);
+  const json = checkModelJson(parsed, jsonFile) as TfjsArtifacts['json'];
+  if (!json.modelTopology) throw new ModelGateError(`${jsonFile}: no modelTopology; not a TF.js model`);
+  checkConfigSize(json.modelTopology, jsonFile);
   const specs: WeightSpec[] = [];
   const buffers: Uint8Array[] = [];
   let total = 0;
   for (const group of json.weightsManifest ?? []) {
     let groupBytes = 0;
     for (const p of group.paths) {
-      if (typeof p !== 'string' || escapesFolder(p) || /^[a-z][a-z0-9+.-]*:/i.test(p)) {
-        throw new ModelGateError(`${jsonFile}: weight shard path '${String(p)}' points outside the model's folder; refusing the model`);
-      }
-      const shard = path.resolve(dir, p);
-      let bytes: Buffer;
-      try {
-        const size = statSync(shard).size;
-        if (total + size > MAX_WEIGHT_BYTES) throw new ModelGateError(`${jsonFile}: the weight shards add up to more than ${MAX_WEIGHT_BYTES} bytes`);
-        bytes = readFileSync(shard);
-      } catch (err) {
-        if (err instanceof ModelGateError) throw err;
-        throw new ModelGateError(`${jsonFile}: cannot read weight shard '${p}' (${errorMessage(err)})`, { cause: err });
-      }
+      const shard = resolveInsideFolder(dir, p, jsonFile, 'weight shard path', "the model's folder");
+      const bytes = readFileSafe(shard, { maxBytes: MAX_WEIGHT_BYTES - total, within: dir, label: `${jsonFile}: weight shard '${p}'`, what: 'weight shard (all shards together are capped)' });
       total += bytes.length;
       groupBytes += bytes.length;
       buffers.push(bytes);
@@ -97,7 +122,11 @@ export function readTfjsArtifacts(file: string): TfjsArtifacts {
 }
 
 /** model.json (or its folder) → a TF.js LayersModel with its weights. */
-export async function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
+export function readTfjsLayersModel(t: typeof tf, file: string): Promise<tf.LayersModel> {
+  return readingFile(file, 'TF.js model', () => readTfjsLayersModelUnchecked(t, file));
+}
+
+async function readTfjsLayersModelUnchecked(t: typeof tf, file: string): Promise<tf.LayersModel> {
   const { jsonFile, json, specs, weightData } = readTfjsArtifacts(file);
   if (json.format === 'graph-model') {
     throw new ModelGateError(`${jsonFile}: a TF.js graph model, not a layers model; give it as the config's model (it is imported op by op)`);

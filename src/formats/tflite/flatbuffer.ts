@@ -266,11 +266,37 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
 // ---------------------------------------------------------------- reader
 
 /** A table position plus the generic accessors generated code would have. */
-class Table {
-  constructor(readonly bb: ByteBuffer, readonly pos: number) {}
+/** A flatbuffer offset or length that points outside the file: the file is corrupt or hostile. */
+class FlatbufferBoundsError extends Error {}
 
-  private field(slot: number): number {
-    return this.bb.__offset(this.pos, 4 + 2 * slot);
+/**
+ * A flatbuffer table read with every offset and length checked against the buffer first. The
+ * flatbuffers runtime reads past the end as zeros and trusts vector lengths, so a hostile length
+ * of 2^31 would make us allocate gigabytes; here it is an error naming what was out of range.
+ */
+class Table {
+  private readonly vtable: number;
+  private readonly vtableSize: number;
+
+  constructor(
+    readonly bb: ByteBuffer,
+    readonly pos: number,
+  ) {
+    const len = bb.capacity();
+    if (!Number.isInteger(pos) || pos < 0 || pos + 4 > len) throw new FlatbufferBoundsError(`table at offset ${pos} is outside the ${len}-byte file`);
+    this.vtable = pos - bb.readInt32(pos);
+    if (this.vtable < 0 || this.vtable + 4 > len) throw new FlatbufferBoundsError(`vtable at offset ${this.vtable} is outside the ${len}-byte file`);
+    this.vtableSize = bb.readUint16(this.vtable);
+    if (this.vtableSize < 4 || this.vtable + this.vtableSize > len) throw new FlatbufferBoundsError(`vtable at offset ${this.vtable} (${this.vtableSize} bytes) runs past the ${len}-byte file`);
+  }
+
+  /** The field's offset from the table, or 0 when absent; `size` bytes at it must be inside the file. */
+  private field(slot: number, size = 1): number {
+    const entry = 4 + 2 * slot;
+    if (entry + 2 > this.vtableSize) return 0;
+    const o = this.bb.readUint16(this.vtable + entry);
+    if (o !== 0 && this.pos + o + size > this.bb.capacity()) throw new FlatbufferBoundsError(`field ${slot} of the table at ${this.pos} is outside the file`);
+    return o;
   }
 
   has(slot: number): boolean {
@@ -278,69 +304,90 @@ class Table {
   }
 
   int8(slot: number, dflt = 0): number {
-    const o = this.field(slot);
+    const o = this.field(slot, 1);
     return o ? this.bb.readInt8(this.pos + o) : dflt;
   }
 
   uint8(slot: number, dflt = 0): number {
-    const o = this.field(slot);
+    const o = this.field(slot, 1);
     return o ? this.bb.readUint8(this.pos + o) : dflt;
   }
 
   int32(slot: number, dflt = 0): number {
-    const o = this.field(slot);
+    const o = this.field(slot, 4);
     return o ? this.bb.readInt32(this.pos + o) : dflt;
   }
 
   uint32(slot: number, dflt = 0): number {
-    const o = this.field(slot);
+    const o = this.field(slot, 4);
     return o ? this.bb.readUint32(this.pos + o) : dflt;
   }
 
+  uint64(slot: number): bigint | undefined {
+    const o = this.field(slot, 8);
+    return o ? this.bb.readUint64(this.pos + o) : undefined;
+  }
+
   float32(slot: number, dflt = 0): number {
-    const o = this.field(slot);
+    const o = this.field(slot, 4);
     return o ? this.bb.readFloat32(this.pos + o) : dflt;
   }
 
+  /** The target of the uoffset stored at `at`, checked to lie inside the file. */
+  private indirect(at: number): number {
+    const len = this.bb.capacity();
+    if (at < 0 || at + 4 > len) throw new FlatbufferBoundsError(`offset at ${at} is outside the ${len}-byte file`);
+    const target = at + this.bb.readUint32(at);
+    if (target + 4 > len) throw new FlatbufferBoundsError(`offset at ${at} points to ${target}, outside the ${len}-byte file`);
+    return target;
+  }
+
   string(slot: number): string | undefined {
-    const o = this.field(slot);
-    return o ? (this.bb.__string(this.pos + o) as string) : undefined;
+    const v = this.vector(slot, 1);
+    return v ? new TextDecoder().decode(this.bb.bytes().subarray(v.start, v.start + v.length)) : undefined;
   }
 
   table(slot: number): Table | undefined {
-    const o = this.field(slot);
-    return o ? new Table(this.bb, this.bb.__indirect(this.pos + o)) : undefined;
+    const o = this.field(slot, 4);
+    return o ? new Table(this.bb, this.indirect(this.pos + o)) : undefined;
   }
 
-  private vector(slot: number): { start: number; length: number } | undefined {
-    const o = this.field(slot);
+  /** A vector whose `length` elements of `elementBytes` each all lie inside the file. */
+  private vector(slot: number, elementBytes: number): { start: number; length: number } | undefined {
+    const o = this.field(slot, 4);
     if (!o) return undefined;
-    return { start: this.bb.__vector(this.pos + o), length: this.bb.__vector_len(this.pos + o) };
+    const at = this.indirect(this.pos + o);
+    const length = this.bb.readUint32(at);
+    const start = at + 4;
+    if (start + length * elementBytes > this.bb.capacity()) {
+      throw new FlatbufferBoundsError(`a vector at offset ${at} claims ${length} elements, more than the ${this.bb.capacity()}-byte file holds`);
+    }
+    return { start, length };
   }
 
   tables(slot: number): Table[] {
-    const v = this.vector(slot);
+    const v = this.vector(slot, 4);
     if (!v) return [];
-    return Array.from({ length: v.length }, (_, i) => new Table(this.bb, this.bb.__indirect(v.start + 4 * i)));
+    return Array.from({ length: v.length }, (_, i) => new Table(this.bb, this.indirect(v.start + 4 * i)));
   }
 
   ints(slot: number): number[] | undefined {
-    const v = this.vector(slot);
+    const v = this.vector(slot, 4);
     return v ? Array.from({ length: v.length }, (_, i) => this.bb.readInt32(v.start + 4 * i)) : undefined;
   }
 
   floats(slot: number): number[] | undefined {
-    const v = this.vector(slot);
+    const v = this.vector(slot, 4);
     return v ? Array.from({ length: v.length }, (_, i) => this.bb.readFloat32(v.start + 4 * i)) : undefined;
   }
 
   longs(slot: number): number[] | undefined {
-    const v = this.vector(slot);
+    const v = this.vector(slot, 8);
     return v ? Array.from({ length: v.length }, (_, i) => Number(this.bb.readInt64(v.start + 8 * i))) : undefined;
   }
 
   bytes(slot: number): Uint8Array | undefined {
-    const v = this.vector(slot);
+    const v = this.vector(slot, 1);
     return v ? this.bb.bytes().subarray(v.start, v.start + v.length) : undefined;
   }
 }
@@ -374,12 +421,13 @@ export function decodeTflite(input: Uint8Array, file = '<memory>'): TfliteModel 
     throw new ModelGateError(`${file}: not a TFLite model (no "${FILE_IDENTIFIER}" file identifier at bytes 4..7)`);
   }
   try {
-    const root = new Table(bb, bb.readInt32(bb.position()) + bb.position());
-    const buffers = root.tables(Slot.Model.buffers).map((t) => {
+    const root = new Table(bb, bb.readUint32(bb.position()) + bb.position());
+    const buffers = root.tables(Slot.Model.buffers).map((t, i) => {
       const data = t.bytes(Slot.Buffer.data);
       if (data && data.length > 0) return data.slice();
-      const o = Number(t.has(Slot.Buffer.offset) ? bb.readUint64(t.pos + bb.__offset(t.pos, 4 + 2 * Slot.Buffer.offset)) : 0n);
-      const n = Number(t.has(Slot.Buffer.size) ? bb.readUint64(t.pos + bb.__offset(t.pos, 4 + 2 * Slot.Buffer.size)) : 0n);
+      const o = Number(t.uint64(Slot.Buffer.offset) ?? 0n);
+      const n = Number(t.uint64(Slot.Buffer.size) ?? 0n);
+      if (o > 1 && n > 0 && o + n > bytes.length) throw new FlatbufferBoundsError(`buffer ${i} claims bytes ${o}..${o + n}, past the end of the ${bytes.length}-byte file`);
       return o > 1 && n > 0 ? bytes.slice(o, o + n) : undefined;
     });
     const codes = root.tables(Slot.Model.operator_codes).map((t) => {
@@ -430,6 +478,7 @@ export function decodeTflite(input: Uint8Array, file = '<memory>'): TfliteModel 
       if (custom) op.customOptions = custom.slice();
       return op;
     });
+    checkTensorIndices(file, tensors.length, sg.ints(Slot.SubGraph.inputs) ?? [], sg.ints(Slot.SubGraph.outputs) ?? [], operators);
     const metadata = root.tables(Slot.Model.metadata).map((t) => ({ name: t.string(Slot.Metadata.name) ?? '', data: buffers[t.uint32(Slot.Metadata.buffer)] ?? new Uint8Array() }));
     return {
       description: root.string(Slot.Model.description) ?? '',
@@ -439,8 +488,22 @@ export function decodeTflite(input: Uint8Array, file = '<memory>'): TfliteModel 
     };
   } catch (err) {
     if (err instanceof ModelGateError) throw err;
+    if (err instanceof RangeError && !(err instanceof FlatbufferBoundsError)) throw new ModelGateError(`${file}: the TFLite flatbuffer is malformed (a table or vector is out of range)`, { cause: err });
     throw new ModelGateError(`${file}: the TFLite flatbuffer is malformed (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
+}
+
+/** Tensor indices in the graph's inputs and outputs and in every operator: -1 (an omitted optional input) or a tensor. */
+function checkTensorIndices(file: string, count: number, inputs: number[], outputs: number[], operators: TfliteOperator[]): void {
+  const bad = (i: number, optional: boolean) => !Number.isInteger(i) || i >= count || (optional ? i < -1 : i < 0);
+  for (const [what, list] of [['graph inputs', inputs], ['graph outputs', outputs]] as const) {
+    const i = list.find((x) => bad(x, false));
+    if (i !== undefined) throw new ModelGateError(`${file}: the ${what} name tensor ${i}; the graph has ${count} tensors`);
+  }
+  operators.forEach((o, k) => {
+    const i = [...o.inputs, ...o.outputs].find((x, j) => bad(x, j < o.inputs.length));
+    if (i !== undefined) throw new ModelGateError(`${file}: operator ${k} (${describeOperator(o)}) names tensor ${i}; the graph has ${count} tensors`);
+  });
 }
 
 /** "CONV_2D" for builtins, "custom op 'edgetpu-custom-op'" for custom ones. */

@@ -3,12 +3,13 @@
  * triggered a workflow_run (mode: publish). Each artifact is downloaded as its zip, unextracted, and only
  * report.json and the context file are read from it, each under a byte cap (src/publish/untrusted.ts).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ArtifactClient, FindOptions } from '@actions/artifact';
 import type { Report } from '../../report/types.js';
 import { errorMessage } from '../../errors.js';
+import { readFileSafe } from '../../io/files.js';
 import { CONTEXT_FILE, LIMITS, UntrustedDataError, parseUntrustedContext, parseUntrustedReport, plainText, readZipEntries, type ArtifactContext } from '../untrusted.js';
 import { ARTIFACT_PREFIX } from './shared.js';
 
@@ -41,9 +42,11 @@ function readDownloadedZip(dir: string): Buffer {
   const files = readdirSync(dir);
   if (files.length !== 1) throw new UntrustedDataError(`expected one downloaded zip, found ${files.length} files`);
   const file = path.join(dir, files[0]!);
-  const size = statSync(file).size;
-  if (size > LIMITS.artifactBytes) throw new UntrustedDataError(`the download is ${size} bytes, over the ${LIMITS.artifactBytes}-byte limit`);
-  return readFileSync(file);
+  try {
+    return readFileSafe(file, { maxBytes: LIMITS.artifactBytes, within: dir, label: 'the downloaded artifact', what: 'artifact zip' });
+  } catch (err) {
+    throw new UntrustedDataError(errorMessage(err));
+  }
 }
 
 export async function collectReports(client: ArtifactClient, options: CollectOptions = {}): Promise<CollectResult> {
