@@ -176,7 +176,8 @@ function layOut(spec: IoSpec, n: number, values: Float64Array): HostTensor {
   return { type: spec.dtype, dims, data };
 }
 
-const STATE_NAME = /state|past|present|cache|hidden|^h0?$|^c0?$/i;
+// 'hidden' alone is not a state: Keras names a model's input after its first layer, often 'hidden' (hidden_input).
+const STATE_NAME = /state|past|present|cache|hidden_?state|^h0?$|^c0?$|^h_?in$|^c_?in$/i;
 const MASK_NAME = /mask/i;
 const RATE_NAME = /^sr$|sample_?rate/i;
 const ZERO_IDS = /token_type|segment/i;

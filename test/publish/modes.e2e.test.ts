@@ -260,7 +260,7 @@ describe('the built action, mode by mode', () => {
     server.seedArtifact(5004, 'modelgate-liar', { ...reportArtifact(passingReport(), { key: 'liar' }), 'report.json': JSON.stringify({ ...passingReport(), passed: 'yes <b>' }) });
     const schema = await runAction(5104, 'workflow_run', workflowRunEvent(5004), { mode: 'publish', 'github-token': 'ghs_write', 'report-key': 'liar' });
     expect(schema.code).toBe(1);
-    expect(schema.stdout).toContain('does not match the report.json v1 schema: /passed must be boolean');
+    expect(schema.stdout).toContain('does not match the report.json schema (schema/report.schema.json): /passed must be boolean');
 
     expect(server.requests.filter((r) => r.method === 'POST' || r.method === 'PATCH')).toHaveLength(before);
     expect(comments(99)).toHaveLength(0);
