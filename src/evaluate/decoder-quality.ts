@@ -35,23 +35,6 @@ export interface LogitFidelity {
   max_abs_error: number;
 }
 
-export interface DecoderQualityOptions {
-  /** Seeded prompts; 8 by default. */
-  prompts?: number;
-  /** Tokens per prompt; 32 by default. */
-  promptLength?: number;
-  /** Teacher-forced decode steps after each prefill; 4 by default. */
-  decodeSteps?: number;
-  seed?: number;
-}
-
-export interface LogitFidelity {
-  /** Mean over compared positions of the cosine similarity of the logit vectors. */
-  cosine: number;
-  /** 10·log10(Σ ref² / Σ (ref − cand)²) over every compared logit; Infinity when identical. */
-  snr_db: number;
-}
-
 export interface DecoderQuality extends LogitFidelity {
   /** Share of compared positions where both models pick the same next token, 0..1. */
   top1_agreement: number;
