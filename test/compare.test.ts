@@ -140,7 +140,7 @@ describe('runCompare in a git repository', () => {
     expect(r.error).toBeUndefined();
     expect(r.exitCode).toBe(0);
     const report = JSON.parse(readFileSync(r.reportPath, 'utf8')) as CompareReport;
-    expect(report.schemaVersion).toBe(1);
+    expect(report.schemaVersion).toBe(2);
     expect(report.mode).toBe('compare');
     expect(report.passed).toBe(true);
     expect(report.base.sha).toBe(git(dir, 'rev-parse', 'origin/main'));

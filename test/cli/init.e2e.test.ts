@@ -110,7 +110,8 @@ describe('modelgate init', () => {
   }, 60_000);
 
   it('reads a Keras model whose time axis is open, and the shape it writes converts', async () => {
-    const { tf } = await loadTfjs('cpu');
+    // Whichever backend the process already runs (an earlier test may have loaded wasm): this only builds a model to save.
+    const { tf } = await loadTfjs();
     const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [null, 4], name: 'proj' })] });
     const root = path.join(tmp, 'repo-open');
     mkdirSync(root, { recursive: true });
