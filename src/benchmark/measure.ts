@@ -47,7 +47,7 @@ export async function measureRuns(subjects: readonly MeasureSubject[], feeds: Fe
       subjects.map((m) => ({ id: m.id, path: m.file, runtime: { ...m.runtimeOptions, intraOpThreads: s.threads }, runtimeKind: m.runtimeKind, ...(m.feeds ? { feeds: m.feeds } : {}) })),
       feeds, options, (message, p) => {
         s.log?.(message);
-        if (p.budgetMs > 0) s.progress?.('benchmark', Math.min(p.budgetMs, Math.round(p.elapsedMs)) / 1000, p.budgetMs / 1000);
+        if (p.budgetMs > 0) s.progress?.('benchmark', Math.round(Math.min(p.budgetMs, p.elapsedMs) / 1000), Math.round(p.budgetMs / 1000));
       },
     ));
   }
