@@ -71,28 +71,7 @@ describe('the action, built, comparing a pull request against its base', () => {
   });
 
   it('fails the step on the accuracy regression against base and says so in the comment', async () => {
-    const runner = path.join(tmp, 'runner');
-    mkdirSync(path.join(runner, 'temp'), { recursive: true });
-    const eventPath = path.join(runner, 'event.json');
-    writeFileSync(eventPath, JSON.stringify({
-      action: 'synchronize', number: PR,
-      pull_request: { number: PR, head: { ref: 'feature', sha: git(workspace, 'rev-parse', 'HEAD'), repo: { full_name: `${OWNER}/${REPO}` } }, base: { ref: 'main', sha: baseSha, repo: { full_name: `${OWNER}/${REPO}` } } },
-      repository: { name: REPO, full_name: `${OWNER}/${REPO}`, owner: { login: OWNER } },
-    }));
-    for (const f of ['output.txt', 'summary.md']) writeFileSync(path.join(runner, f), '');
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH, HOME: process.env.HOME, CI: 'true', GITHUB_ACTIONS: 'true',
-      GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: eventPath, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITHUB_REPOSITORY_OWNER: OWNER,
-      GITHUB_API_URL: server.url, GITHUB_RUN_ID: '3001', GITHUB_RUN_ATTEMPT: '1', GITHUB_SHA: baseSha, GITHUB_WORKSPACE: workspace,
-      GITHUB_OUTPUT: path.join(runner, 'output.txt'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md'),
-      RUNNER_TEMP: path.join(runner, 'temp'), RUNNER_TOOL_CACHE: path.join(tmp, 'toolcache'),
-      'INPUT_GITHUB-TOKEN': 'ghs_pr_token', INPUT_CONFIG: 'modelgate.yml', 'INPUT_OUT-DIR': 'modelgate-out',
-    };
-    const child = spawn(process.execPath, [actionEntry], { cwd: workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, log } = await runActionOnPullRequest(tmp, workspace, server, { base: baseSha, head: git(workspace, 'rev-parse', 'HEAD') });
 
     expect(code, log).toBe(1);
     const report = JSON.parse(readFileSync(path.join(workspace, 'modelgate-out', 'report.json'), 'utf8'));
