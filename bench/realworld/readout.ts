@@ -63,7 +63,24 @@ export function fidelityFigure(f: unknown): string | null {
   return null;
 }
 
+interface AutoTrial { id: string; bytes: number | null; drop: number | null; outcome?: string }
+
+/**
+ * When auto keeps the reference, its candidate is an unchanged copy (`unchanged: true`) with no figures of
+ * its own; the candidates it judged are its trials. The quality criterion then asks that every trial it
+ * built has a quality figure (its drop), and says how many it built.
+ */
+function keptReferenceFigure(c: Candidate): string | null {
+  const auto = c.auto as { tried?: AutoTrial[] } | undefined;
+  if (c.unchanged !== true || !Array.isArray(auto?.tried)) return null;
+  const built = auto.tried.filter((t) => t.bytes !== null);
+  if (built.length === 0 || built.some((t) => t.drop === null)) return null;
+  return `kept reference; ${built.length} trial${built.length === 1 ? '' : 's'} with a quality figure`;
+}
+
 export function qualityFigure(c: Candidate): string | null {
+  const kept = keptReferenceFigure(c);
+  if (kept) return kept;
   if (typeof c.accuracy === 'number') return `acc ${(100 * c.accuracy).toFixed(1)}%`;
   if (typeof c.agreement === 'number') return `agr ${(100 * c.agreement).toFixed(1)}%`;
   return fidelityFigure(c.fidelity);

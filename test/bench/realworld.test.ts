@@ -96,6 +96,27 @@ describe('realworld read-out', () => {
     expect(smallAndFast(r)).toBe(false);
   });
 
+  it("counts auto's trials as its candidates when it kept the reference, and needs a figure for each built trial", () => {
+    const kept = (tried: unknown[]) => workFolder({
+      reference: 'reference', selected: 'reference',
+      candidates: [
+        { id: 'reference', bytes: 1000, accuracy: null, agreement: null, latency: latency(1) },
+        { id: 'auto', bytes: 1000, accuracy: null, agreement: null, latency: null, unchanged: true, auto: { tried } },
+      ],
+    });
+    const measured = readResult('m', kept([
+      { id: 'static', bytes: 300, drop: 0.4, outcome: 'over the accuracy budget' },
+      { id: 'weight_only', bytes: 260, drop: 0.001, outcome: 'slower than fp32' },
+      { id: 'static-excl1', bytes: null, drop: null, outcome: 'skipped: time budget' },
+    ]), run, null, root);
+    expect(measured.quality).toEqual([{ id: 'auto', figure: 'kept reference; 2 trials with a quality figure' }]);
+    expect(hasQuality(measured)).toBe(true);
+    expect(smallAndFast(measured)).toBe(false);
+    const unmeasured = readResult('m', kept([{ id: 'static', bytes: 300, drop: null, outcome: 'failed' }]), run, null, root);
+    expect(hasQuality(unmeasured)).toBe(false);
+    expect(hasQuality(readResult('m', kept([]), run, null, root))).toBe(false);
+  });
+
   it('takes the worst SNR of a fidelity record, and counts ≤ 0.5× and not significantly slower', () => {
     expect(fidelityFigure({ worst_output: 'y', outputs: [{ name: 'y', snr_db: 31.21, cosine: 0.999 }, { name: 'z', snr_db: 48 }] })).toBe('snr 31.2 dB');
     expect(fidelityFigure({ cosine: 0.98765 })).toBe('cos 0.9877');
