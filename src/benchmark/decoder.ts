@@ -5,12 +5,21 @@
  * each model with its own feeds: the decode-step cache is what that same model returned for the prompt,
  * so a candidate with another cache type (or other cache values) is measured on its own cache.
  */
+import type { Config } from '../config/types.js';
 import { loadModel } from '../model/onnx.js';
 import { decoderFeeds, decoderSignature, presentAsPast, seededPrompt, type DecoderSignature } from '../model/decoder.js';
 import type { Feeds } from '../model/host-tensor.js';
 import { OrtSession, type RuntimeOptions } from '../runtime/session.js';
 import { seededRandom } from '../data/random.js';
 import { combineComparisons, compareLatency, measureInterleaved, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener, type RepeatedComparison } from './runner.js';
+
+/** The prefill of the decoder latency when benchmark.decoder.prefill_tokens is not set (the schema's default). */
+export const DEFAULT_PREFILL_TOKENS = 128;
+
+/** The measurement settings of a config's `benchmark:` section, for decoders (run and compare use the same). */
+export function decoderMeasureSettings(benchmark: Config['benchmark']): Pick<DecoderLatencyOptions, 'prefillTokens' | 'warmupMin' | 'minSamples'> {
+  return { prefillTokens: benchmark.decoder?.prefill_tokens ?? DEFAULT_PREFILL_TOKENS, warmupMin: benchmark.warmup, minSamples: benchmark.runs };
+}
 
 export interface DecoderBenchmarkModel {
   id: string;

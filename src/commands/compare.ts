@@ -174,6 +174,7 @@ function side(run: GateRunResult): Side {
   return {
     config: p.project.config, inputs: p.project.inputs, dataset: p.project.dataset, results: p.results, selected: p.gate.selected,
     gzip: new Map(run.report.candidates.flatMap((c) => (typeof c.gzip_bytes === 'number' ? [[c.id, c.gzip_bytes] as const] : []))),
+    ...(p.decoder ? { decoder: p.decoder } : {}),
   };
 }
 

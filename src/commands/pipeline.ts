@@ -14,14 +14,11 @@ import { tfjsExportProducer } from '../candidates/tfjs-export.js';
 import { REFERENCE_ID } from '../candidates/types.js';
 import { evaluateAll } from '../evaluate/evaluate-all.js';
 import { centralStats, comparePair, measureRuns } from '../benchmark/measure.js';
-
-/** The prefill of the decoder latency when benchmark.decoder.prefill_tokens is not set (the schema's default). */
-const DEFAULT_PREFILL_TOKENS = 128;
 import { autoProducer } from '../search/producer.js';
 import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/result.js';
-import { latencyThreshold, resolveBudgets } from '../gate/rules.js';
-import { isDecoderModel, decoderSignature } from '../model/decoder.js';
-import { centralDecoderLatency, compareDecoderPair, measureDecoderRuns } from '../benchmark/decoder.js';
+import { decoderThresholds, latencyThreshold } from '../gate/rules.js';
+import { isDecoderModel, decoderSignature, type DecoderSignature } from '../model/decoder.js';
+import { centralDecoderLatency, compareDecoderPair, decoderMeasureSettings, measureDecoderRuns } from '../benchmark/decoder.js';
 import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
 import { benchmarkBatch } from '../candidates/reference.js';
 import type { ExportResult } from '../import/export-command.js';
@@ -35,6 +32,8 @@ export interface PipelineResult {
   results: CandidateResult[];
   gate: GateOutcome;
   outDir: string;
+  /** Set when the reference is a decoder (judged on generation: seeded prompts, prefill and decode latency). */
+  decoder?: DecoderSignature;
 }
 
 /** k of n done in a long step (evaluation, benchmark, building candidates); the CLI draws a bar with an ETA. */
@@ -63,10 +62,11 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
 
   const live = () => results.filter((r) => !r.error && !r.sameAsReference);
   // A decoder is judged on generation: seeded prompts through its KV cache, not dataset rows.
-  const decoder = reference.candidate.runtimeKind === 'onnxruntime' && isDecoderModel(project.source.model);
+  const decoder = reference.candidate.runtimeKind === 'onnxruntime' && isDecoderModel(project.source.model)
+    ? decoderSignature(project.source.model, project.source.file) : undefined;
   const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, {
     metric: config.metric, threads: config.benchmark.threads, log, ...(config.metric_options ? { metricOptions: config.metric_options } : {}),
-    ...(hooks.progress ? { progress: hooks.progress } : {}), ...(decoder ? { decoder: { signature: decoderSignature(project.source.model, project.source.file) } } : {}),
+    ...(hooks.progress ? { progress: hooks.progress } : {}), ...(decoder ? { decoder: { signature: decoder } } : {}),
   });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);
@@ -80,7 +80,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   const measured = live();
   if (decoder) {
     await measureDecoders(measured, config, log);
-    return { project, results, gate: gateCandidates(results, config, { decoder, syntheticInputs: project.dataset.synthetic }), outDir };
+    return { project, results, gate: gateCandidates(results, config, { decoder: true, syntheticInputs: project.dataset.synthetic }), outDir, decoder };
   }
   const threshold = latencyThreshold(config.gate);
   const runs = await measureRuns(
@@ -110,10 +110,9 @@ async function measureDecoders(measured: CandidateResult[], config: Project['con
   const threads = config.benchmark.threads;
   const runs = await measureDecoderRuns(
     measured.map((r) => ({ id: r.candidate.id, path: r.candidate.file, runtime: { ...r.candidate.runtimeOptions, intraOpThreads: threads } })),
-    { prefillTokens: config.benchmark.decoder?.prefill_tokens ?? DEFAULT_PREFILL_TOKENS, warmupMin: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, log },
+    { ...decoderMeasureSettings(config.benchmark), measurements: config.benchmark.measurements, log },
   );
-  const budgets = resolveBudgets(config.gate, { decoder: true });
-  const thresholds = { ttft: budgets.find((b) => b.name === 'ttft_ratio_max')!.value, decode: budgets.find((b) => b.name === 'decode_ratio_max')!.value };
+  const thresholds = decoderThresholds(config.gate);
   for (const r of measured) {
     if (r.candidate.id === REFERENCE_ID) {
       const own = centralDecoderLatency(runs, REFERENCE_ID);

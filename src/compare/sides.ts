@@ -10,12 +10,16 @@ import type { Feeds } from '../model/host-tensor.js';
 import { errorMessage } from '../errors.js';
 import { REFERENCE_ID, type Candidate } from '../candidates/types.js';
 import { benchmarkBatch } from '../candidates/reference.js';
-import { evaluateCandidate } from '../evaluate/evaluate-all.js';
+import { evaluateCandidate, evaluateDecoderPair } from '../evaluate/evaluate-all.js';
+import type { DecoderQuality } from '../evaluate/decoder-quality.js';
 import { measureFidelity, type Fidelity } from '../evaluate/fidelity.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { comparePair, measureRuns, type MeasureSubject } from '../benchmark/measure.js';
 import type { LatencyStats } from '../benchmark/runner.js';
-import { latencyThreshold } from '../gate/rules.js';
+import { decoderThresholds, latencyThreshold } from '../gate/rules.js';
+import { centralDecoderLatency, compareDecoderPair, decoderMeasureSettings, measureDecoderRuns } from '../benchmark/decoder.js';
+import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
+import type { DecoderSignature } from '../model/decoder.js';
 import { buildPair } from './pair.js';
 import type { CandidateResult } from '../gate/result.js';
 import type { Dataset } from '../data/dataset.js';
@@ -30,6 +34,8 @@ export interface Side {
   selected: string | null;
   /** gzip size by candidate id, from that side's report. */
   gzip: ReadonlyMap<string, number>;
+  /** Set when that side's model is a decoder (its pipeline judged it on generation). */
+  decoder?: DecoderSignature;
 }
 
 export interface CompareSettings {
@@ -90,7 +96,7 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
     subjects.set(key, subject);
     return subject;
   };
-  const pairs: Array<{ id: PairComparison['id']; base: Subject; head: Subject }> = [];
+  const pairs: PairSubjects[] = [];
   const refBase = subjectFor('base', base, REFERENCE_ID);
   const refHead = subjectFor('head', head, REFERENCE_ID);
   if (!refBase || !refHead) throw new Error('compareSides: a side has no usable reference');
@@ -99,6 +105,11 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
     const b = subjectFor('base', base, base.selected);
     const h = subjectFor('head', head, head.selected);
     if (b && h) pairs.push({ id: 'selected', base: b, head: h });
+  }
+
+  if (base.decoder && head.decoder) return compareDecoderSides(pairs, [...subjects.values()], base, head, settings);
+  if (base.decoder || head.decoder) {
+    warnings.push(`the ${head.decoder ? 'head' : 'base'} model is a decoder and the ${head.decoder ? 'base' : 'head'} model is not: compared on dataset rows and plain latency`);
   }
 
   // Same data for both sides when the inputs allow: the head's dataset, in the head's input layout.
@@ -154,6 +165,52 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
     return buildPair({
       id: p.id, base: sideMetrics(p.base, base.gzip, bq, m?.baseline), head: sideMetrics(p.head, head.gzip, hq, m?.candidate),
       agreement: sameData ? agreements.get(p.id) ?? null : null, sameData, latency, ...(sameData && fidelities.has(p.id) ? { fidelity: fidelities.get(p.id)! } : {}),
+    }, config.gate, config.metric);
+  });
+}
+
+type PairSubjects = { id: PairComparison['id']; base: Subject; head: Subject };
+
+/**
+ * Two decoders are compared as `run` judges a decoder: head against base on the same seeded prompts
+ * (next-token agreement and logit fidelity, each model fed its own cache type), and time to first token
+ * and per-token decode time measured interleaved, with the head config's benchmark settings and budgets.
+ */
+async function compareDecoderSides(pairs: PairSubjects[], subjects: Subject[], base: Side, head: Side, settings: CompareSettings): Promise<PairComparison[]> {
+  const { config } = head;
+  const { log } = settings;
+  const threads = config.benchmark.threads;
+  const quality = new Map<PairComparison['id'], DecoderQuality | null>();
+  for (const p of pairs) {
+    log(`evaluate head ${p.head.result.candidate.id} against base ${p.base.result.candidate.id}: next-token agreement on seeded prompts`);
+    try {
+      quality.set(p.id, await evaluateDecoderPair(p.base.result.candidate, p.head.result.candidate, { signature: base.decoder! }, threads));
+    } catch (err) {
+      log(`next-token quality of head ${p.head.result.candidate.id} against base could not be measured: ${errorMessage(err)}`);
+      quality.set(p.id, null);
+    }
+  }
+  const runs = await measureDecoderRuns(
+    subjects.map((s) => ({ id: s.key, path: s.result.candidate.file, runtime: { ...s.result.candidate.runtimeOptions, intraOpThreads: threads } })),
+    {
+      ...decoderMeasureSettings(config.benchmark), measurements: settings.measurements, log: (m) => log(`base vs head: ${m}`),
+      ...(settings.timeBudgetMs !== undefined ? { timeBudgetMs: settings.timeBudgetMs } : {}),
+    },
+  );
+  const thresholds = decoderThresholds(config.gate);
+  return pairs.map((p) => {
+    const m = compareDecoderPair(runs, p.base.key, p.head.key, thresholds, BOOTSTRAP_SEED);
+    const delta = (c: NonNullable<typeof m>['ttft'], threshold: number): LatencyDelta => ({
+      ratio: c.ratio, ci95: c.ci95, verdict: c.verdict, threshold, method: c.resampling, gated: true, measurements: c.measurements, runs: c.runs,
+    });
+    const baseLatency = centralDecoderLatency(runs, p.base.key);
+    const headLatency = m?.latency ?? centralDecoderLatency(runs, p.head.key);
+    return buildPair({
+      id: p.id,
+      base: { ...sideMetrics(p.base, base.gzip, p.base.result.quality, baseLatency?.prefill), decode_ms_per_token: baseLatency?.decode_ms_per_token ?? null },
+      head: { ...sideMetrics(p.head, head.gzip, p.head.result.quality, headLatency?.prefill), decode_ms_per_token: headLatency?.decode_ms_per_token ?? null },
+      agreement: quality.get(p.id)?.top1_agreement ?? null, sameData: true, latency: m ? delta(m.ttft, thresholds.ttft) : null,
+      decoder: { decode: m ? delta(m.decode, thresholds.decode) : null, quality: quality.get(p.id) ?? null },
     }, config.gate, config.metric);
   });
 }

@@ -116,6 +116,34 @@ export async function evaluateAll(candidates: readonly Candidate[], dataset: Dat
   return out;
 }
 
+/** One decoder candidate against an open reference session on seeded prompts, fed its own cache type. */
+async function decoderQualityAgainst(
+  ref: Awaited<ReturnType<typeof openSession>>, c: Candidate, decoder: NonNullable<EvaluateAllOptions['decoder']>, threads: number,
+): Promise<DecoderQuality> {
+  const signature = decoderSignature(loadModel(c.file, { inlineExternalData: false }), c.file);
+  const s = await openSession(c.file, { ...c.runtimeOptions, intraOpThreads: threads }, c.id, c.runtimeKind);
+  try {
+    return await decoderQuality(ref, s, decoder.signature, decoder.options ?? {}, signature);
+  } finally {
+    await s.release();
+  }
+}
+
+/**
+ * `candidate`'s next-token agreement and logit fidelity against `reference` (compare: head against base).
+ * `decoder.signature` is the reference's.
+ */
+export async function evaluateDecoderPair(
+  reference: Candidate, candidate: Candidate, decoder: NonNullable<EvaluateAllOptions['decoder']>, threads: number,
+): Promise<DecoderQuality> {
+  const ref = await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: threads }, reference.id, reference.runtimeKind);
+  try {
+    return await decoderQualityAgainst(ref, candidate, decoder, threads);
+  } finally {
+    await ref.release();
+  }
+}
+
 /** Decoders: each candidate against the first on seeded prompts, each model fed its own cache type. */
 async function evaluateDecoders(candidates: readonly Candidate[], decoder: NonNullable<EvaluateAllOptions['decoder']>, options: EvaluateAllOptions): Promise<Map<string, Evaluation>> {
   const out = new Map<string, Evaluation>();
@@ -127,13 +155,7 @@ async function evaluateDecoders(candidates: readonly Candidate[], decoder: NonNu
     for (const c of rest) {
       options.log?.(`evaluate ${c.id}: next-token agreement with ${first.id} on seeded prompts`);
       try {
-        const signature = decoderSignature(loadModel(c.file, { inlineExternalData: false }), c.file);
-        const s = await openSession(c.file, { ...c.runtimeOptions, intraOpThreads: options.threads }, c.id, c.runtimeKind);
-        try {
-          out.set(c.id, { decoderQuality: await decoderQuality(ref, s, decoder.signature, decoder.options ?? {}, signature) });
-        } finally {
-          await s.release();
-        }
+        out.set(c.id, { decoderQuality: await decoderQualityAgainst(ref, c, decoder, options.threads) });
       } catch (err) {
         out.set(c.id, { error: `evaluation failed: ${errorMessage(err)}` });
       }

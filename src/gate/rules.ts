@@ -70,6 +70,12 @@ export function resolveBudgets(gate: GateSpec, scope: { decoder?: boolean } = {}
   return out;
 }
 
+/** A decoder's two latency budgets in force (time to first token, per-token decode). */
+export function decoderThresholds(gate: GateSpec): { ttft: number; decode: number } {
+  const budgets = resolveBudgets(gate, { decoder: true });
+  return { ttft: budgets.find((b) => b.name === 'ttft_ratio_max')!.value, decode: budgets.find((b) => b.name === 'decode_ratio_max')!.value };
+}
+
 /** The latency verdict's threshold: the budget in force. */
 export function latencyThreshold(gate: GateSpec): number {
   return gate.latency_ratio_max ?? DEFAULT_BUDGETS.latency_ratio_max;

@@ -5,7 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { recipeOf, REFERENCE_ID } from '../candidates/types.js';
 import type { CandidateResult } from '../gate/result.js';
 import { latencyPercentiles } from './charts.js';
-import type { CandidateReport, FidelityReport } from './types.js';
+import type { CandidateReport, DecoderQualityReport, FidelityReport } from './types.js';
+import type { DecoderQuality } from '../evaluate/decoder-quality.js';
 import type { Fidelity } from '../evaluate/fidelity.js';
 import { summarizeDecoderLatency } from '../benchmark/decoder.js';
 
@@ -71,13 +72,15 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
     const vs = r.decoder.vsReference;
     out.decoder = summarizeDecoderLatency(r.decoder.latency, vs ? { ttft: vs.ttft, decode: vs.decode } : undefined);
   }
-  if (r.decoderQuality) {
-    const q = r.decoderQuality;
-    out.decoder_quality = {
-      top1_agreement: q.top1_agreement, cosine: q.cosine, snr_db: finite(q.snr_db), max_abs_error: q.max_abs_error,
-      positions: q.positions, prompts: q.prompts, prompt_length: q.prompt_length, decode_steps: q.decode_steps,
-    };
-  }
+  if (r.decoderQuality) out.decoder_quality = decoderQualityReport(r.decoderQuality);
   if (r.error) out.error = r.error;
   return out;
+}
+
+/** What report.json keeps of a decoder's next-token quality (candidates[], and compare pairs). */
+export function decoderQualityReport(q: DecoderQuality): DecoderQualityReport {
+  return {
+    top1_agreement: q.top1_agreement, cosine: q.cosine, snr_db: finite(q.snr_db), max_abs_error: q.max_abs_error,
+    positions: q.positions, prompts: q.prompts, prompt_length: q.prompt_length, decode_steps: q.decode_steps,
+  };
 }

@@ -33,13 +33,17 @@ function pairRows(p: PairComparison): Row[] {
   if (b.mse !== null || h.mse !== null) {
     rows.push({ label: 'mse', base: b.mse === null ? '–' : b.mse.toPrecision(4), head: h.mse === null ? '–' : h.mse.toPrecision(4), delta: p.delta.mse === null ? '–' : signed(p.delta.mse, 6) });
   }
-  if (p.agreement !== null) rows.push({ label: 'top-1 agreement with base', base: '', head: pct(p.agreement), delta: '' });
-  const l = p.latency;
-  const latencyDelta = l
+  const dq = p.decoder_quality;
+  if (p.agreement !== null) rows.push({ label: dq ? 'next-token agreement with base' : 'top-1 agreement with base', base: '', head: pct(p.agreement), delta: '' });
+  if (dq) rows.push({ label: 'logit SNR against base', base: '', head: dq.snr_db === null ? '∞ dB (identical)' : `${dq.snr_db.toFixed(1)} dB`, delta: '' });
+  const verdict = (l: PairComparison['latency']) => (l
     ? `${l.ratio.toFixed(3)}× (95% CI ${l.ci95[0].toFixed(3)}–${l.ci95[1].toFixed(3)}): ${l.verdict}${l.gated ? '' : ', not gated'}` +
       `${(l.measurements ?? 1) > 1 ? `, median of ${l.measurements} measurements` : ''}`
-    : '–';
-  rows.push({ label: 'p50 latency', base: ms(b.p50_ms), head: ms(h.p50_ms), delta: latencyDelta });
+    : '–');
+  // A decoder's p50 is its prefill: the time to first token.
+  const decoder = p.decode_latency !== undefined || dq !== undefined;
+  rows.push({ label: decoder ? 'time to first token (p50)' : 'p50 latency', base: ms(b.p50_ms), head: ms(h.p50_ms), delta: verdict(p.latency) });
+  if (p.decode_latency) rows.push({ label: 'decode time per token (p50)', base: ms(b.decode_ms_per_token ?? null), head: ms(h.decode_ms_per_token ?? null), delta: verdict(p.decode_latency) });
   rows.push({ label: 'p90 latency', base: ms(b.p90_ms), head: ms(h.p90_ms), delta: p.delta.p90_ms === null ? '–' : `${signed(p.delta.p90_ms, 3, ' ms')}${ratioOf(b.p90_ms, h.p90_ms)}` });
   rows.push({ label: 'p99 latency', base: ms(b.p99_ms), head: ms(h.p99_ms), delta: p.delta.p99_ms === null ? '–' : `${signed(p.delta.p99_ms, 3, ' ms')}${ratioOf(b.p99_ms, h.p99_ms)}` });
   const tp = (v: number | null) => (v === null ? '–' : `${v.toFixed(0)}/s`);

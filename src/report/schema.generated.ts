@@ -1959,6 +1959,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             }
           ]
         },
+        "decode_latency": {
+          "$ref": "#/definitions/LatencyDelta"
+        },
+        "decoder_quality": {
+          "$ref": "#/definitions/DecoderQualityReport"
+        },
         "checks": {
           "type": "array",
           "items": {
@@ -2048,6 +2054,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           ]
         },
         "samples": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "decode_ms_per_token": {
           "type": [
             "number",
             "null"

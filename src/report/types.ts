@@ -228,6 +228,8 @@ export interface SideMetrics {
   cold_start_ms: number | null;
   peak_rss_bytes: number | null;
   samples: number | null;
+  /** Decoders: p50 of one decode step with a KV cache of the prefill's length, ms. */
+  decode_ms_per_token?: number | null;
 }
 
 export interface LatencyDelta {
@@ -277,7 +279,12 @@ export interface PairComparison {
   fidelity?: FidelityReport;
   /** True when both models were evaluated on the head's dataset (accuracy deltas are on the same data). */
   same_data: boolean;
+  /** Head against base: p50 latency, or time to first token for a decoder. */
   latency: LatencyDelta | null;
+  /** Decoders: per-token decode time with a KV cache, head against base. */
+  decode_latency?: LatencyDelta;
+  /** Decoders: head's next-token agreement and logit fidelity against base, on seeded prompts. */
+  decoder_quality?: DecoderQualityReport;
   checks: CheckResult[];
 }
 
