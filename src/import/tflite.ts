@@ -13,11 +13,12 @@
  */
 import { DataType, onnx, type Model } from '../model/onnx.js';
 import { halfToFloat, makeTensor } from '../model/tensor.js';
-import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo } from '../model/graph.js';
+import { checkModel, floatAttr, intAttr, intsAttr, makeNode, NameAllocator, stringAttr, tensorValueInfo } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { readFileSafe } from '../io/files.js';
 import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../formats/tflite/flatbuffer.js';
 import { Activation, Op, Padding, TensorType, opName } from '../formats/tflite/schema.js';
+import { SUPPORTED_CUSTOM_OPS, TRANSPOSE_CONV_BIAS, transposeConvBiasParams, transposeConvCrop } from '../formats/tflite/mediapipe.js';
 import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
@@ -52,11 +53,11 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const fail = (o: TfliteOperator, index: number, message: string): never => {
     throw new ModelGateError(`${label}: operator ${index} (${describeOperator(o)}): ${message}`);
   };
-  const custom = g.operators.map((o, i) => [o, i] as const).filter(([o]) => o.op === Op.CUSTOM);
+  const custom = g.operators.map((o, i) => [o, i] as const).filter(([o]) => o.op === Op.CUSTOM && !SUPPORTED_CUSTOM_OPS.has(o.custom ?? ''));
   if (custom.length > 0) {
     const [o, i] = custom[0]!;
     throw new ModelGateError(
-      `${label}: operator ${i} is ${describeOperator(o)}; custom ops cannot be imported or run by ModelGate (an Edge TPU-compiled model needs the Edge TPU delegate; use the .tflite from before compilation)`,
+      `${label}: operator ${i} is ${describeOperator(o)}; custom ops cannot be imported or run by ModelGate except MediaPipe's ${[...SUPPORTED_CUSTOM_OPS].join(', ')} (an Edge TPU-compiled model needs the Edge TPU delegate; use the .tflite from before compilation)`,
     );
   }
   if (tflite.extraSubgraphs > 0) throw new ModelGateError(`${label}: the model has ${tflite.extraSubgraphs + 1} subgraphs (control flow); only single-graph models can be imported`);
@@ -175,13 +176,13 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const raw = RAW_INPUT_TYPES[t.type];
     if (!quantized && raw !== undefined) {
       value.set(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
-      return tensorValueInfo(t.name, raw, t.shape);
+      return tensorValueInfo(t.name, raw, declaredShape(t));
     }
     if (!quantized && t.type !== TensorType.FLOAT32) {
       throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32, uint8, int8, int32 and quantized int8/uint8/int16 inputs are supported`);
     }
     value.set(i, quantized ? qdq(t.name, t) : t.name);
-    return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
+    return tensorValueInfo(t.name, DataType.FLOAT, declaredShape(t));
   });
 
   g.operators.forEach((o, index) => {
@@ -281,15 +282,115 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         output(outT, node('Softmax', [x], `${base}_value`, [intAttr('axis', -1)]));
         break;
       }
-      case Op.RESHAPE:
-      case Op.SQUEEZE:
-        output(outT, node('Reshape', [input(o, 0, index), int64Init(`${base}_shape`, out.shape)], `${base}_value`));
+      case Op.RESHAPE: {
+        // A dynamic model's shapes are placeholders; its signature says which dims follow the input (-1, at most one).
+        const shape = out.shapeSignature && out.shapeSignature.some((d) => d < 0) ? out.shapeSignature : out.shape;
+        if (shape.filter((d) => d < 0).length > 1) fail(o, index, `the output '${out.name}' has ${shape.filter((d) => d < 0).length} dynamic dims [${shape.join(', ')}]; a reshape can infer only one`);
+        output(outT, node('Reshape', [input(o, 0, index), int64Init(`${base}_shape`, shape)], `${base}_value`));
         break;
-      case Op.MEAN: {
+      }
+      case Op.SQUEEZE: {
+        // squeeze_dims (negative counts from the end); none = every size-1 dim, as ONNX Squeeze without axes.
+        const dims = Array.isArray(opts.squeeze_dims) ? opts.squeeze_dims : [];
+        const ins = [input(o, 0, index)];
+        if (dims.length > 0) ins.push(int64Init(`${base}_axes`, dims));
+        output(outT, node('Squeeze', ins, `${base}_value`));
+        break;
+      }
+      case Op.EXPAND_DIMS: {
+        const at = tensor(o.inputs[1]!);
+        if (!at.data) fail(o, index, 'the axis is not a constant');
+        // TFLite counts a negative axis from the end of the output (axis + rank + 1), as ONNX Unsqueeze does.
+        const axis = Number(tensorValues(at)[0]);
+        output(outT, node('Unsqueeze', [input(o, 0, index), int64Init(`${base}_axes`, [axis])], `${base}_value`));
+        break;
+      }
+      case Op.MAXIMUM:
+      case Op.MINIMUM:
+        output(outT, node(o.op === Op.MAXIMUM ? 'Max' : 'Min', [input(o, 0, index), input(o, 1, index)], `${base}_value`));
+        break;
+      case Op.LOG: output(outT, node('Log', [input(o, 0, index)], `${base}_value`)); break;
+      case Op.LEAKY_RELU: output(outT, node('LeakyRelu', [input(o, 0, index)], `${base}_value`, [floatAttr('alpha', num('alpha'))])); break;
+      case Op.HARD_SWISH: {
+        // x · relu6(x + 3) / 6 = x · HardSigmoid(x) with alpha 1/6, beta 0.5 (ONNX HardSwish needs opset 14).
+        const x = input(o, 0, index);
+        const gate = node('HardSigmoid', [x], `${base}_gate`, [floatAttr('alpha', 1 / 6), floatAttr('beta', 0.5)]);
+        output(outT, node('Mul', [x, gate], `${base}_value`));
+        break;
+      }
+      case Op.BATCH_MATMUL: {
+        // adj_x / adj_y transpose the last two dims of that operand.
+        const operand = (k: number, adjoint: boolean): string => {
+          const x = input(o, k, index);
+          if (!adjoint) return x;
+          const rank = tensor(o.inputs[k]!).shape.length;
+          const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+          return node('Transpose', [x], `${base}_adj${k}`, [intsAttr('perm', perm)]);
+        };
+        output(outT, node('MatMul', [operand(0, !!opts.adj_x), operand(1, !!opts.adj_y)], `${base}_value`));
+        break;
+      }
+      case Op.RESIZE_BILINEAR: {
+        const st = tensor(o.inputs[1]!);
+        if (!st.data) fail(o, index, 'the size is not a constant');
+        const [oh, ow] = Array.from(tensorValues(st) as Int32Array, Number);
+        // TFLite's source coordinate: dst · (in - 1)/(out - 1) with align_corners, (dst + 0.5) · in/out - 0.5 with
+        // half_pixel_centers, dst · in/out otherwise; the neighbours are clamped to the input, as onnxruntime's are.
+        const mode = opts.align_corners ? 'align_corners' : opts.half_pixel_centers ? 'half_pixel' : 'asymmetric';
+        const nchw = node('Transpose', [input(o, 0, index)], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
+        // sizes = [N, C] of the input (which may be dynamic) followed by the constant [H, W].
+        const nc = node('Slice', [node('Shape', [nchw], `${base}_in_shape`), int64Init(`${base}_nc_start`, [0]), int64Init(`${base}_nc_end`, [2])], `${base}_nc`);
+        const sizes = node('Concat', [nc, int64Init(`${base}_hw`, [oh!, ow!])], `${base}_sizes`, [intAttr('axis', 0)]);
+        const resized = node('Resize', [nchw, '', '', sizes], `${base}_resize`, [stringAttr('mode', 'linear'), stringAttr('coordinate_transformation_mode', mode)]);
+        output(outT, node('Transpose', [resized], `${base}_value`, [intsAttr('perm', TO_NHWC)]));
+        break;
+      }
+      case Op.TRANSPOSE_CONV:
+      case Op.CUSTOM: {
+        // TRANSPOSE_CONV: (output_shape, weights, input[, bias]); MediaPipe's Convolution2DTransposeBias: (input, weights, bias).
+        const builtin = o.op === Op.TRANSPOSE_CONV;
+        if (!builtin && o.custom !== TRANSPOSE_CONV_BIAS) fail(o, index, 'this custom op cannot be imported');
+        const [xk, wk, bk] = builtin ? [2, 1, 3] : [0, 1, 2];
+        const x = input(o, xk, index);
+        const w = tensor(constIndex(o.inputs[wk]!));
+        if (!w.data) fail(o, index, 'the weights are not a constant');
+        const inShape = tensor(o.inputs[xk]!).shape;
+        const [wo, kh, kw] = w.shape as [number, number, number, number];
+        let padding: number, sh: number, sw: number, outH: number, outW: number;
+        if (builtin) {
+          padding = num('padding'); sh = num('stride_h', 1); sw = num('stride_w', 1);
+          const st = tensor(o.inputs[0]!);
+          if (!st.data) fail(o, index, 'the output shape is not a constant');
+          [, outH, outW] = Array.from(tensorValues(st) as Int32Array, Number) as [number, number, number, number];
+        } else {
+          ({ padding, strideH: sh, strideW: sw } = transposeConvBiasParams(o, `${label}: ${atOperator}`));
+          outH = transposeConvCrop(padding, inShape[1]!, kh, sh).out;
+          outW = transposeConvCrop(padding, inShape[2]!, kw, sw).out;
+        }
+        // Cropped cells per axis: the full transposed output minus the requested one; SAME crops floor(total/2) first.
+        const crop = (size: number, k: number, s: number, want: number): [number, number] => {
+          const total = (size - 1) * s + k - want;
+          if (total < 0) fail(o, index, `an output of ${want} is larger than the ${(size - 1) * s + k} a transposed convolution makes`);
+          const begin = padding === Padding.SAME ? Math.floor(total / 2) : 0;
+          return [begin, total - begin];
+        };
+        const [pt, pb] = crop(inShape[1]!, kh, sh, outH), [pl, pr] = crop(inShape[2]!, kw, sw, outW);
+        // OHWI → ONNX ConvTranspose's (C_in, C_out, kH, kW).
+        const wName = constant(constIndex(o.inputs[wk]!), { dims: w.shape, perm: [3, 0, 1, 2] });
+        const hasBias = o.inputs[bk] !== undefined && o.inputs[bk]! >= 0;
+        const bName = hasBias ? input(o, bk, index) : scalarInit(`${base}_bias`, new Float32Array(wo), [wo]);
+        const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('pads', [pt, pl, pb, pr])];
+        const conv = node('ConvTranspose', [nchw, wName, bName], `${base}_convtranspose`, attrs);
+        output(outT, node('Transpose', [activation(num('fused_activation_function'), conv, base)], `${base}_value`, [intsAttr('perm', TO_NHWC)]));
+        break;
+      }
+      case Op.MEAN:
+      case Op.REDUCE_MAX: {
         const axesT = tensor(o.inputs[1]!);
         if (!axesT.data) fail(o, index, 'the axes are not a constant');
         const axes = Array.from(tensorValues(axesT) as Int32Array);
-        output(outT, node('ReduceMean', [input(o, 0, index)], `${base}_value`, [intsAttr('axes', axes), intAttr('keepdims', opts.keep_dims ? 1 : 0)]));
+        output(outT, node(o.op === Op.MEAN ? 'ReduceMean' : 'ReduceMax', [input(o, 0, index)], `${base}_value`, [intsAttr('axes', axes), intAttr('keepdims', opts.keep_dims ? 1 : 0)]));
         break;
       }
       case Op.CONCATENATION: {
@@ -329,7 +430,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const v = value.get(i);
     if (!v) throw new ModelGateError(`${label}: output '${t.name}' is computed by no operator`);
     nodes.push(makeNode('Identity', [v], [t.name]));
-    return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
+    return tensorValueInfo(t.name, DataType.FLOAT, declaredShape(t));
   });
 
   const model = onnx.ModelProto.create({
@@ -340,6 +441,13 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   });
   checkModel(model, `${label} (imported)`);
   return model;
+}
+
+/** The shape a graph input or output declares: the signature's -1 dims (a dynamic model's) are left open. */
+function declaredShape(t: TfliteTensor): Array<number | null> {
+  const sig = t.shapeSignature;
+  if (!sig || sig.length !== t.shape.length || !sig.some((d) => d < 0)) return [...t.shape];
+  return sig.map((d) => (d < 0 ? null : d));
 }
 
 /** ONNX pads [top, left, bottom, right] for TFLite's SAME or VALID. */

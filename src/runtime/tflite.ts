@@ -24,7 +24,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
-import { decodeTflite, describeOperator, type TfliteModel, type TfliteQuantization } from '../formats/tflite/flatbuffer.js';
+import { decodeTflite, describeOperator, encodeTflite, type TfliteModel, type TfliteQuantization } from '../formats/tflite/flatbuffer.js';
+import { withBuiltinEquivalents } from '../formats/tflite/mediapipe.js';
 import { Op } from '../formats/tflite/schema.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { RuntimeOptions } from './session.js';
@@ -237,7 +238,13 @@ export class TfliteSession {
     } catch (err) {
       throw new ModelGateError(`${label}: cannot read the TFLite model (${errorMessage(err)})`, { cause: err });
     }
-    const parsed = decodeTflite(bytes, label);
+    let parsed = decodeTflite(bytes, label);
+    // MediaPipe's custom ops with an exact builtin equivalent run as that builtin (./formats/tflite/mediapipe.ts).
+    const substituted = parsed.extraSubgraphs === 0 ? withBuiltinEquivalents(parsed, label) : parsed;
+    if (substituted !== parsed) {
+      parsed = substituted;
+      bytes = encodeTflite(parsed);
+    }
     const custom = parsed.graph.operators.filter((o) => o.op === Op.CUSTOM);
     if (custom.length > 0) {
       const names = [...new Set(custom.map(describeOperator))].join(', ');
