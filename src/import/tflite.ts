@@ -9,7 +9,9 @@
  * DequantizeLinear (per-axis where TFLite's are), int32 biases likewise. Quantized graph inputs and outputs
  * are float in the ONNX model, as TfliteSession presents them (it quantizes the feeds and dequantizes the
  * results), so the same float feeds run both. float16 weights (behind DEQUANTIZE) become float32 initializers.
- * Custom ops (an Edge TPU-compiled model, say) stop the import with an error naming the op.
+ * MediaPipe's Convolution2DTransposeBias becomes ConvTranspose (../formats/tflite/mediapipe.ts); other custom ops
+ * (an Edge TPU-compiled model, say) stop the import with an error naming the op. Dims the file's shape signature
+ * leaves open (-1) stay open in the ONNX inputs and outputs, so that the config can set them.
  */
 import { DataType, onnx, type Model } from '../model/onnx.js';
 import { halfToFloat, makeTensor } from '../model/tensor.js';
@@ -168,6 +170,22 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     }
   };
 
+  /** True when the tensor's signature leaves a spatial dim (NHWC axis 1 or 2) open: its file shape is a placeholder. */
+  const spatialOpen = (i: number): boolean => {
+    const sig = tensor(i).shapeSignature;
+    return !!sig && sig.length === 4 && (sig[1]! < 0 || sig[2]! < 0);
+  };
+  /** The options of the operator being imported. */
+  let currentOptions: Record<string, unknown> = {};
+  /** ONNX padding for TFLite's SAME or VALID: explicit pads from the input size, or SAME_UPPER when that size is open. */
+  const padAttr = (i: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): onnx.AttributeProto => {
+    const padding = Number(currentOptions.padding ?? 0);
+    // TFLite's SAME puts the odd cell at the end, which is ONNX's SAME_UPPER.
+    if (padding === Padding.SAME && spatialOpen(i)) return stringAttr('auto_pad', 'SAME_UPPER');
+    const shape = tensor(i).shape;
+    return intsAttr('pads', padsFor(padding, shape[1]!, shape[2]!, kh, kw, sh, sw, dh, dw));
+  };
+
   // Graph inputs: float in the ONNX model, quantized inside when the .tflite's input is. An integer input
   // without quantization parameters (raw uint8 pixels a CAST reads) keeps its type, and its float value is a Cast.
   const graphInputs = g.inputs.map((i) => {
@@ -190,6 +208,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const outT = o.outputs[0]!;
     const out = tensor(outT);
     const opts = o.options ?? {};
+    currentOptions = opts;
     const num = (k: string, d = 0): number => Number(opts[k] ?? d);
     const base = out.name;
     switch (o.op) {
@@ -224,9 +243,8 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const channels = depthwise ? wi : wo;
         const bName = o.inputs[2] !== undefined && o.inputs[2] >= 0 ? input(o, 2, index) : scalarInit(`${base}_bias`, new Float32Array(channels), [channels]);
         const sh = num('stride_h', 1), sw = num('stride_w', 1), dh = num('dilation_h_factor', 1), dw = num('dilation_w_factor', 1);
-        const pads = padsFor(num('padding'), inShape[1]!, inShape[2]!, kh, kw, sh, sw, dh, dw);
         const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
-        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('dilations', [dh, dw]), intsAttr('pads', pads)];
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('dilations', [dh, dw]), padAttr(o.inputs[0]!, kh, kw, sh, sw, dh, dw)];
         if (depthwise) attrs.push(intAttr('group', inShape[3]!));
         const conv = node('Conv', [nchw, wName, bName], `${base}_conv`, attrs);
         const y = node('Transpose', [activation(num('fused_activation_function'), conv, base)], `${base}_value`, [intsAttr('perm', TO_NHWC)]);
@@ -238,9 +256,8 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const x = input(o, 0, index);
         const inShape = tensor(o.inputs[0]!).shape;
         const kh = num('filter_height'), kw = num('filter_width'), sh = num('stride_h', 1), sw = num('stride_w', 1);
-        const pads = padsFor(num('padding'), inShape[1]!, inShape[2]!, kh, kw, sh, sw, 1, 1);
         const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
-        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('pads', pads)];
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), padAttr(o.inputs[0]!, kh, kw, sh, sw, 1, 1)];
         // TFLite averages over the valid cells only.
         if (o.op === Op.AVERAGE_POOL_2D) attrs.push(intAttr('count_include_pad', 0));
         const pool = node(o.op === Op.MAX_POOL_2D ? 'MaxPool' : 'AveragePool', [nchw], `${base}_pool`, attrs);
@@ -334,6 +351,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const st = tensor(o.inputs[1]!);
         if (!st.data) fail(o, index, 'the size is not a constant');
         const [oh, ow] = Array.from(tensorValues(st) as Int32Array, Number);
+        if (oh === undefined || ow === undefined) fail(o, index, 'the size must hold 2 values (height, width)');
         // TFLite's source coordinate: dst · (in - 1)/(out - 1) with align_corners, (dst + 0.5) · in/out - 0.5 with
         // half_pixel_centers, dst · in/out otherwise; the neighbours are clamped to the input, as onnxruntime's are.
         const mode = opts.align_corners ? 'align_corners' : opts.half_pixel_centers ? 'half_pixel' : 'asymmetric';
@@ -355,6 +373,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const w = tensor(constIndex(o.inputs[wk]!));
         if (!w.data) fail(o, index, 'the weights are not a constant');
         const inShape = tensor(o.inputs[xk]!).shape;
+        if (spatialOpen(o.inputs[xk]!)) fail(o, index, `the input's height or width is dynamic ([${tensor(o.inputs[xk]!).shapeSignature!.join(', ')}]); a transposed convolution is imported at fixed sizes only`);
         const [wo, kh, kw] = w.shape as [number, number, number, number];
         let padding: number, sh: number, sw: number, outH: number, outW: number;
         if (builtin) {
