@@ -4,7 +4,11 @@
  * RESIZE_BILINEAR and custom Convolution2DTransposeBias). Each small model is built here as a flatbuffer,
  * run by the TFLite interpreter, imported, run by onnxruntime, and the two outputs compared.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runGate } from '../../src/commands/run.js';
 import { randomFeeds } from './fixtures.js';
 import { encodeModel } from '../../src/model/onnx.js';
 import { OrtSession } from '../../src/runtime/session.js';
@@ -250,4 +254,48 @@ describe('a .tflite with open dims (shape signature -1)', () => {
     expect(withInputShapes(fixed, { x: [1, 4] }, 'f.tflite')).toBe(fixed);
     expect(() => withInputShapes(fixed, { x: [1, 5] }, 'f.tflite')).toThrow(/f\.tflite: input 'x' is \[-1, 4\].*cannot run at \[1, 5\]/);
   });
+});
+
+describe('through the gate: a .tflite with open dims and a MediaPipe custom op as the config model', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tflite-ops-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the TFLite reference runs at the configured shape with the custom op substituted, and the ORT candidate matches it', async () => {
+    const rand = rng(5);
+    // audio [-1, -1] → log(max(audio, 0.01)) → reduce max over the samples (keep dims); image [-1, 3, 3, 2] → Convolution2DTransposeBias.
+    const model = tflite(
+      [
+        f32('audio', [1, 1], undefined, [-1, -1]), f32('eps', [], Float32Array.of(0.01)), f32('pos', [1, 1], undefined, [-1, -1]),
+        f32('log', [1, 1], undefined, [-1, -1]), i32('axes', [1]), f32('peak', [1, 1], undefined, [-1, 1]),
+        f32('image', [1, 3, 3, 2], undefined, [-1, 3, 3, 2]), f32('w', [4, 3, 3, 2], randn(72, 0.5, rand)), f32('b', [4], randn(4, 0.5, rand)),
+        f32('mask', [1, 5, 5, 4], undefined, [-1, 5, 5, 4]),
+      ],
+      [0, 6], [5, 9],
+      [
+        op(Op.MAXIMUM, [0, 1], [2]), op(Op.LOG, [2], [3]), op(Op.REDUCE_MAX, [3, 4], [5], { keep_dims: true }),
+        { op: Op.CUSTOM, custom: TRANSPOSE_CONV_BIAS, version: 1, inputs: [6, 7, 8], outputs: [9], customOptions: bytesOf(Int32Array.of(1, 2, 2)) },
+      ],
+    );
+    writeFileSync(path.join(dir, 'mp.tflite'), encodeTflite(model));
+    writeFileSync(path.join(dir, 'modelgate.yml'), [
+      'model: mp.tflite',
+      'inputs: { audio: { shape: [1, 50], range: [0, 4] } }',
+      'optimize:',
+      '  - { name: ort, passes: [{ cleanup: {} }] }',
+      'benchmark: { batch: 1, threads: 1, runs: 20 }',
+      '',
+    ].join('\n'));
+    const r = await runGate({ configPath: path.join(dir, 'modelgate.yml'), outDir: path.join(dir, 'out') });
+    expect(r.error).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    const [ref, ort] = r.report.candidates;
+    expect(ref).toMatchObject({ id: 'reference', runtime_kind: 'tflite' });
+    expect(ref!.latency?.p50_ms).toBeGreaterThan(0);
+    // The reference file is the model at [1, 50]: what TFLite ran.
+    const written = decodeTflite(readFileSync(path.join(dir, 'out', 'models', 'reference.tflite')));
+    expect(written.graph.tensors[written.graph.inputs[0]!]!.shape).toEqual([1, 50]);
+    expect(ort).toMatchObject({ id: 'ort', runtime_kind: 'onnxruntime' });
+    expect(ort!.fidelity!.outputs.map((o) => o.name).sort()).toEqual(['mask', 'peak']);
+    expect(ort!.fidelity!.max_abs_error).toBeLessThanOrEqual(1e-4);
+  }, 120_000);
 });
