@@ -1,6 +1,6 @@
 /**
- * .tflite → ONNX, for the op subset ModelGate exports (so that ORT candidates can be compared with a .tflite
- * reference). The ONNX model keeps the .tflite's interface: the same input/output names and shapes (NHWC
+ * .tflite → ONNX, for the ops ModelGate exports and those common in published models (so that ORT candidates
+ * can be compared with a .tflite reference). The ONNX model keeps the .tflite's interface: the same input/output names and shapes (NHWC
  * images stay NHWC); each convolution or pool is wrapped in Transposes to NCHW and back, which onnxruntime's
  * transpose optimizer cancels between neighbours.
  *
@@ -439,7 +439,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         break;
       }
       default:
-        fail(o, index, `${opName(o.op)} is not supported by the TFLite import (supported: the ops ModelGate exports)`);
+        fail(o, index, `${opName(o.op)} is not supported by the TFLite import (README.md lists the ops it imports)`);
     }
   });
 

@@ -14,7 +14,10 @@
  *     float and int8 ops with the interpreter's thread count. Without a C compiler the report says
  *     'unavailable' and the figures are TFLite's builtin kernels (ruy/gemmlowp).
  *   - Fixed shapes: the addon does not expose TfLiteInterpreterResizeInputTensor, so a model runs at the
- *     batch its file declares; the exporter writes the batch the config asks for.
+ *     shapes its file declares; the exporter writes the batch the config asks for, and a file with open dims
+ *     is rewritten at the configured shapes (../formats/tflite/input-shapes.ts).
+ *   - Custom ops: the addon registers none. MediaPipe's Convolution2DTransposeBias, which has an exact builtin
+ *     equivalent, runs as that builtin (../formats/tflite/mediapipe.ts); any other custom op is refused by name.
  * A binding of our own over the same C API (TfLiteInterpreterResizeInputTensor, TfLiteXNNPackDelegateCreate and
  * TfLiteTensorQuantizationParams are all exported by the shipped library) would close the gaps more directly,
  * at the price of a second N-API addon to build and maintain on four platforms. With the quantization

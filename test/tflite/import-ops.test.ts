@@ -166,6 +166,13 @@ describe('TFLite import of the ops real models use, checked against the TFLite i
   }
 });
 
+describe('an op the import does not handle', () => {
+  it('is refused with its schema name, not its number', () => {
+    const m = tflite([f32('x', [4, 3]), i32('idx', [0, 2]), f32('y', [2, 3])], [0], [2], [op(36, [0, 1], [2])]);
+    expect(() => importTflite(m, 'g.tflite')).toThrow(/g\.tflite: operator 0 \(GATHER\): GATHER is not supported by the TFLite import/);
+  });
+});
+
 describe("MediaPipe's Convolution2DTransposeBias", () => {
   /** custom_options: TfLiteTransposeConvParams as three little-endian int32s (padding 1 = SAME, 2 = VALID; stride w, h). */
   const params = (padding: number, sw: number, sh: number): Uint8Array => bytesOf(Int32Array.of(padding, sw, sh));
