@@ -1,8 +1,8 @@
 /**
  * .tflite → ONNX, for the ops ModelGate exports and those common in published models (so that ORT candidates
- * can be compared with a .tflite reference). The ONNX model keeps the .tflite's interface: the same input/output names and shapes (NHWC
- * images stay NHWC); each convolution or pool is wrapped in Transposes to NCHW and back, which onnxruntime's
- * transpose optimizer cancels between neighbours.
+ * can be compared with a .tflite reference). The ONNX model keeps the .tflite's interface: the same input/output
+ * names and shapes (NHWC images stay NHWC); each convolution or pool is wrapped in Transposes to NCHW and back,
+ * which onnxruntime's transpose optimizer cancels between neighbours.
  *
  * Quantized tensors become QDQ: an int8/uint8 activation is the float value passed through QuantizeLinear →
  * DequantizeLinear with the tensor's scale and zero point; int8 weights are initializers behind a
