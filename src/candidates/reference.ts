@@ -2,6 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { saveModel } from '../model/onnx.js';
+import { decodeTflite, encodeTflite } from '../formats/tflite/flatbuffer.js';
+import { withInputShapes } from '../formats/tflite/input-shapes.js';
 import { fixedBatchOf, type IoSpec } from '../model/io.js';
 import type { BuildContext } from './producer.js';
 import { tfliteRuntimeInfo } from './tflite-export.js';
@@ -24,7 +26,10 @@ export async function buildReference(ctx: BuildContext): Promise<Candidate> {
   if (source.referenceKind === 'tflite' && source.tfliteBytes) {
     const file = path.join(modelsDir, `${REFERENCE_ID}.tflite`);
     mkdirSync(modelsDir, { recursive: true });
-    writeFileSync(file, source.tfliteBytes);
+    // A .tflite with open dims (shape signature -1) runs at the shapes the inputs resolved to; others as they are.
+    const parsed = decodeTflite(source.tfliteBytes, config.model);
+    const sized = withInputShapes(parsed, Object.fromEntries(inputs.map((i) => [i.name, i.shape])), config.model);
+    writeFileSync(file, sized === parsed ? source.tfliteBytes : encodeTflite(sized));
     return {
       id: REFERENCE_ID, file, bytes: source.tfliteBytes.length, runtimeKind: 'tflite', runtimeOptions: {},
       batch: { kind: 'fixed', batch: benchmarkBatch(onnxPolicy, config.benchmark.batch) }, provenance: { kind: 'reference' },

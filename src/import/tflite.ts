@@ -1,23 +1,26 @@
 /**
- * .tflite → ONNX, for the op subset ModelGate exports (so that ORT candidates can be compared with a .tflite
- * reference). The ONNX model keeps the .tflite's interface: the same input/output names and shapes (NHWC
- * images stay NHWC); each convolution or pool is wrapped in Transposes to NCHW and back, which onnxruntime's
- * transpose optimizer cancels between neighbours.
+ * .tflite → ONNX, for the ops ModelGate exports and those common in published models (so that ORT candidates
+ * can be compared with a .tflite reference). The ONNX model keeps the .tflite's interface: the same input/output
+ * names and shapes (NHWC images stay NHWC); each convolution or pool is wrapped in Transposes to NCHW and back,
+ * which onnxruntime's transpose optimizer cancels between neighbours.
  *
  * Quantized tensors become QDQ: an int8/uint8 activation is the float value passed through QuantizeLinear →
  * DequantizeLinear with the tensor's scale and zero point; int8 weights are initializers behind a
  * DequantizeLinear (per-axis where TFLite's are), int32 biases likewise. Quantized graph inputs and outputs
  * are float in the ONNX model, as TfliteSession presents them (it quantizes the feeds and dequantizes the
  * results), so the same float feeds run both. float16 weights (behind DEQUANTIZE) become float32 initializers.
- * Custom ops (an Edge TPU-compiled model, say) stop the import with an error naming the op.
+ * MediaPipe's Convolution2DTransposeBias becomes ConvTranspose (../formats/tflite/mediapipe.ts); other custom ops
+ * (an Edge TPU-compiled model, say) stop the import with an error naming the op. Dims the file's shape signature
+ * leaves open (-1) stay open in the ONNX inputs and outputs, so that the config can set them.
  */
 import { DataType, onnx, type Model } from '../model/onnx.js';
 import { halfToFloat, makeTensor } from '../model/tensor.js';
-import { checkModel, intAttr, intsAttr, makeNode, NameAllocator, tensorValueInfo } from '../model/graph.js';
+import { checkModel, floatAttr, intAttr, intsAttr, makeNode, NameAllocator, stringAttr, tensorValueInfo } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { readFileSafe } from '../io/files.js';
 import { decodeTflite, describeOperator, tensorTypeName, tensorValues, type TfliteModel, type TfliteOperator, type TfliteTensor } from '../formats/tflite/flatbuffer.js';
 import { Activation, Op, Padding, TensorType, opName } from '../formats/tflite/schema.js';
+import { SUPPORTED_CUSTOM_OPS, TRANSPOSE_CONV_BIAS, transposeConvBiasParams, transposeConvCrop } from '../formats/tflite/mediapipe.js';
 import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
@@ -52,11 +55,11 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const fail = (o: TfliteOperator, index: number, message: string): never => {
     throw new ModelGateError(`${label}: operator ${index} (${describeOperator(o)}): ${message}`);
   };
-  const custom = g.operators.map((o, i) => [o, i] as const).filter(([o]) => o.op === Op.CUSTOM);
+  const custom = g.operators.map((o, i) => [o, i] as const).filter(([o]) => o.op === Op.CUSTOM && !SUPPORTED_CUSTOM_OPS.has(o.custom ?? ''));
   if (custom.length > 0) {
     const [o, i] = custom[0]!;
     throw new ModelGateError(
-      `${label}: operator ${i} is ${describeOperator(o)}; custom ops cannot be imported or run by ModelGate (an Edge TPU-compiled model needs the Edge TPU delegate; use the .tflite from before compilation)`,
+      `${label}: operator ${i} is ${describeOperator(o)}; custom ops cannot be imported or run by ModelGate except MediaPipe's ${[...SUPPORTED_CUSTOM_OPS].join(', ')} (an Edge TPU-compiled model needs the Edge TPU delegate; use the .tflite from before compilation)`,
     );
   }
   if (tflite.extraSubgraphs > 0) throw new ModelGateError(`${label}: the model has ${tflite.extraSubgraphs + 1} subgraphs (control flow); only single-graph models can be imported`);
@@ -167,6 +170,22 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     }
   };
 
+  /** True when the tensor's signature leaves a spatial dim (NHWC axis 1 or 2) open: its file shape is a placeholder. */
+  const spatialOpen = (i: number): boolean => {
+    const sig = tensor(i).shapeSignature;
+    return !!sig && sig.length === 4 && (sig[1]! < 0 || sig[2]! < 0);
+  };
+  /** The options of the operator being imported. */
+  let currentOptions: Record<string, unknown> = {};
+  /** ONNX padding for TFLite's SAME or VALID: explicit pads from the input size, or SAME_UPPER when that size is open. */
+  const padAttr = (i: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number): onnx.AttributeProto => {
+    const padding = Number(currentOptions.padding ?? 0);
+    // TFLite's SAME puts the odd cell at the end, which is ONNX's SAME_UPPER.
+    if (padding === Padding.SAME && spatialOpen(i)) return stringAttr('auto_pad', 'SAME_UPPER');
+    const shape = tensor(i).shape;
+    return intsAttr('pads', padsFor(padding, shape[1]!, shape[2]!, kh, kw, sh, sw, dh, dw));
+  };
+
   // Graph inputs: float in the ONNX model, quantized inside when the .tflite's input is. An integer input
   // without quantization parameters (raw uint8 pixels a CAST reads) keeps its type, and its float value is a Cast.
   const graphInputs = g.inputs.map((i) => {
@@ -175,13 +194,13 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const raw = RAW_INPUT_TYPES[t.type];
     if (!quantized && raw !== undefined) {
       value.set(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
-      return tensorValueInfo(t.name, raw, t.shape);
+      return tensorValueInfo(t.name, raw, declaredShape(t));
     }
     if (!quantized && t.type !== TensorType.FLOAT32) {
       throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32, uint8, int8, int32 and quantized int8/uint8/int16 inputs are supported`);
     }
     value.set(i, quantized ? qdq(t.name, t) : t.name);
-    return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
+    return tensorValueInfo(t.name, DataType.FLOAT, declaredShape(t));
   });
 
   g.operators.forEach((o, index) => {
@@ -189,6 +208,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const outT = o.outputs[0]!;
     const out = tensor(outT);
     const opts = o.options ?? {};
+    currentOptions = opts;
     const num = (k: string, d = 0): number => Number(opts[k] ?? d);
     const base = out.name;
     switch (o.op) {
@@ -223,9 +243,8 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const channels = depthwise ? wi : wo;
         const bName = o.inputs[2] !== undefined && o.inputs[2] >= 0 ? input(o, 2, index) : scalarInit(`${base}_bias`, new Float32Array(channels), [channels]);
         const sh = num('stride_h', 1), sw = num('stride_w', 1), dh = num('dilation_h_factor', 1), dw = num('dilation_w_factor', 1);
-        const pads = padsFor(num('padding'), inShape[1]!, inShape[2]!, kh, kw, sh, sw, dh, dw);
         const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
-        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('dilations', [dh, dw]), intsAttr('pads', pads)];
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('dilations', [dh, dw]), padAttr(o.inputs[0]!, kh, kw, sh, sw, dh, dw)];
         if (depthwise) attrs.push(intAttr('group', inShape[3]!));
         const conv = node('Conv', [nchw, wName, bName], `${base}_conv`, attrs);
         const y = node('Transpose', [activation(num('fused_activation_function'), conv, base)], `${base}_value`, [intsAttr('perm', TO_NHWC)]);
@@ -237,9 +256,8 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         const x = input(o, 0, index);
         const inShape = tensor(o.inputs[0]!).shape;
         const kh = num('filter_height'), kw = num('filter_width'), sh = num('stride_h', 1), sw = num('stride_w', 1);
-        const pads = padsFor(num('padding'), inShape[1]!, inShape[2]!, kh, kw, sh, sw, 1, 1);
         const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
-        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('pads', pads)];
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), padAttr(o.inputs[0]!, kh, kw, sh, sw, 1, 1)];
         // TFLite averages over the valid cells only.
         if (o.op === Op.AVERAGE_POOL_2D) attrs.push(intAttr('count_include_pad', 0));
         const pool = node(o.op === Op.MAX_POOL_2D ? 'MaxPool' : 'AveragePool', [nchw], `${base}_pool`, attrs);
@@ -281,15 +299,117 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         output(outT, node('Softmax', [x], `${base}_value`, [intAttr('axis', -1)]));
         break;
       }
-      case Op.RESHAPE:
-      case Op.SQUEEZE:
-        output(outT, node('Reshape', [input(o, 0, index), int64Init(`${base}_shape`, out.shape)], `${base}_value`));
+      case Op.RESHAPE: {
+        // A dynamic model's shapes are placeholders; its signature says which dims follow the input (-1, at most one).
+        const shape = out.shapeSignature && out.shapeSignature.some((d) => d < 0) ? out.shapeSignature : out.shape;
+        if (shape.filter((d) => d < 0).length > 1) fail(o, index, `the output '${out.name}' has ${shape.filter((d) => d < 0).length} dynamic dims [${shape.join(', ')}]; a reshape can infer only one`);
+        output(outT, node('Reshape', [input(o, 0, index), int64Init(`${base}_shape`, shape)], `${base}_value`));
         break;
-      case Op.MEAN: {
+      }
+      case Op.SQUEEZE: {
+        // squeeze_dims (negative counts from the end); none = every size-1 dim, as ONNX Squeeze without axes.
+        const dims = Array.isArray(opts.squeeze_dims) ? opts.squeeze_dims : [];
+        const ins = [input(o, 0, index)];
+        if (dims.length > 0) ins.push(int64Init(`${base}_axes`, dims));
+        output(outT, node('Squeeze', ins, `${base}_value`));
+        break;
+      }
+      case Op.EXPAND_DIMS: {
+        const at = tensor(o.inputs[1]!);
+        if (!at.data) fail(o, index, 'the axis is not a constant');
+        // TFLite counts a negative axis from the end of the output (axis + rank + 1), as ONNX Unsqueeze does.
+        const axis = Number(tensorValues(at)[0]);
+        output(outT, node('Unsqueeze', [input(o, 0, index), int64Init(`${base}_axes`, [axis])], `${base}_value`));
+        break;
+      }
+      case Op.MAXIMUM:
+      case Op.MINIMUM:
+        output(outT, node(o.op === Op.MAXIMUM ? 'Max' : 'Min', [input(o, 0, index), input(o, 1, index)], `${base}_value`));
+        break;
+      case Op.LOG: output(outT, node('Log', [input(o, 0, index)], `${base}_value`)); break;
+      case Op.LEAKY_RELU: output(outT, node('LeakyRelu', [input(o, 0, index)], `${base}_value`, [floatAttr('alpha', num('alpha'))])); break;
+      case Op.HARD_SWISH: {
+        // x · relu6(x + 3) / 6 = x · HardSigmoid(x) with alpha 1/6, beta 0.5 (ONNX HardSwish needs opset 14).
+        const x = input(o, 0, index);
+        const gate = node('HardSigmoid', [x], `${base}_gate`, [floatAttr('alpha', 1 / 6), floatAttr('beta', 0.5)]);
+        output(outT, node('Mul', [x, gate], `${base}_value`));
+        break;
+      }
+      case Op.BATCH_MATMUL: {
+        // adj_x / adj_y transpose the last two dims of that operand.
+        const operand = (k: number, adjoint: boolean): string => {
+          const x = input(o, k, index);
+          if (!adjoint) return x;
+          const rank = tensor(o.inputs[k]!).shape.length;
+          const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
+          return node('Transpose', [x], `${base}_adj${k}`, [intsAttr('perm', perm)]);
+        };
+        output(outT, node('MatMul', [operand(0, !!opts.adj_x), operand(1, !!opts.adj_y)], `${base}_value`));
+        break;
+      }
+      case Op.RESIZE_BILINEAR: {
+        const st = tensor(o.inputs[1]!);
+        if (!st.data) fail(o, index, 'the size is not a constant');
+        const [oh, ow] = Array.from(tensorValues(st) as Int32Array, Number);
+        if (oh === undefined || ow === undefined) fail(o, index, 'the size must hold 2 values (height, width)');
+        // TFLite's source coordinate: dst · (in - 1)/(out - 1) with align_corners, (dst + 0.5) · in/out - 0.5 with
+        // half_pixel_centers, dst · in/out otherwise; the neighbours are clamped to the input, as onnxruntime's are.
+        const mode = opts.align_corners ? 'align_corners' : opts.half_pixel_centers ? 'half_pixel' : 'asymmetric';
+        const nchw = node('Transpose', [input(o, 0, index)], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
+        // sizes = [N, C] of the input (which may be dynamic) followed by the constant [H, W].
+        const nc = node('Slice', [node('Shape', [nchw], `${base}_in_shape`), int64Init(`${base}_nc_start`, [0]), int64Init(`${base}_nc_end`, [2])], `${base}_nc`);
+        const sizes = node('Concat', [nc, int64Init(`${base}_hw`, [oh!, ow!])], `${base}_sizes`, [intAttr('axis', 0)]);
+        const resized = node('Resize', [nchw, '', '', sizes], `${base}_resize`, [stringAttr('mode', 'linear'), stringAttr('coordinate_transformation_mode', mode)]);
+        output(outT, node('Transpose', [resized], `${base}_value`, [intsAttr('perm', TO_NHWC)]));
+        break;
+      }
+      case Op.TRANSPOSE_CONV:
+      case Op.CUSTOM: {
+        // TRANSPOSE_CONV: (output_shape, weights, input[, bias]); MediaPipe's Convolution2DTransposeBias: (input, weights, bias).
+        const builtin = o.op === Op.TRANSPOSE_CONV;
+        if (!builtin && o.custom !== TRANSPOSE_CONV_BIAS) fail(o, index, 'this custom op cannot be imported');
+        const [xk, wk, bk] = builtin ? [2, 1, 3] : [0, 1, 2];
+        const x = input(o, xk, index);
+        const w = tensor(constIndex(o.inputs[wk]!));
+        if (!w.data) fail(o, index, 'the weights are not a constant');
+        const inShape = tensor(o.inputs[xk]!).shape;
+        if (spatialOpen(o.inputs[xk]!)) fail(o, index, `the input's height or width is dynamic ([${tensor(o.inputs[xk]!).shapeSignature!.join(', ')}]); a transposed convolution is imported at fixed sizes only`);
+        const [wo, kh, kw] = w.shape as [number, number, number, number];
+        let padding: number, sh: number, sw: number, outH: number, outW: number;
+        if (builtin) {
+          padding = num('padding'); sh = num('stride_h', 1); sw = num('stride_w', 1);
+          const st = tensor(o.inputs[0]!);
+          if (!st.data) fail(o, index, 'the output shape is not a constant');
+          [, outH, outW] = Array.from(tensorValues(st) as Int32Array, Number) as [number, number, number, number];
+        } else {
+          ({ padding, strideH: sh, strideW: sw } = transposeConvBiasParams(o, `${label}: ${atOperator}`));
+          outH = transposeConvCrop(padding, inShape[1]!, kh, sh).out;
+          outW = transposeConvCrop(padding, inShape[2]!, kw, sw).out;
+        }
+        // Cropped cells per axis: the full transposed output minus the requested one; SAME crops floor(total/2) first.
+        const crop = (size: number, k: number, s: number, want: number): [number, number] => {
+          const total = (size - 1) * s + k - want;
+          if (total < 0) fail(o, index, `an output of ${want} is larger than the ${(size - 1) * s + k} a transposed convolution makes`);
+          const begin = padding === Padding.SAME ? Math.floor(total / 2) : 0;
+          return [begin, total - begin];
+        };
+        const [pt, pb] = crop(inShape[1]!, kh, sh, outH), [pl, pr] = crop(inShape[2]!, kw, sw, outW);
+        // OHWI → ONNX ConvTranspose's (C_in, C_out, kH, kW).
+        const wName = constant(constIndex(o.inputs[wk]!), { dims: w.shape, perm: [3, 0, 1, 2] });
+        const hasBias = o.inputs[bk] !== undefined && o.inputs[bk]! >= 0;
+        const bName = hasBias ? input(o, bk, index) : scalarInit(`${base}_bias`, new Float32Array(wo), [wo]);
+        const nchw = node('Transpose', [x], `${base}_nchw_in`, [intsAttr('perm', TO_NCHW)]);
+        const attrs = [intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]), intsAttr('pads', [pt, pl, pb, pr])];
+        const conv = node('ConvTranspose', [nchw, wName, bName], `${base}_convtranspose`, attrs);
+        output(outT, node('Transpose', [activation(num('fused_activation_function'), conv, base)], `${base}_value`, [intsAttr('perm', TO_NHWC)]));
+        break;
+      }
+      case Op.MEAN:
+      case Op.REDUCE_MAX: {
         const axesT = tensor(o.inputs[1]!);
         if (!axesT.data) fail(o, index, 'the axes are not a constant');
         const axes = Array.from(tensorValues(axesT) as Int32Array);
-        output(outT, node('ReduceMean', [input(o, 0, index)], `${base}_value`, [intsAttr('axes', axes), intAttr('keepdims', opts.keep_dims ? 1 : 0)]));
+        output(outT, node(o.op === Op.MEAN ? 'ReduceMean' : 'ReduceMax', [input(o, 0, index)], `${base}_value`, [intsAttr('axes', axes), intAttr('keepdims', opts.keep_dims ? 1 : 0)]));
         break;
       }
       case Op.CONCATENATION: {
@@ -319,7 +439,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
         break;
       }
       default:
-        fail(o, index, `${opName(o.op)} is not supported by the TFLite import (supported: the ops ModelGate exports)`);
+        fail(o, index, `${opName(o.op)} is not supported by the TFLite import (README.md lists the ops it imports)`);
     }
   });
 
@@ -329,7 +449,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const v = value.get(i);
     if (!v) throw new ModelGateError(`${label}: output '${t.name}' is computed by no operator`);
     nodes.push(makeNode('Identity', [v], [t.name]));
-    return tensorValueInfo(t.name, DataType.FLOAT, t.shape);
+    return tensorValueInfo(t.name, DataType.FLOAT, declaredShape(t));
   });
 
   const model = onnx.ModelProto.create({
@@ -340,6 +460,13 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   });
   checkModel(model, `${label} (imported)`);
   return model;
+}
+
+/** The shape a graph input or output declares: the signature's -1 dims (a dynamic model's) are left open. */
+function declaredShape(t: TfliteTensor): Array<number | null> {
+  const sig = t.shapeSignature;
+  if (!sig || sig.length !== t.shape.length || !sig.some((d) => d < 0)) return [...t.shape];
+  return sig.map((d) => (d < 0 ? null : d));
 }
 
 /** ONNX pads [top, left, bottom, right] for TFLite's SAME or VALID. */

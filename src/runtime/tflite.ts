@@ -14,7 +14,10 @@
  *     float and int8 ops with the interpreter's thread count. Without a C compiler the report says
  *     'unavailable' and the figures are TFLite's builtin kernels (ruy/gemmlowp).
  *   - Fixed shapes: the addon does not expose TfLiteInterpreterResizeInputTensor, so a model runs at the
- *     batch its file declares; the exporter writes the batch the config asks for.
+ *     shapes its file declares; the exporter writes the batch the config asks for, and a file with open dims
+ *     is rewritten at the configured shapes (../formats/tflite/input-shapes.ts).
+ *   - Custom ops: the addon registers none. MediaPipe's Convolution2DTransposeBias, which has an exact builtin
+ *     equivalent, runs as that builtin (../formats/tflite/mediapipe.ts); any other custom op is refused by name.
  * A binding of our own over the same C API (TfLiteInterpreterResizeInputTensor, TfLiteXNNPackDelegateCreate and
  * TfLiteTensorQuantizationParams are all exported by the shipped library) would close the gaps more directly,
  * at the price of a second N-API addon to build and maintain on four platforms. With the quantization
@@ -24,7 +27,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Feeds, HostTensor } from '../model/host-tensor.js';
-import { decodeTflite, describeOperator, type TfliteModel, type TfliteQuantization } from '../formats/tflite/flatbuffer.js';
+import { decodeTflite, describeOperator, encodeTflite, type TfliteModel, type TfliteQuantization } from '../formats/tflite/flatbuffer.js';
+import { withBuiltinEquivalents } from '../formats/tflite/mediapipe.js';
 import { Op } from '../formats/tflite/schema.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { RuntimeOptions } from './session.js';
@@ -237,7 +241,13 @@ export class TfliteSession {
     } catch (err) {
       throw new ModelGateError(`${label}: cannot read the TFLite model (${errorMessage(err)})`, { cause: err });
     }
-    const parsed = decodeTflite(bytes, label);
+    let parsed = decodeTflite(bytes, label);
+    // MediaPipe's custom ops with an exact builtin equivalent run as that builtin (./formats/tflite/mediapipe.ts).
+    const substituted = parsed.extraSubgraphs === 0 ? withBuiltinEquivalents(parsed, label) : parsed;
+    if (substituted !== parsed) {
+      parsed = substituted;
+      bytes = encodeTflite(parsed);
+    }
     const custom = parsed.graph.operators.filter((o) => o.op === Op.CUSTOM);
     if (custom.length > 0) {
       const names = [...new Set(custom.map(describeOperator))].join(', ');

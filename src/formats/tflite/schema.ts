@@ -25,15 +25,45 @@ export const TENSOR_TYPE_BYTES: Partial<Record<number, number>> = {
   [TensorType.UINT32]: 4, [TensorType.UINT16]: 2,
 };
 
-/** enum BuiltinOperator : int32 (only the codes ModelGate emits or imports are named; others print as numbers). */
+/** enum BuiltinOperator : int32: the codes ModelGate emits or imports (OP_NAMES names every code). */
 export const Op = {
   ADD: 0, AVERAGE_POOL_2D: 1, CONCATENATION: 2, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, FULLY_CONNECTED: 9,
   LOGISTIC: 14, MAX_POOL_2D: 17, MUL: 18, RELU: 19, RELU_N1_TO_1: 20, RELU6: 21, RESHAPE: 22, SOFTMAX: 25, TANH: 28,
-  CUSTOM: 32, PAD: 34, TRANSPOSE: 39, MEAN: 40, SUB: 41, SQUEEZE: 43, CAST: 53, PADV2: 60, QUANTIZE: 114,
-  PLACEHOLDER_FOR_GREATER_OP_CODES: 127,
+  RESIZE_BILINEAR: 23, CUSTOM: 32, PAD: 34, TRANSPOSE: 39, MEAN: 40, SUB: 41, SQUEEZE: 43, CAST: 53, MAXIMUM: 55,
+  MINIMUM: 57, PADV2: 60, TRANSPOSE_CONV: 67, EXPAND_DIMS: 70, LOG: 73, REDUCE_MAX: 82, LEAKY_RELU: 98, QUANTIZE: 114,
+  HARD_SWISH: 117, BATCH_MATMUL: 126, PLACEHOLDER_FOR_GREATER_OP_CODES: 127,
 } as const;
 
-export const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
+/**
+ * Every BuiltinOperator's name by code (schema.fbs, codes 0-161), so that a message about an op the import does not
+ * handle names it rather than printing its number.
+ */
+const BUILTIN_NAMES: readonly string[] = [
+  'ADD', 'AVERAGE_POOL_2D', 'CONCATENATION', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'DEPTH_TO_SPACE', 'DEQUANTIZE',
+  'EMBEDDING_LOOKUP', 'FLOOR', 'FULLY_CONNECTED', 'HASHTABLE_LOOKUP', 'L2_NORMALIZATION', 'L2_POOL_2D',
+  'LOCAL_RESPONSE_NORMALIZATION', 'LOGISTIC', 'LSH_PROJECTION', 'LSTM', 'MAX_POOL_2D', 'MUL', 'RELU', 'RELU_N1_TO_1',
+  'RELU6', 'RESHAPE', 'RESIZE_BILINEAR', 'RNN', 'SOFTMAX', 'SPACE_TO_DEPTH', 'SVDF', 'TANH', 'CONCAT_EMBEDDINGS',
+  'SKIP_GRAM', 'CALL', 'CUSTOM', 'EMBEDDING_LOOKUP_SPARSE', 'PAD', 'UNIDIRECTIONAL_SEQUENCE_RNN', 'GATHER',
+  'BATCH_TO_SPACE_ND', 'SPACE_TO_BATCH_ND', 'TRANSPOSE', 'MEAN', 'SUB', 'DIV', 'SQUEEZE',
+  'UNIDIRECTIONAL_SEQUENCE_LSTM', 'STRIDED_SLICE', 'BIDIRECTIONAL_SEQUENCE_RNN', 'EXP', 'TOPK_V2', 'SPLIT',
+  'LOG_SOFTMAX', 'DELEGATE', 'BIDIRECTIONAL_SEQUENCE_LSTM', 'CAST', 'PRELU', 'MAXIMUM', 'ARG_MAX', 'MINIMUM', 'LESS',
+  'NEG', 'PADV2', 'GREATER', 'GREATER_EQUAL', 'LESS_EQUAL', 'SELECT', 'SLICE', 'SIN', 'TRANSPOSE_CONV',
+  'SPARSE_TO_DENSE', 'TILE', 'EXPAND_DIMS', 'EQUAL', 'NOT_EQUAL', 'LOG', 'SUM', 'SQRT', 'RSQRT', 'SHAPE', 'POW',
+  'ARG_MIN', 'FAKE_QUANT', 'REDUCE_PROD', 'REDUCE_MAX', 'PACK', 'LOGICAL_OR', 'ONE_HOT', 'LOGICAL_AND',
+  'LOGICAL_NOT', 'UNPACK', 'REDUCE_MIN', 'FLOOR_DIV', 'REDUCE_ANY', 'SQUARE', 'ZEROS_LIKE', 'FILL', 'FLOOR_MOD',
+  'RANGE', 'RESIZE_NEAREST_NEIGHBOR', 'LEAKY_RELU', 'SQUARED_DIFFERENCE', 'MIRROR_PAD', 'ABS', 'SPLIT_V', 'UNIQUE',
+  'CEIL', 'REVERSE_V2', 'ADD_N', 'GATHER_ND', 'COS', 'WHERE', 'RANK', 'ELU', 'REVERSE_SEQUENCE', 'MATRIX_DIAG',
+  'QUANTIZE', 'MATRIX_SET_DIAG', 'ROUND', 'HARD_SWISH', 'IF', 'WHILE', 'NON_MAX_SUPPRESSION_V4',
+  'NON_MAX_SUPPRESSION_V5', 'SCATTER_ND', 'SELECT_V2', 'DENSIFY', 'SEGMENT_SUM', 'BATCH_MATMUL',
+  'PLACEHOLDER_FOR_GREATER_OP_CODES', 'CUMSUM', 'CALL_ONCE', 'BROADCAST_TO', 'RFFT2D', 'CONV_3D', 'IMAG', 'REAL',
+  'COMPLEX_ABS', 'HASHTABLE', 'HASHTABLE_FIND', 'HASHTABLE_IMPORT', 'HASHTABLE_SIZE', 'REDUCE_ALL',
+  'CONV_3D_TRANSPOSE', 'VAR_HANDLE', 'READ_VARIABLE', 'ASSIGN_VARIABLE', 'BROADCAST_ARGS', 'RANDOM_STANDARD_NORMAL',
+  'BUCKETIZE', 'RANDOM_UNIFORM', 'MULTINOMIAL', 'GELU', 'DYNAMIC_UPDATE_SLICE', 'RELU_0_TO_1',
+  'UNSORTED_SEGMENT_PROD', 'UNSORTED_SEGMENT_MAX', 'UNSORTED_SEGMENT_SUM', 'ATAN2', 'UNSORTED_SEGMENT_MIN', 'SIGN',
+  'BITCAST', 'BITWISE_XOR', 'RIGHT_SHIFT',
+];
+
+export const OP_NAMES: Record<number, string> = { ...Object.fromEntries(BUILTIN_NAMES.map((n, i) => [i, n])), ...Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) };
 
 export function opName(code: number): string {
   return OP_NAMES[code] ?? `builtin operator ${code}`;
@@ -42,7 +72,8 @@ export function opName(code: number): string {
 /** union BuiltinOptions: the type byte of each options table (NONE = 0). */
 export const Options = {
   NONE: 0, Conv2D: 1, DepthwiseConv2D: 2, Pool2D: 5, FullyConnected: 8, Softmax: 9, Concatenation: 10, Add: 11,
-  Reshape: 17, Mul: 21, Pad: 22, Transpose: 26, Reducer: 27, Sub: 28, Squeeze: 30, Dequantize: 38, PadV2: 43, Quantize: 89,
+  ResizeBilinear: 15, Reshape: 17, Mul: 21, Pad: 22, Transpose: 26, Reducer: 27, Sub: 28, Squeeze: 30, Dequantize: 38,
+  MaximumMinimum: 39, PadV2: 43, TransposeConv: 49, ExpandDims: 52, LeakyRelu: 75, Quantize: 89, HardSwish: 91, BatchMatMul: 101,
 } as const;
 
 export const Padding = { SAME: 0, VALID: 1 } as const;
@@ -75,6 +106,14 @@ export const OPTION_FIELDS: Record<number, ReadonlyArray<readonly [string, Field
   [Options.Transpose]: [],
   [Options.Dequantize]: [],
   [Options.Quantize]: [],
+  // new_height and new_width are deprecated (the size is input 1) but keep their slots.
+  [Options.ResizeBilinear]: [['new_height', 'int'], ['new_width', 'int'], ['align_corners', 'bool'], ['half_pixel_centers', 'bool']],
+  [Options.MaximumMinimum]: [],
+  [Options.TransposeConv]: [['padding', 'byte'], ['stride_w', 'int'], ['stride_h', 'int'], ['fused_activation_function', 'byte'], ['quantized_bias_type', 'byte']],
+  [Options.ExpandDims]: [],
+  [Options.LeakyRelu]: [['alpha', 'float']],
+  [Options.HardSwish]: [],
+  [Options.BatchMatMul]: [['adj_x', 'bool'], ['adj_y', 'bool'], ['asymmetric_quantize_inputs', 'bool']],
 };
 
 /** The options table each builtin operator carries (ops not listed carry none). */
@@ -84,6 +123,9 @@ export const OP_OPTIONS: Partial<Record<number, number>> = {
   [Op.CONCATENATION]: Options.Concatenation, [Op.ADD]: Options.Add, [Op.SUB]: Options.Sub, [Op.MUL]: Options.Mul,
   [Op.RESHAPE]: Options.Reshape, [Op.MEAN]: Options.Reducer, [Op.SQUEEZE]: Options.Squeeze, [Op.PAD]: Options.Pad,
   [Op.PADV2]: Options.PadV2, [Op.TRANSPOSE]: Options.Transpose, [Op.DEQUANTIZE]: Options.Dequantize, [Op.QUANTIZE]: Options.Quantize,
+  [Op.RESIZE_BILINEAR]: Options.ResizeBilinear, [Op.MAXIMUM]: Options.MaximumMinimum, [Op.MINIMUM]: Options.MaximumMinimum,
+  [Op.TRANSPOSE_CONV]: Options.TransposeConv, [Op.EXPAND_DIMS]: Options.ExpandDims, [Op.REDUCE_MAX]: Options.Reducer,
+  [Op.LEAKY_RELU]: Options.LeakyRelu, [Op.HARD_SWISH]: Options.HardSwish, [Op.BATCH_MATMUL]: Options.BatchMatMul,
 };
 
 /**
