@@ -290,7 +290,7 @@ export async function finetune(model: Model, reference: Model, options: Finetune
       epoch_loss: epochLoss.map(round), initial_loss: round(initial), weights: student.variables.size, parameters, runtime,
       seconds: round((performance.now() - started) / 1000), cpu_seconds: round((cpu.user + cpu.system) / 1e6),
     };
-    ctx.log(`${label}: loss ${note.initial_loss} → ${epochLoss.map((l) => round(l)).join(' → ')} (${note.weights} weights, ${parameters} values) in ${note.seconds} s`);
+    ctx.log(`${label}: loss ${initial.toFixed(4)} → ${epochLoss.map((l) => l.toFixed(4)).join(' → ')} (${note.weights} weight tensors, ${parameters} values trained) in ${note.seconds.toFixed(1)} s`);
     if (data.overlapsEvaluation && labelled) {
       ctx.log(`${label}: trained on the evaluation data's labels (no calibration: section), so the accuracy the gate measures is on training samples; give finetune its own data under calibration:`);
     }
