@@ -25,7 +25,7 @@ import type { Feeds, HostTensor } from '../model/host-tensor.js';
 import { seededRandom } from '../data/random.js';
 import { loadTfjs } from '../runtime/tfjs.js';
 import { installFastConvFilterGrad, installFastMaxPoolGrad } from '../runtime/tfjs-conv-grad.js';
-import { ModelGateError } from '../errors.js';
+import { ModelGateError, errorMessage } from '../errors.js';
 import type { FinetuneNote, PassContext, TrainingSamples } from './pass.js';
 import { buildTfGraph, type TfGraph } from './tf-graph.js';
 
@@ -295,6 +295,10 @@ export async function finetune(model: Model, reference: Model, options: Finetune
       ctx.log(`${label}: trained on the evaluation data's labels (no calibration: section), so the accuracy the gate measures is on training samples; give finetune its own data under calibration:`);
     }
     return note;
+  } catch (err) {
+    // A TF.js failure (a shape the graph fixes, an op without a gradient) says which pass and step it came from.
+    if (err instanceof ModelGateError) throw err;
+    throw new ModelGateError(`pass '${pass}' finetune: TF.js could not train the model (${runtime}): ${errorMessage(err).split('\n')[0]}`, { cause: err });
   } finally {
     optimizer?.dispose();
     student?.dispose();
