@@ -4,7 +4,7 @@
  * ONNX graph, which keeps its structure and names.
  *
  * - The graph runs as TF.js ops (./tf-graph.ts); its Conv/MatMul/Gemm weights and biases (and
- *   BatchNormalization scale and shift, PRelu slopes) are trained, nothing else.
+ *   BatchNormalization scale and shift, PRelu slopes, Embedding tables) are trained, nothing else.
  * - Data: the calibration samples (the `calibration:` data, else the dataset). With labels, the loss is the
  *   cross-entropy of the metric's output (on its logits when the output is a Softmax) for class metrics,
  *   or the mean squared error for regression metrics. Without labels, the model is distilled from the pass's

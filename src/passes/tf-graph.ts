@@ -6,7 +6,8 @@
  * TF.js between two transposes, which every TF.js backend supports and differentiates.
  *
  * Weights (the float initializers a Conv, ConvTranspose, MatMul, Gemm, PRelu or BatchNormalization reads
- * as its weight, scale or bias, and the constant of an Add right after a Conv, MatMul or Gemm) become
+ * as its weight, scale or bias, an Embedding's table (a Gather's data), and the constant of an Add right
+ * after a Conv, MatMul or Gemm) become
  * tf.Variables; every other initializer is a constant. BatchNormalization uses its stored statistics
  * and Dropout is the identity: the graph is trained as it runs.
  */
@@ -32,6 +33,8 @@ const SUPPORTED = new Set<string>(TRAINABLE_GRAPH_OPS);
 /** Which inputs of an op are trainable weights when they are float initializers. */
 const WEIGHT_SLOTS: Record<string, number[]> = {
   Conv: [1, 2], ConvTranspose: [1, 2], MatMul: [0, 1], Gemm: [0, 1, 2], PRelu: [1], BatchNormalization: [1, 2],
+  // A float table a Gather reads rows of: an Embedding's weights.
+  Gather: [0],
 };
 const BIAS_AFTER = new Set(['Conv', 'MatMul', 'Gemm']);
 
