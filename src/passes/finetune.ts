@@ -8,8 +8,8 @@
  * - Data: the calibration samples (the `calibration:` data, else the dataset). With labels, the loss is the
  *   cross-entropy of the metric's output (on its logits when the output is a Softmax) for class metrics,
  *   or the mean squared error for regression metrics. Without labels, the model is distilled from the pass's
- *   input model (the one before pruning or factorization): soft-target cross-entropy (the KL divergence
- *   plus a constant) on a Softmax output, the mean squared error of every output otherwise.
+ *   input model (the one before pruning or factorization): the KL divergence from its scores to the
+ *   model's on a Softmax/LogSoftmax output (0 when they agree), the mean squared error of every output otherwise.
  * - Adam with learning rate 0.001 and batches of 128 by default (as the seed's training, examples/mnist/train.ts),
  *   the samples shuffled each epoch by a seeded generator: the same model, data and options give the same
  *   bytes on the same backend.
@@ -103,6 +103,8 @@ interface Head {
   /** The tensor the loss reads. */
   tensor: string;
   kind: 'softmax' | 'sigmoid' | 'plain';
+  /** The output is a LogSoftmax. */
+  logProbabilities?: boolean;
 }
 
 function headOf(model: Model, output: string): Head {
@@ -110,7 +112,7 @@ function headOf(model: Model, output: string): Head {
   const op = producer?.opType ?? '';
   // -1, or 1 for the [N, classes] outputs of classifiers (the default axis before opset 13).
   const axis = producer ? getIntAttr(producer, 'axis', opsetVersion(model) >= 13 ? -1 : 1) : 0;
-  if ((op === 'Softmax' || op === 'LogSoftmax') && (axis === -1 || axis === 1)) return { output, tensor: producer!.input![0]!, kind: 'softmax' };
+  if ((op === 'Softmax' || op === 'LogSoftmax') && (axis === -1 || axis === 1)) return { output, tensor: producer!.input![0]!, kind: 'softmax', ...(op === 'LogSoftmax' ? { logProbabilities: true } : {}) };
   if (op === 'Sigmoid') return { output, tensor: producer!.input![0]!, kind: 'sigmoid' };
   return { output, tensor: output, kind: 'plain' };
 }
@@ -193,7 +195,8 @@ export async function finetune(model: Model, reference: Model, options: Finetune
           t.tidy(() => {
             const outs = teacher.run(feedsOf(idx), heads.map((h) => h.output));
             outs.forEach((y, k) => {
-              parts[k]!.push(y.dataSync() as Float32Array);
+              // A LogSoftmax output gives log-probabilities; the KL divergence reads probabilities.
+              parts[k]!.push((heads[k]!.logProbabilities ? t.exp(y) : y).dataSync() as Float32Array);
               if (targetDims[k] === undefined) targetDims[k] = y.shape.slice(1);
             });
           });
@@ -210,7 +213,7 @@ export async function finetune(model: Model, reference: Model, options: Finetune
       } finally {
         teacher.dispose();
       }
-      lossName = heads[0]!.kind === 'softmax' ? 'distillation (soft cross-entropy)' : 'distillation (mse)';
+      lossName = heads[0]!.kind === 'softmax' ? 'distillation (KL divergence)' : 'distillation (mse)';
     }
 
     const lossOf = (feeds: Record<string, tf.Tensor>, ys: tf.Tensor[]): tf.Scalar => {
@@ -230,8 +233,12 @@ export async function finetune(model: Model, reference: Model, options: Finetune
           // Not a Softmax output: read it as logits.
           loss = t.losses.softmaxCrossEntropy(want, y);
         } else {
-          // Softmax output: cross-entropy (hard or soft targets) on its logits, over the last axis.
-          loss = t.neg(t.mean(t.sum(t.mul(want, t.logSoftmax(y)), -1)));
+          // Softmax output, on its logits over the last axis: cross-entropy with the labels, or the KL divergence
+          // from the teacher's probabilities (the cross-entropy less the teacher's entropy, so 0 means agreement).
+          const logq = t.logSoftmax(y);
+          loss = labelled
+            ? t.neg(t.mean(t.sum(t.mul(want, logq), -1)))
+            : t.mean(t.sum(t.mul(want, t.sub(t.log(t.maximum(want, 1e-30)), logq)), -1));
         }
         total = t.add(total, loss);
       });

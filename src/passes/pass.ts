@@ -37,7 +37,7 @@ export interface RecoveryNote {
 /* prune/lowrank `finetune` (./finetune.ts) reports this. */
 export interface FinetuneNote {
   /** 'cross-entropy' or 'mse' against the labels, or distillation from the pass's input model. */
-  loss: 'cross-entropy' | 'mse' | 'distillation (soft cross-entropy)' | 'distillation (mse)';
+  loss: 'cross-entropy' | 'mse' | 'distillation (KL divergence)' | 'distillation (mse)';
   epochs: number;
   samples: number;
   batch_size: number;

@@ -1239,7 +1239,7 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "enum": [
             "cross-entropy",
             "mse",
-            "distillation (soft cross-entropy)",
+            "distillation (KL divergence)",
             "distillation (mse)"
           ]
         },

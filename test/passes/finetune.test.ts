@@ -158,7 +158,7 @@ describe('finetune', () => {
     const { ctx, details } = context(source, { x: data.x, labels: null });
     const tuned = (await runRecipe(source, [{ lowrank: { rank: 4, min_elements: 1, finetune: { batch_size: 64, learning_rate: 0.003 } } }], ctx)).model;
     const note = details.find((d) => d.finetune)!.finetune!;
-    expect(note.loss).toBe('distillation (soft cross-entropy)');
+    expect(note.loss).toBe('distillation (KL divergence)');
     expect(note.epoch_loss[0]!).toBeLessThan(note.initial_loss);
     expect(tuned.graph!.node!.filter((n) => n.opType === 'MatMul').length).toBeGreaterThanOrEqual(1);
     const w = tuned.graph!.initializer!.find((t) => t.name!.includes('lowrank_left'))!;
