@@ -15,6 +15,9 @@ import type { Feeds } from '../../src/model/host-tensor.js';
 import { seededRandom } from '../../src/data/random.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { init, kb, useWasm } from '../support/tfjs-check.js';
+import { trainingSamples } from '../../src/candidates/build.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import type { Config } from '../../src/config/types.js';
 
 const SIDE = 8;
 const SAMPLES = 320;
@@ -164,6 +167,24 @@ describe('finetune', () => {
     const w = tuned.graph!.initializer!.find((t) => t.name!.includes('lowrank_left'))!;
     expect(tensorToFloat32(w).every(Number.isFinite)).toBe(true);
   }, 60_000);
+
+  it('reads its samples and labels from the calibration data a run gives the passes', () => {
+    const labels = [3, 1, 4, 1, 5];
+    const calibration: Dataset = {
+      count: 5, hasLabels: true, synthetic: false, overlapsEvaluation: true,
+      *batches(size: number) {
+        for (let s = 0; s < 5; s += size) yield { feeds: { x: { type: 'float32', dims: [1, 2], data: Float32Array.of(s, -s) } }, labels: Float64Array.of(labels[s]!), labelWidth: 1, count: 1 };
+      },
+      feedsForBatch: () => ({}),
+    };
+    const got = trainingSamples({ calibration, config: { metric: 'top1', metric_options: { output: 'probs' } } as unknown as Config }, 3);
+    expect(got.feeds.map((f) => Array.from(f.x!.data as Float32Array))).toEqual([[0, -0], [1, -1], [2, -2]]);
+    expect(Array.from(got.labels!)).toEqual([3, 1, 4]);
+    expect(got).toMatchObject({ labelWidth: 1, task: 'classification', output: 'probs', overlapsEvaluation: true });
+    const regression = trainingSamples({ calibration: { ...calibration, hasLabels: false }, config: { metric: 'mse' } as unknown as Config }, 10);
+    expect(regression).toMatchObject({ labels: null, task: 'regression' });
+    expect(regression.feeds).toHaveLength(5);
+  });
 
   it('needs a Keras or TF.js source, structured pruning, and valid options', async () => {
     const source = cnnSource();
