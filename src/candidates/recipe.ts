@@ -21,6 +21,7 @@ export async function buildRecipeCandidate(id: string, passes: PassSpec[], prove
     id, file, bytes, runtimeKind: 'onnxruntime', runtimeOptions: result.runtime, batch: batchPolicyOf(ctx.inputs, ctx.config.benchmark.batch), provenance,
     ...(result.notes.length > 0 ? { passNotes: result.notes } : {}),
     ...(result.details.some((d) => d.recovery) ? { recovery: result.details.flatMap((d) => (d.recovery ? [d.recovery] : [])) } : {}),
+    ...(result.details.some((d) => d.finetune) ? { finetune: result.details.flatMap((d) => (d.finetune ? [d.finetune] : [])) } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import type { TfjsExportReport } from '../import/index.js';
 import type { AutoReport } from './search-report.js';
 import type { PassNote } from '../passes/pass.js';
 import type { RecoveryNote } from '../passes/recover.js';
+import type { FinetuneNote } from '../passes/pass.js';
 import type { TfliteCandidateInfo } from './tflite-export.js';
 
 export const REFERENCE_ID = 'reference';
@@ -45,6 +46,8 @@ export interface Candidate {
   passNotes?: PassNote[];
   /** prune/lowrank with `recover`: each re-fitted layer's output error before and after. */
   recovery?: RecoveryNote[];
+  /** prune/lowrank with `finetune`: how the changed model was trained. */
+  finetune?: FinetuneNote[];
 }
 
 /** What a producer is asked to make: an `optimize` entry, or one variant of `tfjs_export`. */

@@ -7,8 +7,8 @@
 import cliProgress from 'cli-progress';
 import { colorEnabled, createStyle, type Style } from './style.js';
 
-/** The pipeline's optional progress callback: step names the work, k of n items are done (k = 0 starts it). */
-export type ProgressCallback = (step: string, k: number, n: number) => void;
+/** The pipeline's optional progress callback: step names the work, k of n items are done (k = 0 starts it); detail is a short status (an epoch and its loss). */
+export type ProgressCallback = (step: string, k: number, n: number, detail?: string) => void;
 
 export interface Progress {
   /** A new step begins; the open one, if any, succeeded. */
@@ -26,6 +26,7 @@ interface Open {
   k?: number;
   n?: number;
   countStart?: number;
+  detail?: string;
 }
 
 export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env: NodeJS.ProcessEnv = process.env): Progress {
@@ -46,7 +47,7 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
     stopBar();
     if (!open) return;
     const seconds = (Date.now() - open.start) / 1000;
-    const counted = open.n !== undefined ? ` ${open.k ?? 0}/${open.n}` : '';
+    const counted = open.n !== undefined ? ` ${open.k ?? 0}/${open.n}${open.detail ? ` · ${open.detail}` : ''}` : '';
     const time = seconds >= 1 ? ` (${seconds.toFixed(1)} s)` : '';
     const mark = ok ? style.green('✓') : style.red('✗');
     stream.write(`  ${mark} ${open.message}${style.dim(counted + time)}\n`);
@@ -55,10 +56,10 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
   const startBar = (withCounts: boolean) => {
     if (!live || !open || bar) return;
     const format = withCounts
-      ? `  … ${open.message} [{bar}] {value}/{total} · ETA {eta_formatted}`
+      ? `  … ${open.message} [{bar}] {value}/{total} · ETA {eta_formatted}{detail}`
       : `  … ${open.message} {duration_formatted}`;
     bar = new cliProgress.SingleBar({ stream, format, hideCursor: true, clearOnComplete: true, fps: 5, etaBuffer: 20 }, cliProgress.Presets.shades_classic);
-    bar.start(withCounts ? open.n ?? 1 : 1, withCounts ? open.k ?? 0 : 0);
+    bar.start(withCounts ? open.n ?? 1 : 1, withCounts ? open.k ?? 0 : 0, { detail: open.detail ? ` · ${open.detail}` : '' });
   };
 
   // Plain functions, not methods: the CLI hands them to the pipeline as bare callbacks.
@@ -73,12 +74,13 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
   return {
     style,
     step,
-    count(name: string, k: number, n: number) {
+    count(name: string, k: number, n: number, detail?: string) {
       if (!open || (name !== open.message && !open.message.startsWith(name))) step(name);
       const o = open!;
       const fresh = o.n === undefined;
       o.k = Math.min(k, n);
       o.n = n;
+      if (detail !== undefined) o.detail = detail;
       if (!live) return;
       if (fresh) {
         // Switch the elapsed-time bar for a k/N bar.
@@ -86,7 +88,7 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
         startBar(true);
       } else {
         bar?.setTotal(n);
-        bar?.update(o.k);
+        bar?.update(o.k, { detail: o.detail ? ` · ${o.detail}` : '' });
       }
     },
     done: close,

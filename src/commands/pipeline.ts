@@ -36,8 +36,8 @@ export interface PipelineResult {
   decoder?: DecoderSignature;
 }
 
-/** k of n done in a long step (evaluation, benchmark, building candidates); the CLI draws a bar with an ETA. */
-export type ProgressCallback = (step: string, k: number, n: number) => void;
+/** k of n done in a long step (evaluation, benchmark, building candidates, training); the CLI draws a bar with an ETA and the detail (an epoch and its loss). */
+export type ProgressCallback = (step: string, k: number, n: number, detail?: string) => void;
 
 export interface PipelineHooks {
   log: (message: string) => void;

@@ -17,6 +17,7 @@ import type { Pass, PassContext } from './pass.js';
 import { floatInitializer, selectNodes, transpose2d } from './quant-common.js';
 import { truncatedSvd } from './linalg.js';
 import { Recovery, recoverSchema, type RecoverOptions } from './recover.js';
+import { checkFinetuneSource, finetune, finetuneSchema, type FinetuneOptions } from './finetune.js';
 
 export interface LowRankOptions {
   rank?: number;
@@ -29,6 +30,8 @@ export interface LowRankOptions {
   nodes_include?: string[];
   nodes_exclude?: string[];
   recover?: RecoverOptions;
+  /** Keras/TF.js sources: train the factorized model in TF.js afterwards (./finetune.ts). */
+  finetune?: FinetuneOptions;
 }
 
 const list = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true };
@@ -44,6 +47,7 @@ export const lowRankSchema = {
     nodes_include: list,
     nodes_exclude: list,
     recover: recoverSchema,
+    finetune: finetuneSchema,
   },
 } as const;
 
@@ -59,7 +63,8 @@ export async function factorizeLowRank(input: Model, options: LowRankOptions, ct
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
-  const reference = options.recover ? cloneModel(model) : undefined;
+  if (options.finetune) checkFinetuneSource(ctx, 'lowrank');
+  const reference = options.recover || options.finetune ? cloneModel(model) : undefined;
   const targets = new Set(
     selectNodes(graph, options, SUPPORTED, SUPPORTED, 'lowrank', 'low-rank factorization'),
   );
@@ -125,6 +130,10 @@ export async function factorizeLowRank(input: Model, options: LowRankOptions, ct
   if (recovery) {
     ctx.log(`lowrank ${recovery.summary()}`);
     ctx.detail?.({ recovery: recovery.note() });
+  }
+  if (options.finetune) {
+    if (done.length === 0) ctx.log('lowrank finetune: skipped, nothing was factorized');
+    else ctx.detail?.({ finetune: await finetune(model, reference!, options.finetune, ctx, 'lowrank') });
   }
   checkModel(model, 'lowrank output');
   return model;

@@ -34,10 +34,48 @@ export interface RecoveryNote {
   skipped: string[];
 }
 
+/* prune/lowrank `finetune` (./finetune.ts) reports this. */
+export interface FinetuneNote {
+  /** 'cross-entropy' or 'mse' against the labels, or distillation from the pass's input model. */
+  loss: 'cross-entropy' | 'mse' | 'distillation (KL divergence)' | 'distillation (mse)';
+  epochs: number;
+  samples: number;
+  batch_size: number;
+  learning_rate: number;
+  seed: number;
+  /** Mean training loss of each epoch. */
+  epoch_loss: number[];
+  /** The mean loss over the samples before the first step, for comparison with epoch_loss. */
+  initial_loss: number;
+  /** Trained weight tensors and their values. */
+  weights: number;
+  parameters: number;
+  /** The TF.js runtime that trained, e.g. 'tfjs 4.22.0 (cpu)'. */
+  runtime: string;
+  seconds: number;
+  cpu_seconds: number;
+}
+
 /** What a pass reports beyond its model, for the report (runRecipe collects them per step). */
 export interface PassDetails {
   /** prune/lowrank with `recover`: the relative output error of each recovered layer, before and after. */
   recovery?: RecoveryNote;
+  /** prune/lowrank with `finetune`: how the model was trained. */
+  finetune?: FinetuneNote;
+}
+
+/** Samples to train on: batch-1 feeds, and their label rows when the data has labels. */
+export interface TrainingSamples {
+  feeds: Feeds[];
+  /** One row of `labelWidth` values per sample (class ids or one-hot rows, or regression targets); null without labels. */
+  labels: Float64Array | null;
+  labelWidth: number;
+  /** How labels are read: class ids (top1, top5, f1_macro, binary) or regression targets (mse, mae). */
+  task: 'classification' | 'regression';
+  /** The output the labels belong to (metric_options.output); default the first. */
+  output?: string;
+  /** The samples are the evaluation data (no `calibration:` section). */
+  overlapsEvaluation?: boolean;
 }
 
 export interface PassContext {
@@ -53,6 +91,12 @@ export interface PassContext {
   detail?(details: PassDetails): void;
   /** A folder for files a pass must write (ORT writes optimized models only to disk); inside the out dir in a run. */
   scratchDir?: string;
+  /** Training samples with their labels when the calibration data has them (prune/lowrank `finetune`). */
+  trainingSamples?(samples: number): Promise<TrainingSamples>;
+  /** The source model's format ('onnx', 'keras-h5', 'keras-zip', 'tfjs-layers', 'tfjs-graph', 'tflite'); `finetune` needs Keras or TF.js. */
+  sourceFormat?: string;
+  /** Progress of a long step: k of n done, with a short detail ("epoch 1/2 · loss 0.1234"). The CLI shows a bar. */
+  progress?(step: string, k: number, n: number, detail?: string): void;
 }
 
 /** One step's outcome, as the report shows it: "quantize: no change: no MatMul/Gemm ...". */

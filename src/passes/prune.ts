@@ -24,6 +24,7 @@ import { selectNodes } from './quant-common.js';
 import { inferTensorTypes, type TensorTypeInfo } from './infer-types.js';
 import { Recovery, recoverSchema, type RecoverOptions } from './recover.js';
 import { ModelGateError } from '../errors.js';
+import { checkFinetuneSource, finetune, finetuneSchema, type FinetuneOptions } from './finetune.js';
 
 export interface PruneOptions {
   mode?: 'unstructured' | 'structured';
@@ -47,6 +48,8 @@ export interface PruneOptions {
    * MatMul/Gemm or an ungrouped 2-D Conv; another keeps the L1 choice and is listed as not recovered.
    */
   recover?: RecoverOptions;
+  /** structured, Keras/TF.js sources: train the pruned model in TF.js afterwards (./finetune.ts). */
+  finetune?: FinetuneOptions;
 }
 
 const list = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true };
@@ -63,6 +66,7 @@ export const pruneSchema = {
     min_elements: { type: 'integer', minimum: 1 },
     channel_multiple: { type: 'integer', minimum: 1 },
     recover: recoverSchema,
+    finetune: finetuneSchema,
   },
 } as const;
 
@@ -187,7 +191,11 @@ export async function prune(input: Model, options: PruneOptions, ctx: PassContex
   if (options.recover && mode !== 'structured') {
     throw new ModelGateError(`pass 'prune': option 'recover' needs mode: structured (unstructured pruning keeps every channel, so there is no layer to re-fit)`);
   }
-  const reference = options.recover ? cloneModel(model) : undefined;
+  if (options.finetune && mode !== 'structured') {
+    throw new ModelGateError(`pass 'prune': option 'finetune' needs mode: structured (training would fill the zeroed weights in again)`);
+  }
+  if (options.finetune) checkFinetuneSource(ctx, 'prune');
+  const reference = options.recover || options.finetune ? cloneModel(model) : undefined;
   const targets = selectNodes(graph, options, SUPPORTED, SUPPORTED, 'prune', `${mode} pruning`);
   const names = new NameAllocator(graph);
   const floatInit = (name: string | undefined): { values: Float32Array; dims: number[] } | undefined => {
@@ -357,6 +365,10 @@ export async function prune(input: Model, options: PruneOptions, ctx: PassContex
   }
   removeUnusedInitializers(graph);
   ctx.log(`prune (${mode}, sparsity ${options.sparsity}): ${done.join('; ') || 'nothing pruned'}${skipped.length ? `; skipped: ${skipped.join('; ')}` : ''}`);
+  if (options.finetune) {
+    if (done.length === 0) ctx.log('prune finetune: skipped, nothing was pruned');
+    else ctx.detail?.({ finetune: await finetune(model, reference!, options.finetune, ctx, 'prune') });
+  }
   checkModel(model, 'prune output');
   return model;
 }

@@ -67,6 +67,7 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (r.sameAsReference) out.unchanged = true;
   if (c.passNotes) out.pass_notes = c.passNotes;
   if (c.recovery) out.recovery = c.recovery;
+  if (c.finetune) out.finetune = c.finetune;
   if (r.fidelity) out.fidelity = fidelityReport(r.fidelity);
   if (r.decoder) {
     const vs = r.decoder.vsReference;

@@ -109,6 +109,9 @@ export function renderMarkdown(report: Report): string {
     const recovered = report.candidates.flatMap((c) => (c.recovery ?? []).flatMap((r) => r.layers.map((l) =>
       `| ${code(c.id)} | ${code(l.node)} | ${escapeMarkdown(l.method)} | ${l.error_before.toFixed(4)} | ${l.error_after.toFixed(4)} | ${r.samples} |`)));
     if (recovered.length > 0) lines.push('**Recovered layers** (relative output error on the calibration samples):', '', '| candidate | layer | method | before | after | samples |', '|---|---|---|---:|---:|---:|', ...recovered, '');
+    const tuned = report.candidates.flatMap((c) => (c.finetune ?? []).map((f) =>
+      `| ${code(c.id)} | ${escapeMarkdown(f.loss)} | ${f.epochs} | ${f.samples} | ${f.initial_loss.toFixed(4)} → ${f.epoch_loss.map((l) => l.toFixed(4)).join(' → ')} | ${escapeMarkdown(f.runtime)} | ${f.seconds.toFixed(1)} s |`));
+    if (tuned.length > 0) lines.push('**Fine-tuned** (TF.js):', '', '| candidate | loss | epochs | samples | loss before → per epoch | runtime | time |', '|---|---|---:|---:|---|---|---:|', ...tuned, '');
     for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
   }
   if (report.dataset?.calibration?.overlaps_evaluation) lines.push('> Calibration and evaluation data overlap: the calibrating passes learned from the evaluation dataset (add a `calibration:` section to keep them apart).', '');

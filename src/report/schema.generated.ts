@@ -463,6 +463,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "$ref": "#/definitions/RecoveryNote"
           }
         },
+        "finetune": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/FinetuneNote"
+          }
+        },
         "fidelity": {
           "$ref": "#/definitions/FidelityReport"
         },
@@ -1222,6 +1228,75 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "error_before",
         "error_after",
         "rows"
+      ],
+      "additionalProperties": false
+    },
+    "FinetuneNote": {
+      "type": "object",
+      "properties": {
+        "loss": {
+          "type": "string",
+          "enum": [
+            "cross-entropy",
+            "mse",
+            "distillation (KL divergence)",
+            "distillation (mse)"
+          ]
+        },
+        "epochs": {
+          "type": "number"
+        },
+        "samples": {
+          "type": "number"
+        },
+        "batch_size": {
+          "type": "number"
+        },
+        "learning_rate": {
+          "type": "number"
+        },
+        "seed": {
+          "type": "number"
+        },
+        "epoch_loss": {
+          "type": "array",
+          "items": {
+            "type": "number"
+          }
+        },
+        "initial_loss": {
+          "type": "number"
+        },
+        "weights": {
+          "type": "number"
+        },
+        "parameters": {
+          "type": "number"
+        },
+        "runtime": {
+          "type": "string"
+        },
+        "seconds": {
+          "type": "number"
+        },
+        "cpu_seconds": {
+          "type": "number"
+        }
+      },
+      "required": [
+        "loss",
+        "epochs",
+        "samples",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        "epoch_loss",
+        "initial_loss",
+        "weights",
+        "parameters",
+        "runtime",
+        "seconds",
+        "cpu_seconds"
       ],
       "additionalProperties": false
     },

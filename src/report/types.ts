@@ -17,6 +17,7 @@ import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
 import type { Metric, SelectRule } from '../config/types.js';
 import type { PassNote } from '../passes/pass.js';
 import type { RecoveryNote } from '../passes/recover.js';
+import type { FinetuneNote } from '../passes/pass.js';
 
 export type { CheckResult };
 
@@ -106,6 +107,8 @@ export interface CandidateReport {
   pass_notes?: PassNote[];
   /** prune/lowrank with `recover`: per re-fitted layer, the relative output error before and after, and the time it took. */
   recovery?: RecoveryNote[];
+  /** prune/lowrank with `finetune`: how the changed model was trained (loss, epochs, samples, the TF.js runtime, the time). */
+  finetune?: FinetuneNote[];
   /** Numerical fidelity against the reference on every output (every candidate but the reference). */
   fidelity?: FidelityReport;
   /** Decoders: time to first token and per-token decode latency, and their ratios against the reference. */

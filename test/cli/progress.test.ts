@@ -31,6 +31,16 @@ describe('CLI progress', () => {
     expect(text()).toBe('  ✓ benchmark\n');
   });
 
+  it('shows the last detail of a counted step (finetune: the epoch and its loss) on its closing line', () => {
+    const { stream, text } = capture();
+    const p = createProgress(stream, true, {});
+    p.step('finetune prune: 1 epoch on 8000 labelled samples');
+    p.count('finetune prune', 30, 63, 'epoch 1/1 · loss 0.3012');
+    p.count('finetune prune', 63, 63, 'epoch 1/1 · loss 0.2104');
+    p.done(true);
+    expect(text()).toBe('  ✓ finetune prune: 1 epoch on 8000 labelled samples 63/63 · epoch 1/1 · loss 0.2104\n');
+  });
+
   it('counts k/N on the open step; a count for another step opens it', () => {
     const { stream, text } = capture();
     const p = createProgress(stream, true, {});
