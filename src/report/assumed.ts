@@ -4,13 +4,16 @@
  * Every name and the snippet come from the model file, so they are escaped here.
  */
 import type { Report } from './types.js';
-import { mdText, plainText } from './escape.js';
+import { mdText } from './escape.js';
 
 const MAX_LISTED = 12;
+// C0/C1 controls and the bidirectional overrides, as escape.ts removes them; spaces stay (they indent YAML).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** A fenced block that no backtick run inside it can close, each line stripped of controls. */
 function codeBlock(text: string, maxLines = 24): string[] {
-  const lines = text.split('\n').slice(0, maxLines).map((l) => plainText(l, 400));
+  const lines = text.split('\n').slice(0, maxLines).map((l) => [...l.replace(CONTROL, '')].slice(0, 400).join(''));
   const longest = Math.max(2, ...lines.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((r) => r.length))));
   const fence = '`'.repeat(longest + 1);
   return [`${fence}yaml`, ...lines, fence];
