@@ -14,6 +14,7 @@ import { saveModel, onnx } from '../../src/model/onnx.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { writeTfjsLayersModel } from '../../src/formats/tfjs/files.js';
 import { F, I64, buildModel, int, tmp } from '../data/models.js';
+import { T, node, placeholder, writeGraphModel } from '../support/tfjs-graph-fixtures.js';
 
 const quiet = { log: () => {} };
 
@@ -128,5 +129,15 @@ describe('dims the model and the config leave open', () => {
     expect(p.inputs.map((i) => [i.name, i.shape])).toEqual([[name, [1, 224, 224, 3]]]);
     expect(p.assumed.map((a) => [a.input, a.axis, a.value])).toEqual([[name, 1, 224], [name, 2, 224]]);
     expect(p.source.imported?.source.format).toBe('tfjs-layers');
+  }, 120_000);
+
+  it('chooses the open dims of a TF.js graph model the same way (a sequence input [?, ?, 3])', async () => {
+    const dir = tmp('mg-assume-graph-');
+    writeGraphModel(path.join(dir, 'g'), [placeholder('x', [-1, -1, 3]), node('Identity', 'Sigmoid', ['x'], T)], []);
+    writeFileSync(path.join(dir, 'modelgate.yml'), 'model: g/model.json\n');
+    const p = await loadProject(path.join(dir, 'modelgate.yml'), quiet);
+    expect(p.inputs.map((i) => [i.name, i.shape])).toEqual([['x', [1, 512, 3]]]);
+    expect(p.assumed.map((a) => [a.input, a.axis, a.name, a.value])).toEqual([['x', 1, null, 512]]);
+    expect(p.source.imported?.source.format).toBe('tfjs-graph');
   }, 120_000);
 });
