@@ -4,7 +4,7 @@
  *
  * One mechanism for every format. ONNX models probe with the graph as it is; importers that need every
  * dim at import time (TF.js layers and graph models) throw an InputDimsError with their declared dims,
- * and the probe imports them with the chosen shapes. docs/config.md ("Dimensions the model leaves open")
+ * and the probe imports them with the chosen shapes. README.md ("Dimensions the model leaves open")
  * documents the lists and the order.
  *
  * The choice, per dynamic dim (a symbol is one dim everywhere it appears):

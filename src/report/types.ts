@@ -197,7 +197,7 @@ export interface Report {
   tfjs_export?: TfjsExportReport[];
   /**
    * Input dims (and rank-0 values) that neither the model, the config nor the dataset fixed: ModelGate chose
-   * them and checked them by running the reference model once (docs/config.md, "Dimensions the model leaves open").
+   * them and checked them by running the reference model once (README.md, "Dimensions the model leaves open").
    * Absent when nothing was assumed.
    */
   inputs_assumed?: AssumedInput[];
