@@ -15,6 +15,7 @@ import { makeTensor } from '../../src/model/tensor.js';
 import { writeTfjsLayersModel } from '../../src/formats/tfjs/files.js';
 import { F, I64, buildModel, int, tmp } from '../data/models.js';
 import { T, node, placeholder, writeGraphModel } from '../support/tfjs-graph-fixtures.js';
+import { buildTinyDecoder } from '../support/tiny-decoder.js';
 
 const quiet = { log: () => {} };
 
@@ -140,4 +141,13 @@ describe('dims the model and the config leave open', () => {
     expect(p.assumed.map((a) => [a.input, a.axis, a.name, a.value])).toEqual([['x', 1, null, 512]]);
     expect(p.source.imported?.source.format).toBe('tfjs-graph');
   }, 120_000);
+
+  it('gives a decoder an empty cache (past 0) and its sequence 512, with no inputs: section', async () => {
+    const d = buildTinyDecoder({ layers: 1, vocab: 64 });
+    const p = await loadProject(write(tmp('mg-assume-dec-'), d.model), quiet);
+    const byName = Object.fromEntries(p.assumed.filter((a) => a.axis !== null).map((a) => [`${a.input}[${a.axis}]`, a.value]));
+    expect(Object.values(byName).every((v) => v === 0 || v === 512)).toBe(true);
+    expect(byName['past_key_values.0.key[2]']).toBe(0);
+    expect(byName['input_ids[1]']).toBe(512);
+  }, 60_000);
 });
