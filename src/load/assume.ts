@@ -153,9 +153,7 @@ export async function chooseDims<T>(args: ChooseArgs<T>): Promise<Chosen<T>> {
           const list = g.values.map((x) => (x === 'batch' ? 'the batch' : String(x))).join(', ');
           assumed.push({
             input: m.input, axis: m.axis, name: m.param || null, value: v === 'batch' ? batch : v,
-            why: v === 'batch'
-              ? `${g.what}: takes the batch, the first of ${list} with which the reference model ran with finite outputs`
-              : `${g.what}: ${v} is the first of ${list} with which the reference model ran with finite outputs`,
+            why: `${g.what}: ${v === 'batch' ? `${batch} (the batch)` : v} is the first of ${list} with which the reference model ran with finite outputs`,
           });
         }
       }
