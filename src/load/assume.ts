@@ -211,3 +211,19 @@ export class ReferenceProbe {
     await this.session.release();
   }
 }
+
+/** Open dims that an array dataset's sample shapes fix (not assumptions: the data says so), by dimKey. */
+export function dimsFromData(known: KnownShape[], missing: MissingDim[], samples: ReadonlyMap<string, number[]>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of missing) {
+    const sample = samples.get(m.input);
+    const s = known.find((k) => k.name === m.input);
+    if (!sample || !s) continue;
+    const b = s.batchAxis ?? null;
+    if (sample.length !== s.shape.length - (b === null ? 0 : 1)) continue;
+    const v = sample[b === null || m.axis < b ? m.axis : m.axis - 1];
+    const key = dimKey(m.input, m.axis, m.param);
+    if (v !== undefined && Number.isSafeInteger(v) && !out.has(key)) out.set(key, v);
+  }
+  return out;
+}

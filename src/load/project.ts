@@ -12,8 +12,8 @@ import {
   InputDimsError, assumedSnippet, assumedWarning, declaredInputs, dimKey, resolveInputs, resolveInputsPartial,
   type AssumedInput, type DimAssignment, type IoSpec, type MissingDim,
 } from '../model/io.js';
-import { assumeScalars, chooseDims, ReferenceProbe } from './assume.js';
-import { loadCalibration, loadDataset, syntheticDataset, type Dataset } from '../data/dataset.js';
+import { assumeScalars, chooseDims, dimsFromData, ReferenceProbe } from './assume.js';
+import { datasetSampleShapes, loadCalibration, loadDataset, syntheticDataset, type Dataset } from '../data/dataset.js';
 import { runtimeKindOf, type RuntimeKind } from '../runtime/kind.js';
 import { importTfliteFile } from '../import/tflite.js';
 import { runExportCommand, type ExportResult } from '../import/export-command.js';
@@ -105,39 +105,48 @@ async function loadModelAndInputs(loaded: LoadedConfig, log: (message: string) =
   } catch (err) {
     if (!(err instanceof InputDimsError)) throw err;
     const declared = err.declared;
-    const missing: MissingDim[] = declared.flatMap((d) => d.dims.flatMap((x, i) => (i > 0 && x.value === null ? [{ input: d.name, axis: i, param: x.param }] : [])));
+    const open: MissingDim[] = declared.flatMap((d) => d.dims.flatMap((x, i) => (i > 0 && x.value === null ? [{ input: d.name, axis: i, param: x.param }] : [])));
     const known = declared.map((d) => ({ name: d.name, shape: d.dims.map((x, i) => x.value ?? (i === 0 ? batch : -1)), batchAxis: 0 }));
-    const chosen = await chooseDims({
-      file: config.model, declared, known, missing, batch,
-      attempt: async (assign) => {
-        const inputShapes = { ...inputShapesFromConfig(config.inputs) };
-        for (const d of declared) {
-          inputShapes[d.name] = d.dims.slice(1).map((x, i) => {
-            const v = x.value ?? assign.get(dimKey(d.name, i + 1, x.param));
-            return v === 'batch' || v === undefined ? batch : v;
-          });
-        }
-        const s = await loadSourceModel(loaded, log, inputShapes);
-        await probeOnce(s.model, loaded, undefined, `${config.model} (probe)`);
-        return s;
-      },
-    });
-    source = chosen.result;
-    importAssumed = chosen.assumed;
+    const fromData = dimsFromData(known, open, datasetSampleShapes(config.dataset, loaded.resolve, declared.map((d) => d.name)));
+    const missing = open.filter((m) => !fromData.has(dimKey(m.input, m.axis, m.param)));
+    const importWith = async (assign: DimAssignment): Promise<SourceModel> => {
+      const inputShapes = { ...inputShapesFromConfig(config.inputs) };
+      for (const d of declared) {
+        inputShapes[d.name] = d.dims.slice(1).map((x, i) => {
+          const key = dimKey(d.name, i + 1, x.param);
+          const v = x.value ?? fromData.get(key) ?? assign.get(key);
+          return v === 'batch' || v === undefined ? batch : v;
+        });
+      }
+      const s = await loadSourceModel(loaded, log, inputShapes);
+      await probeOnce(s.model, loaded, undefined, `${config.model} (probe)`);
+      return s;
+    };
+    if (missing.length === 0) {
+      source = await importWith(new Map());
+    } else {
+      const chosen = await chooseDims({ file: config.model, declared, known, missing, batch, attempt: importWith });
+      source = chosen.result;
+      importAssumed = chosen.assumed;
+    }
   }
   const model = source.model;
   if ((model.graph?.node ?? []).length === 0) throw new ModelGateError(`${config.model}: the graph has no nodes`);
-  let assign: DimAssignment | undefined;
   let dimAssumed: AssumedInput[] = [];
-  const partial = resolveInputsPartial(model, config.inputs, batch, config.model);
+  const open = resolveInputsPartial(model, config.inputs, batch, config.model);
+  // Dims an array dataset's samples fix are the data's, not assumptions.
+  const batched = open.specs.filter((s) => s.batchAxis !== null).map((s) => s.name);
+  const fromData = dimsFromData(open.specs, open.missing, datasetSampleShapes(config.dataset, loaded.resolve, batched));
+  let assign: DimAssignment = fromData;
+  const partial = resolveInputsPartial(model, config.inputs, batch, config.model, fromData);
   if (partial.missing.length > 0) {
     const probe = await ReferenceProbe.open(model, `${config.model} (probe)`);
     try {
       const chosen = await chooseDims({
         file: config.model, declared: declaredInputs(model), known: partial.specs, missing: partial.missing, batch,
-        attempt: async (a) => probe.check(finalInputs(model, loaded, a).inputs, batch),
+        attempt: async (a) => probe.check(finalInputs(model, loaded, new Map([...fromData, ...a])).inputs, batch),
       });
-      assign = chosen.assign;
+      assign = new Map([...fromData, ...chosen.assign]);
       dimAssumed = chosen.assumed;
     } finally {
       await probe.release();

@@ -13,6 +13,7 @@ import { renderComment } from '../../src/report/comment.js';
 import { saveModel, onnx } from '../../src/model/onnx.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { writeTfjsLayersModel } from '../../src/formats/tfjs/files.js';
+import { writeNpy } from '../../src/data/npy.js';
 import { F, I64, buildModel, int, tmp } from '../data/models.js';
 import { T, node, placeholder, writeGraphModel } from '../support/tfjs-graph-fixtures.js';
 import { buildTinyDecoder } from '../support/tiny-decoder.js';
@@ -150,4 +151,19 @@ describe('dims the model and the config leave open', () => {
     expect(byName['past_key_values.0.key[2]']).toBe(0);
     expect(byName['input_ids[1]']).toBe(512);
   }, 60_000);
+
+  it('takes the dims an array dataset fixes from its samples, and assumes nothing', async () => {
+    const dir = tmp('mg-assume-data-');
+    const model = buildModel(
+      [{ opType: 'ReduceMean', input: ['img'], output: ['y'], attribute: [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2, 3] }, int('keepdims', 0)] }],
+      [['img', F, ['N', 3, 'h', 'w']]],
+      [['y', F, ['N', 3]]],
+    );
+    model.opsetImport = [{ domain: '', version: 13 }];
+    writeFileSync(path.join(dir, 'x.npy'), writeNpy('float32', [4, 3, 32, 48], new Float32Array(4 * 3 * 32 * 48).fill(0.5)));
+    const p = await loadProject(write(dir, model, 'dataset: { inputs: x.npy }\n'), quiet);
+    expect(p.inputs[0]!.shape).toEqual([1, 3, 32, 48]);
+    expect(p.assumed).toEqual([]);
+    expect(p.dataset.count).toBe(4);
+  });
 });
