@@ -113,7 +113,9 @@ describe('dims the model and the config leave open', () => {
     const report = JSON.parse(readFileSync(result.reportPath, 'utf8'));
     expect(report.inputs_assumed).toEqual([expect.objectContaining({ input: 'x', axis: 1, name: 'seq', value: 512 })]);
     expect(report.inputs_snippet).toBe('inputs:\n  x: { shape: [1, 512] }   # set seq (axis 1)');
-    for (const md of [result.markdown, renderComment(result.report)]) {
+    // The compare comment (head against base) shows the head's assumption too.
+    const compared = { ...result.report, mode: 'compare' as const, base: { ref: 'main', sha: null }, comparison: [], checks: [], warnings: [] };
+    for (const md of [result.markdown, renderComment(result.report), renderComment(compared)]) {
       expect(md).toContain('> ⚠️ **ModelGate assumed 1 input value** that neither the model nor the config fixes');
       expect(md).toContain('> - x axis 1 (seq) = **512**: a sequence or sample length');
       expect(md).toContain('> ```yaml\n> inputs:\n>   x: { shape: [1, 512] }   # set seq (axis 1)\n> ```');
