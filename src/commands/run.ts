@@ -14,6 +14,7 @@ import { renderMarkdown } from '../report/markdown.js';
 import type { Report } from '../report/types.js';
 import { configLabel, sourceReport } from '../load/project.js';
 import { ModelGateError } from '../errors.js';
+import { assumedSnippet } from '../model/io.js';
 import { TOOL_VERSION } from '../version.js';
 import { runPipeline, type PipelineResult, type ProgressCallback } from './pipeline.js';
 
@@ -74,6 +75,10 @@ export function reportPipeline(report: Report, p: PipelineResult): void {
     samples: dataset.count, labelled: dataset.hasLabels, synthetic: dataset.synthetic, ...(dataset.source ? { source: dataset.source } : {}),
     calibration: { ...(calibration.source ? { source: calibration.source } : {}), overlaps_evaluation: calibration.overlapsEvaluation === true },
   };
+  if (p.project.assumed.length > 0) {
+    report.inputs_assumed = p.project.assumed;
+    report.inputs_snippet = assumedSnippet(p.project.inputs, p.project.assumed);
+  }
   const source = sourceReport(p.project);
   if (source) report.source = source;
   const tfjs = p.results.flatMap((r) => (r.candidate.provenance.kind === 'tfjs-export' ? [r.candidate.provenance] : []));

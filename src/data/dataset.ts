@@ -320,6 +320,35 @@ function withLabels(source: SampleSource, labels: Column, limit: number | undefi
 }
 
 /**
+ * The sample shape (without the sample axis) that an array dataset (.npy, IDX, .npz) gives each input,
+ * by input name: what fixes dims the model leaves open. `batched` names the inputs that take samples.
+ * Empty for other kinds (CSV and JSON Lines rows are flat; image folders are resized to the input) and
+ * when the file cannot be read (loadDataset reports that).
+ */
+export function datasetSampleShapes(spec: DatasetSpec | undefined, resolve: (p: string) => string, batched: string[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  if (!spec || spec.inputs === undefined || spec.images !== undefined) return out;
+  try {
+    const file = resolve(spec.inputs);
+    const kind = extension(file);
+    if (kind === 'npz') {
+      const arrays = readNpz(file, spec.inputs);
+      for (const name of batched) {
+        const a = arrays.get(name);
+        if (a && name !== spec.label) out.set(name, a.shape.slice(1));
+      }
+      const rest = [...arrays].filter(([name]) => name !== (spec.label ?? 'labels'));
+      if (out.size === 0 && batched.length === 1 && rest.length === 1) out.set(batched[0]!, rest[0]![1].shape.slice(1));
+    } else if (kind === 'array' && batched.length === 1) {
+      out.set(batched[0]!, arrayColumn(file, spec.inputs).shape.slice(1));
+    }
+  } catch {
+    // loadDataset reads the file again and names what is wrong with it.
+  }
+  return out;
+}
+
+/**
  * The dataset of a `dataset:` (or `calibration:`) section. `key` names the section in messages.
  * Inputs the data does not provide are synthesized when they carry no samples (a scalar, a fixed
  * state) or when the config gives their `range`; any other missing input is an error.

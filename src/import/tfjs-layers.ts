@@ -14,6 +14,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { onnx, type Model } from '../model/onnx.js';
 import { ModelGateError } from '../errors.js';
+import { InputDimsError, type DeclaredInput } from '../model/io.js';
 import { GraphBuilder, ONNX_ELEM, onnxDims, type ElemType, type LayerConfig, type Value } from './layers/graph.js';
 import * as core from './layers/core.js';
 import * as conv from './layers/convolution.js';
@@ -256,9 +257,15 @@ export function convertTfjsLayers(model: tf.LayersModel, options: TfjsToOnnxOpti
     }
     const shape = given ?? declared;
     if (shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 1)) {
-      throw new ModelGateError(
+      // Every input's declared dims go with the error, so that the load stage can choose the open ones (src/load/assume.ts).
+      const all: DeclaredInput[] = model.inputs.map((u) => ({
+        name: u.sourceLayer.name,
+        dims: [null, ...(options.inputShapes?.[u.sourceLayer.name] ?? u.shape.slice(1))].map((d) => ({ value: typeof d === 'number' && Number.isInteger(d) && d >= 1 ? d : null, param: '' })),
+      }));
+      throw new InputDimsError(
         `input '${kerasName}' has shape [batch, ${declared.map((d) => d ?? '?').join(', ')}]: every dimension but the batch must be known; ` +
           `give its shape (in modelgate.yml: inputs: { ${kerasName}: { shape: [1, ${declared.map((d) => d ?? '…').join(', ')}] } })`,
+        all,
       );
     }
     if ((shape as number[]).reduce((a, b) => a * b, 1) > MAX_INPUT_ELEMENTS) {

@@ -6,6 +6,7 @@
  * scalars stay as the model declares them. A symbolic name is one value across all inputs.
  */
 import { onnx, toNumber, type Model } from './onnx.js';
+import { tensorData } from './tensor.js';
 import type { HostDType } from './host-tensor.js';
 import type { InputSpec } from '../config/types.js';
 import { ModelGateError } from '../errors.js';
@@ -85,17 +86,61 @@ export function fixedBatchOf(inputs: IoSpec[]): number | null {
   return null;
 }
 
-interface Dim {
+export interface Dim {
   value: number | null;
   /** The symbol's name; '' for an anonymous dynamic dim. */
   param: string;
 }
 
-function dimsOf(vi: onnx.IValueInfoProto): Dim[] {
+/** One model input's declared dims (null = dynamic), as the ONNX graph or a TF.js model states them. */
+export interface DeclaredInput {
+  name: string;
+  dims: Dim[];
+}
+
+/** A dimension fixed by neither the model nor the config. */
+export interface MissingDim {
+  input: string;
+  axis: number;
+  /** The symbol's name; '' for an anonymous dim. */
+  param: string;
+}
+
+/**
+ * Values chosen for dims the model and config leave open, by `dimKey`: a number, or 'batch' for a
+ * dim that is to carry the batch (a recurrent state's [2, ?, 128]).
+ */
+export type DimAssignment = ReadonlyMap<string, number | 'batch'>;
+
+/** The key of a dynamic dim: its symbol (one name is one value everywhere), else input and axis. */
+export function dimKey(input: string, axis: number, param: string): string {
+  return param !== '' ? param : `${input}[${axis}]`;
+}
+
+/**
+ * A source importer (TF.js) that needs every non-batch dim at import time throws this, with every input's
+ * declared dims (the config's shapes applied), so that the load stage can choose the missing ones.
+ */
+export class InputDimsError extends ModelGateError {
+  constructor(
+    message: string,
+    readonly declared: DeclaredInput[],
+  ) {
+    super(message);
+    this.name = 'InputDimsError';
+  }
+}
+
+function dimsOfInfo(vi: onnx.IValueInfoProto): Dim[] {
   return (vi.type?.tensorType?.shape?.dim ?? []).map((d) => ({
     value: d.dimValue != null ? toNumber(d.dimValue) : null,
     param: d.dimParam ?? '',
   }));
+}
+
+/** Every runtime input's declared dims. */
+export function declaredInputs(model: Model): DeclaredInput[] {
+  return runtimeInputs(model).map((vi) => ({ name: vi.name ?? '', dims: dimsOfInfo(vi) }));
 }
 
 /** Symbol names that mean "the batch": the leading symbol of any input, and anything called batch. */
@@ -114,7 +159,25 @@ function isBatchDim(d: Dim, axis: number, batchNames: Set<string>): boolean {
   return d.param === '' ? axis === 0 : batchNames.has(d.param);
 }
 
-export function resolveInputs(model: Model, overrides: Record<string, InputSpec>, batch: number, file: string): IoSpec[] {
+/** True when the dim takes the batch size (a symbolic batch, or an anonymous leading dim). */
+export function takesBatch(all: DeclaredInput[], input: number, axis: number): boolean {
+  return isBatchDim(all[input]!.dims[axis]!, axis, batchSymbols(all.map((d) => d.dims)));
+}
+
+/** The inputs as far as the model, the config and `assumed` fix them, and the dims nothing fixes (shape -1). */
+export interface PartialInputs {
+  specs: IoSpec[];
+  missing: MissingDim[];
+}
+
+export function resolveInputs(model: Model, overrides: Record<string, InputSpec>, batch: number, file: string, assumed?: DimAssignment): IoSpec[] {
+  const { specs, missing } = resolveInputsPartial(model, overrides, batch, file, assumed);
+  if (missing.length > 0) throw new ModelGateError(missingDimsMessage(file, specs, missing));
+  for (const s of specs) checkSize(s, file);
+  return specs;
+}
+
+export function resolveInputsPartial(model: Model, overrides: Record<string, InputSpec>, batch: number, file: string, assumed: DimAssignment = new Map()): PartialInputs {
   const inputs = runtimeInputs(model);
   for (const name of Object.keys(overrides)) {
     if (!inputs.some((i) => i.name === name)) {
@@ -124,9 +187,19 @@ export function resolveInputs(model: Model, overrides: Record<string, InputSpec>
   const declared = inputs.map((vi) => {
     const name = vi.name ?? '';
     if (!vi.type?.tensorType) throw new ModelGateError(`${file}: input '${name}' is not a tensor; only tensor inputs are supported`);
-    return dimsOf(vi);
+    return dimsOfInfo(vi);
   });
   const batchNames = batchSymbols(declared);
+  // A dim assumed to carry the batch becomes a batch dim, wherever it sits.
+  declared.forEach((dims, k) => {
+    dims.forEach((d, i) => {
+      if (d.value === null && !isBatchDim(d, i, batchNames) && assumed.get(dimKey(inputs[k]!.name ?? '', i, d.param)) === 'batch') {
+        const name = d.param !== '' ? d.param : `\u0000batch:${inputs[k]!.name ?? ''}[${i}]`;
+        batchNames.add(name);
+        dims[i] = { value: null, param: name };
+      }
+    });
+  });
   const anyBatch = declared.some((dims) => dims.some((d, i) => isBatchDim(d, i, batchNames)));
 
   // A symbol fixed once (by any input's config shape) holds for every input that names it.
@@ -154,7 +227,7 @@ export function resolveInputs(model: Model, overrides: Record<string, InputSpec>
     });
   });
 
-  const missing: Array<{ input: string; axis: number; param: string }> = [];
+  const missing: MissingDim[] = [];
   const specs = inputs.map((vi, k): IoSpec => {
     const name = vi.name ?? '';
     const override = overrides[name] ?? {};
@@ -172,6 +245,8 @@ export function resolveInputs(model: Model, overrides: Record<string, InputSpec>
       if (fromConfig !== undefined) return fromConfig;
       const bound = d.param ? symbols.get(d.param) : undefined;
       if (bound) return bound.value;
+      const chosen = assumed.get(dimKey(name, i, d.param));
+      if (typeof chosen === 'number') return chosen;
       missing.push({ input: name, axis: i, param: d.param });
       return -1;
     });
@@ -180,26 +255,30 @@ export function resolveInputs(model: Model, overrides: Record<string, InputSpec>
     if (!anyBatch && dims.length > 0) batchAxis = 0;
     return { name, dtype: modelDtype, shape, dynamicBatch, batchAxis, range: override.range };
   });
-
-  if (missing.length > 0) throw new ModelGateError(missingDimsMessage(file, specs, missing));
-  for (const s of specs) checkSize(s, file);
-  return specs;
+  return { specs, missing };
 }
 
-function missingDimsMessage(file: string, specs: IoSpec[], missing: Array<{ input: string; axis: number; param: string }>): string {
+/** The exit-2 message for dims nothing fixes: every one at once, with an `inputs:` snippet to paste. */
+export function missingDimsMessage(file: string, specs: Array<Pick<IoSpec, 'name' | 'shape' | 'batchAxis'>>, missing: MissingDim[]): string {
   const list = missing.map((m) => `'${m.input}' axis ${m.axis}${m.param ? ` ('${m.param}')` : ''}`).join(', ');
+  return `${file}: ${missing.length} input dimension${missing.length > 1 ? 's are' : ' is'} not fixed by the model or the config: ${list}. Add to the config (a dim may be 0, e.g. an empty KV cache):\n${inputsSnippet(specs, missing)}`;
+}
+
+/** The `inputs:` section that pins `dims` (shapes with 1 for the batch and for any dim not given). */
+export function inputsSnippet(specs: Array<Pick<IoSpec, 'name' | 'shape' | 'batchAxis'>>, dims: MissingDim[]): string {
   const lines = ['inputs:'];
   for (const s of specs) {
-    const own = missing.filter((m) => m.input === s.name);
+    const own = dims.filter((m) => m.input === s.name);
     if (own.length === 0) continue;
     const shape = s.shape.map((d, i) => (i === s.batchAxis ? 1 : d < 0 ? 1 : d));
     const what = own.map((m) => `${m.param || `axis ${m.axis}`} (axis ${m.axis})`).join(', ');
     lines.push(`  ${s.name}: { shape: [${shape.join(', ')}] }   # set ${what}`);
   }
-  return `${file}: ${missing.length} input dimension${missing.length > 1 ? 's are' : ' is'} not fixed by the model or the config: ${list}. Add to the config (a dim may be 0, e.g. an empty KV cache):\n${lines.join('\n')}`;
+  return lines.join('\n');
 }
 
-function checkSize(spec: IoSpec, file: string): void {
+/** Refuses an input over MAX_INPUT_ELEMENTS (or over `limit`, for a probe), naming it. */
+export function checkSize(spec: IoSpec, file: string, limit = MAX_INPUT_ELEMENTS): void {
   let total = 1;
   spec.shape.forEach((d, i) => {
     if (!Number.isSafeInteger(d) || d < 0 || d > MAX_INPUT_ELEMENTS) {
@@ -207,9 +286,100 @@ function checkSize(spec: IoSpec, file: string): void {
     }
     total *= d;
   });
-  if (total > MAX_INPUT_ELEMENTS) {
+  if (total > limit) {
     throw new ModelGateError(
-      `${file}: input '${spec.name}' [${spec.shape.join(', ')}] has ${total} elements per feed; ModelGate refuses inputs over ${MAX_INPUT_ELEMENTS} elements (fix smaller dims under inputs.${spec.name}.shape or lower benchmark.batch)`,
+      `${file}: input '${spec.name}' [${spec.shape.join(', ')}] has ${total} elements per feed; ModelGate refuses inputs over ${limit} elements (fix smaller dims under inputs.${spec.name}.shape or lower benchmark.batch)`,
     );
   }
+}
+
+/** Ops through which a scalar input keeps its value (only its shape or type changes). */
+const VALUE_KEEPING = new Set(['Identity', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Expand']);
+const COMPARISONS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
+
+/** A constant the graph compares an input with: the value, and the node that compares. */
+export interface ComparedConstant {
+  value: number;
+  node: string;
+  op: string;
+}
+
+/**
+ * The first constant (in node order, subgraphs after the node that holds them) that the graph compares
+ * `input` with, through value-keeping ops only: a rank-0 `sr` that an `If` tests with `Equal(sr, 16000)`
+ * gives 16000. Null when the graph compares the input with no single-value constant.
+ */
+export function comparedConstant(model: Model, input: string): ComparedConstant | null {
+  const aliases = new Set([input]);
+  const search = (graph: onnx.IGraphProto, outer: ReadonlyMap<string, onnx.ITensorProto>): ComparedConstant | null => {
+    const constants = new Map(outer);
+    for (const t of graph.initializer ?? []) if (t.name) constants.set(t.name, t);
+    for (const node of graph.node ?? []) {
+      const ins = node.input ?? [];
+      const op = node.opType ?? '';
+      if (op === 'Constant') {
+        const value = (node.attribute ?? []).find((a) => a.name === 'value')?.t;
+        if (value && node.output?.[0]) constants.set(node.output[0], value);
+      } else if (VALUE_KEEPING.has(op) && ins[0] !== undefined && aliases.has(ins[0])) {
+        for (const o of node.output ?? []) aliases.add(o);
+      } else if (COMPARISONS.has(op) && ins.length === 2) {
+        const k = aliases.has(ins[0]!) ? 1 : aliases.has(ins[1]!) ? 0 : -1;
+        const t = k >= 0 ? constants.get(ins[k]!) : undefined;
+        let data: ArrayLike<number | bigint> = [];
+        try {
+          if (t) data = tensorData(t);
+        } catch {
+          // A constant that cannot be read (external data, a hostile payload) is not one to copy.
+        }
+        if (data.length === 1 && Number.isFinite(Number(data[0]))) {
+          return { value: Number(data[0]), node: node.name || `${op} → ${node.output?.[0] ?? ''}`, op };
+        }
+      }
+      for (const a of node.attribute ?? []) {
+        for (const g of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) {
+          const found = search(g, constants);
+          if (found) return found;
+        }
+      }
+    }
+    return null;
+  };
+  return search(model.graph!, new Map());
+}
+
+/** A dimension, or a rank-0 input's value, that ModelGate chose because neither the model nor the config fixed it. */
+export interface AssumedInput {
+  /** The model input. */
+  input: string;
+  /** The axis; null for the value of a rank-0 input. */
+  axis: number | null;
+  /** The dimension's symbol in the model; null for an anonymous dim or a value. */
+  name: string | null;
+  value: number;
+  /** How the value was chosen. */
+  why: string;
+}
+
+/**
+ * The `inputs:` section that pins what was assumed: the input's shape (1 for the batch) with a
+ * `# set …` comment naming the assumed dims, and the range of an assumed value.
+ */
+export function assumedSnippet(specs: Array<Pick<IoSpec, 'name' | 'shape' | 'batchAxis'>>, assumed: AssumedInput[]): string {
+  const lines = ['inputs:'];
+  for (const s of specs) {
+    const own = assumed.filter((a) => a.input === s.name);
+    if (own.length === 0) continue;
+    const shape = s.shape.map((d, i) => (i === s.batchAxis ? 1 : d));
+    const value = own.find((a) => a.axis === null);
+    const dims = own.filter((a) => a.axis !== null);
+    const what = [...dims.map((a) => `${a.name || `axis ${a.axis}`} (axis ${a.axis})`), ...(value ? ['its value'] : [])].join(', ');
+    lines.push(`  ${s.name}: { shape: [${shape.join(', ')}]${value ? `, range: [${value.value}, ${value.value}]` : ''} }   # set ${what}`);
+  }
+  return lines.join('\n');
+}
+
+/** One line on what was assumed (the log, the report's warning). */
+export function assumedWarning(assumed: AssumedInput[]): string {
+  const list = assumed.map((a) => (a.axis === null ? `'${a.input}' = ${a.value}` : `'${a.input}' axis ${a.axis}${a.name ? ` ('${a.name}')` : ''} = ${a.value}`)).join(', ');
+  return `ModelGate assumed ${assumed.length} input value${assumed.length > 1 ? 's' : ''} that neither the model nor the config fixes: ${list}. Pin them in the config:`;
 }

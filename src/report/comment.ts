@@ -12,6 +12,7 @@ import type { CandidateReport, CheckResult, Report } from './types.js';
 import type { CompareCheck, PairComparison, SideMetrics } from './types.js';
 import { formatBytes } from './markdown.js';
 import { htmlText, mdText, plainText, shellWord } from './escape.js';
+import { assumedInputsLines } from './assumed.js';
 import { latencyChart, sizeAccuracyChart, type LatencyLike, type SizeAccuracyPoint } from './charts.js';
 
 /** GitHub rejects issue comments longer than this (characters). */
@@ -584,6 +585,7 @@ function renderRunReport(report: Report, level: Level, options: CommentOptions):
     const failedNames = [...new Set(report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => checkHeader(k.name, gate))))];
     lines.push(`### ❌ ModelGate failed: no candidate passed the gate`, '', subtitleLine(report, options, [count, failedNames.length ? `failing: ${failedNames.slice(0, 4).join(', ')}` : '']), '');
   }
+  lines.push(...assumedInputsLines(report));
   if (sel && ref && sel !== ref) lines.push(...scoreboard(candidateDeltas(sel, ref, gate)));
   const rows = report.candidates.map((c) => candidateRow(c, ref, report.selected, gate));
   lines.push(...table(rows, gate, 'candidate', level.rows));
@@ -650,6 +652,7 @@ function renderCompareReport(report: Report, view: CompareView, level: Level, op
     lines.push('### ✅ ModelGate: no regression against base', '', subtitleLine(report, options, against), '');
   }
   for (const w of view.warnings.slice(0, 5)) lines.push(`> ⚠️ ${mdText(w, 300)}`, '');
+  lines.push(...assumedInputsLines(report));
   const pair = headlinePair(view);
   if (pair) lines.push(...scoreboard(pairDeltas(pair, gate)));
   lines.push(...table(view.comparison.map((p) => pairRow(p, gate)), gate, 'head vs base', level.rows, 'base'));

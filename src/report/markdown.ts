@@ -2,6 +2,7 @@
 import type { CandidateReport, Report } from './types.js';
 import type { AutoReport } from '../candidates/search-report.js';
 import { escapeMarkdown } from './escape.js';
+import { assumedInputsLines } from './assumed.js';
 
 export { escapeMarkdown };
 
@@ -81,6 +82,7 @@ export function renderMarkdown(report: Report): string {
       : `❌ **ModelGate failed**: no candidate passed every check`;
   lines.push(`### ${head}`, '');
   if (error !== undefined && error.includes('\n')) lines.push('```', error.replace(/```/g, "'''"), '```', '');
+  lines.push(...assumedInputsLines(report));
   if (report.candidates.length > 0) {
     lines.push('| candidate | size | accuracy | p50 latency | checks |', '|---|---:|---:|---:|---|');
     for (const c of report.candidates) lines.push(`| ${candidateRow(c, ref, report.selected).join(' | ')} |`);

@@ -84,6 +84,15 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "$ref": "#/definitions/TfjsExportReport"
           }
         },
+        "inputs_assumed": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/AssumedInput"
+          }
+        },
+        "inputs_snippet": {
+          "type": "string"
+        },
         "dataset": {
           "type": "object",
           "properties": {
@@ -1722,6 +1731,40 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "p50_ms",
         "p90_ms",
         "mean_ms"
+      ],
+      "additionalProperties": false
+    },
+    "AssumedInput": {
+      "type": "object",
+      "properties": {
+        "input": {
+          "type": "string"
+        },
+        "axis": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "name": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "value": {
+          "type": "number"
+        },
+        "why": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "input",
+        "axis",
+        "name",
+        "value",
+        "why"
       ],
       "additionalProperties": false
     },

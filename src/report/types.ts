@@ -11,6 +11,7 @@ import type { TfliteCandidateInfo } from '../candidates/tflite-export.js';
 import type { AppliedBudget, CheckResult } from '../gate/rules.js';
 import type { ExportResult } from '../import/export-command.js';
 import type { ModelSource, TfjsExportReport } from '../import/index.js';
+import type { AssumedInput } from '../model/io.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { TfliteRuntimeInfo } from '../runtime/tflite.js';
@@ -197,6 +198,14 @@ export interface Report {
   /** A converted source model (Keras, TF.js): its format, layers and numerical check. */
   source?: ModelSource;
   tfjs_export?: TfjsExportReport[];
+  /**
+   * Input dims (and rank-0 values) that neither the model, the config nor the dataset fixed: ModelGate chose
+   * them and checked them by running the reference model once (README.md, "Dimensions the model leaves open").
+   * Absent when nothing was assumed.
+   */
+  inputs_assumed?: AssumedInput[];
+  /** The `inputs:` section that pins `inputs_assumed` (present with it). */
+  inputs_snippet?: string;
   /** What the candidates were evaluated on, and what calibrating passes learned from (overlapping when there is no `calibration:`). */
   dataset?: { samples: number; labelled: boolean; synthetic: boolean; source?: string; calibration?: { source?: string; overlaps_evaluation: boolean } };
   gate?: GateReport;

@@ -4,6 +4,7 @@ import { tfjsLayersToOnnx, SUPPORTED_TFJS_LAYERS } from '../../src/import/tfjs-l
 import { encodeModel, decodeModel, toNumber, type onnx } from '../../src/model/onnx.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { ModelGateError } from '../../src/errors.js';
+import { InputDimsError } from '../../src/model/io.js';
 
 let seed = 1;
 /** Seeded, nonzero weights and biases, so that a wrong row order or a missing bias shows. */
@@ -187,6 +188,15 @@ describe('unsupported input', () => {
     m.add(tf.layers.lstm({ inputShape: [null, 3] as unknown as number[], units: 2, name: 'any_length' }));
     expect(() => tfjsLayersToOnnx(m)).toThrow(/every dimension but the batch must be known/);
     const inputName = m.inputs[0]!.sourceLayer.name;
+    // The error carries every input's declared dims, for the load stage to choose the open ones (src/load/assume.ts).
+    let declared: unknown;
+    try {
+      tfjsLayersToOnnx(m);
+    } catch (err) {
+      expect(err).toBeInstanceOf(InputDimsError);
+      declared = (err as InputDimsError).declared;
+    }
+    expect(declared).toEqual([{ name: inputName, dims: [{ value: null, param: '' }, { value: null, param: '' }, { value: 3, param: '' }] }]);
     const model = tfjsLayersToOnnx(m, { inputShapes: { [inputName]: [5, 3] } });
     expect(model.graph!.input![0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || toNumber(d.dimValue))).toEqual(['N', 5, 3]);
     expect(() => tfjsLayersToOnnx(m, { inputShapes: { [inputName]: [5, 4] } })).toThrow(/does not fit the model's \[\?, 3\]/);

@@ -19,6 +19,8 @@ describe('resolveInputs', () => {
     expect(resolveInputs(model(['N', 16]), {}, 4, 'm.onnx')).toEqual([{ name: 'ids', dtype: 'int64', shape: [4, 16], dynamicBatch: true, batchAxis: 0, range: undefined }]);
   });
 
+  // The load stage probes such dims before this message is ever shown (test/load/assume.test.ts); it
+  // remains the exit-2 message when no probe value runs, and resolveInputs takes the values it chose.
   it('stops on another dynamic dim that the config does not fix, naming input and dim', () => {
     expect(() => resolveInputs(model(['N', 'seq']), {}, 1, 'm.onnx')).toThrow(
       "m.onnx: 1 input dimension is not fixed by the model or the config: 'ids' axis 1 ('seq'). Add to the config (a dim may be 0, e.g. an empty KV cache):\ninputs:\n  ids: { shape: [1, 1] }   # set seq (axis 1)",
@@ -26,6 +28,8 @@ describe('resolveInputs', () => {
     const fixed = resolveInputs(model(['N', 'seq']), { ids: { shape: [1, 32], range: [16000, 16000] } }, 8, 'm.onnx');
     expect(fixed[0]!.shape).toEqual([8, 32]);
     expect(fixed[0]!.range).toEqual([16000, 16000]);
+    expect(resolveInputs(model(['N', 'seq']), {}, 2, 'm.onnx', new Map([['seq', 512]]))[0]!.shape).toEqual([2, 512]);
+    expect(resolveInputs(model(['N', '']), {}, 2, 'm.onnx', new Map([['ids[1]', 7]]))[0]!.shape).toEqual([2, 7]);
   });
 
   it('rejects shapes and dtypes that contradict the model', () => {

@@ -8,6 +8,7 @@
  */
 import { onnx, type Model } from '../../model/onnx.js';
 import { ModelGateError } from '../../errors.js';
+import { InputDimsError, type DeclaredInput } from '../../model/io.js';
 import type { TfjsArtifacts } from '../../formats/tfjs/files.js';
 import { GraphBuilder, ONNX_TYPE, type Value } from './builder.js';
 import { Attrs, decodeWeights, inlineTensor, parseInput, shapeDims, tfDType, type GraphDef, type Signature, type TfDType, type TfNode } from './graph-def.js';
@@ -76,6 +77,9 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
   const g = new GraphBuilder(placeholders.map((p) => p.name));
   const inputs: GraphInput[] = [];
   const values = new Map<string, Value[]>();
+  // Every input's declared dims, so that a shape left open can be chosen by the load stage (src/load/assume.ts).
+  const declaredInputs: DeclaredInput[] = [];
+  const open: string[] = [];
   for (const p of placeholders) {
     const label = `${file}: input '${p.name}'`;
     const attrs = new Attrs(p, label);
@@ -91,17 +95,21 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
       shape = [shape[0]!, ...given];
     }
     if (shape.length === 0) throw new ModelGateError(`${label} is a scalar; inputs need a batch dimension`);
+    declaredInputs.push({ name: p.name, dims: shape.map((d) => ({ value: d < 0 ? null : d, param: '' })) });
     if (shape.slice(1).some((d) => d < 0)) {
-      throw new ModelGateError(
+      open.push(
         `${label} has shape [${shape.map((d) => (d < 0 ? '?' : d)).join(', ')}]: every dimension but the batch must be known; ` +
           `give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [1, ${shape.slice(1).map((d) => (d < 0 ? '…' : d)).join(', ')}] } })`,
       );
+      continue;
     }
     if (shape.slice(1).reduce((a, b) => a * b, 1) > MAX_INPUT_ELEMENTS) throw new ModelGateError(`${label} of shape [${shape.join(', ')}] has more than ${MAX_INPUT_ELEMENTS} elements per sample`);
     const dtype = tfDType(attrs.type('dtype') ?? sig?.dtype, label);
     inputs.push({ name: p.name, shape, dtype });
     values.set(p.name, [{ name: p.name, shape, dtype }]);
   }
+
+  if (open.length > 0) throw new InputDimsError(open.join('\n'), declaredInputs);
 
   let ops = 0;
   const visiting = new Set<string>();

@@ -13,6 +13,7 @@ import { DefaultArtifactClient } from '@actions/artifact';
 import type { GateRunResult } from '../../commands/run.js';
 import { renderComment } from '../../report/comment.js';
 import { errorMessage } from '../../errors.js';
+import { assumedWarning } from '../../model/io.js';
 import { SUMMARY_MAX_CHARS, artifactName, failedBudgetAnnotations, uploadOutDir } from '../github.js';
 import {
   TWO_WORKFLOW_NOTICE,
@@ -73,6 +74,10 @@ export async function publishGateResult(result: GateRunResult, inputs: ActionInp
   setReportOutputs(result.report, result.selectedModelPath ? path.resolve(result.selectedModelPath) : null);
   core.setOutput('report-json', path.resolve(result.reportPath));
   core.setOutput('report-markdown', path.resolve(result.markdownPath));
+
+  // Dims ModelGate chose for the user: an annotation, so that the run's page says so too.
+  const assumed = result.report.inputs_assumed ?? [];
+  if (assumed.length > 0) core.warning(`${assumedWarning(assumed)}\n${result.report.inputs_snippet ?? ''}`, { title: 'ModelGate assumed input shapes' });
 
   if (result.exitCode === 1) {
     const file = workspacePath(workspace, result.configFile ?? inputs.config);
