@@ -345,13 +345,17 @@ export async function foldConstants(model: Model, graph: IGraph = model.graph!, 
   return n;
 }
 
-/** Shape of a tensor whose shape is fully known becomes an int64 initializer (then Gather/Concat/Reshape chains fold). */
+/**
+ * Shape of a tensor whose shape is fully known becomes an int64 initializer (then Gather/Concat/Reshape chains fold).
+ * A reported shape of [] is not trusted: ORT reports a tensor of unknown rank (a Reshape to a computed shape, say)
+ * exactly as it reports a scalar, and folding it as a scalar's empty shape silently drops a dimension downstream.
+ */
 export function foldStaticShapes(graph: IGraph, types: ReadonlyMap<string, TensorTypeInfo>): number {
   let n = 0;
   const kept: INode[] = [];
   for (const node of graph.node ?? []) {
     const shape = node.opType === 'Shape' && (node.domain ?? '') === '' && (node.attribute ?? []).length === 0 ? types.get(node.input?.[0] ?? '')?.shape : undefined;
-    if (shape && shape.every((d) => typeof d === 'number' && d >= 0) && node.output?.[0]) {
+    if (shape && shape.length > 0 && shape.every((d) => typeof d === 'number' && d >= 0) && node.output?.[0]) {
       (graph.initializer ??= []).push(makeTensor(node.output[0], [shape.length], BigInt64Array.from(shape as number[], (d) => BigInt(d))));
       n++;
     } else {
