@@ -182,6 +182,12 @@ export function resolveInputs(model: Model, overrides: Record<string, InputSpec>
   });
 
   if (missing.length > 0) throw new ModelGateError(missingDimsMessage(file, specs, missing));
+  // An input with no sample axis that keeps an unnamed dynamic dimension (a state [2, ?, 128] beside an
+  // input [?, ?]) may hold one row per sample there: nothing in the model says which. Stacking samples on
+  // the other inputs' batch axis while it keeps the size the config gave would feed mismatched batches, so
+  // the model then runs at the configured batch only (benchmark.batch), as a fixed-batch model does.
+  const unsure = anyBatch && specs.some((s, k) => s.batchAxis === null && declared[k]!.some((d) => d.value === null && d.param === ''));
+  if (unsure) for (const s of specs) s.dynamicBatch = false;
   for (const s of specs) checkSize(s, file);
   return specs;
 }
