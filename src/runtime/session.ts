@@ -40,6 +40,7 @@ function nestEntries(entries: Record<string, string>): Record<string, unknown> {
   return out;
 }
 
+const MAX_FEEDS_LISTED = 8;
 const NESTED_STATUS = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: /;
 
 /**
@@ -62,8 +63,12 @@ export function runFailure(message: string, feeds?: Readonly<Record<string, { ty
     const inside = path.slice(0, -1).map((p) => `${p.op} '${p.name}'`);
     out = `${op} node${name ? ` '${name}'` : ''}${inside.length > 0 ? ` (inside ${inside.join(' > ')})` : ''}: ${rest}`;
   }
-  if (feeds && Object.keys(feeds).length > 0) {
-    out += ` [fed ${Object.entries(feeds).map(([name, t]) => `${name} ${t.type}[${t.dims.join(', ')}]`).join(', ')}]`;
+  const fed = Object.entries(feeds ?? {});
+  if (fed.length > 0) {
+    // A decoder may have dozens of KV-cache feeds: the first few say enough.
+    const shown = fed.slice(0, MAX_FEEDS_LISTED).map(([name, t]) => `${name} ${t.type}[${t.dims.join(', ')}]`);
+    if (fed.length > MAX_FEEDS_LISTED) shown.push(`${fed.length - MAX_FEEDS_LISTED} more`);
+    out += ` [fed ${shown.join(', ')}]`;
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { onnx } from '../../src/model/onnx.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { BOOL, F, buildModel, info, int, openModel, tmp } from '../data/models.js';
+import { runFailure } from '../../src/runtime/session.js';
 
 /** y = If(cond, then: Concat(a, b) along axis 0, else: a): b must match a beyond axis 0, inside the branch. */
 function concatInIf() {
@@ -45,5 +46,12 @@ describe('inference failures', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('lists at most eight feeds (a decoder has dozens of KV-cache inputs) and leaves a plain message as it is', () => {
+    const feeds = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`past_${i}`, { type: 'float32', dims: [1, 4, 0, 8] }]));
+    const msg = runFailure('Got invalid dimensions for input: past_0', feeds);
+    expect(msg).toMatch(/^Got invalid dimensions for input: past_0 \[fed past_0 float32\[1, 4, 0, 8\], .*past_7 float32\[1, 4, 0, 8\], 2 more\]$/);
+    expect(msg).not.toMatch(/past_8/);
   });
 });
