@@ -413,9 +413,18 @@ const SHARE_MIN_BYTES = 1024;
  * scopes), so the bodies' reads are renamed to the shared name without any shadowing.
  */
 export function shareIdenticalConstants(main: IGraph): number {
+  // Only tensors whose type and dims some body's initializer has are hashed (a main graph's weights mostly are not).
+  const kindOf = (t: onnx.ITensorProto): string => `${t.dataType}:${dimsOf(t).join('x')}`;
+  const bodyKinds = new Set<string>();
+  const collect = (graph: IGraph, isBody: boolean): void => {
+    if (isBody) for (const t of graph.initializer ?? []) bodyKinds.add(kindOf(t));
+    for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) collect(body, true);
+  };
+  collect(main, false);
   const groups = new Map<string, Array<{ graph: IGraph; tensor: onnx.ITensorProto }>>();
   const visit = (graph: IGraph): void => {
     for (const tensor of graph.initializer ?? []) {
+      if (!bodyKinds.has(kindOf(tensor))) continue;
       const bytes = onnx.TensorProto.encode({ ...tensor, name: '' }).finish();
       if (bytes.length < SHARE_MIN_BYTES) continue;
       const key = createHash('sha256').update(bytes).digest('hex');
