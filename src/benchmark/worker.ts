@@ -5,7 +5,7 @@
  */
 import type * as Ort from 'onnxruntime-node';
 import { loadOrt, ORT_VERSION } from '../runtime/ort.js';
-import { OrtSession } from '../runtime/session.js';
+import { OrtSession, runFailure } from '../runtime/session.js';
 import { errorMessage } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 // a worker forked with argv[2] = 'tflite' owns one TFLite interpreter instead of an ORT session.
@@ -62,7 +62,7 @@ async function runOnce(): Promise<void> {
   try {
     await session!.runOrt(ortFeeds!);
   } catch (err) {
-    throw new Error(`${label}: inference failed: ${errorMessage(err)}`);
+    throw new Error(`${label}: inference failed: ${runFailure(errorMessage(err), ortFeeds)}`);
   }
 }
 
@@ -122,7 +122,7 @@ async function run(iterations: number): Promise<void> {
       durationsMs[i] = Number(process.hrtime.bigint() - t0) / 1e6;
     }
   } catch (err) {
-    throw new Error(`${label}: inference failed: ${errorMessage(err)}`);
+    throw new Error(`${label}: inference failed: ${runFailure(errorMessage(err), ortFeeds)}`);
   }
   send({ type: 'ran', durationsMs, peakRssBytes: process.resourceUsage().maxRSS * 1024 });
 }

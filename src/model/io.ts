@@ -255,6 +255,13 @@ export function resolveInputsPartial(model: Model, overrides: Record<string, Inp
     if (!anyBatch && dims.length > 0) batchAxis = 0;
     return { name, dtype: modelDtype, shape, dynamicBatch, batchAxis, range: override.range };
   });
+  // An input with no sample axis that keeps an unnamed dynamic dimension (a state [2, ?, 128] beside an
+  // input [?, ?]) may hold one row per sample there: nothing in the model says which. Stacking samples on
+  // the other inputs' batch axis while it keeps the size the config gave would feed mismatched batches, so
+  // the model then runs at the configured batch only (benchmark.batch), as a fixed-batch model does.
+  // (A dim the probe assumed to carry the batch was renamed above and is a batch dim, not unsure.)
+  const unsure = anyBatch && specs.some((s, k) => s.batchAxis === null && declared[k]!.some((d) => d.value === null && d.param === ''));
+  if (unsure) for (const s of specs) s.dynamicBatch = false;
   return { specs, missing };
 }
 

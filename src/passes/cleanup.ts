@@ -9,6 +9,7 @@
  * Exporters leave these behind (Keras and PyTorch exports especially); ORT does some of it at load, but
  * doing it in the file makes the other passes see real weights and makes the file smaller.
  */
+import { createHash } from 'node:crypto';
 import { DataType, bytesPerElement, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
 import { makeTensor, tensorBytes, tensorToFloat32 } from '../model/tensor.js';
 import {
@@ -345,13 +346,17 @@ export async function foldConstants(model: Model, graph: IGraph = model.graph!, 
   return n;
 }
 
-/** Shape of a tensor whose shape is fully known becomes an int64 initializer (then Gather/Concat/Reshape chains fold). */
+/**
+ * Shape of a tensor whose shape is fully known becomes an int64 initializer (then Gather/Concat/Reshape chains fold).
+ * A reported shape of [] is not trusted: ORT reports a tensor of unknown rank (a Reshape to a computed shape, say)
+ * exactly as it reports a scalar, and folding it as a scalar's empty shape silently drops a dimension downstream.
+ */
 export function foldStaticShapes(graph: IGraph, types: ReadonlyMap<string, TensorTypeInfo>): number {
   let n = 0;
   const kept: INode[] = [];
   for (const node of graph.node ?? []) {
     const shape = node.opType === 'Shape' && (node.domain ?? '') === '' && (node.attribute ?? []).length === 0 ? types.get(node.input?.[0] ?? '')?.shape : undefined;
-    if (shape && shape.every((d) => typeof d === 'number' && d >= 0) && node.output?.[0]) {
+    if (shape && shape.length > 0 && shape.every((d) => typeof d === 'number' && d >= 0) && node.output?.[0]) {
       (graph.initializer ??= []).push(makeTensor(node.output[0], [shape.length], BigInt64Array.from(shape as number[], (d) => BigInt(d))));
       n++;
     } else {
@@ -397,7 +402,63 @@ function pruneValueInfo(graph: IGraph): void {
   graph.valueInfo = (graph.valueInfo ?? []).filter((v) => live.has(v.name!));
 }
 
+/** Smallest initializer (encoded bytes) worth sharing between graphs. */
+const SHARE_MIN_BYTES = 1024;
+
+/**
+ * Byte-identical initializers of If/Loop/Scan bodies become one initializer of the main graph, which every
+ * body sees. Folding makes them: a weight stored once in an enclosing graph and reshaped in each branch that
+ * reads it (an LSTM weight Unsqueezed in both branches of an If) is folded into each branch, one copy per
+ * branch, and the shared original then goes unused. Names are unique model-wide (ONNX graphs are SSA across
+ * scopes), so the bodies' reads are renamed to the shared name without any shadowing.
+ */
+export function shareIdenticalConstants(main: IGraph): number {
+  // Only tensors whose type and dims some body's initializer has are hashed (a main graph's weights mostly are not).
+  const kindOf = (t: onnx.ITensorProto): string => `${t.dataType}:${dimsOf(t).join('x')}`;
+  const bodyKinds = new Set<string>();
+  const collect = (graph: IGraph, isBody: boolean): void => {
+    if (isBody) for (const t of graph.initializer ?? []) bodyKinds.add(kindOf(t));
+    for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) collect(body, true);
+  };
+  collect(main, false);
+  const groups = new Map<string, Array<{ graph: IGraph; tensor: onnx.ITensorProto }>>();
+  const visit = (graph: IGraph): void => {
+    for (const tensor of graph.initializer ?? []) {
+      if (!bodyKinds.has(kindOf(tensor))) continue;
+      const bytes = onnx.TensorProto.encode({ ...tensor, name: '' }).finish();
+      if (bytes.length < SHARE_MIN_BYTES) continue;
+      const key = createHash('sha256').update(bytes).digest('hex');
+      const list = groups.get(key);
+      if (list) list.push({ graph, tensor });
+      else groups.set(key, [{ graph, tensor }]);
+    }
+    for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) visit(body);
+  };
+  visit(main);
+  const names = new NameAllocator(main);
+  let shared = 0;
+  for (const members of groups.values()) {
+    const inBodies = members.filter((m) => m.graph !== main);
+    if (members.length < 2 || inBodies.length === 0) continue;
+    const top = members.find((m) => m.graph === main);
+    let name = top?.tensor.name;
+    if (!name) {
+      name = names.next(inBodies[0]!.tensor.name!);
+      (main.initializer ??= []).push(onnx.TensorProto.create({ ...inBodies[0]!.tensor, name }));
+    }
+    for (const { graph, tensor } of inBodies) {
+      graph.initializer = graph.initializer!.filter((t) => t !== tensor);
+      const from = tensor.name!, to = name;
+      renameReads(graph, (n) => (n === from ? to : n), true);
+      shared++;
+    }
+  }
+  return shared;
+}
+
 export interface CleanupCounts {
+  /** Identical initializers of subgraph bodies replaced by one in the main graph. */
+  shared: number;
   promoted: number;
   identities: number;
   batchNorms: number;
@@ -445,10 +506,11 @@ export async function cleanupModel(input: Model, options: CleanupOptions = {}, s
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
-  const counts: CleanupCounts = { promoted: 0, identities: 0, batchNorms: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0 };
+  const counts: CleanupCounts = { shared: 0, promoted: 0, identities: 0, batchNorms: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0 };
   const hasShape = staticShapes && (graph.node ?? []).some((n) => n.opType === 'Shape');
   const types = hasShape && (options.constant_folding ?? true) ? await inferTensorTypes(model).catch(() => undefined) : undefined;
   await cleanGraph(model, graph, new Map(), options, new NameAllocator(graph), counts, types);
+  if (counts.subgraphs > 0) counts.shared += shareIdenticalConstants(graph);
   sortGraph(graph);
   return { model, counts };
 }
@@ -465,6 +527,7 @@ export function describeCleanup(c: CleanupCounts): string[] {
   note(c.folded, 'constant tensors folded');
   note(c.dead, 'dead nodes removed');
   note(c.initializers, 'unused initializers removed');
+  note(c.shared, 'copies of identical subgraph initializers shared (one main-graph initializer each)');
   return done;
 }
 

@@ -10,7 +10,10 @@ import { OrtSession } from '../runtime/session.js';
 
 export interface TensorTypeInfo {
   elemType: number;
-  /** Dimensions as ORT reports them: numbers, or symbolic names ('N') and -1/'' for unknown ones. */
+  /**
+   * Dimensions as ORT reports them: numbers, or symbolic names ('N') and -1/'' for unknown ones. [] is either a
+   * scalar or a tensor whose rank inference could not find: ORT's output metadata does not tell them apart.
+   */
   shape: ReadonlyArray<number | string>;
 }
 

@@ -40,6 +40,39 @@ function nestEntries(entries: Record<string, string>): Record<string, unknown> {
   return out;
 }
 
+const MAX_FEEDS_LISTED = 8;
+const NESTED_STATUS = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: /;
+
+/**
+ * An ORT run failure, said plainly: ORT nests the status of a node inside an If/Loop/Scan body in its
+ * parent's ("… running If node. Name:'If_0' Status Message: … running LSTM node. Name:'…/LSTM' Status
+ * Message: <the cause>"), so the cause comes first, then the node and the bodies it sits in, then the shape
+ * of every feed: the node's own input names (initial_h) are not the model's, the feeds' shapes are what the
+ * user can change.
+ */
+export function runFailure(message: string, feeds?: Readonly<Record<string, { type: string; dims: readonly number[] }>>): string {
+  const path: Array<{ op: string; name: string }> = [];
+  let rest = message.trim();
+  for (let m = NESTED_STATUS.exec(rest); m; m = NESTED_STATUS.exec(rest)) {
+    path.push({ op: m[1]!, name: m[2]! });
+    rest = rest.slice(m[0].length);
+  }
+  let out = rest;
+  if (path.length > 0) {
+    const { op, name } = path[path.length - 1]!;
+    const inside = path.slice(0, -1).map((p) => `${p.op} '${p.name}'`);
+    out = `${op} node${name ? ` '${name}'` : ''}${inside.length > 0 ? ` (inside ${inside.join(' > ')})` : ''}: ${rest}`;
+  }
+  const fed = Object.entries(feeds ?? {});
+  if (fed.length > 0) {
+    // A decoder may have dozens of KV-cache feeds: the first few say enough.
+    const shown = fed.slice(0, MAX_FEEDS_LISTED).map(([name, t]) => `${name} ${t.type}[${t.dims.join(', ')}]`);
+    if (fed.length > MAX_FEEDS_LISTED) shown.push(`${fed.length - MAX_FEEDS_LISTED} more`);
+    out += ` [fed ${shown.join(', ')}]`;
+  }
+  return out;
+}
+
 export class OrtSession {
   private constructor(
     private readonly ort: ReturnType<typeof loadOrt>,
@@ -84,7 +117,7 @@ export class OrtSession {
     try {
       result = outputNames ? await this.session.run(this.toOrtFeeds(feeds), outputNames) : await this.session.run(this.toOrtFeeds(feeds));
     } catch (err) {
-      throw new ModelGateError(`${this.label}: inference failed: ${errorMessage(err)}`, { cause: err });
+      throw new ModelGateError(`${this.label}: inference failed: ${runFailure(errorMessage(err), feeds)}`, { cause: err });
     }
     const out: Record<string, HostTensor> = {};
     for (const [name, v] of Object.entries(result)) {

@@ -14,7 +14,7 @@
  * real one), so the selection logic is testable with made-up measurements.
  */
 import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
-import { consumerMap, getIntAttr, initializerMap } from '../model/graph.js';
+import { getIntAttr, initializerMap } from '../model/graph.js';
 import type { IsaFlags } from '../benchmark/hardware.js';
 import type { AutoAllow, AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -133,63 +133,88 @@ function perSample(shape: ReadonlyArray<number | string> | undefined): number | 
   return rest.every((d) => typeof d === 'number' && d > 0) ? product(rest as number[]) : null;
 }
 
+/** Each graph of the model with the initializers its nodes see: its own, and those of the graphs enclosing it. */
+function* scopedGraphs(
+  graph: onnx.IGraphProto, outer: ReadonlyMap<string, onnx.ITensorProto> = new Map(), depth = 0,
+): Generator<{ graph: onnx.IGraphProto; inits: Map<string, onnx.ITensorProto>; depth: number }> {
+  const inits = new Map([...outer, ...initializerMap(graph)]);
+  for (const v of graph.input ?? []) if (depth > 0) inits.delete(v.name ?? '');
+  yield { graph, inits, depth };
+  for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) yield* scopedGraphs(body, inits, depth + 1);
+}
+
 /**
  * What the search needs to know about the model (after cleanup): which nodes the quantizers can
  * touch, how the multiply-adds split between Conv, MatMul/Gemm, recurrent and attention ops, and where
  * the large weights are. `shapes` (tensor name → dims, batch first) makes the split exact.
+ * Op counts, recurrent ops and large weights include If/Loop/Scan bodies (a model may keep every weight
+ * there, as silero-vad does): weight_only and dynamic quantization reach them. `nodes` stays the main
+ * graph's: static quantization, pruning and low-rank work there only.
  */
 export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape: ReadonlyArray<number | string> }>, cleanupChanged = false): ModelAnalysis {
-  const graph = model.graph!;
-  const inits = initializerMap(graph);
   const opCounts: Record<string, number> = {};
   const nodes: QuantizableNode[] = [];
   const work = { conv: 0, matmul: 0, recurrent: 0, attention: 0 };
   const weightWork = { conv: 0, matmul: 0, recurrent: 0, attention: 0 };
   let attentionMatMul = false;
-  const floatInit = (name: string | undefined): onnx.ITensorProto | undefined => {
-    const t = name ? inits.get(name) : undefined;
-    return t && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16) ? t : undefined;
-  };
-  for (const node of graph.node ?? []) {
-    const op = node.opType ?? '';
-    opCounts[op] = (opCounts[op] ?? 0) + 1;
-    const out = shapes?.get(node.output?.[0] ?? '')?.shape;
-    const w = floatInit(node.input?.[1]);
-    if ((QUANT_OPS as readonly string[]).includes(op) && (node.domain ?? '') === '' && w) {
-      const dims = dimsOf(w);
-      let reduction: number;
-      if (op === 'Conv') reduction = product(dims.slice(1));
-      else if (op === 'Gemm') reduction = getIntAttr(node, 'transB', 0) !== 0 ? dims[1] ?? 1 : dims[0] ?? 1;
-      else reduction = dims.length >= 2 ? dims[dims.length - 2]! : dims[0] ?? 1;
-      const outElements = perSample(out);
-      const macs = outElements === null ? null : outElements * reduction;
-      nodes.push({ key: nodeKey(node), opType: op as QuantizableNode['opType'], weightElements: product(dims), reduction, macs });
-      const kind = op === 'Conv' ? 'conv' : 'matmul';
-      work[kind] += macs ?? 0;
-      weightWork[kind] += product(dims);
-    } else if (RECURRENT.has(op)) {
-      const elements = [node.input?.[1], node.input?.[2]].map((n) => floatInit(n)).reduce((s, t) => s + (t ? product(dimsOf(t)) : 0), 0);
-      const seq = shapes?.get(node.input?.[0] ?? '')?.shape?.[getIntAttr(node, 'layout', 0) === 0 ? 0 : 1];
-      work.recurrent += typeof seq === 'number' && seq > 0 ? elements * seq : 0;
-      weightWork.recurrent += elements;
-    } else if (op === 'MatMul' && !node.input?.some((i) => inits.has(i))) {
-      attentionMatMul = true;
-      const a = shapes?.get(node.input?.[0] ?? '')?.shape;
-      const k = a?.[a.length - 1];
-      const outElements = perSample(out);
-      if (outElements !== null && typeof k === 'number') work.attention += outElements * k;
-    }
-  }
   const largeWeights: Record<string, number> = {};
-  const consumers = consumerMap(graph);
-  for (const t of graph.initializer ?? []) {
-    if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) continue;
-    const n = product(dimsOf(t));
-    if (n < LARGE_WEIGHT) continue;
-    const readers = new Set((consumers.get(t.name ?? '') ?? []).map((r) => r.opType ?? ''));
-    if (readers.size === 0) continue;
-    const key = readers.size === 1 ? [...readers][0]! : 'mixed';
-    largeWeights[key] = (largeWeights[key] ?? 0) + n;
+  let float16 = false;
+  for (const { graph, inits, depth } of scopedGraphs(model.graph!)) {
+    const floatInit = (name: string | undefined): onnx.ITensorProto | undefined => {
+      const t = name ? inits.get(name) : undefined;
+      return t && (t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16) ? t : undefined;
+    };
+    for (const node of graph.node ?? []) {
+      const op = node.opType ?? '';
+      opCounts[op] = (opCounts[op] ?? 0) + 1;
+      // Shapes are the main graph's: a body's tensors have none (weights then stand in for multiply-adds).
+      const out = depth === 0 ? shapes?.get(node.output?.[0] ?? '')?.shape : undefined;
+      const w = floatInit(node.input?.[1]);
+      if ((QUANT_OPS as readonly string[]).includes(op) && (node.domain ?? '') === '' && w) {
+        if (depth > 0) {
+          weightWork[op === 'Conv' ? 'conv' : 'matmul'] += product(dimsOf(w));
+          continue;
+        }
+        const dims = dimsOf(w);
+        let reduction: number;
+        if (op === 'Conv') reduction = product(dims.slice(1));
+        else if (op === 'Gemm') reduction = getIntAttr(node, 'transB', 0) !== 0 ? dims[1] ?? 1 : dims[0] ?? 1;
+        else reduction = dims.length >= 2 ? dims[dims.length - 2]! : dims[0] ?? 1;
+        const outElements = perSample(out);
+        const macs = outElements === null ? null : outElements * reduction;
+        nodes.push({ key: nodeKey(node), opType: op as QuantizableNode['opType'], weightElements: product(dims), reduction, macs });
+        const kind = op === 'Conv' ? 'conv' : 'matmul';
+        work[kind] += macs ?? 0;
+        weightWork[kind] += product(dims);
+      } else if (RECURRENT.has(op)) {
+        const elements = [node.input?.[1], node.input?.[2]].map((n) => floatInit(n)).reduce((s, t) => s + (t ? product(dimsOf(t)) : 0), 0);
+        const seq = depth === 0 ? shapes?.get(node.input?.[0] ?? '')?.shape?.[getIntAttr(node, 'layout', 0) === 0 ? 0 : 1] : undefined;
+        work.recurrent += typeof seq === 'number' && seq > 0 ? elements * seq : 0;
+        weightWork.recurrent += elements;
+      } else if (op === 'MatMul' && !node.input?.some((i) => inits.has(i))) {
+        attentionMatMul = true;
+        const a = depth === 0 ? shapes?.get(node.input?.[0] ?? '')?.shape : undefined;
+        const k = a?.[a.length - 1];
+        const outElements = perSample(out);
+        if (outElements !== null && typeof k === 'number') work.attention += outElements * k;
+      }
+    }
+    // A graph's weights are read by its own nodes and by the bodies nested in it; the readers are the nodes
+    // that name the weight as an input (not the If/Loop holding a body that reads it).
+    const consumers = new Map<string, onnx.INodeProto[]>();
+    for (const { graph: g } of scopedGraphs(graph)) {
+      for (const node of g.node ?? []) for (const name of new Set(node.input ?? [])) if (name) consumers.set(name, [...(consumers.get(name) ?? []), node]);
+    }
+    for (const t of graph.initializer ?? []) {
+      if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) continue;
+      float16 ||= t.dataType === DataType.FLOAT16;
+      const n = product(dimsOf(t));
+      if (n < LARGE_WEIGHT) continue;
+      const readers = new Set((consumers.get(t.name ?? '') ?? []).map((r) => r.opType ?? ''));
+      if (readers.size === 0) continue;
+      const key = readers.size === 1 ? [...readers][0]! : 'mixed';
+      largeWeights[key] = (largeWeights[key] ?? 0) + n;
+    }
   }
   // Shapes may be missing (symbolic dims): then weight elements stand in for multiply-adds.
   const useWork = work.conv + work.matmul + work.recurrent > 0;
@@ -203,7 +228,7 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
     recurrent: Object.keys(opCounts).some((op) => RECURRENT.has(op)),
     attention: attentionMatMul && (opCounts.Softmax ?? 0) > 0,
     cleanupChanged,
-    float16: (graph.initializer ?? []).some((t) => t.dataType === DataType.FLOAT16),
+    float16,
   };
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { zipSync } from 'fflate';
-import { resolveInputs, MAX_INPUT_ELEMENTS } from '../../src/model/io.js';
+import { fixedBatchOf, resolveInputs, MAX_INPUT_ELEMENTS } from '../../src/model/io.js';
 import { loadDataset, syntheticDataset } from '../../src/data/dataset.js';
 import { writeNpy } from '../../src/data/npy.js';
 import { makeTensor } from '../../src/model/tensor.js';
@@ -41,7 +41,59 @@ function decoder() {
   );
 }
 
+/**
+ * silero-vad-v5's declarations: audio [?, ?] and state [2, ?, 128] with unnamed dims, a rank-0 sr. The state's
+ * axis 1 is the batch (a Concat ties it to the audio's rows), but nothing in the model says so.
+ */
+function anonymousVad() {
+  return buildModel(
+    [
+      { opType: 'MatMul', input: ['input', 'w'], output: ['h'] },
+      { opType: 'Unsqueeze', input: ['h', 'axis0'], output: ['h3'] },
+      { opType: 'Concat', input: ['state', 'h3'], output: ['stacked'], attribute: [int('axis', 0)] },
+      { opType: 'ReduceSum', input: ['stacked', 'axes02'], output: ['logit'], attribute: [int('keepdims', 0)] },
+      { opType: 'Sigmoid', input: ['logit'], output: ['output'] },
+      { opType: 'Cast', input: ['sr'], output: ['srf'], attribute: [int('to', F)] },
+      { opType: 'Mul', input: ['srf', 'zero'], output: ['srz'] },
+      { opType: 'Add', input: ['state', 'srz'], output: ['stateN'] },
+    ],
+    [['input', F, ['', '']], ['state', F, [2, '', 128]], ['sr', I64, []]],
+    [['output', F, ['']], ['stateN', F, [2, '', 128]]],
+    [
+      makeTensor('w', [64, 128], new Float32Array(64 * 128).fill(0.01)), makeTensor('zero', [], Float32Array.of(0)),
+      makeTensor('axis0', [1], BigInt64Array.of(0n)), makeTensor('axes02', [2], BigInt64Array.of(0n, 2n)),
+    ],
+  );
+}
+
 describe('input shapes from the model', () => {
+  it('runs one sample at a time when an input without a batch axis keeps an unnamed dim that may be the batch', async () => {
+    const config = { input: { shape: [1, 64] }, state: { shape: [2, 1, 128] } };
+    const inputs = resolveInputs(anonymousVad(), config, 1, 'vad.onnx');
+    expect(inputs.map((i) => [i.name, i.shape, i.batchAxis, i.dynamicBatch])).toEqual([
+      ['input', [1, 64], 0, false],
+      ['state', [2, 1, 128], null, false],
+      ['sr', [], null, false],
+    ]);
+    // The batch is then fixed: every run feeds the configured shapes, never 64 samples stacked on input's axis 0.
+    expect(fixedBatchOf(inputs)).toBe(1);
+    const ds = syntheticDataset(inputs);
+    const batches = [...ds.batches(64)];
+    expect(batches).toHaveLength(64);
+    const session = await openModel(anonymousVad(), tmp());
+    try {
+      for (const b of batches.slice(0, 3)) expect((await session.run(b.feeds)).output!.dims).toEqual([1]);
+      // What stacking did: the model refuses it, and the message names the failing node and every feed's shape.
+      const stacked = { ...batches[0]!.feeds, input: { type: 'float32' as const, dims: [4, 64], data: new Float32Array(256) } };
+      await expect(session.run(stacked)).rejects.toThrow(/Concat node.*\[fed input float32\[4, 64\], state float32\[2, 1, 128\], sr int64\[\]\]/);
+    } finally {
+      await session.release();
+    }
+    // Named dims are not in doubt: the symbolic-batch model keeps its dynamic batch.
+    expect(resolveInputs(vad(), {}, 1, 'vad.onnx').every((i) => i.dynamicBatch)).toBe(true);
+  });
+
+
   it('keeps a recurrent state [2, batch, 128] and a rank-0 sr as the model declares them, and runs in ORT', async () => {
     const inputs = resolveInputs(vad(), {}, 3, 'vad.onnx');
     expect(inputs.map((i) => [i.name, i.shape, i.batchAxis, i.dynamicBatch])).toEqual([

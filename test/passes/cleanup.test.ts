@@ -144,3 +144,44 @@ describe('cleanup on long chains', () => {
     ]);
   });
 });
+
+describe('cleanup and tensors of unknown rank', () => {
+  /**
+   * A Squeeze without axes over a symbolic batch: ORT's shape inference cannot tell which dimensions go, so
+   * the result has no known rank, and ORT reports its shape as [] (as for a scalar). Its Shape feeds a
+   * Reshape target, then a Transpose of rank 3: the pattern of PaddleOCR's exported attention blocks.
+   */
+  function squeezeReshape(): Model {
+    const int64s = (name: string, values: number[]) => makeTensor(name, [values.length], BigInt64Array.from(values, BigInt));
+    return onnx.ModelProto.create({
+      irVersion: Long.fromNumber(8),
+      opsetImport: [{ domain: '', version: Long.fromNumber(13) }],
+      graph: {
+        name: 'g',
+        input: [tensorValueInfo('x', FLOAT, ['N', 1, 6])],
+        output: [tensorValueInfo('y', FLOAT)],
+        initializer: [int64s('two', [2]), int64s('minus1', [-1]), int64s('one', [1]), int64s('zero', [0])],
+        node: [
+          makeNode('Squeeze', ['x'], ['sq']),
+          makeNode('Shape', ['sq'], ['sq.shape']),
+          makeNode('Slice', ['sq.shape', 'one', 'two', 'zero'], ['width']),
+          makeNode('Concat', ['two', 'minus1', 'width'], ['target'], { attributes: [intAttr('axis', 0)] }),
+          makeNode('Reshape', ['sq', 'target'], ['r']),
+          makeNode('Transpose', ['r'], ['y'], { attributes: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0, 2] }] }),
+        ],
+      },
+    });
+  }
+
+  it('does not fold the Shape of a tensor whose rank ORT does not know as a scalar\'s: the model still loads and runs the same', async () => {
+    const m = squeezeReshape();
+    const c = await cleanupPass.run(m, {}, testContext(() => []));
+    // Before the fix: the Shape became an empty initializer, the target lost a dimension, and ORT refused the
+    // model ("Invalid attribute perm {1, 0, 2}").
+    const feeds = randomFeeds('x', [4, 1, 6], 2, 5);
+    const [ref, got] = [await runAll(m, feeds), await runAll(c, feeds)];
+    expect(got.map((a) => a.length)).toEqual([24, 24]);
+    expect(compareOutputs(ref, got).maxRelDiff).toBe(0);
+    expect(opTypes(c)).toContain('Shape');
+  });
+});

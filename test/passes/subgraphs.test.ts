@@ -1,7 +1,8 @@
 /** Cleanup, dynamic and weight-only quantization and fp16 reach into Loop and If bodies; checked in onnxruntime. */
 import { describe, expect, it } from 'vitest';
 import Long from 'long';
-import { onnx, DataType, type Model } from '../../src/model/onnx.js';
+import { onnx, DataType, encodeModel, type Model } from '../../src/model/onnx.js';
+import { analyzeModel, planTrials } from '../../src/search/auto.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { checkModel, intAttr, makeNode, tensorAttr, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { runRecipe } from '../../src/passes/registry.js';
@@ -132,5 +133,75 @@ describe('passes inside If/Loop bodies', () => {
     expect(opsOf(then)).toEqual(['Cast', 'MatMul', 'Cast']);
     expect(r.notes[0]!.why).toMatch(/subgraph bodies converted inside/);
     await expectClose(m, r.model, 1e-2);
+  });
+});
+
+/**
+ * One weight of the main graph, transposed in both branches of an If (as silero-vad's LSTM weights are
+ * Unsqueezed in both branches): then = |x · Wᵀ| + 1, else = −(|x · Wᵀ| + 1).
+ */
+function sharedWeightModel(): Model {
+  const rand = rng(23);
+  const branch = (name: string, negate: boolean) => {
+    const t = (s: string) => `${name}_${s}`;
+    return onnx.GraphProto.create({
+      name,
+      output: [tensorValueInfo(t('y'), FLOAT, [1, H])],
+      node: [
+        makeNode('Transpose', ['w_src'], [t('wt')], { attributes: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] }] }),
+        makeNode('MatMul', ['x', t('wt')], [t('m')], { name: t('mm') }),
+        makeNode('Abs', [t('m')], [t('a')]),
+        makeNode('Add', [t('a'), 'one'], [negate ? t('p') : t('y')]),
+        ...(negate ? [makeNode('Neg', [t('p')], [t('y')])] : []),
+      ],
+    });
+  };
+  return onnx.ModelProto.create({
+    irVersion: Long.fromNumber(8),
+    opsetImport: [{ domain: '', version: Long.fromNumber(13) }],
+    graph: {
+      name: 'shared_weight',
+      input: [tensorValueInfo('x', FLOAT, [1, H])],
+      output: [tensorValueInfo('y', FLOAT, [1, H])],
+      initializer: [makeTensor('w_src', [H, H], randn(H * H, 0.3, rand)), makeTensor('zero', [], Float32Array.of(0)), makeTensor('one', [], Float32Array.of(1))],
+      node: [
+        makeNode('ReduceSum', ['x'], ['sum'], { attributes: [intAttr('keepdims', 0)] }),
+        makeNode('Greater', ['sum', 'zero'], ['positive']),
+        makeNode('If', ['positive'], ['y'], { name: 'branch', attributes: [{ name: 'then_branch', type: GRAPH, g: branch('then', false) }, { name: 'else_branch', type: GRAPH, g: branch('else', true) }] }),
+      ],
+    },
+  });
+}
+
+describe('weights shared by several bodies', () => {
+  it('cleanup folds the transposed weight once for both branches, not once per branch: the file does not grow', async () => {
+    const m = sharedWeightModel();
+    const r = await runRecipe(m, ['cleanup'], testContext(() => []));
+    checkModel(r.model);
+    const branch = r.model.graph!.node!.find((n) => n.opType === 'If')!;
+    const [then, otherwise] = ['then_branch', 'else_branch'].map((a) => branch.attribute!.find((x) => x.name === a)!.g!);
+    expect(opsOf(then!)).toEqual(['MatMul', 'Abs', 'Add']);
+    expect([...then!.initializer ?? [], ...otherwise!.initializer ?? []]).toEqual([]);
+    // One [H, H] weight in the main graph, read by both MatMuls.
+    const big = r.model.graph!.initializer!.filter((t) => t.dims!.length === 2);
+    expect(big).toHaveLength(1);
+    expect(then!.node![0]!.input![1]).toBe(big[0]!.name);
+    expect(otherwise!.node![0]!.input![1]).toBe(big[0]!.name);
+    // Before the sharing step the two folded copies made the file about 4 KiB (one H×H float copy) bigger.
+    expect(encodeModel(r.model).length).toBeLessThanOrEqual(encodeModel(m).length);
+    expect(r.notes[0]!.why).toMatch(/2 copies of identical subgraph initializers shared/);
+    await expectClose(m, r.model, 1e-6);
+  });
+
+  it('auto sees weights and ops that sit only in bodies', async () => {
+    const a = analyzeModel(sharedWeightModel());
+    expect(a.opCounts.MatMul).toBe(2);
+    expect(a.largeWeights).toEqual({ Transpose: H * H });
+    const cleaned = (await runRecipe(sharedWeightModel(), ['cleanup'], testContext(() => []))).model;
+    const b = analyzeModel(cleaned, undefined, true);
+    expect(b.largeWeights).toEqual({ MatMul: H * H });
+    expect(b.mix.matmul).toBe(1);
+    const plan = planTrials(b, { avx2: true, avx512_vnni: true });
+    expect(plan.planned.map((p) => p.family)).toContain('weight_only');
   });
 });
