@@ -308,6 +308,39 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(rt.tf.getBackend()).toBe(rt.backend); // switched back
   });
 
+  it('GatherNd with computed and constant indices (keypoint decoding) matches TF.js', async () => {
+    built.gatherNd = {
+      consts: [intConst('dim2', [], [2]), intConst('rows', [4], [0, 1, 2, 3]), intConst('shape46', [2], [4, 6]), intConst('shape4', [1], [4]), intConst('idx3', [2, 1, 3], [0, 3, 5, 0, 1, 2]), intConst('idx2', [3, 2], [0, 2, 0, 0, 0, 3])],
+      nodes: [
+        placeholder('x', [1, 4, 6]),
+        node('am', 'ArgMax', ['x', 'dim2'], { ...T, Tidx: type('DT_INT32'), output_type: type('DT_INT32') }),
+        node('cols', 'Reshape', ['am', 'shape4'], { T: type('DT_INT32'), Tshape: type('DT_INT32') }),
+        node('rc', 'Pack', ['rows', 'cols'], { T: type('DT_INT32'), N: i(2), axis: i(1) }),
+        node('x46', 'Reshape', ['x', 'shape46'], { ...T, Tshape: type('DT_INT32') }),
+        // The row maxima, read back through the argmax: indices computed in the graph.
+        node('rowmax', 'GatherNd', ['x46', 'rc'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32') }),
+        // Constant indices of rank 3 addressing every axis (scalars out) and two of three (rows out).
+        node('picked', 'GatherNd', ['x', 'idx3'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32') }),
+        node('slices', 'GatherNd', ['x', 'idx2'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32') }),
+        node('out_rowmax', 'Identity', ['rowmax'], T),
+        node('out_picked', 'Identity', ['picked'], T),
+        node('out_slices', 'Identity', ['slices'], T),
+      ],
+    };
+    const outs = ['out_rowmax', 'out_picked', 'out_slices'];
+    const file = writeGraphModel(path.join(root, 'gathernd'), built.gatherNd.nodes, built.gatherNd.consts, { signature: sig(outs) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBe(0);
+    const g = imported.model.graph as onnx.GraphProto;
+    const dims = (name: string) => g.output.find((o) => o.name === name)!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue);
+    expect(dims('out_rowmax')).toEqual([4]);
+    expect(dims('out_picked')).toEqual([2, 1]);
+    expect(dims('out_slices')).toEqual([3, 6]);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));

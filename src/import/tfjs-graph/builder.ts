@@ -178,9 +178,9 @@ export class GraphBuilder {
     return ax;
   }
 
-  /** A int32/bool tensor as int64 (for ONNX inputs that need it), Cast when not constant. */
+  /** A int32/bool tensor as int64 (for ONNX inputs that need it), of the same shape; Cast when not constant. */
   int64(v: Value, suffix: string): string {
-    if (v.constant) return this.int64s(suffix, Array.from(v.constant, Number));
+    if (v.constant) return this.constant(suffix, v.shape, BigInt64Array.from(v.constant, (x) => BigInt(x)));
     return this.emit('Cast', [this.tf(v)], [intAttr('to', DataType.INT64)], suffix);
   }
 

@@ -79,6 +79,7 @@ export const OP_CONVERTERS: Readonly<Record<string, OpConverter>> = {
   Shape: sh.shapeOp,
   Pack: sh.pack,
   GatherV2: sh.gather,
+  GatherNd: sh.gatherNd,
 };
 
 /** Every op the importer takes, for messages and docs. */

@@ -286,3 +286,18 @@ export const topK: OpConverter = (g, inputs) => {
     { name: g.emit('Cast', [indices!], [intAttr('to', DataType.INT32)], 'indices'), shape, dtype: 'int32' },
   ];
 };
+
+/**
+ * GatherNd: the last axis of indices (size K) picks a slice params[i0, ..., iK-1, ...]; the output is
+ * indices' shape without its last axis, then params' dims from K on. ONNX GatherND (batch_dims 0) is
+ * the same op with int64 indices.
+ */
+export const gatherNd: OpConverter = (g, inputs) => {
+  const [params, indices] = inputs;
+  if (!params || !indices) g.fail('expects params and indices');
+  const k = indices.shape[indices.shape.length - 1];
+  if (indices.shape.length === 0 || k === undefined || k < 0) g.fail(`the last axis of indices must have a known size, got shape [${indices.shape.join(', ')}]`);
+  if (k > params.shape.length) g.fail(`indices address ${k} axes of params of rank ${params.shape.length}`);
+  const shape = [...indices.shape.slice(0, -1), ...params.shape.slice(k)];
+  return { name: g.emit('GatherND', [g.tf(params), g.int64(indices, 'indices')], [intAttr('batch_dims', 0)]), shape, dtype: params.dtype };
+};
