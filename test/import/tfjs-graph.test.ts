@@ -8,7 +8,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectFormat, importModel } from '../../src/import/index.js';
 import { OP_CONVERTERS } from '../../src/import/tfjs-graph/registry.js';
-import { convertTfjsGraph } from '../../src/import/tfjs-graph/convert.js';
+import { convertTfjsGraph, type GraphConversion } from '../../src/import/tfjs-graph/convert.js';
+import { checkGraphConversion, loadGraphModel } from '../../src/import/tfjs-graph/check.js';
+import { OrtSession } from '../../src/runtime/session.js';
+import { seededRandom } from '../../src/data/random.js';
 import { readTfjsArtifacts } from '../../src/formats/tfjs/files.js';
 import { encodeModel, dimsOf, type onnx } from '../../src/model/onnx.js';
 import { tensorToFloat32 } from '../../src/model/tensor.js';
@@ -210,6 +213,24 @@ function tensorOpsModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
   return { nodes, consts };
 }
 
+/** Runs the converted model on onnxruntime with the check's first-run feed for a seed (float inputs, uniform [0, 1)). */
+async function runOnnx(conversion: GraphConversion, seed: number): Promise<Record<string, number[]>> {
+  const session = await OrtSession.create(encodeModel(conversion.model), {}, 'test model');
+  try {
+    const feeds = Object.fromEntries(
+      conversion.inputs.map((input, k) => {
+        const random = seededRandom(seed + 7919 * k);
+        const dims = input.shape.map((d) => (d < 0 ? 4 : d));
+        return [input.name, { type: 'float32' as const, dims, data: Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => random()) }];
+      }),
+    );
+    const result = await session.run(feeds);
+    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, Array.from(v.data as ArrayLike<number | bigint>, Number)]));
+  } finally {
+    await session.release();
+  }
+}
+
 const sig = (names: string[]) => ({ inputs: {}, outputs: Object.fromEntries(names.map((n) => [n, { name: n.includes(':') ? n : `${n}:0`, dtype: 'DT_FLOAT' }])) });
 
 describe('TF.js graph models → ONNX, checked against TF.js', () => {
@@ -339,6 +360,106 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(dims('out_rowmax')).toEqual([4]);
     expect(dims('out_picked')).toEqual([2, 1]);
     expect(dims('out_slices')).toEqual([3, 6]);
+  });
+
+  it('SSD-style post-processing (NonMaxSuppression V3/V4/V5, Where, Select, Fill, Range, Split) matches TF.js', async () => {
+    const I = { T: type('DT_INT32') };
+    const bool = { T: type('DT_BOOL') };
+    const toFloat = (name: string, from: string, src: 'DT_INT32' | 'DT_BOOL') => node(name, 'Cast', [from], { SrcT: type(src), DstT: type('DT_FLOAT'), Truncate: b(false) });
+    const nms = (name: string, op: string, max: string, pad?: boolean) =>
+      node(name, op, ['boxes', 'scores', max, 'iou', 'score_min', ...(op === 'NonMaxSuppressionV5' ? ['sigma'] : [])], { ...T, ...(pad === undefined ? {} : { pad_to_max_output_size: b(pad) }) });
+    built.detect = {
+      consts: [
+        intConst('b0', [3], [0, 0, 0]), intConst('e4', [3], [0, 0, 4]), intConst('e5', [3], [0, 0, 5]), intConst('s1', [3], [1, 1, 1]), intConst('b4', [3], [0, 0, 4]),
+        intConst('shape84', [2], [12, 4]), intConst('shape8', [1], [12]), intConst('shape81', [2], [12, 1]), intConst('max5', [], [5]), intConst('max20', [], [20]),
+        constant('iou', [], [0.3]), constant('score_min', [], [0.35]), constant('sigma', [], [0]), constant('half', [], [0.5]), constant('quarter', [], [0.25]), constant('one', [], [1]),
+        intConst('zero_i', [], [0]), intConst('one_i', [], [1]), intConst('axis1', [], [1]), intConst('dims84', [2], [12, 4]), intConst('sizes', [2], [1, -1]), intConst('ten', [], [10]), intConst('three', [], [3]),
+      ],
+      nodes: [
+        placeholder('x', [1, 12, 5]),
+        node('xb', 'StridedSlice', ['x', 'b0', 'e4', 's1'], { ...T, Index: type('DT_INT32'), begin_mask: i(3), end_mask: i(3), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+        node('boxes', 'Reshape', ['xb', 'shape84'], { ...T, Tshape: type('DT_INT32') }),
+        node('xs', 'StridedSlice', ['x', 'b4', 'e5', 's1'], { ...T, Index: type('DT_INT32'), begin_mask: i(3), end_mask: i(3), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+        node('scores', 'Reshape', ['xs', 'shape8'], { ...T, Tshape: type('DT_INT32') }),
+        nms('nms5', 'NonMaxSuppressionV5', 'max5', false),
+        nms('nms5u', 'NonMaxSuppressionV5', 'max20', false),
+        nms('nms4', 'NonMaxSuppressionV4', 'max5', true),
+        nms('nms3', 'NonMaxSuppressionV3', 'max5'),
+        // Range up to a computed count, Fill of a computed shape, Select of rows by a rank-1 condition.
+        node('rng', 'Range', ['zero_i', 'nms4:1', 'one_i'], { Tidx: type('DT_INT32') }),
+        node('rng_c', 'Range', ['zero_i', 'ten', 'three'], { Tidx: type('DT_INT32') }),
+        node('keep', 'Greater', ['scores', 'half'], T),
+        node('low', 'LessEqual', ['scores', 'quarter'], T),
+        node('mid', 'GreaterEqual', ['scores', 'quarter'], T),
+        node('both', 'LogicalAnd', ['keep', 'mid'], bool),
+        node('either', 'LogicalOr', ['both', 'low'], bool),
+        node('neither', 'LogicalNot', ['either'], bool),
+        node('where', 'Where', ['either'], bool),
+        node('bshape', 'Shape', ['boxes'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+        node('ones', 'Fill', ['bshape', 'one'], { index_type: type('DT_INT32'), T: type('DT_FLOAT') }),
+        node('halves', 'Fill', ['dims84', 'half'], { index_type: type('DT_INT32'), T: type('DT_FLOAT') }),
+        node('keep4', 'BroadcastTo', ['keepcol', 'dims84'], { T: type('DT_BOOL'), Tidx: type('DT_INT32') }),
+        node('keepcol', 'Reshape', ['keep', 'shape81'], { T: type('DT_BOOL'), Tshape: type('DT_INT32') }),
+        node('rows', 'Select', ['keep4', 'boxes', 'ones'], T),
+        node('rows2', 'SelectV2', ['neither4', 'rows', 'halves'], T),
+        node('neither4', 'Reshape', ['neither', 'shape81'], { T: type('DT_BOOL'), Tshape: type('DT_INT32') }),
+        node('col', 'Reshape', ['scores', 'shape81'], { ...T, Tshape: type('DT_INT32') }),
+        node('wide', 'BroadcastTo', ['col', 'dims84'], { ...T, Tidx: type('DT_INT32') }),
+        node('parts', 'Split', ['axis1', 'rows2'], { ...T, num_split: i(4) }),
+        node('partsv', 'SplitV', ['wide', 'sizes', 'axis1'], { ...T, Tlen: type('DT_INT32'), num_split: i(2) }),
+        node('area', 'Mul', ['parts:2', 'parts:3'], T),
+        node('mix', 'AddV2', ['area', 'partsv'], T),
+        node('mix2', 'ConcatV2', ['mix', 'partsv:1', 'axis1'], { ...T, N: i(2) }),
+        toFloat('where_f', 'where', 'DT_INT32'),
+        node('out_idx5', 'Identity', ['nms5'], I),
+        node('out_sc5', 'Identity', ['nms5:1'], T),
+                node('out_idx5u', 'Identity', ['nms5u'], I),
+        node('out_sc5u', 'Identity', ['nms5u:1'], T),
+        node('out_idx4', 'Identity', ['nms4'], I),
+        node('out_valid4', 'Identity', ['nms4:1'], I),
+        node('out_idx3', 'Identity', ['nms3'], I),
+        node('out_range', 'Identity', ['rng'], I),
+        node('out_range_c', 'Identity', ['rng_c'], I),
+        node('out_where', 'Identity', ['where_f'], T),
+        node('out_mix', 'Identity', ['mix2'], T),
+      ],
+    };
+    const outs = ['out_idx5', 'out_sc5', 'out_idx5u', 'out_sc5u', 'out_idx4', 'out_valid4', 'out_idx3', 'out_range', 'out_range_c', 'out_where', 'out_mix'];
+    const file = writeGraphModel(path.join(root, 'detect'), built.detect.nodes, built.detect.consts, { signature: sig(outs) });
+    const artifacts = readTfjsArtifacts(file);
+    const conversion = convertTfjsGraph(artifacts);
+    const rt = await loadTfjs();
+    const model = await loadGraphModel(rt.tf, artifacts);
+    try {
+      // Several seeds: the number of boxes kept changes with the data, and each count must agree.
+      const counts = new Set<number>();
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const check = await checkGraphConversion(rt.tf, model, conversion, { seed });
+        expect(check.passed, `seed ${seed}: ${check.worst_output} differs by ${check.max_abs_diff}`).toBe(true);
+        expect(check.max_abs_diff).toBeLessThan(1e-6);
+        const onnxOut = await runOnnx(conversion, seed);
+        counts.add(onnxOut.out_idx5u!.length);
+        expect(onnxOut.out_idx4!.length).toBe(5); // padded to max_output_size
+        expect(onnxOut.out_range!.length).toBe(Number(onnxOut.out_valid4![0]));
+        expect(onnxOut.out_idx5!.length).toBe(Number(onnxOut.out_valid4![0]));
+      }
+      expect(counts.size).toBeGreaterThan(1);
+    } finally {
+      model.dispose();
+    }
+    const imported = await importModel(file);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+  });
+
+  it('Soft-NMS (soft_nms_sigma > 0) stops naming the node', () => {
+    const nodes = [
+      placeholder('boxes', [-1, 4]),
+      node('scores', 'Sum', ['boxes', 'axis1'], { ...T, keep_dims: b(false), Tidx: type('DT_INT32') }),
+      node('nms', 'NonMaxSuppressionV5', ['boxes', 'scores', 'max5', 'iou', 'iou', 'sigma'], { ...T, pad_to_max_output_size: b(false) }),
+      node('Identity', 'Identity', ['nms:1'], T),
+    ];
+    const file = writeGraphModel(path.join(root, 'softnms'), nodes, [intConst('axis1', [], [1]), intConst('max5', [], [5]), constant('iou', [], [0.5]), constant('sigma', [], [0.5])]);
+    expect(() => convertTfjsGraph(readTfjsArtifacts(file))).toThrow(/node 'nms' \(NonMaxSuppressionV5\): soft_nms_sigma 0.5: Soft-NMS is not supported/);
   });
 
   it('every registered converter is exercised by a model above', () => {

@@ -3,6 +3,7 @@
  * function in ./ops and a line here. Placeholder, Const and NoOp are handled by the graph walk.
  */
 import * as el from './ops/elementwise.js';
+import * as det from './ops/detection.js';
 import * as nn from './ops/nn.js';
 import * as sh from './ops/shape.js';
 import type { OpConverter } from './registry-types.js';
@@ -80,6 +81,22 @@ export const OP_CONVERTERS: Readonly<Record<string, OpConverter>> = {
   Pack: sh.pack,
   GatherV2: sh.gather,
   GatherNd: sh.gatherNd,
+  Fill: sh.fill,
+  BroadcastTo: sh.broadcastTo,
+  Range: sh.range,
+  Split: sh.split,
+  SplitV: sh.splitV,
+  GreaterEqual: el.compareOp('GreaterOrEqual'),
+  LessEqual: el.compareOp('LessOrEqual'),
+  LogicalAnd: el.logicalOp('And'),
+  LogicalOr: el.logicalOp('Or'),
+  LogicalNot: el.logicalNot,
+  // TF.js runs Select as SelectV2 (numpy broadcasting, no row selection by a rank-1 condition): so does the import.
+  Select: el.selectV2,
+  NonMaxSuppressionV3: det.nonMaxSuppressionV3,
+  NonMaxSuppressionV4: det.nonMaxSuppressionV4,
+  NonMaxSuppressionV5: det.nonMaxSuppressionV5,
+  Where: det.where,
 };
 
 /** Every op the importer takes, for messages and docs. */

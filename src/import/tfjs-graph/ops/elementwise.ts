@@ -154,3 +154,8 @@ export const selectV2: OpConverter = (g, inputs) => {
   const shape = broadcastShape(g, broadcastShape(g, cond.shape, a.shape), b.shape);
   return { name: g.emit('Where', [g.tf(cond), g.tf(a), g.tf(b)]), shape, dtype: a.dtype };
 };
+
+/** LogicalAnd/Or and Not: bool in, bool out. */
+export const logicalOp = (op: 'And' | 'Or'): OpConverter => (g, inputs) => ({ ...binary(g, op, ...twoInputs(g, inputs)), dtype: 'bool' });
+export const logicalNot: OpConverter = (g, inputs) => ({ ...unary(g, 'Not', oneInput(g, inputs)), dtype: 'bool' });
+

@@ -301,3 +301,92 @@ export const gatherNd: OpConverter = (g, inputs) => {
   const shape = [...indices.shape.slice(0, -1), ...params.shape.slice(k)];
   return { name: g.emit('GatherND', [g.tf(params), g.int64(indices, 'indices')], [intAttr('batch_dims', 0)]), shape, dtype: params.dtype };
 };
+
+/** A computed int32 scalar or vector read as ONNX int64 of a given rank-1 length (a scalar becomes [1]). */
+function int64Vector(g: GraphBuilder, v: Value, suffix: string): string {
+  if (v.constant) return g.int64s(suffix, Array.from(v.constant, Number));
+  const x = g.int64(v, suffix);
+  return v.shape.length === 0 ? g.emit('Unsqueeze', [x, g.int64s('axes', [0])], [], `${suffix}_1d`) : x;
+}
+
+/** Fill(dims, value): a constant when both are, else Expand of the scalar to the dims. */
+export const fill: OpConverter = (g, inputs) => {
+  const [dims, value] = inputs;
+  if (!dims || !value) g.fail('expects dims and a value');
+  if (value.shape.length !== 0) g.fail(`value must be a scalar, got shape [${value.shape.join(', ')}]`);
+  if (dims.constant && value.constant) {
+    const shape = Array.from(dims.constant, Number);
+    const n = product(shape);
+    const v = value.constant[0]!;
+    const data = value.dtype === 'float32' ? new Float32Array(n).fill(v) : value.dtype === 'int32' ? new Int32Array(n).fill(v) : new Uint8Array(n).fill(v);
+    return { name: '', shape, dtype: value.dtype, constant: data };
+  }
+  const shape = dims.constant ? Array.from(dims.constant, Number) : new Array<number>(Math.max(0, dims.shape[0] ?? 0)).fill(-1);
+  return { name: g.emit('Expand', [g.tf(value), int64Vector(g, dims, 'dims')]), shape, dtype: value.dtype };
+};
+
+/** BroadcastTo(x, shape): ONNX Expand (the two agree wherever TF's broadcast is valid). */
+export const broadcastTo: OpConverter = (g, inputs) => {
+  const [x, target] = inputs;
+  if (!x || !target) g.fail('expects a value and a shape');
+  const dims = target.constant ? Array.from(target.constant, Number) : new Array<number>(Math.max(0, target.shape[0] ?? 0)).fill(-1);
+  return { name: g.emit('Expand', [g.tf(x), int64Vector(g, target, 'shape')]), shape: dims, dtype: x.dtype };
+};
+
+/** Range(start, limit, delta): folded when all three are constants, else ONNX Range on scalars. */
+export const range: OpConverter = (g, inputs) => {
+  const [start, limit, delta] = inputs;
+  if (!start || !limit || !delta) g.fail('expects start, limit and delta');
+  const dtype = tfDType(g.attrs.type('Tidx'), g.label);
+  if (start.constant && limit.constant && delta.constant) {
+    const [s, l, d] = [start.constant[0]!, limit.constant[0]!, delta.constant[0]!];
+    if (d === 0) g.fail('delta is 0');
+    const n = Math.max(0, Math.ceil((l - s) / d));
+    const values = Array.from({ length: n }, (_, k) => s + k * d);
+    return { name: '', shape: [n], dtype, constant: dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values) };
+  }
+  const scalar = (v: Value, suffix: string): string => {
+    let x = g.tf(v);
+    if (v.dtype !== dtype) x = g.emit('Cast', [x], [intAttr('to', ONNX_TYPE[dtype])], `${suffix}_cast`);
+    return v.shape.length === 0 ? x : g.emit('Reshape', [x, g.int64s('scalar', [])], [], `${suffix}_scalar`);
+  };
+  return { name: g.emit('Range', [scalar(start, 'start'), scalar(limit, 'limit'), scalar(delta, 'delta')]), shape: [-1], dtype };
+};
+
+function splitParts(g: GraphBuilder, x: Value, axis: number, sizes: number[] | undefined, num: number): Value[] {
+  const input = g.tf(x);
+  const ins = sizes ? [input, g.int64s('split', sizes)] : [input];
+  const outs = g.emitOutputs('Split', ins, [intAttr('axis', axis)], Array.from({ length: num }, (_, k) => `output_${k}`));
+  const size = x.shape[axis]!;
+  return outs.map((name, k) => {
+    const shape = [...x.shape];
+    shape[axis] = sizes ? sizes[k]! : size >= 0 ? size / num : -1;
+    return { name, shape, dtype: x.dtype };
+  });
+}
+
+/** Split(axis, value): num_split equal parts. */
+export const split: OpConverter = (g, inputs) => {
+  const [dim, x] = inputs;
+  if (!dim || !x) g.fail('expects an axis and a value');
+  const axis = g.axis(g.constInts(dim, 'split_dim')[0]!, x.shape.length);
+  const num = g.attrs.int('num_split');
+  if (!(num > 0)) g.fail('num_split must be positive');
+  if (x.shape[axis]! >= 0 && x.shape[axis]! % num !== 0) g.fail(`axis ${axis} of size ${x.shape[axis]} does not split into ${num} equal parts`);
+  return splitParts(g, x, axis, undefined, num);
+};
+
+/** SplitV(value, size_splits, axis): one size may be -1, the rest of the axis. */
+export const splitV: OpConverter = (g, inputs) => {
+  const [x, sizesV, dim] = inputs;
+  if (!x || !sizesV || !dim) g.fail('expects a value, sizes and an axis');
+  const axis = g.axis(g.constInts(dim, 'split_dim')[0]!, x.shape.length);
+  const sizes = g.constInts(sizesV, 'size_splits');
+  const free = sizes.indexOf(-1);
+  if (free >= 0) {
+    const size = x.shape[axis]!;
+    if (size < 0) g.fail(`a size of -1 needs axis ${axis} to have a known size`);
+    sizes[free] = size - sizes.reduce((a, s, k) => (k === free ? a : a + s), 0);
+  }
+  return splitParts(g, x, axis, sizes, sizes.length);
+};
