@@ -462,6 +462,112 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(() => convertTfjsGraph(readTfjsArtifacts(file))).toThrow(/node 'nms' \(NonMaxSuppressionV5\): soft_nms_sigma 0.5: Soft-NMS is not supported/);
   });
 
+  it('a TF1 while loop over TensorLists (tf.map_fn over a fixed batch) is unrolled and matches TF.js', async () => {
+    const frame = { frame_name: s('map/while'), is_constant: b(false), parallel_iterations: i(10) };
+    const F = { element_dtype: type('DT_FLOAT') };
+    const I = { T: type('DT_INT32') };
+    const slice = (name: string, x: string, bb: string, e: string, st: string, masks: Record<string, number>) =>
+      node(name, 'StridedSlice', [x, bb, e, st], { ...T, Index: type('DT_INT32'), begin_mask: i(masks.begin ?? 0), end_mask: i(masks.end ?? 0), shrink_axis_mask: i(masks.shrink ?? 0), ellipsis_mask: i(masks.ellipsis ?? 0), new_axis_mask: i(masks.newAxis ?? 0) });
+    built.loop = {
+      consts: [
+        intConst('zero', [], [0]), intConst('n', [], [3]), intConst('one', [], [1]), intConst('elem_shape', [2], [3, 4]), intConst('num', [], [3]),
+        constant('two', [], [2]), constant('onef', [], [1]), intConst('z1', [1], [0]), intConst('o1', [1], [1]), intConst('b2', [2], [0, 1]), intConst('e2', [2], [0, 3]), intConst('s2', [2], [1, 1]),
+      ],
+      nodes: [
+        placeholder('x', [3, 3, 4]),
+        node('list_in', 'TensorListFromTensor', ['x', 'elem_shape'], { ...F, shape_type: type('DT_INT32') }),
+        node('list_out', 'TensorListReserve', ['elem_shape', 'num'], { ...F, shape_type: type('DT_INT32') }),
+        node('enter_i', 'Enter', ['zero'], { ...I, ...frame }),
+        node('enter_n', 'Enter', ['n'], { ...I, ...frame, is_constant: b(true) }),
+        node('enter_in', 'Enter', ['list_in'], { T: type('DT_VARIANT' as 'DT_FLOAT'), ...frame }),
+        node('enter_out', 'Enter', ['list_out'], { T: type('DT_VARIANT' as 'DT_FLOAT'), ...frame }),
+        node('merge_i', 'Merge', ['enter_i', 'next_i'], { ...I, N: i(2) }),
+        node('merge_in', 'Merge', ['enter_in', 'next_in'], { N: i(2) }),
+        node('merge_out', 'Merge', ['enter_out', 'next_out'], { N: i(2) }),
+        node('less', 'Less', ['merge_i', 'enter_n'], I),
+        node('cond', 'LoopCond', ['less']),
+        node('sw_i', 'Switch', ['merge_i', 'cond'], I),
+        node('sw_in', 'Switch', ['merge_in', 'cond']),
+        node('sw_out', 'Switch', ['merge_out', 'cond']),
+        node('exit_out', 'Exit', ['sw_out']),
+        node('exit_i', 'Exit', ['sw_i'], I),
+        node('idx', 'Identity', ['sw_i:1'], I),
+        node('item', 'TensorListGetItem', ['sw_in:1', 'idx', 'elem_shape'], F),
+        node('twice', 'Mul', ['item', 'two'], T),
+        node('plus', 'AddV2', ['twice', 'onef'], T),
+        slice('lifted', 'plus', 'z1', 'z1', 'o1', { newAxis: 1 }),
+        slice('dropped', 'lifted', 'z1', 'o1', 'o1', { shrink: 1 }),
+        node('set', 'TensorListSetItem', ['sw_out:1', 'idx', 'dropped'], F),
+        node('inc', 'AddV2', ['idx', 'one'], I),
+        node('next_i', 'NextIteration', ['inc'], I),
+        node('next_in', 'NextIteration', ['sw_in:1']),
+        node('next_out', 'NextIteration', ['set']),
+        node('stacked', 'TensorListStack', ['exit_out', 'elem_shape'], { ...F, num_elements: i(3) }),
+        slice('middle', 'stacked', 'b2', 'e2', 's2', { ellipsis: 1 }),
+        node('out', 'Identity', ['middle'], T),
+      ],
+    };
+    const file = writeGraphModel(path.join(root, 'loop'), built.loop.nodes, built.loop.consts, { signature: sig(['out']) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-6);
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.output[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([3, 3, 2]);
+    // Three iterations unrolled: one Mul per item, no loop left.
+    expect(g.node.filter((n) => n.opType === 'Mul').length).toBe(3);
+    expect(g.node.some((n) => n.opType === 'Loop')).toBe(false);
+  });
+
+  it('a loop whose trip count depends on the data stops naming the loop', () => {
+    const frame = { frame_name: s('w'), is_constant: b(false), parallel_iterations: i(10) };
+    const I = { T: type('DT_INT32') };
+    const nodes = [
+      placeholder('x', [-1], 'DT_INT32'),
+      node('limit', 'Sum', ['x', 'axis0'], { ...I, keep_dims: b(false), Tidx: type('DT_INT32') }),
+      node('enter_i', 'Enter', ['zero'], { ...I, ...frame }),
+      node('enter_l', 'Enter', ['limit'], { ...I, ...frame, is_constant: b(true) }),
+      node('merge_i', 'Merge', ['enter_i', 'next_i'], { ...I, N: i(2) }),
+      node('less', 'Less', ['merge_i', 'enter_l'], I),
+      node('cond', 'LoopCond', ['less']),
+      node('sw_i', 'Switch', ['merge_i', 'cond'], I),
+      node('inc', 'AddV2', ['sw_i:1', 'one'], I),
+      node('next_i', 'NextIteration', ['inc'], I),
+      node('exit_i', 'Exit', ['sw_i'], I),
+      node('Identity', 'Identity', ['exit_i'], I),
+    ];
+    const file = writeGraphModel(path.join(root, 'dataloop'), nodes, [intConst('zero', [], [0]), intConst('one', [], [1]), intConst('axis0', [], [0])]);
+    expect(() => convertTfjsGraph(readTfjsArtifacts(file))).toThrow(/while loop 'w': its condition depends on the input data \(node 'cond'\)/);
+  });
+
+  it('TopKV2, Slice and Pad with sizes computed in the graph match TF.js', async () => {
+    const I = { T: type('DT_INT32') };
+    built.computed = {
+      consts: [intConst('b1', [1], [1]), intConst('e2', [1], [2]), intConst('s1', [1], [1]), intConst('three', [], [3]), intConst('zero', [], [0]), intConst('size', [2], [-1, 5]), intConst('shape22', [2], [2, 2])],
+      nodes: [
+        placeholder('x', [-1, 10]),
+        node('shp', 'Shape', ['x'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+        node('len', 'StridedSlice', ['shp', 'b1', 'e2', 's1'], { ...I, Index: type('DT_INT32'), begin_mask: i(0), end_mask: i(0), shrink_axis_mask: i(1), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+        node('k', 'FloorDiv', ['len', 'three'], I),
+        node('top', 'TopKV2', ['x', 'k'], { ...T, sorted: b(true) }),
+        node('begin', 'Pack', ['zero', 'k'], { ...I, N: i(2), axis: i(0) }),
+        node('tail', 'Slice', ['x', 'begin', 'size'], { ...T, Index: type('DT_INT32') }),
+        node('pads4', 'Pack', ['zero', 'zero', 'zero', 'k'], { ...I, N: i(4), axis: i(0) }),
+        node('pads', 'Reshape', ['pads4', 'shape22'], { ...I, Tshape: type('DT_INT32') }),
+        node('padded', 'Pad', ['tail', 'pads'], { ...T, Tpaddings: type('DT_INT32') }),
+        node('out_top', 'Identity', ['top'], T),
+        node('out_padded', 'Identity', ['padded'], T),
+      ],
+    };
+    const file = writeGraphModel(path.join(root, 'computed'), built.computed.nodes, built.computed.consts, { signature: sig(['out_top', 'top:1', 'out_padded']) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-6);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));

@@ -24,6 +24,17 @@ export interface Value {
   nchw?: boolean;
   /** The value, in TF layout, when the graph computes it from constants only. */
   constant?: ConstData;
+  /** A TensorList (TF's TensorArray), held at conversion time: its items, or the tensor it unstacks. */
+  list?: TensorList;
+  /** The untaken side of a Switch: nothing computes it. */
+  dead?: boolean;
+}
+
+export interface TensorList {
+  items: Array<Value | undefined>;
+  /** TensorListFromTensor's tensor: item k is its row k until set. */
+  source?: Value;
+  dtype: TfDType;
 }
 
 export const ONNX_TYPE: Record<TfDType, number> = { float32: DataType.FLOAT, int32: DataType.INT32, bool: DataType.BOOL };
@@ -131,6 +142,7 @@ export class GraphBuilder {
 
   /** The value's ONNX tensor in TF layout. */
   tf(v: Value): string {
+    if (v.list) this.fail('a TensorList is used as a tensor');
     if (v.constant && !v.name) {
       let name = this.materialized.get(v);
       if (!name) {

@@ -77,6 +77,10 @@ function sliceLength(size: number, start: number, end: number, step: number): nu
   return Math.max(0, Math.ceil((e - s) / step));
 }
 
+/**
+ * StridedSlice with TF's masks: begin/end masks take the whole side, shrink_axis drops an axis
+ * (one index), new_axis inserts a size-1 axis, ellipsis stands for every axis the spec does not name.
+ */
 export const stridedSlice: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
   const begin = g.constInts(inputs[1], 'begin');
@@ -85,41 +89,70 @@ export const stridedSlice: OpConverter = (g, inputs) => {
   const beginMask = g.attrs.int('begin_mask', 0);
   const endMask = g.attrs.int('end_mask', 0);
   const shrinkMask = g.attrs.int('shrink_axis_mask', 0);
-  if (g.attrs.int('ellipsis_mask', 0) !== 0 || g.attrs.int('new_axis_mask', 0) !== 0) g.fail('ellipsis_mask and new_axis_mask are not supported');
-  if (begin.length > x.shape.length || end.length !== begin.length || strides.length !== begin.length) g.fail('begin, end and strides must have one entry per sliced axis');
+  const ellipsisMask = g.attrs.int('ellipsis_mask', 0);
+  const newAxisMask = g.attrs.int('new_axis_mask', 0);
+  const rank = x.shape.length;
+  if (end.length !== begin.length || strides.length !== begin.length) g.fail('begin, end and strides must have one entry per sliced axis');
+  const bit = (mask: number, i: number): boolean => (mask & (1 << i)) !== 0;
+  if ((ellipsisMask & (ellipsisMask - 1)) !== 0) g.fail('more than one ellipsis');
+  // Spec entries that consume an input axis (all but new axes and the ellipsis).
+  const named = begin.filter((_, i) => !bit(newAxisMask, i) && !bit(ellipsisMask, i)).length;
+  if (named > rank) g.fail(`the slice names ${named} axes of an input of rank ${rank}`);
   const starts: number[] = [];
   const ends: number[] = [];
   const steps: number[] = [];
   const axes: number[] = [];
   const shrink: number[] = [];
+  // The output, axis by axis: an input axis (sliced or whole) or a new size-1 axis.
+  const outAxes: Array<{ input: number } | { newAxis: true }> = [];
   const shape = [...x.shape];
+  let ax = 0;
   begin.forEach((b, i) => {
+    if (bit(ellipsisMask, i)) {
+      for (const stop = ax + rank - named; ax < stop; ax++) outAxes.push({ input: ax });
+      return;
+    }
+    if (bit(newAxisMask, i)) {
+      outAxes.push({ newAxis: true });
+      return;
+    }
     const step = strides[i]!;
     if (step === 0) g.fail('a stride of 0');
-    let start = beginMask & (1 << i) ? (step > 0 ? 0 : INT64_MAX) : b;
-    let stop = endMask & (1 << i) ? (step > 0 ? INT64_MAX : -INT64_MAX) : end[i]!;
-    if (shrinkMask & (1 << i)) {
+    let start = bit(beginMask, i) ? (step > 0 ? 0 : INT64_MAX) : b;
+    let stop = bit(endMask, i) ? (step > 0 ? INT64_MAX : -INT64_MAX) : end[i]!;
+    if (bit(shrinkMask, i)) {
       start = b;
       stop = b === -1 ? INT64_MAX : b + 1;
-      shrink.push(i);
+      shrink.push(ax);
       if (step < 0) g.fail('shrink_axis_mask with a negative stride');
+    } else {
+      outAxes.push({ input: ax });
     }
     starts.push(start);
     ends.push(stop);
-    steps.push(shrinkMask & (1 << i) ? 1 : step);
-    axes.push(i);
-    const size = x.shape[i]!;
-    if (size >= 0) shape[i] = shrinkMask & (1 << i) ? 1 : sliceLength(size, start, stop, step);
+    steps.push(bit(shrinkMask, i) ? 1 : step);
+    axes.push(ax);
+    const size = x.shape[ax]!;
+    if (size >= 0) shape[ax] = bit(shrinkMask, i) ? 1 : sliceLength(size, start, stop, step);
+    ax++;
   });
-  // A channels-first value is sliced as it is, unless an axis goes away (the rank changes).
-  if (x.nchw && shrink.length === 0) {
+  for (; ax < rank; ax++) outAxes.push({ input: ax });
+  const newAxes = outAxes.flatMap((a, k) => ('newAxis' in a ? [k] : []));
+  const outShape = outAxes.map((a) => ('newAxis' in a ? 1 : shape[a.input]!));
+  const sliced = axes.length > 0;
+  // A channels-first value is sliced as it is, unless the rank changes.
+  if (x.nchw && shrink.length === 0 && newAxes.length === 0) {
+    if (!sliced) return x;
     const onnxAxes = axes.map((a) => TO_NCHW.indexOf(a));
     const y = g.emit('Slice', [x.name, g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', onnxAxes), g.int64s('steps', steps)]);
-    return { name: y, shape, dtype: x.dtype, nchw: true };
+    return { name: y, shape: outShape, dtype: x.dtype, nchw: true };
   }
-  let y = g.emit('Slice', [g.tf(x), g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', axes), g.int64s('steps', steps)]);
+  let y = g.tf(x);
+  if (sliced) y = g.emit('Slice', [y, g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', axes), g.int64s('steps', steps)]);
   if (shrink.length > 0) y = g.emit('Squeeze', [y, g.int64s('shrink_axes', shrink)]);
-  return { name: y, shape: shape.filter((_, i) => !shrink.includes(i)), dtype: x.dtype };
+  if (newAxes.length > 0) y = g.emit('Unsqueeze', [y, g.int64s('new_axes', newAxes)]);
+  if (y === g.tf(x)) y = g.emit('Identity', [y]);
+  return { name: y, shape: outShape, dtype: x.dtype };
 };
 
 /** ConcatV2: the last input is the axis. Channels-first inputs concatenate as such. */
@@ -179,6 +212,15 @@ function padding(g: GraphBuilder, x: Value, paddings: Value | undefined): number
   return p;
 }
 
+/** Pad with paddings computed in the graph: [rank, 2] rows become ONNX's [begins..., ends...]. */
+function paddedComputed(g: GraphBuilder, x: Value, paddings: Value, value?: string): Value {
+  const rows = g.emit('Transpose', [g.int64(paddings, 'paddings')], [intsAttr('perm', [1, 0])], 'paddings_t');
+  const pads = g.emit('Reshape', [rows, g.int64s('flat', [-1])], [], 'pads');
+  const ins = [g.tf(x), pads];
+  if (value) ins.push(value);
+  return { name: g.emit('Pad', ins), shape: x.shape.map(() => -1), dtype: x.dtype };
+}
+
 function padded(g: GraphBuilder, x: Value, p: number[], mode: string, value?: string): Value {
   const rank = x.shape.length;
   const shape = x.shape.map((d, i) => (d < 0 ? -1 : d + p[2 * i]! + p[2 * i + 1]!));
@@ -191,6 +233,7 @@ function padded(g: GraphBuilder, x: Value, p: number[], mode: string, value?: st
 
 export const pad: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
+  if (inputs[1] && !inputs[1].constant) return paddedComputed(g, x, inputs[1]);
   return padded(g, x, padding(g, x, inputs[1]), 'constant');
 };
 
@@ -246,16 +289,28 @@ export const argMax: OpConverter = (g, inputs) => {
   return { name: g.emit('Cast', [arg], [intAttr('to', DataType.INT32)]), shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
 };
 
-/** Slice(x, begin, size): size -1 runs to the end of the axis. */
+/** Slice(x, begin, size): size -1 runs to the end of the axis. begin and size may be computed. */
 export const slice: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
-  const begin = g.constInts(inputs[1], 'begin');
-  const size = g.constInts(inputs[2], 'size');
-  if (begin.length !== x.shape.length || size.length !== begin.length) g.fail('begin and size need one entry per axis');
-  const ends = begin.map((b, i) => (size[i] === -1 ? INT64_MAX : b + size[i]!));
-  const shape = x.shape.map((d, i) => (size[i] === -1 ? (d < 0 ? -1 : d - begin[i]!) : size[i]!));
-  const axes = begin.map((_, i) => i);
-  return { name: g.emit('Slice', [g.tf(x), g.int64s('starts', begin), g.int64s('ends', ends), g.int64s('axes', axes)]), shape, dtype: x.dtype };
+  const [, beginV, sizeV] = inputs;
+  if (!beginV || !sizeV) g.fail('expects begin and size');
+  const rank = x.shape.length;
+  const axes = g.int64s('axes', Array.from({ length: rank }, (_, i) => i));
+  if (beginV.constant && sizeV.constant) {
+    const begin = g.constInts(beginV, 'begin');
+    const size = g.constInts(sizeV, 'size');
+    if (begin.length !== rank || size.length !== begin.length) g.fail('begin and size need one entry per axis');
+    const ends = begin.map((b, i) => (size[i] === -1 ? INT64_MAX : b + size[i]!));
+    const shape = x.shape.map((d, i) => (size[i] === -1 ? (d < 0 ? -1 : d - begin[i]!) : size[i]!));
+    return { name: g.emit('Slice', [g.tf(x), g.int64s('starts', begin), g.int64s('ends', ends), axes]), shape, dtype: x.dtype };
+  }
+  const starts = g.int64(beginV, 'starts');
+  const size = g.int64(sizeV, 'size');
+  const toEnd = g.emit('Equal', [size, g.int64s('minus_one', [-1])], [], 'to_end');
+  const ends = g.emit('Where', [toEnd, g.int64s('int64_max', [INT64_MAX]), g.emit('Add', [starts, size], [], 'begin_plus_size')], [], 'ends');
+  // Sizes known when they are constants (the begin is not, so -1 leaves the size unknown).
+  const shape = sizeV.constant ? Array.from(sizeV.constant, Number) : x.shape.map(() => -1);
+  return { name: g.emit('Slice', [g.tf(x), starts, ends, axes]), shape, dtype: x.dtype };
 };
 
 /** Unpack along an axis: one Gather with a scalar index per output (which drops the axis). */
@@ -276,11 +331,14 @@ export const unpack: OpConverter = (g, inputs) => {
 /** TopKV2 over the last axis, largest first; indices as int32 (TF.js' type). */
 export const topK: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
-  const [k] = g.constInts(inputs[1], 'k');
-  if (!(k! > 0)) g.fail('k must be a positive constant');
+  const kv = inputs[1];
+  if (!kv) g.fail('expects k');
+  const k = kv.constant ? Number(kv.constant[0]) : -1;
+  if (kv.constant && !(k > 0)) g.fail('k must be positive');
   const rank = x.shape.length;
-  const [values, indices] = g.emitOutputs('TopK', [g.tf(x), g.int64s('k', [k!])], [intAttr('axis', rank - 1), intAttr('largest', 1), intAttr('sorted', 1)], ['values', 'indices64']);
-  const shape = [...x.shape.slice(0, -1), k!];
+  const kInput = kv.constant ? g.int64s('k', [k]) : int64Vector(g, kv, 'k');
+  const [values, indices] = g.emitOutputs('TopK', [g.tf(x), kInput], [intAttr('axis', rank - 1), intAttr('largest', 1), intAttr('sorted', 1)], ['values', 'indices64']);
+  const shape = [...x.shape.slice(0, -1), k];
   return [
     { name: values!, shape, dtype: x.dtype },
     { name: g.emit('Cast', [indices!], [intAttr('to', DataType.INT32)], 'indices'), shape, dtype: 'int32' },
