@@ -568,6 +568,23 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(check.max_abs_diff).toBeLessThan(1e-6);
   });
 
+  it('a float → bool Cast (wrong in TF.js wasm: it truncates first) is checked on TF.js cpu and matches', async () => {
+    const nodes = [
+      placeholder('x', [-1, 6]),
+      node('nonzero', 'Cast', ['x'], { SrcT: type('DT_FLOAT'), DstT: type('DT_BOOL'), Truncate: b(false) }),
+      node('Identity', 'SelectV2', ['nonzero', 'x', 'minus'], T),
+    ];
+    // Inputs in [0, 1), shifted so some are exactly 0: 0.5 must count as true, 0 as false.
+    const file = writeGraphModel(path.join(root, 'cast-bool'), [placeholder('u', [-1, 6]), node('x', 'Relu', ['shifted'], T), node('shifted', 'Sub', ['u', 'quarter'], T), ...nodes.slice(1)], [constant('minus', [], [-1]), constant('quarter', [], [0.25])]);
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    const rt = await loadTfjs();
+    if (rt.backend === 'wasm') expect(check.runtime).toMatch(/\(cpu\)$/);
+    expect(rt.tf.getBackend()).toBe(rt.backend);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));
