@@ -585,6 +585,28 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(rt.tf.getBackend()).toBe(rt.backend);
   });
 
+  it('a dilated convolution as TF writes it (SpaceToBatchND, Conv2D, BatchToSpaceND) matches TF.js', async () => {
+    built.dilated = {
+      consts: [w('k', [3, 3, 3, 4]), intConst('block', [2], [2, 2]), intConst('pads', [2, 2], [2, 3, 2, 1]), intConst('crops', [2, 2], [0, 1, 1, 0])],
+      nodes: [
+        placeholder('x', [-1, 9, 11, 3]),
+        node('s2b', 'SpaceToBatchND', ['x', 'block', 'pads'], { ...T, Tblock_shape: type('DT_INT32'), Tpaddings: type('DT_INT32') }),
+        node('conv', 'Conv2D', ['s2b', 'k'], conv([1, 1, 1, 1], 'VALID')),
+        node('b2s', 'BatchToSpaceND', ['conv', 'block', 'crops'], { ...T, Tblock_shape: type('DT_INT32'), Tcrops: type('DT_INT32') }),
+        node('Identity', 'Relu', ['b2s'], T),
+      ],
+    };
+    const file = writeGraphModel(path.join(root, 'dilated'), built.dilated.nodes, built.dilated.consts);
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-5);
+    // (9+5)/2 = 7 and (11+3)/2 = 7 blocks, a 3x3 VALID conv leaves 5x5, back to 10x10 less the crops.
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.output[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue ?? d.dimParam)).toEqual(['N', 9, 9, 4]);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));

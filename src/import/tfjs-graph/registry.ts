@@ -86,6 +86,8 @@ export const OP_CONVERTERS: Readonly<Record<string, OpConverter>> = {
   BroadcastTo: sh.broadcastTo,
   Range: sh.range,
   Split: sh.split,
+  SpaceToBatchND: sh.spaceToBatchNd,
+  BatchToSpaceND: sh.batchToSpaceNd,
   SplitV: sh.splitV,
   GreaterEqual: el.compareOp('GreaterOrEqual'),
   LessEqual: el.compareOp('LessOrEqual'),

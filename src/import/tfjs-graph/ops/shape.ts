@@ -448,3 +448,65 @@ export const splitV: OpConverter = (g, inputs) => {
   }
   return splitParts(g, x, axis, sizes, sizes.length);
 };
+
+/** The dims of a rank-4 TF-layout tensor as int64 scalars' 1-D pieces, computed at run time. */
+function dimsOf(g: GraphBuilder, x: string): string[] {
+  const s = g.emit('Shape', [x], [], 'shape');
+  return [0, 1, 2, 3].map((k) => g.emit('Gather', [s, g.int64s(`dim${k}`, [k])], [intAttr('axis', 0)], `dim${k}`));
+}
+
+function blockOf(g: GraphBuilder, x: Value, block: Value | undefined): [number, number] {
+  if (x.shape.length !== 4) g.fail(`expects a rank-4 (NHWC) input, got shape [${x.shape.join(', ')}]`);
+  const b = g.constInts(block, 'block_shape');
+  if (b.length !== 2 || !b.every((v) => v > 0)) g.fail(`block_shape [${b.join(', ')}] must be two positive sizes (height, width)`);
+  return [b[0]!, b[1]!];
+}
+
+/**
+ * SpaceToBatchND on NHWC with a 2-D block (the dilated convolution of TF): pad, then
+ * [N, H/bh, bh, W/bw, bw, C] → [bh, bw, N, H/bh, W/bw, C] → [bh·bw·N, H/bh, W/bw, C]; batch index
+ * (i·bw + j)·N + n, as TF orders it.
+ */
+export const spaceToBatchNd: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [bh, bw] = blockOf(g, x, inputs[1]);
+  const p = g.constInts(inputs[2], 'paddings');
+  if (p.length !== 4) g.fail('paddings must be [[top, bottom], [left, right]]');
+  const padded = padded_(g, x, [0, 0, p[0]!, p[1]!, p[2]!, p[3]!, 0, 0]);
+  const [n, h, w, c] = dimsOf(g, padded.name);
+  const div = (d: string, by: number): string => g.emit('Div', [d, g.int64s('block', [by])], [], 'blocks');
+  const concat = (parts: string[]): string => g.emit('Concat', parts, [intAttr('axis', 0)], 'dims');
+  const split = g.emit('Reshape', [padded.name, concat([n!, div(h!, bh), g.int64s('bh', [bh]), div(w!, bw), g.int64s('bw', [bw]), c!])], [], 'blocks6');
+  const moved = g.emit('Transpose', [split], [intsAttr('perm', [2, 4, 0, 1, 3, 5])], 'blocks_first');
+  const batch = g.emit('Mul', [n!, g.int64s('bhbw', [bh * bw])], [], 'batch');
+  const out = g.emit('Reshape', [moved, concat([batch, div(h!, bh), div(w!, bw), c!])]);
+  const [sn, sh, sw, sc] = padded.shape;
+  const shape = [sn! < 0 ? -1 : sn! * bh * bw, sh! < 0 ? -1 : sh! / bh, sw! < 0 ? -1 : sw! / bw, sc!];
+  return { name: out, shape, dtype: x.dtype };
+};
+
+/** BatchToSpaceND, the inverse: [bh, bw, N, h, w, C] → [N, h, bh, w, bw, C] → [N, h·bh, w·bw, C], then crop. */
+export const batchToSpaceNd: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [bh, bw] = blockOf(g, x, inputs[1]);
+  const crops = g.constInts(inputs[2], 'crops');
+  if (crops.length !== 4) g.fail('crops must be [[top, bottom], [left, right]]');
+  const [b, h, w, c] = dimsOf(g, g.tf(x));
+  const concat = (parts: string[]): string => g.emit('Concat', parts, [intAttr('axis', 0)], 'dims');
+  const n = g.emit('Div', [b!, g.int64s('bhbw', [bh * bw])], [], 'batch');
+  const split = g.emit('Reshape', [g.tf(x), concat([g.int64s('bh', [bh]), g.int64s('bw', [bw]), n, h!, w!, c!])], [], 'blocks6');
+  const moved = g.emit('Transpose', [split], [intsAttr('perm', [2, 3, 0, 4, 1, 5])], 'blocks_inside');
+  const mul = (d: string, by: number): string => g.emit('Mul', [d, g.int64s('block', [by])], [], 'size');
+  const merged = g.emit('Reshape', [moved, concat([n, mul(h!, bh), mul(w!, bw), c!])], [], 'space');
+  const [top, bottom, left, right] = crops as [number, number, number, number];
+  const out = g.emit('Slice', [merged, g.int64s('starts', [top, left]), g.int64s('ends', [bottom > 0 ? -bottom : INT64_MAX, right > 0 ? -right : INT64_MAX]), g.int64s('axes', [1, 2])]);
+  const [sb, sh, sw, sc] = x.shape;
+  const shape = [sb! < 0 ? -1 : sb! / (bh * bw), sh! < 0 ? -1 : sh! * bh - top - bottom, sw! < 0 ? -1 : sw! * bw - left - right, sc!];
+  return { name: out, shape, dtype: x.dtype };
+};
+
+/** Constant padding of a value in TF layout by [begin, end] pairs per axis. */
+function padded_(g: GraphBuilder, x: Value, p: number[]): Value {
+  if (p.every((v) => v === 0)) return { ...x, name: g.tf(x), nchw: false, constant: undefined };
+  return padded(g, { ...x, name: g.tf(x), nchw: false, constant: undefined }, p, 'constant');
+}
