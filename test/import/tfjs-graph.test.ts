@@ -638,5 +638,9 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     const imported = await importModel(file, { inputShapes: { x: [7, 3] } });
     expect(imported.source.check!.passed).toBe(true);
     expect(imported.source.inputs![0]!.shape).toEqual([7, 3]);
+    // Dims the graph leaves free but the signature fixes are taken from the signature.
+    const signature = { inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: '5' }, { size: '3' }] } } }, outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT' } } };
+    const signed = writeGraphModel(path.join(root, 'unknown-signed'), nodes, [], { signature });
+    expect((await importModel(signed)).source.inputs![0]!.shape).toEqual([5, 3]);
   });
 });

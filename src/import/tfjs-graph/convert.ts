@@ -139,7 +139,11 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     const label = `${file}: input '${p.name}'`;
     const attrs = new Attrs(p, label);
     const sig = signature?.inputs ? Object.values(signature.inputs).find((s) => parseInput(s.name ?? '').node === p.name) : undefined;
-    const declared = shapeDims(attrs.shape('shape')) ?? shapeDims(sig?.tensorShape);
+    // The Placeholder's shape, its unknown dims filled from the signature's where that names them (an
+    // exporter may leave the graph's dims free and fix the served size in the signature).
+    const own = shapeDims(attrs.shape('shape'));
+    const signed = shapeDims(sig?.tensorShape);
+    const declared = own && signed && signed.length === own.length ? own.map((d, k) => (d < 0 && signed[k]! >= 0 ? signed[k]! : d)) : (own ?? signed);
     const given = options.inputShapes?.[p.name];
     if (!declared && !given) throw new ModelGateError(`${label} has an unknown rank; give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [...] } })`);
     let shape = declared ?? [-1, ...given!];
