@@ -607,6 +607,27 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(g.output[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue ?? d.dimParam)).toEqual(['N', 9, 9, 4]);
   });
 
+  it('an input of unknown rank that is only broadcast (a recurrent state) takes the rank it is broadcast to; another asks for its shape', async () => {
+    const unknownRank = (name: string) => node(name, 'Placeholder', [], { dtype: type('DT_FLOAT'), shape: { shape: { unknownRank: true } } });
+    const nodes = [
+      placeholder('x', [-1, 4, 4, 2]),
+      unknownRank('state'),
+      node('shp', 'Shape', ['x'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+      node('full', 'BroadcastTo', ['state', 'shp'], { ...T, Tidx: type('DT_INT32') }),
+      node('Identity', 'AddV2', ['x', 'full'], T),
+    ];
+    const file = writeGraphModel(path.join(root, 'state'), nodes, []);
+    const imported = await importModel(file);
+    expect(imported.source.check!.passed).toBe(true);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.input.map((v) => v.name)).toEqual(['x', 'state']);
+    expect(g.input[1]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 1, 1, 1]);
+    // Used otherwise (here multiplied), the rank is not fixed by the graph: the message names the input.
+    const other = writeGraphModel(path.join(root, 'ratio'), [placeholder('x', [-1, 3]), unknownRank('ratio'), node('Identity', 'Mul', ['x', 'ratio'], T)], []);
+    expect(() => convertTfjsGraph(readTfjsArtifacts(other))).toThrow(/input 'ratio' has an unknown rank and the graph does not fix it; give its shape \(in modelgate.yml: inputs: \{ ratio: \{ shape/);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));

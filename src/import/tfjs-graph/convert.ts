@@ -135,6 +135,8 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
   const g = new GraphBuilder(placeholders.map((p) => p.name));
   const inputs: GraphInput[] = [];
   const values = new Map<string, Value[]>();
+  const consumersOf = (name: string): TfNode[] => graph.node.filter((n) => (n.input ?? []).some((r) => !parseInput(r).control && parseInput(r).node === name));
+  const broadcastOnly: Array<{ p: TfNode; uses: TfNode[]; dtype: TfDType }> = [];
   for (const p of placeholders) {
     const label = `${file}: input '${p.name}'`;
     const attrs = new Attrs(p, label);
@@ -145,7 +147,16 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     const signed = shapeDims(sig?.tensorShape);
     const declared = own && signed && signed.length === own.length ? own.map((d, k) => (d < 0 && signed[k]! >= 0 ? signed[k]! : d)) : (own ?? signed);
     const given = options.inputShapes?.[p.name];
-    if (!declared && !given) throw new ModelGateError(`${label} has an unknown rank; give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [...] } })`);
+    if (!declared && !given) {
+      // Broadcast to a computed shape only (a recurrent state that starts as zeros of any broadcastable
+      // shape): its rank is the target's, known once the graph is converted.
+      const uses = consumersOf(p.name);
+      if (uses.length > 0 && uses.every((n) => n.op === 'BroadcastTo' && parseInput(n.input?.[0] ?? '').node === p.name)) {
+        broadcastOnly.push({ p, uses, dtype: tfDType(attrs.type('dtype') ?? sig?.dtype, label) });
+        continue;
+      }
+      throw new ModelGateError(`${label} has an unknown rank and the graph does not fix it; give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [...] } })`);
+    }
     let shape = declared ?? [-1, ...given!];
     if (given) {
       if (given.length !== shape.length - 1 || given.some((d, k) => shape[k + 1]! >= 0 && shape[k + 1] !== d)) {
@@ -312,6 +323,27 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     if (!v) throw new ModelGateError(`${where}: node '${node.name}' (${node.op}) has no input ${k}`);
     return v;
   };
+
+  // Inputs of unknown rank that are only broadcast: [1, ..., 1] of the rank they are broadcast to, the
+  // smallest tensor that broadcasts there (a zero state fed as a scalar reaches the same values).
+  for (const { p, uses, dtype } of broadcastOnly) {
+    const label = `${file}: input '${p.name}'`;
+    const ranks = new Set(
+      uses.map((u) => {
+        const r = parseInput((u.input ?? [])[1] ?? '');
+        const target = nodes.has(r.node) ? convertNode(r.node)[r.index] : undefined;
+        const rank = target?.shape.length === 1 ? target.shape[0]! : -1;
+        if (!(rank >= 1)) throw new ModelGateError(`${label} has an unknown rank, and the shape node '${u.name}' broadcasts it to has no known length; give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [...] } })`);
+        return rank;
+      }),
+    );
+    if (ranks.size !== 1) throw new ModelGateError(`${label} has an unknown rank and is broadcast to shapes of ranks ${[...ranks].join(' and ')}; give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [...] } })`);
+    const shape = new Array<number>([...ranks][0]!).fill(1);
+    inputs.push({ name: p.name, shape, dtype });
+    values.set(p.name, [{ name: p.name, shape, dtype }]);
+  }
+  const order = new Map(placeholders.map((p, k) => [p.name, k]));
+  inputs.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
 
   const outputs: GraphOutput[] = [];
   const outputInfos: onnx.ValueInfoProto[] = [];
