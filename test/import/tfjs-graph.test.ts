@@ -8,7 +8,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectFormat, importModel } from '../../src/import/index.js';
 import { OP_CONVERTERS } from '../../src/import/tfjs-graph/registry.js';
-import { convertTfjsGraph } from '../../src/import/tfjs-graph/convert.js';
+import { convertTfjsGraph, type GraphConversion } from '../../src/import/tfjs-graph/convert.js';
+import { checkGraphConversion, loadGraphModel } from '../../src/import/tfjs-graph/check.js';
+import { OrtSession } from '../../src/runtime/session.js';
+import { seededRandom } from '../../src/data/random.js';
 import { readTfjsArtifacts } from '../../src/formats/tfjs/files.js';
 import { encodeModel, dimsOf, type onnx } from '../../src/model/onnx.js';
 import { tensorToFloat32 } from '../../src/model/tensor.js';
@@ -210,6 +213,24 @@ function tensorOpsModel(): { nodes: GraphNode[]; consts: ConstDef[] } {
   return { nodes, consts };
 }
 
+/** Runs the converted model on onnxruntime with the check's first-run feed for a seed (float inputs, uniform [0, 1)). */
+async function runOnnx(conversion: GraphConversion, seed: number): Promise<Record<string, number[]>> {
+  const session = await OrtSession.create(encodeModel(conversion.model), {}, 'test model');
+  try {
+    const feeds = Object.fromEntries(
+      conversion.inputs.map((input, k) => {
+        const random = seededRandom(seed + 7919 * k);
+        const dims = input.shape.map((d) => (d < 0 ? 4 : d));
+        return [input.name, { type: 'float32' as const, dims, data: Float32Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => random()) }];
+      }),
+    );
+    const result = await session.run(feeds);
+    return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, Array.from(v.data as ArrayLike<number | bigint>, Number)]));
+  } finally {
+    await session.release();
+  }
+}
+
 const sig = (names: string[]) => ({ inputs: {}, outputs: Object.fromEntries(names.map((n) => [n, { name: n.includes(':') ? n : `${n}:0`, dtype: 'DT_FLOAT' }])) });
 
 describe('TF.js graph models → ONNX, checked against TF.js', () => {
@@ -308,6 +329,305 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(rt.tf.getBackend()).toBe(rt.backend); // switched back
   });
 
+  it('GatherNd with computed and constant indices (keypoint decoding) matches TF.js', async () => {
+    built.gatherNd = {
+      consts: [intConst('dim2', [], [2]), intConst('rows', [4], [0, 1, 2, 3]), intConst('shape46', [2], [4, 6]), intConst('shape4', [1], [4]), intConst('idx3', [2, 1, 3], [0, 3, 5, 0, 1, 2]), intConst('idx2', [3, 2], [0, 2, 0, 0, 0, 3])],
+      nodes: [
+        placeholder('x', [1, 4, 6]),
+        node('am', 'ArgMax', ['x', 'dim2'], { ...T, Tidx: type('DT_INT32'), output_type: type('DT_INT32') }),
+        node('cols', 'Reshape', ['am', 'shape4'], { T: type('DT_INT32'), Tshape: type('DT_INT32') }),
+        node('rc', 'Pack', ['rows', 'cols'], { T: type('DT_INT32'), N: i(2), axis: i(1) }),
+        node('x46', 'Reshape', ['x', 'shape46'], { ...T, Tshape: type('DT_INT32') }),
+        // The row maxima, read back through the argmax: indices computed in the graph.
+        node('rowmax', 'GatherNd', ['x46', 'rc'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32') }),
+        // Constant indices of rank 3 addressing every axis (scalars out) and two of three (rows out).
+        node('picked', 'GatherNd', ['x', 'idx3'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32') }),
+        node('slices', 'GatherNd', ['x', 'idx2'], { Tparams: type('DT_FLOAT'), Tindices: type('DT_INT32') }),
+        node('out_rowmax', 'Identity', ['rowmax'], T),
+        node('out_picked', 'Identity', ['picked'], T),
+        node('out_slices', 'Identity', ['slices'], T),
+      ],
+    };
+    const outs = ['out_rowmax', 'out_picked', 'out_slices'];
+    const file = writeGraphModel(path.join(root, 'gathernd'), built.gatherNd.nodes, built.gatherNd.consts, { signature: sig(outs) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBe(0);
+    const g = imported.model.graph as onnx.GraphProto;
+    const dims = (name: string) => g.output.find((o) => o.name === name)!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue);
+    expect(dims('out_rowmax')).toEqual([4]);
+    expect(dims('out_picked')).toEqual([2, 1]);
+    expect(dims('out_slices')).toEqual([3, 6]);
+  });
+
+  it('SSD-style post-processing (NonMaxSuppression V3/V4/V5, Where, Select, Fill, Range, Split) matches TF.js', async () => {
+    const I = { T: type('DT_INT32') };
+    const bool = { T: type('DT_BOOL') };
+    const toFloat = (name: string, from: string, src: 'DT_INT32' | 'DT_BOOL') => node(name, 'Cast', [from], { SrcT: type(src), DstT: type('DT_FLOAT'), Truncate: b(false) });
+    const nms = (name: string, op: string, max: string, pad?: boolean) =>
+      node(name, op, ['boxes', 'scores', max, 'iou', 'score_min', ...(op === 'NonMaxSuppressionV5' ? ['sigma'] : [])], { ...T, ...(pad === undefined ? {} : { pad_to_max_output_size: b(pad) }) });
+    built.detect = {
+      consts: [
+        intConst('b0', [3], [0, 0, 0]), intConst('e4', [3], [0, 0, 4]), intConst('e5', [3], [0, 0, 5]), intConst('s1', [3], [1, 1, 1]), intConst('b4', [3], [0, 0, 4]),
+        intConst('shape84', [2], [12, 4]), intConst('shape8', [1], [12]), intConst('shape81', [2], [12, 1]), intConst('max5', [], [5]), intConst('max20', [], [20]),
+        constant('iou', [], [0.3]), constant('score_min', [], [0.35]), constant('sigma', [], [0]), constant('half', [], [0.5]), constant('quarter', [], [0.25]), constant('one', [], [1]),
+        intConst('zero_i', [], [0]), intConst('one_i', [], [1]), intConst('axis1', [], [1]), intConst('dims84', [2], [12, 4]), intConst('sizes', [2], [1, -1]), intConst('ten', [], [10]), intConst('three', [], [3]),
+      ],
+      nodes: [
+        placeholder('x', [1, 12, 5]),
+        node('xb', 'StridedSlice', ['x', 'b0', 'e4', 's1'], { ...T, Index: type('DT_INT32'), begin_mask: i(3), end_mask: i(3), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+        node('boxes', 'Reshape', ['xb', 'shape84'], { ...T, Tshape: type('DT_INT32') }),
+        node('xs', 'StridedSlice', ['x', 'b4', 'e5', 's1'], { ...T, Index: type('DT_INT32'), begin_mask: i(3), end_mask: i(3), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+        node('scores', 'Reshape', ['xs', 'shape8'], { ...T, Tshape: type('DT_INT32') }),
+        nms('nms5', 'NonMaxSuppressionV5', 'max5', false),
+        nms('nms5u', 'NonMaxSuppressionV5', 'max20', false),
+        nms('nms4', 'NonMaxSuppressionV4', 'max5', true),
+        nms('nms3', 'NonMaxSuppressionV3', 'max5'),
+        // Range up to a computed count, Fill of a computed shape, Select of rows by a rank-1 condition.
+        node('rng', 'Range', ['zero_i', 'nms4:1', 'one_i'], { Tidx: type('DT_INT32') }),
+        node('rng_c', 'Range', ['zero_i', 'ten', 'three'], { Tidx: type('DT_INT32') }),
+        node('keep', 'Greater', ['scores', 'half'], T),
+        node('low', 'LessEqual', ['scores', 'quarter'], T),
+        node('mid', 'GreaterEqual', ['scores', 'quarter'], T),
+        node('both', 'LogicalAnd', ['keep', 'mid'], bool),
+        node('either', 'LogicalOr', ['both', 'low'], bool),
+        node('neither', 'LogicalNot', ['either'], bool),
+        node('where', 'Where', ['either'], bool),
+        node('bshape', 'Shape', ['boxes'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+        node('ones', 'Fill', ['bshape', 'one'], { index_type: type('DT_INT32'), T: type('DT_FLOAT') }),
+        node('halves', 'Fill', ['dims84', 'half'], { index_type: type('DT_INT32'), T: type('DT_FLOAT') }),
+        node('keep4', 'BroadcastTo', ['keepcol', 'dims84'], { T: type('DT_BOOL'), Tidx: type('DT_INT32') }),
+        node('keepcol', 'Reshape', ['keep', 'shape81'], { T: type('DT_BOOL'), Tshape: type('DT_INT32') }),
+        node('rows', 'Select', ['keep4', 'boxes', 'ones'], T),
+        node('rows2', 'SelectV2', ['neither4', 'rows', 'halves'], T),
+        node('neither4', 'Reshape', ['neither', 'shape81'], { T: type('DT_BOOL'), Tshape: type('DT_INT32') }),
+        node('col', 'Reshape', ['scores', 'shape81'], { ...T, Tshape: type('DT_INT32') }),
+        node('wide', 'BroadcastTo', ['col', 'dims84'], { ...T, Tidx: type('DT_INT32') }),
+        node('parts', 'Split', ['axis1', 'rows2'], { ...T, num_split: i(4) }),
+        node('partsv', 'SplitV', ['wide', 'sizes', 'axis1'], { ...T, Tlen: type('DT_INT32'), num_split: i(2) }),
+        node('area', 'Mul', ['parts:2', 'parts:3'], T),
+        node('mix', 'AddV2', ['area', 'partsv'], T),
+        node('mix2', 'ConcatV2', ['mix', 'partsv:1', 'axis1'], { ...T, N: i(2) }),
+        toFloat('where_f', 'where', 'DT_INT32'),
+        node('out_idx5', 'Identity', ['nms5'], I),
+        node('out_sc5', 'Identity', ['nms5:1'], T),
+                node('out_idx5u', 'Identity', ['nms5u'], I),
+        node('out_sc5u', 'Identity', ['nms5u:1'], T),
+        node('out_idx4', 'Identity', ['nms4'], I),
+        node('out_valid4', 'Identity', ['nms4:1'], I),
+        node('out_idx3', 'Identity', ['nms3'], I),
+        node('out_range', 'Identity', ['rng'], I),
+        node('out_range_c', 'Identity', ['rng_c'], I),
+        node('out_where', 'Identity', ['where_f'], T),
+        node('out_mix', 'Identity', ['mix2'], T),
+      ],
+    };
+    const outs = ['out_idx5', 'out_sc5', 'out_idx5u', 'out_sc5u', 'out_idx4', 'out_valid4', 'out_idx3', 'out_range', 'out_range_c', 'out_where', 'out_mix'];
+    const file = writeGraphModel(path.join(root, 'detect'), built.detect.nodes, built.detect.consts, { signature: sig(outs) });
+    const artifacts = readTfjsArtifacts(file);
+    const conversion = convertTfjsGraph(artifacts);
+    const rt = await loadTfjs();
+    const model = await loadGraphModel(rt.tf, artifacts);
+    try {
+      // Several seeds: the number of boxes kept changes with the data, and each count must agree.
+      const counts = new Set<number>();
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const check = await checkGraphConversion(rt.tf, model, conversion, { seed });
+        expect(check.passed, `seed ${seed}: ${check.worst_output} differs by ${check.max_abs_diff}`).toBe(true);
+        expect(check.max_abs_diff).toBeLessThan(1e-6);
+        const onnxOut = await runOnnx(conversion, seed);
+        counts.add(onnxOut.out_idx5u!.length);
+        expect(onnxOut.out_idx4!.length).toBe(5); // padded to max_output_size
+        expect(onnxOut.out_range!.length).toBe(Number(onnxOut.out_valid4![0]));
+        expect(onnxOut.out_idx5!.length).toBe(Number(onnxOut.out_valid4![0]));
+      }
+      expect(counts.size).toBeGreaterThan(1);
+    } finally {
+      model.dispose();
+    }
+    const imported = await importModel(file);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+  });
+
+  it('Soft-NMS (soft_nms_sigma > 0) stops naming the node', () => {
+    const nodes = [
+      placeholder('boxes', [-1, 4]),
+      node('scores', 'Sum', ['boxes', 'axis1'], { ...T, keep_dims: b(false), Tidx: type('DT_INT32') }),
+      node('nms', 'NonMaxSuppressionV5', ['boxes', 'scores', 'max5', 'iou', 'iou', 'sigma'], { ...T, pad_to_max_output_size: b(false) }),
+      node('Identity', 'Identity', ['nms:1'], T),
+    ];
+    const file = writeGraphModel(path.join(root, 'softnms'), nodes, [intConst('axis1', [], [1]), intConst('max5', [], [5]), constant('iou', [], [0.5]), constant('sigma', [], [0.5])]);
+    expect(() => convertTfjsGraph(readTfjsArtifacts(file))).toThrow(/node 'nms' \(NonMaxSuppressionV5\): soft_nms_sigma 0.5: Soft-NMS is not supported/);
+  });
+
+  it('a TF1 while loop over TensorLists (tf.map_fn over a fixed batch) is unrolled and matches TF.js', async () => {
+    const frame = { frame_name: s('map/while'), is_constant: b(false), parallel_iterations: i(10) };
+    const F = { element_dtype: type('DT_FLOAT') };
+    const I = { T: type('DT_INT32') };
+    const slice = (name: string, x: string, bb: string, e: string, st: string, masks: Record<string, number>) =>
+      node(name, 'StridedSlice', [x, bb, e, st], { ...T, Index: type('DT_INT32'), begin_mask: i(masks.begin ?? 0), end_mask: i(masks.end ?? 0), shrink_axis_mask: i(masks.shrink ?? 0), ellipsis_mask: i(masks.ellipsis ?? 0), new_axis_mask: i(masks.newAxis ?? 0) });
+    built.loop = {
+      consts: [
+        intConst('zero', [], [0]), intConst('n', [], [3]), intConst('one', [], [1]), intConst('elem_shape', [2], [3, 4]), intConst('num', [], [3]),
+        constant('two', [], [2]), constant('onef', [], [1]), intConst('z1', [1], [0]), intConst('o1', [1], [1]), intConst('b2', [2], [0, 1]), intConst('e2', [2], [0, 3]), intConst('s2', [2], [1, 1]),
+      ],
+      nodes: [
+        placeholder('x', [3, 3, 4]),
+        node('list_in', 'TensorListFromTensor', ['x', 'elem_shape'], { ...F, shape_type: type('DT_INT32') }),
+        node('list_out', 'TensorListReserve', ['elem_shape', 'num'], { ...F, shape_type: type('DT_INT32') }),
+        node('enter_i', 'Enter', ['zero'], { ...I, ...frame }),
+        node('enter_n', 'Enter', ['n'], { ...I, ...frame, is_constant: b(true) }),
+        node('enter_in', 'Enter', ['list_in'], { T: type('DT_VARIANT' as 'DT_FLOAT'), ...frame }),
+        node('enter_out', 'Enter', ['list_out'], { T: type('DT_VARIANT' as 'DT_FLOAT'), ...frame }),
+        node('merge_i', 'Merge', ['enter_i', 'next_i'], { ...I, N: i(2) }),
+        node('merge_in', 'Merge', ['enter_in', 'next_in'], { N: i(2) }),
+        node('merge_out', 'Merge', ['enter_out', 'next_out'], { N: i(2) }),
+        node('less', 'Less', ['merge_i', 'enter_n'], I),
+        node('cond', 'LoopCond', ['less']),
+        node('sw_i', 'Switch', ['merge_i', 'cond'], I),
+        node('sw_in', 'Switch', ['merge_in', 'cond']),
+        node('sw_out', 'Switch', ['merge_out', 'cond']),
+        node('exit_out', 'Exit', ['sw_out']),
+        node('exit_i', 'Exit', ['sw_i'], I),
+        node('idx', 'Identity', ['sw_i:1'], I),
+        node('item', 'TensorListGetItem', ['sw_in:1', 'idx', 'elem_shape'], F),
+        node('twice', 'Mul', ['item', 'two'], T),
+        node('plus', 'AddV2', ['twice', 'onef'], T),
+        slice('lifted', 'plus', 'z1', 'z1', 'o1', { newAxis: 1 }),
+        slice('dropped', 'lifted', 'z1', 'o1', 'o1', { shrink: 1 }),
+        node('set', 'TensorListSetItem', ['sw_out:1', 'idx', 'dropped'], F),
+        node('inc', 'AddV2', ['idx', 'one'], I),
+        node('next_i', 'NextIteration', ['inc'], I),
+        node('next_in', 'NextIteration', ['sw_in:1']),
+        node('next_out', 'NextIteration', ['set']),
+        node('stacked', 'TensorListStack', ['exit_out', 'elem_shape'], { ...F, num_elements: i(3) }),
+        slice('middle', 'stacked', 'b2', 'e2', 's2', { ellipsis: 1 }),
+        node('out', 'Identity', ['middle'], T),
+      ],
+    };
+    const file = writeGraphModel(path.join(root, 'loop'), built.loop.nodes, built.loop.consts, { signature: sig(['out']) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-6);
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.output[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([3, 3, 2]);
+    // Three iterations unrolled: one Mul per item, no loop left.
+    expect(g.node.filter((n) => n.opType === 'Mul').length).toBe(3);
+    expect(g.node.some((n) => n.opType === 'Loop')).toBe(false);
+  });
+
+  it('a loop whose trip count depends on the data stops naming the loop', () => {
+    const frame = { frame_name: s('w'), is_constant: b(false), parallel_iterations: i(10) };
+    const I = { T: type('DT_INT32') };
+    const nodes = [
+      placeholder('x', [-1], 'DT_INT32'),
+      node('limit', 'Sum', ['x', 'axis0'], { ...I, keep_dims: b(false), Tidx: type('DT_INT32') }),
+      node('enter_i', 'Enter', ['zero'], { ...I, ...frame }),
+      node('enter_l', 'Enter', ['limit'], { ...I, ...frame, is_constant: b(true) }),
+      node('merge_i', 'Merge', ['enter_i', 'next_i'], { ...I, N: i(2) }),
+      node('less', 'Less', ['merge_i', 'enter_l'], I),
+      node('cond', 'LoopCond', ['less']),
+      node('sw_i', 'Switch', ['merge_i', 'cond'], I),
+      node('inc', 'AddV2', ['sw_i:1', 'one'], I),
+      node('next_i', 'NextIteration', ['inc'], I),
+      node('exit_i', 'Exit', ['sw_i'], I),
+      node('Identity', 'Identity', ['exit_i'], I),
+    ];
+    const file = writeGraphModel(path.join(root, 'dataloop'), nodes, [intConst('zero', [], [0]), intConst('one', [], [1]), intConst('axis0', [], [0])]);
+    expect(() => convertTfjsGraph(readTfjsArtifacts(file))).toThrow(/while loop 'w': its condition depends on the input data \(node 'cond'\)/);
+  });
+
+  it('TopKV2, Slice and Pad with sizes computed in the graph match TF.js', async () => {
+    const I = { T: type('DT_INT32') };
+    built.computed = {
+      consts: [intConst('b1', [1], [1]), intConst('e2', [1], [2]), intConst('s1', [1], [1]), intConst('three', [], [3]), intConst('zero', [], [0]), intConst('size', [2], [-1, 5]), intConst('shape22', [2], [2, 2])],
+      nodes: [
+        placeholder('x', [-1, 10]),
+        node('shp', 'Shape', ['x'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+        node('len', 'StridedSlice', ['shp', 'b1', 'e2', 's1'], { ...I, Index: type('DT_INT32'), begin_mask: i(0), end_mask: i(0), shrink_axis_mask: i(1), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+        node('k', 'FloorDiv', ['len', 'three'], I),
+        node('top', 'TopKV2', ['x', 'k'], { ...T, sorted: b(true) }),
+        node('begin', 'Pack', ['zero', 'k'], { ...I, N: i(2), axis: i(0) }),
+        node('tail', 'Slice', ['x', 'begin', 'size'], { ...T, Index: type('DT_INT32') }),
+        node('pads4', 'Pack', ['zero', 'zero', 'zero', 'k'], { ...I, N: i(4), axis: i(0) }),
+        node('pads', 'Reshape', ['pads4', 'shape22'], { ...I, Tshape: type('DT_INT32') }),
+        node('padded', 'Pad', ['tail', 'pads'], { ...T, Tpaddings: type('DT_INT32') }),
+        node('out_top', 'Identity', ['top'], T),
+        node('out_padded', 'Identity', ['padded'], T),
+      ],
+    };
+    const file = writeGraphModel(path.join(root, 'computed'), built.computed.nodes, built.computed.consts, { signature: sig(['out_top', 'top:1', 'out_padded']) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-6);
+  });
+
+  it('a float → bool Cast (wrong in TF.js wasm: it truncates first) is checked on TF.js cpu and matches', async () => {
+    const nodes = [
+      placeholder('x', [-1, 6]),
+      node('nonzero', 'Cast', ['x'], { SrcT: type('DT_FLOAT'), DstT: type('DT_BOOL'), Truncate: b(false) }),
+      node('Identity', 'SelectV2', ['nonzero', 'x', 'minus'], T),
+    ];
+    // Inputs in [0, 1), shifted so some are exactly 0: 0.5 must count as true, 0 as false.
+    const file = writeGraphModel(path.join(root, 'cast-bool'), [placeholder('u', [-1, 6]), node('x', 'Relu', ['shifted'], T), node('shifted', 'Sub', ['u', 'quarter'], T), ...nodes.slice(1)], [constant('minus', [], [-1]), constant('quarter', [], [0.25])]);
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    const rt = await loadTfjs();
+    if (rt.backend === 'wasm') expect(check.runtime).toMatch(/\(cpu\)$/);
+    expect(rt.tf.getBackend()).toBe(rt.backend);
+  });
+
+  it('a dilated convolution as TF writes it (SpaceToBatchND, Conv2D, BatchToSpaceND) matches TF.js', async () => {
+    built.dilated = {
+      consts: [w('k', [3, 3, 3, 4]), intConst('block', [2], [2, 2]), intConst('pads', [2, 2], [2, 3, 2, 1]), intConst('crops', [2, 2], [0, 1, 1, 0])],
+      nodes: [
+        placeholder('x', [-1, 9, 11, 3]),
+        node('s2b', 'SpaceToBatchND', ['x', 'block', 'pads'], { ...T, Tblock_shape: type('DT_INT32'), Tpaddings: type('DT_INT32') }),
+        node('conv', 'Conv2D', ['s2b', 'k'], conv([1, 1, 1, 1], 'VALID')),
+        node('b2s', 'BatchToSpaceND', ['conv', 'block', 'crops'], { ...T, Tblock_shape: type('DT_INT32'), Tcrops: type('DT_INT32') }),
+        node('Identity', 'Relu', ['b2s'], T),
+      ],
+    };
+    const file = writeGraphModel(path.join(root, 'dilated'), built.dilated.nodes, built.dilated.consts);
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.max_abs_diff).toBeLessThan(1e-5);
+    // (9+5)/2 = 7 and (11+3)/2 = 7 blocks, a 3x3 VALID conv leaves 5x5, back to 10x10 less the crops.
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.output[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue ?? d.dimParam)).toEqual(['N', 9, 9, 4]);
+  });
+
+  it('an input of unknown rank that is only broadcast (a recurrent state) takes the rank it is broadcast to; another asks for its shape', async () => {
+    const unknownRank = (name: string) => node(name, 'Placeholder', [], { dtype: type('DT_FLOAT'), shape: { shape: { unknownRank: true } } });
+    const nodes = [
+      placeholder('x', [-1, 4, 4, 2]),
+      unknownRank('state'),
+      node('shp', 'Shape', ['x'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+      node('full', 'BroadcastTo', ['state', 'shp'], { ...T, Tidx: type('DT_INT32') }),
+      node('Identity', 'AddV2', ['x', 'full'], T),
+    ];
+    const file = writeGraphModel(path.join(root, 'state'), nodes, []);
+    const imported = await importModel(file);
+    expect(imported.source.check!.passed).toBe(true);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.input.map((v) => v.name)).toEqual(['x', 'state']);
+    expect(g.input[1]!.type!.tensorType!.shape!.dim!.map((d) => d.dimValue)).toEqual([1, 1, 1, 1]);
+    // Used otherwise (here multiplied), the rank is not fixed by the graph: the message names the input.
+    const other = writeGraphModel(path.join(root, 'ratio'), [placeholder('x', [-1, 3]), unknownRank('ratio'), node('Identity', 'Mul', ['x', 'ratio'], T)], []);
+    expect(() => convertTfjsGraph(readTfjsArtifacts(other))).toThrow(/input 'ratio' has an unknown rank and the graph does not fix it; give its shape \(in modelgate.yml: inputs: \{ ratio: \{ shape/);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));
@@ -339,5 +659,9 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     const imported = await importModel(file, { inputShapes: { x: [7, 3] } });
     expect(imported.source.check!.passed).toBe(true);
     expect(imported.source.inputs![0]!.shape).toEqual([7, 3]);
+    // Dims the graph leaves free but the signature fixes are taken from the signature.
+    const signature = { inputs: { 'x:0': { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: '5' }, { size: '3' }] } } }, outputs: { 'Identity:0': { name: 'Identity:0', dtype: 'DT_FLOAT' } } };
+    const signed = writeGraphModel(path.join(root, 'unknown-signed'), nodes, [], { signature });
+    expect((await importModel(signed)).source.inputs![0]!.shape).toEqual([5, 3]);
   });
 });

@@ -24,6 +24,17 @@ export interface Value {
   nchw?: boolean;
   /** The value, in TF layout, when the graph computes it from constants only. */
   constant?: ConstData;
+  /** A TensorList (TF's TensorArray), held at conversion time: its items, or the tensor it unstacks. */
+  list?: TensorList;
+  /** The untaken side of a Switch: nothing computes it. */
+  dead?: boolean;
+}
+
+export interface TensorList {
+  items: Array<Value | undefined>;
+  /** TensorListFromTensor's tensor: item k is its row k until set. */
+  source?: Value;
+  dtype: TfDType;
 }
 
 export const ONNX_TYPE: Record<TfDType, number> = { float32: DataType.FLOAT, int32: DataType.INT32, bool: DataType.BOOL };
@@ -131,6 +142,7 @@ export class GraphBuilder {
 
   /** The value's ONNX tensor in TF layout. */
   tf(v: Value): string {
+    if (v.list) this.fail('a TensorList is used as a tensor');
     if (v.constant && !v.name) {
       let name = this.materialized.get(v);
       if (!name) {
@@ -178,9 +190,9 @@ export class GraphBuilder {
     return ax;
   }
 
-  /** A int32/bool tensor as int64 (for ONNX inputs that need it), Cast when not constant. */
+  /** A int32/bool tensor as int64 (for ONNX inputs that need it), of the same shape; Cast when not constant. */
   int64(v: Value, suffix: string): string {
-    if (v.constant) return this.int64s(suffix, Array.from(v.constant, Number));
+    if (v.constant) return this.constant(suffix, v.shape, BigInt64Array.from(v.constant, (x) => BigInt(x)));
     return this.emit('Cast', [this.tf(v)], [intAttr('to', DataType.INT64)], suffix);
   }
 

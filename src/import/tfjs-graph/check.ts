@@ -52,6 +52,19 @@ function seeded(input: GraphInput, batch: number, seed: number): Float32Array | 
   return Int32Array.from({ length: n }, () => Math.floor(random() * range));
 }
 
+/**
+ * Runs the graph synchronously, or asynchronously when it has data-dependent ops (NonMaxSuppression,
+ * Where, control flow): TF.js refuses those in execute() with a message that says to use executeAsync().
+ */
+async function execute(model: tf.GraphModel, feeds: tf.NamedTensorMap, names: string[]): Promise<tf.Tensor | tf.Tensor[]> {
+  try {
+    return model.execute(feeds, names);
+  } catch (err) {
+    if (!/executeAsync/.test(errorMessage(err))) throw err;
+    return model.executeAsync(feeds, names);
+  }
+}
+
 export async function checkGraphConversion(t: typeof tf, model: tf.GraphModel, conversion: GraphConversion, options: GraphCheckOptions = {}): Promise<NumericalCheck> {
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const fixed = conversion.inputs.find((i) => i.shape[0]! >= 0)?.shape[0];
@@ -64,14 +77,20 @@ export async function checkGraphConversion(t: typeof tf, model: tf.GraphModel, c
   try {
     for (let run = 0; run < runs; run++) {
       const data = conversion.inputs.map((input, i) => seeded(input, batch, seed + 7919 * i + 104729 * run));
-      const want = t.tidy(() => {
-        const feeds: tf.NamedTensorMap = {};
-        conversion.inputs.forEach((input, i) => {
-          feeds[input.name] = t.tensor(data[i]!, [batch, ...input.shape.slice(1)], input.dtype);
-        });
-        const out = model.execute(feeds, conversion.outputs.map((o) => o.tfName));
-        return (Array.isArray(out) ? out : [out]).map((o) => Array.from(o.dataSync() as ArrayLike<number>));
+      const feeds: tf.NamedTensorMap = {};
+      conversion.inputs.forEach((input, i) => {
+        feeds[input.name] = t.tensor(data[i]!, [batch, ...input.shape.slice(1)], input.dtype);
       });
+      let want: number[][];
+      try {
+        const names = conversion.outputs.map((o) => o.tfName);
+        const out = await execute(model, feeds, names);
+        const list = Array.isArray(out) ? out : [out];
+        want = list.map((o) => Array.from(o.dataSync() as ArrayLike<number>));
+        t.dispose(list);
+      } finally {
+        t.dispose(Object.values(feeds));
+      }
       const result = await session.run(
         Object.fromEntries(
           conversion.inputs.map((input, i) => [

@@ -20,6 +20,15 @@ export function hasWasmFusedMatMulIssue(graph: GraphDef): boolean {
   });
 }
 
+/** A Cast from float to bool: TF.js 4.22's wasm kernel truncates to an integer first (0.5 → false, 2 → 2). */
+export function hasWasmCastToBoolIssue(graph: GraphDef): boolean {
+  return (graph.node ?? []).some((n) => {
+    if (n.op !== 'Cast') return false;
+    const attrs = new Attrs(n, n.name);
+    return attrs.type('DstT') === 'DT_BOOL' && ['DT_FLOAT', 'DT_HALF', 'DT_DOUBLE'].includes(attrs.type('SrcT') ?? '');
+  });
+}
+
 export interface GraphImport {
   conversion: GraphConversion;
   check: NumericalCheck;
@@ -32,10 +41,12 @@ export async function importTfjsGraph(
 ): Promise<GraphImport> {
   const artifacts = readTfjsArtifacts(file);
   const conversion = convertTfjsGraph(artifacts, { inputShapes: options.inputShapes });
-  // TF.js 4.22's wasm kernel for a fused MatMul with transpose_b and a bias returns wrong values (its
-  // cpu kernel, and the unfused ops on wasm, agree with each other): such graphs are checked on cpu.
+  // TF.js 4.22's wasm kernels for a fused MatMul with transpose_b and a bias, and for a float → bool
+  // Cast, return wrong values (the cpu kernels, and the unfused ops on wasm, agree with TF): such graphs
+  // are checked on cpu.
   const backend = t.getBackend();
-  const onCpu = backend === 'wasm' && hasWasmFusedMatMulIssue(artifacts.json.modelTopology as GraphDef);
+  const graph = artifacts.json.modelTopology as GraphDef;
+  const onCpu = backend === 'wasm' && (hasWasmFusedMatMulIssue(graph) || hasWasmCastToBoolIssue(graph));
   if (onCpu) {
     await t.setBackend('cpu');
     (t.backend() as unknown as { firstUse?: boolean }).firstUse = false;

@@ -1,8 +1,10 @@
 /**
  * TF op → converter, one entry per op (the kernel-registry habit of tfjs-core): adding an op is a
- * function in ./ops and a line here. Placeholder, Const and NoOp are handled by the graph walk.
+ * function in ./ops and a line here. Placeholder, Const, NoOp and the control-flow ops are handled by the graph walk.
  */
 import * as el from './ops/elementwise.js';
+import * as det from './ops/detection.js';
+import * as ls from './ops/lists.js';
 import * as nn from './ops/nn.js';
 import * as sh from './ops/shape.js';
 import type { OpConverter } from './registry-types.js';
@@ -79,7 +81,31 @@ export const OP_CONVERTERS: Readonly<Record<string, OpConverter>> = {
   Shape: sh.shapeOp,
   Pack: sh.pack,
   GatherV2: sh.gather,
+  GatherNd: sh.gatherNd,
+  Fill: sh.fill,
+  BroadcastTo: sh.broadcastTo,
+  Range: sh.range,
+  Split: sh.split,
+  SpaceToBatchND: sh.spaceToBatchNd,
+  BatchToSpaceND: sh.batchToSpaceNd,
+  SplitV: sh.splitV,
+  GreaterEqual: el.compareOp('GreaterOrEqual'),
+  LessEqual: el.compareOp('LessOrEqual'),
+  LogicalAnd: el.logicalOp('And'),
+  LogicalOr: el.logicalOp('Or'),
+  LogicalNot: el.logicalNot,
+  // TF.js runs Select as SelectV2 (numpy broadcasting, no row selection by a rank-1 condition): so does the import.
+  Select: el.selectV2,
+  NonMaxSuppressionV3: det.nonMaxSuppressionV3,
+  NonMaxSuppressionV4: det.nonMaxSuppressionV4,
+  NonMaxSuppressionV5: det.nonMaxSuppressionV5,
+  Where: det.where,
+  TensorListReserve: ls.tensorListReserve,
+  TensorListFromTensor: ls.tensorListFromTensor,
+  TensorListGetItem: ls.tensorListGetItem,
+  TensorListSetItem: ls.tensorListSetItem,
+  TensorListStack: ls.tensorListStack,
 };
 
-/** Every op the importer takes, for messages and docs. */
-export const SUPPORTED_TF_OPS: readonly string[] = ['Placeholder', 'Const', 'NoOp', ...Object.keys(OP_CONVERTERS)].sort();
+/** Every op the importer takes, for messages and docs (control flow is handled by the graph walk, convert.ts). */
+export const SUPPORTED_TF_OPS: readonly string[] = ['Placeholder', 'Const', 'NoOp', 'Enter', 'Exit', 'LoopCond', 'Merge', 'NextIteration', 'Switch', ...Object.keys(OP_CONVERTERS)].sort();

@@ -1,6 +1,6 @@
 /** Element-wise ops and activations; they keep whatever layout their input has. */
 import { DataType } from '../../../model/onnx.js';
-import { TO_NCHW, floatAttr, intAttr, transposeData, type GraphBuilder, type Value } from '../builder.js';
+import { TO_NCHW, floatAttr, intAttr, known, product, transposeData, type GraphBuilder, type Value } from '../builder.js';
 import type { OpConverter } from '../registry-types.js';
 
 /** Numpy broadcasting of two TF shapes (-1 unknown). */
@@ -23,10 +23,63 @@ function constNchw(g: GraphBuilder, v: Value): string {
   return g.constant('value_nchw', TO_NCHW.map((p) => dims[p]!), transposeData(v.constant!, dims, TO_NCHW), v.dtype);
 }
 
+const FOLDED: Record<string, (x: number, y: number) => number> = {
+  Add: (x, y) => x + y,
+  Sub: (x, y) => x - y,
+  Mul: (x, y) => x * y,
+  Max: (x, y) => Math.max(x, y),
+  Min: (x, y) => Math.min(x, y),
+  Less: (x, y) => Number(x < y),
+  Greater: (x, y) => Number(x > y),
+  LessOrEqual: (x, y) => Number(x <= y),
+  GreaterOrEqual: (x, y) => Number(x >= y),
+  Equal: (x, y) => Number(x === y),
+  And: (x, y) => Number(x !== 0 && y !== 0),
+  Or: (x, y) => Number(x !== 0 || y !== 0),
+};
+const COMPARISONS = new Set(['Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Equal', 'And', 'Or']);
+const MAX_FOLDED = 4096;
+
+/**
+ * A binary op on two small constants, computed here (numpy broadcasting; float32 results rounded as
+ * float32 arithmetic rounds them): shape arithmetic and loop counters stay constants, which the ops
+ * that need a constant operand (and the unrolling of a loop) can read.
+ */
+function folded(op: string, a: Value, b: Value, shape: number[]): Value | undefined {
+  const f = FOLDED[op];
+  if (!f || !a.constant || !b.constant || !known(shape) || product(shape) > MAX_FOLDED) return undefined;
+  const n = product(shape);
+  const index = (v: Value, flat: number): number => {
+    let at = 0;
+    let stride = 1;
+    let rest = flat;
+    const offset = shape.length - v.shape.length;
+    const coords = shape.map(() => 0);
+    for (let k = shape.length - 1; k >= 0; k--) {
+      coords[k] = rest % shape[k]!;
+      rest = Math.floor(rest / shape[k]!);
+    }
+    for (let k = v.shape.length - 1; k >= 0; k--) {
+      const d = v.shape[k]!;
+      at += (d === 1 ? 0 : coords[k + offset]!) * stride;
+      stride *= d;
+    }
+    return at;
+  };
+  const compare = COMPARISONS.has(op);
+  const out = compare ? new Uint8Array(n) : a.dtype === 'float32' ? new Float32Array(n) : a.dtype === 'int32' ? new Int32Array(n) : new Uint8Array(n);
+  for (let k = 0; k < n; k++) out[k] = f(a.constant[index(a, k)]!, b.constant[index(b, k)]!);
+  return { name: '', shape, dtype: compare ? 'bool' : a.dtype, constant: out };
+}
+
 /** An ONNX broadcasting binary op, computed channels-first when an operand already is. */
 export function binary(g: GraphBuilder, op: string, a: Value, b: Value, attrs: ReturnType<typeof intAttr>[] = []): Value {
   const shape = broadcastShape(g, a.shape, b.shape);
   const dtype = a.dtype;
+  if (attrs.length === 0) {
+    const c = folded(op, a, b, shape);
+    if (c) return c;
+  }
   if (shape.length === 4 && (a.nchw || b.nchw)) {
     const side = (v: Value): string | undefined => (v.nchw ? v.name : v.constant ? constNchw(g, v) : v.shape.length === 4 ? g.nchw(v) : undefined);
     const x = side(a);
@@ -154,3 +207,8 @@ export const selectV2: OpConverter = (g, inputs) => {
   const shape = broadcastShape(g, broadcastShape(g, cond.shape, a.shape), b.shape);
   return { name: g.emit('Where', [g.tf(cond), g.tf(a), g.tf(b)]), shape, dtype: a.dtype };
 };
+
+/** LogicalAnd/Or and Not: bool in, bool out. */
+export const logicalOp = (op: 'And' | 'Or'): OpConverter => (g, inputs) => ({ ...binary(g, op, ...twoInputs(g, inputs)), dtype: 'bool' });
+export const logicalNot: OpConverter = (g, inputs) => ({ ...unary(g, 'Not', oneInput(g, inputs)), dtype: 'bool' });
+

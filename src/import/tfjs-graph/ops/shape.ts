@@ -77,6 +77,10 @@ function sliceLength(size: number, start: number, end: number, step: number): nu
   return Math.max(0, Math.ceil((e - s) / step));
 }
 
+/**
+ * StridedSlice with TF's masks: begin/end masks take the whole side, shrink_axis drops an axis
+ * (one index), new_axis inserts a size-1 axis, ellipsis stands for every axis the spec does not name.
+ */
 export const stridedSlice: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
   const begin = g.constInts(inputs[1], 'begin');
@@ -85,41 +89,70 @@ export const stridedSlice: OpConverter = (g, inputs) => {
   const beginMask = g.attrs.int('begin_mask', 0);
   const endMask = g.attrs.int('end_mask', 0);
   const shrinkMask = g.attrs.int('shrink_axis_mask', 0);
-  if (g.attrs.int('ellipsis_mask', 0) !== 0 || g.attrs.int('new_axis_mask', 0) !== 0) g.fail('ellipsis_mask and new_axis_mask are not supported');
-  if (begin.length > x.shape.length || end.length !== begin.length || strides.length !== begin.length) g.fail('begin, end and strides must have one entry per sliced axis');
+  const ellipsisMask = g.attrs.int('ellipsis_mask', 0);
+  const newAxisMask = g.attrs.int('new_axis_mask', 0);
+  const rank = x.shape.length;
+  if (end.length !== begin.length || strides.length !== begin.length) g.fail('begin, end and strides must have one entry per sliced axis');
+  const bit = (mask: number, i: number): boolean => (mask & (1 << i)) !== 0;
+  if ((ellipsisMask & (ellipsisMask - 1)) !== 0) g.fail('more than one ellipsis');
+  // Spec entries that consume an input axis (all but new axes and the ellipsis).
+  const named = begin.filter((_, i) => !bit(newAxisMask, i) && !bit(ellipsisMask, i)).length;
+  if (named > rank) g.fail(`the slice names ${named} axes of an input of rank ${rank}`);
   const starts: number[] = [];
   const ends: number[] = [];
   const steps: number[] = [];
   const axes: number[] = [];
   const shrink: number[] = [];
+  // The output, axis by axis: an input axis (sliced or whole) or a new size-1 axis.
+  const outAxes: Array<{ input: number } | { newAxis: true }> = [];
   const shape = [...x.shape];
+  let ax = 0;
   begin.forEach((b, i) => {
+    if (bit(ellipsisMask, i)) {
+      for (const stop = ax + rank - named; ax < stop; ax++) outAxes.push({ input: ax });
+      return;
+    }
+    if (bit(newAxisMask, i)) {
+      outAxes.push({ newAxis: true });
+      return;
+    }
     const step = strides[i]!;
     if (step === 0) g.fail('a stride of 0');
-    let start = beginMask & (1 << i) ? (step > 0 ? 0 : INT64_MAX) : b;
-    let stop = endMask & (1 << i) ? (step > 0 ? INT64_MAX : -INT64_MAX) : end[i]!;
-    if (shrinkMask & (1 << i)) {
+    let start = bit(beginMask, i) ? (step > 0 ? 0 : INT64_MAX) : b;
+    let stop = bit(endMask, i) ? (step > 0 ? INT64_MAX : -INT64_MAX) : end[i]!;
+    if (bit(shrinkMask, i)) {
       start = b;
       stop = b === -1 ? INT64_MAX : b + 1;
-      shrink.push(i);
+      shrink.push(ax);
       if (step < 0) g.fail('shrink_axis_mask with a negative stride');
+    } else {
+      outAxes.push({ input: ax });
     }
     starts.push(start);
     ends.push(stop);
-    steps.push(shrinkMask & (1 << i) ? 1 : step);
-    axes.push(i);
-    const size = x.shape[i]!;
-    if (size >= 0) shape[i] = shrinkMask & (1 << i) ? 1 : sliceLength(size, start, stop, step);
+    steps.push(bit(shrinkMask, i) ? 1 : step);
+    axes.push(ax);
+    const size = x.shape[ax]!;
+    if (size >= 0) shape[ax] = bit(shrinkMask, i) ? 1 : sliceLength(size, start, stop, step);
+    ax++;
   });
-  // A channels-first value is sliced as it is, unless an axis goes away (the rank changes).
-  if (x.nchw && shrink.length === 0) {
+  for (; ax < rank; ax++) outAxes.push({ input: ax });
+  const newAxes = outAxes.flatMap((a, k) => ('newAxis' in a ? [k] : []));
+  const outShape = outAxes.map((a) => ('newAxis' in a ? 1 : shape[a.input]!));
+  const sliced = axes.length > 0;
+  // A channels-first value is sliced as it is, unless the rank changes.
+  if (x.nchw && shrink.length === 0 && newAxes.length === 0) {
+    if (!sliced) return x;
     const onnxAxes = axes.map((a) => TO_NCHW.indexOf(a));
     const y = g.emit('Slice', [x.name, g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', onnxAxes), g.int64s('steps', steps)]);
-    return { name: y, shape, dtype: x.dtype, nchw: true };
+    return { name: y, shape: outShape, dtype: x.dtype, nchw: true };
   }
-  let y = g.emit('Slice', [g.tf(x), g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', axes), g.int64s('steps', steps)]);
+  let y = g.tf(x);
+  if (sliced) y = g.emit('Slice', [y, g.int64s('starts', starts), g.int64s('ends', ends), g.int64s('axes', axes), g.int64s('steps', steps)]);
   if (shrink.length > 0) y = g.emit('Squeeze', [y, g.int64s('shrink_axes', shrink)]);
-  return { name: y, shape: shape.filter((_, i) => !shrink.includes(i)), dtype: x.dtype };
+  if (newAxes.length > 0) y = g.emit('Unsqueeze', [y, g.int64s('new_axes', newAxes)]);
+  if (y === g.tf(x)) y = g.emit('Identity', [y]);
+  return { name: y, shape: outShape, dtype: x.dtype };
 };
 
 /** ConcatV2: the last input is the axis. Channels-first inputs concatenate as such. */
@@ -179,6 +212,15 @@ function padding(g: GraphBuilder, x: Value, paddings: Value | undefined): number
   return p;
 }
 
+/** Pad with paddings computed in the graph: [rank, 2] rows become ONNX's [begins..., ends...]. */
+function paddedComputed(g: GraphBuilder, x: Value, paddings: Value, value?: string): Value {
+  const rows = g.emit('Transpose', [g.int64(paddings, 'paddings')], [intsAttr('perm', [1, 0])], 'paddings_t');
+  const pads = g.emit('Reshape', [rows, g.int64s('flat', [-1])], [], 'pads');
+  const ins = [g.tf(x), pads];
+  if (value) ins.push(value);
+  return { name: g.emit('Pad', ins), shape: x.shape.map(() => -1), dtype: x.dtype };
+}
+
 function padded(g: GraphBuilder, x: Value, p: number[], mode: string, value?: string): Value {
   const rank = x.shape.length;
   const shape = x.shape.map((d, i) => (d < 0 ? -1 : d + p[2 * i]! + p[2 * i + 1]!));
@@ -191,6 +233,7 @@ function padded(g: GraphBuilder, x: Value, p: number[], mode: string, value?: st
 
 export const pad: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
+  if (inputs[1] && !inputs[1].constant) return paddedComputed(g, x, inputs[1]);
   return padded(g, x, padding(g, x, inputs[1]), 'constant');
 };
 
@@ -246,16 +289,28 @@ export const argMax: OpConverter = (g, inputs) => {
   return { name: g.emit('Cast', [arg], [intAttr('to', DataType.INT32)]), shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
 };
 
-/** Slice(x, begin, size): size -1 runs to the end of the axis. */
+/** Slice(x, begin, size): size -1 runs to the end of the axis. begin and size may be computed. */
 export const slice: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
-  const begin = g.constInts(inputs[1], 'begin');
-  const size = g.constInts(inputs[2], 'size');
-  if (begin.length !== x.shape.length || size.length !== begin.length) g.fail('begin and size need one entry per axis');
-  const ends = begin.map((b, i) => (size[i] === -1 ? INT64_MAX : b + size[i]!));
-  const shape = x.shape.map((d, i) => (size[i] === -1 ? (d < 0 ? -1 : d - begin[i]!) : size[i]!));
-  const axes = begin.map((_, i) => i);
-  return { name: g.emit('Slice', [g.tf(x), g.int64s('starts', begin), g.int64s('ends', ends), g.int64s('axes', axes)]), shape, dtype: x.dtype };
+  const [, beginV, sizeV] = inputs;
+  if (!beginV || !sizeV) g.fail('expects begin and size');
+  const rank = x.shape.length;
+  const axes = g.int64s('axes', Array.from({ length: rank }, (_, i) => i));
+  if (beginV.constant && sizeV.constant) {
+    const begin = g.constInts(beginV, 'begin');
+    const size = g.constInts(sizeV, 'size');
+    if (begin.length !== rank || size.length !== begin.length) g.fail('begin and size need one entry per axis');
+    const ends = begin.map((b, i) => (size[i] === -1 ? INT64_MAX : b + size[i]!));
+    const shape = x.shape.map((d, i) => (size[i] === -1 ? (d < 0 ? -1 : d - begin[i]!) : size[i]!));
+    return { name: g.emit('Slice', [g.tf(x), g.int64s('starts', begin), g.int64s('ends', ends), axes]), shape, dtype: x.dtype };
+  }
+  const starts = g.int64(beginV, 'starts');
+  const size = g.int64(sizeV, 'size');
+  const toEnd = g.emit('Equal', [size, g.int64s('minus_one', [-1])], [], 'to_end');
+  const ends = g.emit('Where', [toEnd, g.int64s('int64_max', [INT64_MAX]), g.emit('Add', [starts, size], [], 'begin_plus_size')], [], 'ends');
+  // Sizes known when they are constants (the begin is not, so -1 leaves the size unknown).
+  const shape = sizeV.constant ? Array.from(sizeV.constant, Number) : x.shape.map(() => -1);
+  return { name: g.emit('Slice', [g.tf(x), starts, ends, axes]), shape, dtype: x.dtype };
 };
 
 /** Unpack along an axis: one Gather with a scalar index per output (which drops the axis). */
@@ -276,13 +331,182 @@ export const unpack: OpConverter = (g, inputs) => {
 /** TopKV2 over the last axis, largest first; indices as int32 (TF.js' type). */
 export const topK: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
-  const [k] = g.constInts(inputs[1], 'k');
-  if (!(k! > 0)) g.fail('k must be a positive constant');
+  const kv = inputs[1];
+  if (!kv) g.fail('expects k');
+  const k = kv.constant ? Number(kv.constant[0]) : -1;
+  if (kv.constant && !(k > 0)) g.fail('k must be positive');
   const rank = x.shape.length;
-  const [values, indices] = g.emitOutputs('TopK', [g.tf(x), g.int64s('k', [k!])], [intAttr('axis', rank - 1), intAttr('largest', 1), intAttr('sorted', 1)], ['values', 'indices64']);
-  const shape = [...x.shape.slice(0, -1), k!];
+  const kInput = kv.constant ? g.int64s('k', [k]) : int64Vector(g, kv, 'k');
+  const [values, indices] = g.emitOutputs('TopK', [g.tf(x), kInput], [intAttr('axis', rank - 1), intAttr('largest', 1), intAttr('sorted', 1)], ['values', 'indices64']);
+  const shape = [...x.shape.slice(0, -1), k];
   return [
     { name: values!, shape, dtype: x.dtype },
     { name: g.emit('Cast', [indices!], [intAttr('to', DataType.INT32)], 'indices'), shape, dtype: 'int32' },
   ];
 };
+
+/**
+ * GatherNd: the last axis of indices (size K) picks a slice params[i0, ..., iK-1, ...]; the output is
+ * indices' shape without its last axis, then params' dims from K on. ONNX GatherND (batch_dims 0) is
+ * the same op with int64 indices.
+ */
+export const gatherNd: OpConverter = (g, inputs) => {
+  const [params, indices] = inputs;
+  if (!params || !indices) g.fail('expects params and indices');
+  const k = indices.shape[indices.shape.length - 1];
+  if (indices.shape.length === 0 || k === undefined || k < 0) g.fail(`the last axis of indices must have a known size, got shape [${indices.shape.join(', ')}]`);
+  if (k > params.shape.length) g.fail(`indices address ${k} axes of params of rank ${params.shape.length}`);
+  const shape = [...indices.shape.slice(0, -1), ...params.shape.slice(k)];
+  return { name: g.emit('GatherND', [g.tf(params), g.int64(indices, 'indices')], [intAttr('batch_dims', 0)]), shape, dtype: params.dtype };
+};
+
+/** A computed int32 scalar or vector read as ONNX int64 of a given rank-1 length (a scalar becomes [1]). */
+function int64Vector(g: GraphBuilder, v: Value, suffix: string): string {
+  if (v.constant) return g.int64s(suffix, Array.from(v.constant, Number));
+  const x = g.int64(v, suffix);
+  return v.shape.length === 0 ? g.emit('Unsqueeze', [x, g.int64s('axes', [0])], [], `${suffix}_1d`) : x;
+}
+
+/** Fill(dims, value): a constant when both are, else Expand of the scalar to the dims. */
+export const fill: OpConverter = (g, inputs) => {
+  const [dims, value] = inputs;
+  if (!dims || !value) g.fail('expects dims and a value');
+  if (value.shape.length !== 0) g.fail(`value must be a scalar, got shape [${value.shape.join(', ')}]`);
+  if (dims.constant && value.constant) {
+    const shape = Array.from(dims.constant, Number);
+    const n = product(shape);
+    const v = value.constant[0]!;
+    const data = value.dtype === 'float32' ? new Float32Array(n).fill(v) : value.dtype === 'int32' ? new Int32Array(n).fill(v) : new Uint8Array(n).fill(v);
+    return { name: '', shape, dtype: value.dtype, constant: data };
+  }
+  const shape = dims.constant ? Array.from(dims.constant, Number) : new Array<number>(Math.max(0, dims.shape[0] ?? 0)).fill(-1);
+  return { name: g.emit('Expand', [g.tf(value), int64Vector(g, dims, 'dims')]), shape, dtype: value.dtype };
+};
+
+/** BroadcastTo(x, shape): ONNX Expand (the two agree wherever TF's broadcast is valid). */
+export const broadcastTo: OpConverter = (g, inputs) => {
+  const [x, target] = inputs;
+  if (!x || !target) g.fail('expects a value and a shape');
+  const dims = target.constant ? Array.from(target.constant, Number) : new Array<number>(Math.max(0, target.shape[0] ?? 0)).fill(-1);
+  return { name: g.emit('Expand', [g.tf(x), int64Vector(g, target, 'shape')]), shape: dims, dtype: x.dtype };
+};
+
+/** Range(start, limit, delta): folded when all three are constants, else ONNX Range on scalars. */
+export const range: OpConverter = (g, inputs) => {
+  const [start, limit, delta] = inputs;
+  if (!start || !limit || !delta) g.fail('expects start, limit and delta');
+  const dtype = tfDType(g.attrs.type('Tidx'), g.label);
+  if (start.constant && limit.constant && delta.constant) {
+    const [s, l, d] = [start.constant[0]!, limit.constant[0]!, delta.constant[0]!];
+    if (d === 0) g.fail('delta is 0');
+    const n = Math.max(0, Math.ceil((l - s) / d));
+    const values = Array.from({ length: n }, (_, k) => s + k * d);
+    return { name: '', shape: [n], dtype, constant: dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values) };
+  }
+  const scalar = (v: Value, suffix: string): string => {
+    let x = g.tf(v);
+    if (v.dtype !== dtype) x = g.emit('Cast', [x], [intAttr('to', ONNX_TYPE[dtype])], `${suffix}_cast`);
+    return v.shape.length === 0 ? x : g.emit('Reshape', [x, g.int64s('scalar', [])], [], `${suffix}_scalar`);
+  };
+  return { name: g.emit('Range', [scalar(start, 'start'), scalar(limit, 'limit'), scalar(delta, 'delta')]), shape: [-1], dtype };
+};
+
+function splitParts(g: GraphBuilder, x: Value, axis: number, sizes: number[] | undefined, num: number): Value[] {
+  const input = g.tf(x);
+  const ins = sizes ? [input, g.int64s('split', sizes)] : [input];
+  const outs = g.emitOutputs('Split', ins, [intAttr('axis', axis)], Array.from({ length: num }, (_, k) => `output_${k}`));
+  const size = x.shape[axis]!;
+  return outs.map((name, k) => {
+    const shape = [...x.shape];
+    shape[axis] = sizes ? sizes[k]! : size >= 0 ? size / num : -1;
+    return { name, shape, dtype: x.dtype };
+  });
+}
+
+/** Split(axis, value): num_split equal parts. */
+export const split: OpConverter = (g, inputs) => {
+  const [dim, x] = inputs;
+  if (!dim || !x) g.fail('expects an axis and a value');
+  const axis = g.axis(g.constInts(dim, 'split_dim')[0]!, x.shape.length);
+  const num = g.attrs.int('num_split');
+  if (!(num > 0)) g.fail('num_split must be positive');
+  if (x.shape[axis]! >= 0 && x.shape[axis]! % num !== 0) g.fail(`axis ${axis} of size ${x.shape[axis]} does not split into ${num} equal parts`);
+  return splitParts(g, x, axis, undefined, num);
+};
+
+/** SplitV(value, size_splits, axis): one size may be -1, the rest of the axis. */
+export const splitV: OpConverter = (g, inputs) => {
+  const [x, sizesV, dim] = inputs;
+  if (!x || !sizesV || !dim) g.fail('expects a value, sizes and an axis');
+  const axis = g.axis(g.constInts(dim, 'split_dim')[0]!, x.shape.length);
+  const sizes = g.constInts(sizesV, 'size_splits');
+  const free = sizes.indexOf(-1);
+  if (free >= 0) {
+    const size = x.shape[axis]!;
+    if (size < 0) g.fail(`a size of -1 needs axis ${axis} to have a known size`);
+    sizes[free] = size - sizes.reduce((a, s, k) => (k === free ? a : a + s), 0);
+  }
+  return splitParts(g, x, axis, sizes, sizes.length);
+};
+
+/** The dims of a rank-4 TF-layout tensor as int64 scalars' 1-D pieces, computed at run time. */
+function dimsOf(g: GraphBuilder, x: string): string[] {
+  const s = g.emit('Shape', [x], [], 'shape');
+  return [0, 1, 2, 3].map((k) => g.emit('Gather', [s, g.int64s(`dim${k}`, [k])], [intAttr('axis', 0)], `dim${k}`));
+}
+
+function blockOf(g: GraphBuilder, x: Value, block: Value | undefined): [number, number] {
+  if (x.shape.length !== 4) g.fail(`expects a rank-4 (NHWC) input, got shape [${x.shape.join(', ')}]`);
+  const b = g.constInts(block, 'block_shape');
+  if (b.length !== 2 || !b.every((v) => v > 0)) g.fail(`block_shape [${b.join(', ')}] must be two positive sizes (height, width)`);
+  return [b[0]!, b[1]!];
+}
+
+/**
+ * SpaceToBatchND on NHWC with a 2-D block (the dilated convolution of TF): pad, then
+ * [N, H/bh, bh, W/bw, bw, C] → [bh, bw, N, H/bh, W/bw, C] → [bh·bw·N, H/bh, W/bw, C]; batch index
+ * (i·bw + j)·N + n, as TF orders it.
+ */
+export const spaceToBatchNd: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [bh, bw] = blockOf(g, x, inputs[1]);
+  const p = g.constInts(inputs[2], 'paddings');
+  if (p.length !== 4) g.fail('paddings must be [[top, bottom], [left, right]]');
+  const padded = padded_(g, x, [0, 0, p[0]!, p[1]!, p[2]!, p[3]!, 0, 0]);
+  const [n, h, w, c] = dimsOf(g, padded.name);
+  const div = (d: string, by: number): string => g.emit('Div', [d, g.int64s('block', [by])], [], 'blocks');
+  const concat = (parts: string[]): string => g.emit('Concat', parts, [intAttr('axis', 0)], 'dims');
+  const split = g.emit('Reshape', [padded.name, concat([n!, div(h!, bh), g.int64s('bh', [bh]), div(w!, bw), g.int64s('bw', [bw]), c!])], [], 'blocks6');
+  const moved = g.emit('Transpose', [split], [intsAttr('perm', [2, 4, 0, 1, 3, 5])], 'blocks_first');
+  const batch = g.emit('Mul', [n!, g.int64s('bhbw', [bh * bw])], [], 'batch');
+  const out = g.emit('Reshape', [moved, concat([batch, div(h!, bh), div(w!, bw), c!])]);
+  const [sn, sh, sw, sc] = padded.shape;
+  const shape = [sn! < 0 ? -1 : sn! * bh * bw, sh! < 0 ? -1 : sh! / bh, sw! < 0 ? -1 : sw! / bw, sc!];
+  return { name: out, shape, dtype: x.dtype };
+};
+
+/** BatchToSpaceND, the inverse: [bh, bw, N, h, w, C] → [N, h, bh, w, bw, C] → [N, h·bh, w·bw, C], then crop. */
+export const batchToSpaceNd: OpConverter = (g, inputs) => {
+  const x = first(g, inputs);
+  const [bh, bw] = blockOf(g, x, inputs[1]);
+  const crops = g.constInts(inputs[2], 'crops');
+  if (crops.length !== 4) g.fail('crops must be [[top, bottom], [left, right]]');
+  const [b, h, w, c] = dimsOf(g, g.tf(x));
+  const concat = (parts: string[]): string => g.emit('Concat', parts, [intAttr('axis', 0)], 'dims');
+  const n = g.emit('Div', [b!, g.int64s('bhbw', [bh * bw])], [], 'batch');
+  const split = g.emit('Reshape', [g.tf(x), concat([g.int64s('bh', [bh]), g.int64s('bw', [bw]), n, h!, w!, c!])], [], 'blocks6');
+  const moved = g.emit('Transpose', [split], [intsAttr('perm', [2, 3, 0, 4, 1, 5])], 'blocks_inside');
+  const mul = (d: string, by: number): string => g.emit('Mul', [d, g.int64s('block', [by])], [], 'size');
+  const merged = g.emit('Reshape', [moved, concat([n, mul(h!, bh), mul(w!, bw), c!])], [], 'space');
+  const [top, bottom, left, right] = crops as [number, number, number, number];
+  const out = g.emit('Slice', [merged, g.int64s('starts', [top, left]), g.int64s('ends', [bottom > 0 ? -bottom : INT64_MAX, right > 0 ? -right : INT64_MAX]), g.int64s('axes', [1, 2])]);
+  const [sb, sh, sw, sc] = x.shape;
+  const shape = [sb! < 0 ? -1 : sb! / (bh * bw), sh! < 0 ? -1 : sh! * bh - top - bottom, sw! < 0 ? -1 : sw! * bw - left - right, sc!];
+  return { name: out, shape, dtype: x.dtype };
+};
+
+/** Constant padding of a value in TF layout by [begin, end] pairs per axis. */
+function padded_(g: GraphBuilder, x: Value, p: number[]): Value {
+  if (p.every((v) => v === 0)) return { ...x, name: g.tf(x), nchw: false, constant: undefined };
+  return padded(g, { ...x, name: g.tf(x), nchw: false, constant: undefined }, p, 'constant');
+}
