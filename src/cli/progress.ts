@@ -1,8 +1,9 @@
 /**
  * CLI progress. Each pipeline step (a `log` line) is a line that gets ✓ when the next step starts or the run ends
  * well, and ✗ when the run stops with an error while it is open. A step that reports counts (`count(k, n)`, from
- * the pipeline's `progress(step, k, n)` callback) shows a live k/N bar with an ETA on a TTY, and "N/N" with its
- * duration on the closing line elsewhere, so CI logs stay one line per step.
+ * the pipeline's `progress(step, k, n)` callback) shows a live k/N bar with an ETA on a TTY, and "k/N" with its
+ * duration on the closing line elsewhere, so CI logs stay one line per step. A count attaches to the open step
+ * its name prefixes; a count of 0 for another step opens it.
  */
 import cliProgress from 'cli-progress';
 import { colorEnabled, createStyle, type Style } from './style.js';
@@ -47,7 +48,8 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
     stopBar();
     if (!open) return;
     const seconds = (Date.now() - open.start) / 1000;
-    const counted = open.n !== undefined ? ` ${open.k ?? 0}/${open.n}${open.detail ? ` · ${open.detail}` : ''}` : '';
+    // "0/N" on a closing line says nothing: counts show once something was counted.
+    const counted = open.n !== undefined && (open.k ?? 0) > 0 ? ` ${open.k}/${open.n}${open.detail ? ` · ${open.detail}` : ''}` : '';
     const time = seconds >= 1 ? ` (${seconds.toFixed(1)} s)` : '';
     const mark = ok ? style.green('✓') : style.red('✗');
     stream.write(`  ${mark} ${open.message}${style.dim(counted + time)}\n`);
@@ -64,6 +66,12 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
 
   // Plain functions, not methods: the CLI hands them to the pipeline as bare callbacks.
   const step = (message: string) => {
+    // A counted step that has not counted anything yet and whose first sub-step begins ("build" →
+    // "build int8 (recipe)") hands its line over: one line per step, not an empty parent line.
+    if (open && open.n !== undefined && (open.k ?? 0) === 0 && message.startsWith(open.message)) {
+      stopBar();
+      open = undefined;
+    }
     close(true);
     open = { message, start: Date.now() };
     if (!live) return;
@@ -75,7 +83,12 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean, env
     style,
     step,
     count(name: string, k: number, n: number, detail?: string) {
-      if (!open || (name !== open.message && !open.message.startsWith(name))) step(name);
+      if (!open || (name !== open.message && !open.message.startsWith(name))) {
+        // Only a start (k = 0) opens a line for another step; a late count of a step whose sub-steps
+        // have taken over the log ("build 2/3" after "quantize ...") would be a line of its own otherwise.
+        if (k > 0) return;
+        step(name);
+      }
       const o = open!;
       const fresh = o.n === undefined;
       o.k = Math.min(k, n);

@@ -53,6 +53,25 @@ describe('CLI progress', () => {
     expect(text().split('\n')).toEqual(['  ✓ evaluate reference on 300 samples 300/300', '  ✗ benchmark rounds 7/20', '']);
   });
 
+  it("keeps one line per step when a counted step's sub-steps log their own lines (build, benchmark)", () => {
+    const { stream, text } = capture();
+    const p = createProgress(stream, true, {});
+    p.count('build', 0, 2);
+    p.step('build int8 (recipe)');
+    p.step('quantize: Gemm 1');
+    p.count('build', 1, 2);
+    p.step('build fp16 (recipe)');
+    p.count('build', 2, 2);
+    p.step('benchmark: loading reference');
+    p.count('benchmark', 0, 30);
+    p.step('benchmark: 20 rounds');
+    p.count('benchmark', 3, 30);
+    p.done(true);
+    expect(text().split('\n')).toEqual([
+      '  ✓ build int8 (recipe)', '  ✓ quantize: Gemm 1', '  ✓ build fp16 (recipe) 2/2', '  ✓ benchmark: loading reference', '  ✓ benchmark: 20 rounds 3/30', '',
+    ]);
+  });
+
   it('prints nothing when quiet', () => {
     const { stream, text } = capture();
     const p = createProgress(stream, false, {});
