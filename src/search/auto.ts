@@ -438,6 +438,12 @@ export interface Contender {
 export interface SelectionRules {
   accuracyDropMax: number;
   latencyRatioMax: number;
+  /**
+   * The reference's size. A candidate larger than it qualifies only when it is significantly faster (every
+   * CI below 1.00): at fp32 speed it gains nothing and costs bytes (weight_only leaving the Conv weights in
+   * float, after Constant nodes became initializers, came out 1.39x the size of a VAD at the same speed).
+   */
+  referenceBytes?: number;
 }
 
 export function accuracyOk(drop: number | null, max: number): boolean {
@@ -449,7 +455,12 @@ export function latencyOk(l: AutoLatency, max: number): boolean {
 }
 
 export function qualifies(c: Contender, rules: SelectionRules): boolean {
-  return accuracyOk(c.drop, rules.accuracyDropMax) && c.latency.length > 0 && c.latency.every((l) => latencyOk(l, rules.latencyRatioMax));
+  return accuracyOk(c.drop, rules.accuracyDropMax) && c.latency.length > 0 && c.latency.every((l) => latencyOk(l, rules.latencyRatioMax)) && !largerNotFaster(c, rules);
+}
+
+/** Larger than the reference without being significantly faster: nothing gained. */
+export function largerNotFaster(c: Pick<Contender, 'bytes' | 'latency'>, rules: SelectionRules): boolean {
+  return rules.referenceBytes !== undefined && c.bytes > rules.referenceBytes && !c.latency.every((l) => l.ci95[1] < 1);
 }
 
 /** The ratio to rank by: the latest measurement (confirm, when there is one). */
@@ -521,7 +532,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   const { analysis: a, env, cleanup } = input;
   const basis = qualityBasis(env.reference.quality, env.metric);
   const accuracyDropMax = basis === 'fidelity' ? noiseRatio(input.options.fidelity_min_snr_db ?? DEFAULT_FIDELITY_MIN_SNR_DB) : input.options.accuracy_drop_max;
-  const rules: SelectionRules = { accuracyDropMax, latencyRatioMax: input.options.latency_ratio_max };
+  const rules: SelectionRules = { accuracyDropMax, latencyRatioMax: input.options.latency_ratio_max, referenceBytes: env.reference.bytes };
   const start = env.now();
   const deadline = start + input.options.time_budget_s * 1000;
   const remaining = () => deadline - env.now();
@@ -847,6 +858,7 @@ function outcomeOf(t: Trial, r: Trial, winner: Trial | undefined, rules: Selecti
   if (winner && t === winner) return confirmed ? 'selected' : 'selected (not confirmed: time budget)';
   if (!accuracyOk(r.drop ?? null, rules.accuracyDropMax)) return r.drop === null ? 'accuracy could not be measured' : 'over the accuracy budget';
   if (!r.latency) return 'not measured';
+  if (largerNotFaster({ bytes: r.artifact!.bytes, latency: [r.latency, ...(r.confirm ? [r.confirm] : [])] }, rules)) return 'larger than the reference and not faster';
   const failed = [r.latency, r.confirm].filter((l): l is AutoLatency => !!l && !latencyOk(l, rules.latencyRatioMax));
   if (failed.length > 0) {
     const l = failed[0]!;
@@ -878,9 +890,11 @@ function explain(
       ? ` Closest: ${near.slice(0, 3).map(({ c, slow }) => `${c.id} (${(c.bytes / refBytes).toFixed(2)}x) at ${fmtRatio(slow)}${c.latency.length > 1 && slow === c.latency[1] ? ' in its confirmation' : ''}`).join('; ')}. ` +
         `These are within measurement noise of fp32 speed (two workers running the same model differ by 1.5-4.5%); auto.latency_ratio_max: ${(rules.latencyRatioMax + NEAR_MISS).toFixed(2)} accepts them.`
       : '';
+    const larger = all.filter((c) => accuracyOk(c.drop, rules.accuracyDropMax) && c.latency.every((l) => latencyOk(l, rules.latencyRatioMax)) && largerNotFaster(c, rules));
+    const largerNote = larger.length > 0 ? ` ${larger.map((c) => `${c.id} (${(c.bytes / refBytes).toFixed(2)}x)`).join(', ')} qualified but ${larger.length > 1 ? 'are' : 'is'} larger than the reference without being faster.` : '';
     return (
       `No candidate was both within the accuracy budget (${describeBudget(rules.accuracyDropMax, basis)}) and not slower than fp32 (${bound}): ` +
-      `${built} built, ${accurate} within the accuracy budget and measured, ${measured} measured. The reference model is kept.${hint}${budget}`
+      `${built} built, ${accurate} within the accuracy budget and measured, ${measured} measured. The reference model is kept.${largerNote}${hint}${budget}`
     );
   }
   const lat = winner.latency;

@@ -341,6 +341,18 @@ describe('auto search (fake measurements)', () => {
     expect(r.report.tried.find((t) => t.id === 'static')?.outcome).toMatch(/^slower than fp32: 95% CI from /);
   });
 
+  it('does not select a candidate larger than the reference unless it is significantly faster', async () => {
+    const run = (ratio: number) => runAuto({
+      analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, options: options({ recipes: ['weight_only'] }),
+      env: fakeEnv(() => ({ bytes: 1390, drop: 0, ratio })).env, // the fake reference is 1000 bytes
+    });
+    const same = await run(1.0);
+    expect(same.winner).toBe('reference');
+    expect(same.report.tried[0]!.outcome).toBe('larger than the reference and not faster');
+    expect(same.report.reason).toContain('weight_only (1.39x) qualified but is larger than the reference without being faster');
+    expect((await run(0.8)).winner).toBe('weight_only');
+  });
+
   it('does not select a winner that fails its confirmation measurement', async () => {
     const { env, log } = fakeEnv((recipe) => {
       const d = describe_(recipe);
