@@ -145,6 +145,8 @@ export interface FidelityOptions {
   threads: number;
   /** The reference's discrete outputs by name; read from the reference's graph when it is an ONNX file and this is absent. */
   discreteOutputs?: ReadonlySet<string>;
+  /** Keeps the reference's outputs for the next measurement against the same reference and dataset. */
+  referenceOutputs?: ReferenceOutputs;
 }
 
 type Runnable = Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions' | 'batch'>;
@@ -171,18 +173,63 @@ function matchOutputs(ref: ModelSession, cand: ModelSession): Array<[string, str
   return ref.outputNames.map((n, i) => [n, cand.outputNames[i]!]);
 }
 
+/**
+ * The reference's outputs on the first samples, kept across fidelity measurements against the same
+ * reference and dataset: the auto search measures dozens of trials, and running the reference again for
+ * each one was a third of a trial's evaluation time. Outputs beyond `maxBytes` in total are not kept
+ * (those batches run the reference again).
+ */
+export class ReferenceOutputs {
+  outputNames: readonly string[] | null = null;
+  private readonly runs = new Map<string, Record<string, HostTensor>>();
+  private bytes = 0;
+  constructor(private readonly maxBytes = 256 * 2 ** 20) {}
+
+  get(key: string): Record<string, HostTensor> | undefined {
+    return this.runs.get(key);
+  }
+
+  set(key: string, outputs: Record<string, HostTensor>): void {
+    const size = Object.values(outputs).reduce((s, t) => s + t.data.byteLength, 0);
+    if (this.bytes + size > this.maxBytes) return;
+    this.bytes += size;
+    this.runs.set(key, outputs);
+  }
+}
+
 /** Fidelity of `candidate` against `reference` on every output, over the first samples of `dataset`. */
 export async function measureFidelity(reference: Runnable, candidate: Runnable, dataset: Dataset, options: FidelityOptions): Promise<Fidelity> {
-  const ref = await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: options.threads }, reference.id, reference.runtimeKind);
+  const samples = options.samples ?? FIDELITY_SAMPLES;
+  const fixed = fixedBatch(reference, candidate);
+  const cache = options.referenceOutputs;
+  let refSession: ModelSession | null = null;
+  const openRef = async (): Promise<ModelSession> =>
+    (refSession ??= await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: options.threads }, reference.id, reference.runtimeKind));
   try {
     const cand = await openSession(candidate.file, { ...candidate.runtimeOptions, intraOpThreads: options.threads }, candidate.id, candidate.runtimeKind);
     try {
-      return await compareSessions(ref, cand, dataset, options.samples ?? FIDELITY_SAMPLES, fixedBatch(reference, candidate), options.discreteOutputs ?? decisionOutputsOf(reference));
+      const names = cache?.outputNames ?? (await openRef()).outputNames;
+      if (cache) cache.outputNames = names;
+      // The k-th run is the k-th batch of the same samples in the same batch size: that is the cache key.
+      let k = 0;
+      const ref: ModelSession = {
+        label: reference.id, inputNames: [], outputNames: names,
+        async run(feeds) {
+          const key = `${samples}|${fixed}|${k++}`;
+          const hit = cache?.get(key);
+          if (hit) return hit;
+          const out = await (await openRef()).run(feeds);
+          cache?.set(key, out);
+          return out;
+        },
+        release: async () => {},
+      };
+      return await compareSessions(ref, cand, dataset, samples, fixed, options.discreteOutputs ?? decisionOutputsOf(reference));
     } finally {
       await cand.release();
     }
   } finally {
-    await ref.release();
+    if (refSession) await (refSession as ModelSession).release();
   }
 }
 

@@ -38,9 +38,22 @@ export const DEFAULT_FIDELITY_MIN_SNR_DB = 20;
 const DEFAULT_BUDGET_S = 120;
 const BUDGET_REFERENCE_BYTES = 20 * 1024 * 1024;
 
-/** 120 s up to 20 MB, then proportionally to the model size (the issue's "about 2 minutes on 2 cores"). */
-export function defaultTimeBudgetS(modelBytes: number): number {
-  return Math.round(DEFAULT_BUDGET_S * Math.max(1, modelBytes / BUDGET_REFERENCE_BYTES));
+/** Trial evaluations the default budget affords, besides its measurements. */
+const BUDGET_TRIALS = 12;
+/** What the measurements take: the base, op-type, node and confirm rounds, up to 15 s each. */
+const BUDGET_MEASURE_S = 60;
+
+/**
+ * 120 s up to 20 MB, then proportionally to the model size (the issue's "about 2 minutes on 2 cores").
+ * With `trialSeconds` (what evaluating one trial costs, measured on the reference before the search),
+ * at least enough for BUDGET_TRIALS trials and the measurements, up to 4x the size-based budget: a model
+ * whose every evaluation takes 10-20 s on a loaded runner (a 320x320 detector on 64 samples, twice per
+ * trial) ran out of time after its base recipes, before any repair was tried.
+ */
+export function defaultTimeBudgetS(modelBytes: number, trialSeconds = 0): number {
+  const bySize = DEFAULT_BUDGET_S * Math.max(1, modelBytes / BUDGET_REFERENCE_BYTES);
+  const byCost = BUDGET_TRIALS * trialSeconds + BUDGET_MEASURE_S;
+  return Math.round(Math.max(bySize, Math.min(4 * bySize, byCost)));
 }
 
 // ---------------------------------------------------------------- the environment
