@@ -3,7 +3,7 @@
  * exact-match rate, and not the output fidelity judges while a continuous one exists.
  */
 import Long from 'long';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { onnx, saveModel, type Model } from '../../src/model/onnx.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { intAttr, intsAttr, makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { discreteOutputs } from '../../src/model/discrete.js';
-import { measureFidelity } from '../../src/evaluate/fidelity.js';
+import { ReferenceOutputs, measureFidelity } from '../../src/evaluate/fidelity.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import type { Candidate } from '../../src/candidates/types.js';
 import { randn, rng } from '../passes/fixtures.js';
@@ -127,5 +127,20 @@ describe('discrete outputs', () => {
     const g = await measureFidelity(candidate('reference', path.join(dir, 'ref2.onnx')), candidate('scaled', path.join(dir, 'cand2.onnx')), dataset(64, 48), { samples: 48, threads: 1 });
     expect(g.outputs.every((o) => o.discrete)).toBe(true);
     expect(g.snr_db).toBe(Math.min(...g.outputs.map((o) => o.snr_db)));
+  });
+
+  it('keeps the reference outputs between measurements against the same reference (the search runs it once)', async () => {
+    const ref = path.join(dir, 'cached-ref.onnx');
+    const cand = path.join(dir, 'cached-cand.onnx');
+    saveModel(detector(), ref);
+    saveModel(detector(1.02), cand);
+    const cache = new ReferenceOutputs();
+    const first = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache });
+    // The reference file is gone: the second measurement can only have read the kept outputs.
+    renameSync(ref, `${ref}.moved`);
+    const second = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache, discreteOutputs: new Set(['peaks', 'cls']) });
+    expect(second).toEqual(first);
+    // A cache too small to keep anything runs the reference each time.
+    await expect(measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: new ReferenceOutputs(16) })).rejects.toThrow(/cached-ref\.onnx/);
   });
 });
