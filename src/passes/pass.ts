@@ -53,6 +53,12 @@ export interface PassContext {
   detail?(details: PassDetails): void;
   /** A folder for files a pass must write (ORT writes optimized models only to disk); inside the out dir in a run. */
   scratchDir?: string;
+  /**
+   * Results a pass may reuse when the same context runs it again on the same input (the auto search builds
+   * dozens of static QDQ trials of one model: the calibration ranges are the same for each). Keys start
+   * with the pass name and include a digest of the input model and every option the result depends on.
+   */
+  memo?: Map<string, unknown>;
 }
 
 /** One step's outcome, as the report shows it: "quantize: no change: no MatMul/Gemm ...". */

@@ -85,6 +85,8 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const passContext: PassContext = {
     log: () => {},
     scratchDir: workDir,
+    // Static QDQ trials of one model share their calibration ranges (each used to calibrate again: 20 s a trial on a 256x256 detector).
+    memo: new Map(),
     async calibration(samples: number) {
       return calibrationFeeds(ctx.calibration ?? dataset, samples);
     },
