@@ -57,6 +57,12 @@ export interface AutoSearchContext {
   isa?: Partial<IsaFlags>;
   /** The gate's fidelity budget: the quality budget when there are no labels and top-1 does not fit the output. */
   fidelityMinSnrDb?: number;
+  /**
+   * The .tflite bytes when the pipeline's reference is a .tflite (it runs in TFLite, not as its ONNX import
+   * in ORT): trials are then measured against it and sized against it, as the gate will compare them.
+   * Quality stays judged against the ONNX import, which the import checked against the .tflite.
+   */
+  referenceTflite?: Uint8Array;
   log: (message: string) => void;
 }
 
@@ -95,6 +101,9 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const refBytes = encodeModel(model);
   const refFile = path.join(workDir, 'reference.onnx');
   writeFileSync(refFile, refBytes);
+  // A .tflite reference runs in TFLite (often faster than its import in ORT): "not slower" means not slower than that.
+  const tfliteFile = ctx.referenceTflite && !isDecoderModel(model) ? path.join(workDir, 'reference.tflite') : null;
+  if (tfliteFile) writeFileSync(tfliteFile, ctx.referenceTflite!);
   const evaluateFile = (file: string, runtimeOptions: RuntimeOptions, label: string, reference?: Int32Array, samples?: number): Promise<EvalResult> =>
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
       metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
@@ -159,7 +168,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       if (decoder) return measureDecoderTrials(refFile, artifacts.map((a) => ({ file: files.get(a.id)!, runtime: a.runtime })), ctx, timeBudgetMs);
       const runs = await measureRuns(
         [
-          { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
+          tfliteFile ? { id: 'reference', file: tfliteFile, runtimeKind: 'tflite', runtimeOptions: {} } : { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
           ...artifacts.map((a, i) => ({ id: `trial-${i}`, file: files.get(a.id)!, runtimeKind: 'onnxruntime' as const, runtimeOptions: a.runtime })),
         ],
         feeds,
@@ -170,7 +179,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
         return { ratio: pair.comparison.ratio, ci95: pair.comparison.ci95, p50_ms: pair.candidate.p50_ms, reference_p50_ms: pair.baseline.p50_ms };
       });
     },
-    reference: { bytes: refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
+    reference: { bytes: ctx.referenceTflite?.length ?? refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
     metric: ctx.metric,
     isa: ctx.isa ?? hardwareFingerprint().isa,
     now: () => performance.now(),
