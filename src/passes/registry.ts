@@ -209,6 +209,7 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
       },
     };
     if (ctx.scratchDir !== undefined) stepCtx.scratchDir = ctx.scratchDir;
+    if (ctx.memo !== undefined) stepCtx.memo = ctx.memo;
     const before = current;
     current = await pass.run(current, step.options, stepCtx);
     // A pass that does not say is judged by its output: the same bytes means no change.

@@ -7,6 +7,7 @@ import { encodeModel, DataType, type Model } from '../../src/model/onnx.js';
 import { tensorData, tensorToFloat32 } from '../../src/model/tensor.js';
 import { checkModel, getIntAttr, initializerMap } from '../../src/model/graph.js';
 import { quantizePass } from '../../src/passes/quantize.js';
+import { runRecipe } from '../../src/passes/registry.js';
 import type { QuantizeOptions } from '../../src/passes/quant-common.js';
 import type { Feeds } from '../../src/model/host-tensor.js';
 import {
@@ -220,6 +221,9 @@ describe('quantize: static QDQ', () => {
     expect(sameBytes(encodeModel(b), encodeModel(plain))).toBe(true);
     const fresh = await quantizePass.run(cnn.model, { mode: 'static', samples: 8, nodes_exclude: ['dense'] }, testContext((n) => cnn.calibration(n)));
     expect(sameBytes(encodeModel(c), encodeModel(fresh))).toBe(true);
+    // Through a recipe (the auto search builds with runRecipe) the memo reaches the pass too.
+    await runRecipe(cnn.model, [{ quantize: { mode: 'static', samples: 8 } }], ctx);
+    expect(asked).toEqual([8]);
     // Other samples or another method calibrate again.
     await quantizePass.run(cnn.model, { mode: 'static', samples: 16 }, ctx);
     expect(asked).toEqual([8, 16]);
