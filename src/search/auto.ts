@@ -710,7 +710,8 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
       const ranked = await rankBySensitivity(from, nodes);
       env.log(`auto: sensitivity of ${from.id}: ${ranked.map((r) => `${r.node.key} ${r.drop === null ? '?' : (r.drop * 100).toFixed(2)}`).join(', ')}`);
       sensitivity.push({ trial: from.id, nodes: ranked.map((r) => ({ node: r.node.key, op_type: r.node.opType, drop_without: r.drop })) });
-      const limit = Math.min(nodes.length - 1, Math.max(1, Math.ceil(nodes.length / 2)));
+      // Only ranked nodes can be excluded: past them every further trial was the same model again.
+      const limit = Math.min(nodes.length - 1, Math.max(1, Math.ceil(nodes.length / 2)), ranked.length);
       for (let k = 1; k <= limit; k++) {
         const exclude = [...excluded, ...ranked.slice(0, k).map((r) => r.node.key)];
         const why = `${from.id} was over the accuracy budget: leave the ${k} most sensitive node${k > 1 ? 's' : ''} in float`;

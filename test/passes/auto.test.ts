@@ -323,6 +323,19 @@ describe('auto search (fake measurements)', () => {
     expect(r.report.tried.find((t) => t.id === 'static-no-Conv')?.outcome).toBe('qualifies; larger than the winner');
   });
 
+  it('excludes at most the ranked nodes: no repeated trial of the same model once the ranking is used up', async () => {
+    const { env } = fakeEnv((recipe) => {
+      const d = describe_(recipe);
+      return { bytes: 300 + (d.q.nodes_exclude ?? []).length, drop: 0.1, ratio: 0.8 }; // no exclusion recovers
+    });
+    const many = analysis(Array.from({ length: 40 }, (_, i) => node(`conv${String(i).padStart(2, '0')}`, 'Conv', 2048 + i, 9)));
+    const r = await runAuto({ analysis: many, cleanup: true, env, options: options({ recipes: ['static'], time_budget_s: 600 }) });
+    const nodeTrials = r.report.tried.filter((t) => t.stage === 'node');
+    expect(r.report.sensitivity[0]!.nodes).toHaveLength(16);
+    expect(nodeTrials).toHaveLength(16);
+    expect(nodeTrials.some((t) => t.outcome.startsWith('same model as'))).toBe(false);
+  });
+
   it('leaves the nodes with the fewest multiply-adds per output in float when quantizing makes the model slower', async () => {
     const { env } = fakeEnv((recipe) => {
       const d = describe_(recipe);
