@@ -18,6 +18,7 @@ import { autoProducer } from '../search/producer.js';
 import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/result.js';
 import { decoderThresholds, latencyThreshold } from '../gate/rules.js';
 import { isDecoderModel, decoderSignature, type DecoderSignature } from '../model/decoder.js';
+import { discreteOutputs } from '../model/discrete.js';
 import { centralDecoderLatency, compareDecoderPair, decoderMeasureSettings, measureDecoderRuns } from '../benchmark/decoder.js';
 import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
 import { benchmarkBatch } from '../candidates/reference.js';
@@ -67,6 +68,8 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   const evaluations = await evaluateAll(live().map((r) => r.candidate), project.dataset, {
     metric: config.metric, threads: config.benchmark.threads, log, ...(config.metric_options ? { metricOptions: config.metric_options } : {}),
     ...(hooks.progress ? { progress: hooks.progress } : {}), ...(decoder ? { decoder: { signature: decoder } } : {}),
+    // From the ONNX IR: a .tflite reference has no ONNX graph of its own to read them from.
+    discreteOutputs: discreteOutputs(project.source.model),
   });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);

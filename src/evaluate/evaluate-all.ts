@@ -60,6 +60,8 @@ export interface EvaluateAllOptions extends Omit<EvaluateOptions, 'reference' | 
   baseline?: Int32Array;
   /** Samples of the fidelity pass; FIDELITY_SAMPLES by default, 0 turns it off. */
   fidelitySamples?: number;
+  /** The reference's discrete outputs (src/model/discrete.ts), when its graph is known; else read from the reference's ONNX file. */
+  discreteOutputs?: ReadonlySet<string>;
   /** Set for a decoder reference: quality is decoderQuality on seeded prompts, not the dataset. */
   decoder?: { signature: DecoderSignature; options?: DecoderQualityOptions };
 }
@@ -105,7 +107,9 @@ export async function evaluateAll(candidates: readonly Candidate[], dataset: Dat
     }
     if (i > 0 && fidelitySamples > 0) {
       try {
-        e.fidelity = await measureFidelity(candidates[0]!, c, dataset, { samples: fidelitySamples, threads: options.threads });
+        e.fidelity = await measureFidelity(candidates[0]!, c, dataset, {
+          samples: fidelitySamples, threads: options.threads, ...(options.discreteOutputs ? { discreteOutputs: options.discreteOutputs } : {}),
+        });
       } catch (err) {
         e.fidelityError = errorMessage(err);
         options.log?.(`fidelity of ${c.id} could not be measured: ${e.fidelityError}`);

@@ -8,12 +8,15 @@
  * Both models run on the same first samples; only running sums are kept, so memory does not grow with
  * the sample count or the output size.
  */
+import { statSync } from 'node:fs';
 import type { Candidate } from '../candidates/types.js';
 import type { Dataset } from '../data/dataset.js';
 import type { HostTensor } from '../model/host-tensor.js';
 import { halfToFloat } from '../model/tensor.js';
 import { openSession, type ModelSession } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
+import { loadModel } from '../model/onnx.js';
+import { discreteOutputs } from '../model/discrete.js';
 import { EVAL_BATCH, firstSamples } from './samples.js';
 
 /** Samples the fidelity pass runs by default: enough for a stable SNR, few enough to stay a small share of evaluation. */
@@ -36,6 +39,8 @@ export interface RowFidelity {
   max_abs_error: number;
   /** Share of rows whose largest value sits at the same index, 0..1 (meaningful only for class scores). */
   top1_agreement: number;
+  /** Share of compared values equal to the reference's, 0..1. */
+  exact_match: number;
 }
 
 /** Accumulates fidelity over rows (one row: one sample's values of one output, or one logit vector). */
@@ -45,14 +50,17 @@ export class FidelityAccumulator {
   private cosSum = 0;
   private agree = 0;
   private maxAbs = 0;
+  private equal = 0;
+  private values = 0;
   rows = 0;
 
   add(ref: ArrayLike<number>, cand: ArrayLike<number>, label = 'fidelity'): void {
     if (ref.length !== cand.length) throw new ModelGateError(`${label}: ${ref.length} reference values against ${cand.length} candidate values`);
-    let dot = 0, rr = 0, cc = 0, noise = 0, ra = 0, ca = 0, maxAbs = this.maxAbs;
+    let dot = 0, rr = 0, cc = 0, noise = 0, ra = 0, ca = 0, maxAbs = this.maxAbs, equal = 0;
     for (let i = 0; i < ref.length; i++) {
       const r = ref[i]!, c = cand[i]!;
       const d = r - c;
+      if (r === c || (Number.isNaN(r) && Number.isNaN(c))) equal++;
       dot += r * c;
       rr += r * r;
       cc += c * c;
@@ -66,6 +74,8 @@ export class FidelityAccumulator {
     this.signal += rr;
     this.noise += noise;
     this.maxAbs = maxAbs;
+    this.equal += equal;
+    this.values += ref.length;
     this.cosSum += rr > 0 && cc > 0 ? dot / Math.sqrt(rr * cc) : rr === cc ? 1 : 0;
     if (ra === ca) this.agree++;
     this.rows++;
@@ -77,6 +87,7 @@ export class FidelityAccumulator {
       snr_db: this.noise === 0 ? Infinity : this.signal === 0 ? -Infinity : 10 * Math.log10(this.signal / this.noise),
       max_abs_error: this.maxAbs,
       top1_agreement: this.rows ? this.agree / this.rows : NaN,
+      exact_match: this.values ? this.equal / this.values : NaN,
     };
   }
 }
@@ -87,12 +98,25 @@ export interface OutputFidelity {
   /** Infinity when the outputs are identical (report.json writes null). */
   snr_db: number;
   max_abs_error: number;
+  /**
+   * Set when the output is discrete: an integer or boolean tensor, or a float one computed through a
+   * decision on computed values (an index, a comparison such as a peak mask, a rounding; see
+   * src/model/discrete.ts). Such an output jumps when a near-tie breaks the other way, so its SNR says
+   * how many ties broke, not how close the model is: it is reported with `exact_match` (share of values
+   * equal to the reference's) and is not the one the gate reads while a continuous output exists.
+   */
+  discrete?: true;
+  /** Share of this output's values equal to the reference's, 0..1; given for discrete outputs. */
+  exact_match?: number;
 }
 
 export interface Fidelity {
   /** Samples both models ran. */
   samples: number;
-  /** The output with the lowest SNR (ties: the lowest cosine, then the first). */
+  /**
+   * The output with the lowest SNR (ties: the lowest cosine, then the first) among the continuous ones;
+   * among all outputs when every output is discrete.
+   */
   worst_output: string;
   /** The worst output's figures: the ones the gate reads. */
   cosine: number;
@@ -119,6 +143,10 @@ export interface FidelityOptions {
   /** First samples of the dataset to run; FIDELITY_SAMPLES by default. */
   samples?: number;
   threads: number;
+  /** The reference's discrete outputs by name; read from the reference's graph when it is an ONNX file and this is absent. */
+  discreteOutputs?: ReadonlySet<string>;
+  /** Keeps the reference's outputs for the next measurement against the same reference and dataset. */
+  referenceOutputs?: ReferenceOutputs;
 }
 
 type Runnable = Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions' | 'batch'>;
@@ -145,20 +173,92 @@ function matchOutputs(ref: ModelSession, cand: ModelSession): Array<[string, str
   return ref.outputNames.map((n, i) => [n, cand.outputNames[i]!]);
 }
 
+/**
+ * The reference's outputs on the first samples, kept across fidelity measurements against the same
+ * reference and dataset: the auto search measures dozens of trials, and running the reference again for
+ * each one was a third of a trial's evaluation time. Outputs beyond `maxBytes` in total are not kept
+ * (those batches run the reference again).
+ */
+export class ReferenceOutputs {
+  outputNames: readonly string[] | null = null;
+  private readonly runs = new Map<string, Record<string, HostTensor>>();
+  private bytes = 0;
+  constructor(private readonly maxBytes = 256 * 2 ** 20) {}
+
+  get(key: string): Record<string, HostTensor> | undefined {
+    return this.runs.get(key);
+  }
+
+  set(key: string, outputs: Record<string, HostTensor>): void {
+    const size = Object.values(outputs).reduce((s, t) => s + t.data.byteLength, 0);
+    if (this.bytes + size > this.maxBytes) return;
+    this.bytes += size;
+    this.runs.set(key, outputs);
+  }
+}
+
 /** Fidelity of `candidate` against `reference` on every output, over the first samples of `dataset`. */
 export async function measureFidelity(reference: Runnable, candidate: Runnable, dataset: Dataset, options: FidelityOptions): Promise<Fidelity> {
-  const ref = await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: options.threads }, reference.id, reference.runtimeKind);
+  const samples = options.samples ?? FIDELITY_SAMPLES;
+  const fixed = fixedBatch(reference, candidate);
+  const cache = options.referenceOutputs;
+  let refSession: ModelSession | null = null;
+  const openRef = async (): Promise<ModelSession> =>
+    (refSession ??= await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: options.threads }, reference.id, reference.runtimeKind));
   try {
     const cand = await openSession(candidate.file, { ...candidate.runtimeOptions, intraOpThreads: options.threads }, candidate.id, candidate.runtimeKind);
     try {
-      return await compareSessions(ref, cand, dataset, options.samples ?? FIDELITY_SAMPLES, fixedBatch(reference, candidate));
+      const names = cache?.outputNames ?? (await openRef()).outputNames;
+      if (cache) cache.outputNames = names;
+      // The k-th run is the k-th batch of the same samples in the same batch size: that is the cache key.
+      let k = 0;
+      const ref: ModelSession = {
+        label: reference.id, inputNames: [], outputNames: names,
+        async run(feeds) {
+          const key = `${samples}|${fixed}|${k++}`;
+          const hit = cache?.get(key);
+          if (hit) return hit;
+          const out = await (await openRef()).run(feeds);
+          cache?.set(key, out);
+          return out;
+        },
+        release: async () => {},
+      };
+      return await compareSessions(ref, cand, dataset, samples, fixed, options.discreteOutputs ?? decisionOutputsOf(reference));
     } finally {
       await cand.release();
     }
   } finally {
-    await ref.release();
+    if (refSession) await (refSession as ModelSession).release();
   }
 }
+
+/** The reference's outputs that carry a decision on computed values, read from its graph when it is an ONNX file. */
+function decisionOutputsOf(reference: Runnable): ReadonlySet<string> {
+  if (reference.runtimeKind !== 'onnxruntime') return new Set();
+  let key: string;
+  try {
+    const st = statSync(reference.file);
+    key = `${reference.file}\0${st.size}\0${st.mtimeMs}`;
+  } catch {
+    return new Set();
+  }
+  let found = decisionCache.get(key);
+  if (!found) {
+    try {
+      found = discreteOutputs(loadModel(reference.file, { inlineExternalData: false }));
+    } catch {
+      found = new Set(); // the session opened it: a graph the analysis cannot read leaves every output continuous
+    }
+    if (decisionCache.size >= 16) decisionCache.clear();
+    decisionCache.set(key, found);
+  }
+  return found;
+}
+/** The search measures many trials against one reference file: its graph is read once. */
+const decisionCache = new Map<string, ReadonlySet<string>>();
+
+const INTEGER_TYPES: ReadonlySet<HostTensor['type']> = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
 
 function fixedBatch(a: Runnable, b: Runnable): number | null {
   const fixed = [a.batch, b.batch].flatMap((p) => (p.kind === 'fixed' ? [p.batch] : []));
@@ -166,14 +266,21 @@ function fixedBatch(a: Runnable, b: Runnable): number | null {
   return fixed[0] ?? null;
 }
 
-/** Fidelity of two open sessions on the same feeds; `fixed` is the batch both need, or null for a dynamic batch. */
-export async function compareSessions(ref: ModelSession, cand: ModelSession, dataset: Dataset, samples: number, fixed: number | null = null): Promise<Fidelity> {
+/**
+ * Fidelity of two open sessions on the same feeds; `fixed` is the batch both need, or null for a dynamic
+ * batch. `decisions` names reference outputs known to be discrete from the graph (integer and boolean
+ * outputs are discrete whatever it says).
+ */
+export async function compareSessions(
+  ref: ModelSession, cand: ModelSession, dataset: Dataset, samples: number, fixed: number | null = null, decisions: ReadonlySet<string> = new Set(),
+): Promise<Fidelity> {
   if (!(samples >= 1)) throw new ModelGateError(`fidelity: needs at least one sample, got ${samples}`);
   const pairs = matchOutputs(ref, cand);
   const acc = pairs.map(() => new FidelityAccumulator());
   const size = fixed ?? Math.min(EVAL_BATCH, samples);
   let seen = 0;
   let firstDims: readonly number[] | null = null;
+  const discrete = new Set([...decisions].filter((n) => pairs.some(([rn]) => rn === n)));
   for (const batch of firstSamples(dataset, samples).batches(size, fixed !== null)) {
     const r = await ref.run(batch.feeds);
     const c = await cand.run(batch.feeds);
@@ -182,6 +289,7 @@ export async function compareSessions(ref: ModelSession, cand: ModelSession, dat
       const rt = r[rn], ct = c[cn];
       if (!rt || !ct) throw new ModelGateError(`${cand.label}: output '${rt ? cn : rn}' is missing from a run`);
       if (k === 0) firstDims ??= rt.dims;
+      if (INTEGER_TYPES.has(rt.type)) discrete.add(rn);
       const rr = rowsOf(rt, batch.count, runSize), cr = rowsOf(ct, batch.count, runSize);
       if (rr.length !== cr.length) throw new ModelGateError(`${cand.label}: output '${cn}' has dims [${ct.dims.join(', ')}], the reference's '${rn}' [${rt.dims.join(', ')}]`);
       for (let i = 0; i < rr.length; i++) acc[k]!.add(rr[i]!, cr[i]!, `${cand.label}: output '${cn}'`);
@@ -190,10 +298,12 @@ export async function compareSessions(ref: ModelSession, cand: ModelSession, dat
   }
   const outputs: OutputFidelity[] = pairs.map(([name], k) => {
     const f = acc[k]!.result();
-    return { name, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error };
+    return { name, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error, ...(discrete.has(name) ? { discrete: true as const, exact_match: f.exact_match } : {}) };
   });
   if (outputs.length === 0) throw new ModelGateError(`${ref.label}: the model has no outputs to compare`);
-  const worst = [...outputs].sort((a, b) => a.snr_db - b.snr_db || a.cosine - b.cosine)[0]!;
+  // Discrete outputs are judged only when nothing else is there to judge: their SNR counts broken ties.
+  const continuous = outputs.filter((o) => !o.discrete);
+  const worst = [...(continuous.length > 0 ? continuous : outputs)].sort((a, b) => a.snr_db - b.snr_db || a.cosine - b.cosine)[0]!;
   return {
     samples: seen, worst_output: worst.name, cosine: worst.cosine, snr_db: worst.snr_db,
     max_abs_error: Math.max(...outputs.map((o) => o.max_abs_error)), top1_fits: firstDims ? top1Fits(firstDims) : false, outputs,

@@ -97,6 +97,12 @@ export interface PassContext {
   sourceFormat?: string;
   /** Progress of a long step: k of n done, with a short detail ("epoch 1/2 · loss 0.1234"). The CLI shows a bar. */
   progress?(step: string, k: number, n: number, detail?: string): void;
+  /**
+   * Results a pass may reuse when the same context runs it again on the same input (the auto search builds
+   * dozens of static QDQ trials of one model: the calibration ranges are the same for each). Keys start
+   * with the pass name and include a digest of the input model and every option the result depends on.
+   */
+  memo?: Map<string, unknown>;
 }
 
 /** One step's outcome, as the report shows it: "quantize: no change: no MatMul/Gemm ...". */

@@ -10,7 +10,7 @@
  * - MaxPool, Flatten, Reshape, ... ("data movement" ops) reuse their input's scale and zero point, so ORT
  *   drops their DQ/Q and runs them on the integers.
  */
-import { DataType, cloneModel, type Model, type onnx } from '../model/onnx.js';
+import { DataType, cloneModel, encodeModel, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor } from '../model/tensor.js';
 import {
   NameAllocator, checkModel, consumerMap, producerMap, describeNode, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, intAttr, makeNode,
@@ -19,7 +19,8 @@ import {
 import { ModelGateError } from '../errors.js';
 import type { PassContext } from './pass.js';
 import { inferTensorTypes } from './infer-types.js';
-import { calibrateRanges } from './calibrate.js';
+import { calibrateRanges, type TensorRange } from './calibrate.js';
+import { createHash } from 'node:crypto';
 import {
   activationParams, floatInitializer, quantizeBias, quantizeWeight, scalarTensors, selectNodes, weightTensors,
   prepareForQuantization, type QuantParams, type QuantizeOptions, type QuantType,
@@ -156,10 +157,24 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   const samples = options.samples ?? DEFAULT_SAMPLES;
   let params = new Map<string, QuantParams>();
   if (calibrated.length > 0) {
-    const feeds = await ctx.calibration(samples);
-    const ranges = await calibrateRanges(input, calibrated, feeds, { method, percentile: options.percentile });
-    params = new Map([...ranges].map(([name, r]) => [name, activationParams(r.min, r.max, activationType)]));
-    ctx.log(`quantize (static): calibrated ${calibrated.length} tensors on ${feeds.length} samples (${method})`);
+    // A tensor's range depends on the float model, the samples and the method only, not on which other
+    // tensors are calibrated with it: ranges kept in ctx.memo are reused by later runs on the same input.
+    const memo = ctx.memo;
+    const base = memo ? `quantize|calibration|${createHash('sha256').update(encodeModel(input)).digest('hex')}|${method}|${options.percentile ?? ''}|${samples}|` : '';
+    const missing = memo ? calibrated.filter((t) => !memo.has(base + t)) : calibrated;
+    let ranges = new Map<string, TensorRange>();
+    if (missing.length > 0) {
+      const feeds = await ctx.calibration(samples);
+      ranges = await calibrateRanges(input, missing, feeds, { method, percentile: options.percentile });
+      ctx.log(`quantize (static): calibrated ${missing.length} tensors on ${feeds.length} samples (${method})${memo && missing.length < calibrated.length ? `, ${calibrated.length - missing.length} from an earlier run` : ''}`);
+    } else {
+      ctx.log(`quantize (static): ${calibrated.length} calibrated ranges from an earlier run on the same model`);
+    }
+    if (memo) for (const [t, r] of ranges) memo.set(base + t, r);
+    params = new Map(calibrated.map((name) => {
+      const r = (ranges.get(name) ?? memo!.get(base + name)) as TensorRange;
+      return [name, activationParams(r.min, r.max, activationType)];
+    }));
   }
 
   // 4. Rewrite.

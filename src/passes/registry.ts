@@ -212,6 +212,7 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
     if (ctx.trainingSamples) stepCtx.trainingSamples = (samples) => ctx.trainingSamples!(samples);
     if (ctx.sourceFormat !== undefined) stepCtx.sourceFormat = ctx.sourceFormat;
     if (ctx.progress) stepCtx.progress = (name, k, n, detail) => ctx.progress!(name, k, n, detail);
+    if (ctx.memo !== undefined) stepCtx.memo = ctx.memo;
     const before = current;
     current = await pass.run(current, step.options, stepCtx);
     // A pass that does not say is judged by its output: the same bytes means no change.

@@ -26,7 +26,9 @@ const finite = (v: number): number | null => (v === Infinity ? null : Number.isF
 export function fidelityReport(f: Fidelity): FidelityReport {
   return {
     samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
-    outputs: f.outputs.map((o) => ({ name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error })),
+    outputs: f.outputs.map((o) => ({
+      name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error, ...(o.discrete ? { discrete: true, exact_match: o.exact_match } : {}),
+    })),
   };
 }
 

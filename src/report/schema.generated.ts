@@ -1371,6 +1371,14 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "max_abs_error": {
           "type": "number",
           "minimum": 0
+        },
+        "discrete": {
+          "type": "boolean"
+        },
+        "exact_match": {
+          "type": "number",
+          "minimum": 0,
+          "maximum": 1
         }
       },
       "required": [

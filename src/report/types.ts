@@ -126,12 +126,24 @@ export interface OutputFidelityReport {
   snr_db: number | null;
   /** @minimum 0 */
   max_abs_error: number;
+  /**
+   * True for a discrete output: integer or boolean, or computed through a decision on computed values (an
+   * index, a comparison such as a peak mask, a rounding). Its SNR counts near-ties broken the other way, so
+   * the gate reads the continuous outputs' SNR while there is one; exact_match is its figure.
+   */
+  discrete?: boolean;
+  /**
+   * Share of the output's values equal to the reference's; given for discrete outputs.
+   * @minimum 0
+   * @maximum 1
+   */
+  exact_match?: number;
 }
 
 export interface FidelityReport {
   /** @minimum 0 */
   samples: number;
-  /** The output with the lowest SNR; cosine and snr_db below are its figures. */
+  /** The continuous output with the lowest SNR (any output when all are discrete); cosine and snr_db below are its figures. */
   worst_output: string;
   cosine: number;
   /** dB, reference as the signal; null when identical. */

@@ -14,12 +14,13 @@ import { calibrationFeeds, type Dataset } from '../data/dataset.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { evaluateCandidate } from '../evaluate/evaluate-all.js';
-import { FIDELITY_SAMPLES, measureFidelity, probeTop1Fits } from '../evaluate/fidelity.js';
+import { FIDELITY_SAMPLES, ReferenceOutputs, measureFidelity, probeTop1Fits } from '../evaluate/fidelity.js';
 import { BOOTSTRAP_SEED, comparePair, measureRuns } from '../benchmark/measure.js';
 import { compareDecoderLatency, measureDecoderLatency } from '../benchmark/decoder.js';
 import { decoderQuality } from '../evaluate/decoder-quality.js';
 import { decoderSignature, isDecoderModel, type DecoderSignature } from '../model/decoder.js';
 import { OrtSession } from '../runtime/session.js';
+import { discreteOutputs } from '../model/discrete.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
 import type { PassContext } from '../passes/pass.js';
@@ -56,6 +57,12 @@ export interface AutoSearchContext {
   isa?: Partial<IsaFlags>;
   /** The gate's fidelity budget: the quality budget when there are no labels and top-1 does not fit the output. */
   fidelityMinSnrDb?: number;
+  /**
+   * The .tflite bytes when the pipeline's reference is a .tflite (it runs in TFLite, not as its ONNX import
+   * in ORT): trials are then measured against it and sized against it, as the gate will compare them.
+   * Quality stays judged against the ONNX import, which the import checked against the .tflite.
+   */
+  referenceTflite?: Uint8Array;
   log: (message: string) => void;
 }
 
@@ -84,6 +91,8 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const passContext: PassContext = {
     log: () => {},
     scratchDir: workDir,
+    // Static QDQ trials of one model share their calibration ranges (each used to calibrate again: 20 s a trial on a 256x256 detector).
+    memo: new Map(),
     async calibration(samples: number) {
       return calibrationFeeds(ctx.calibration ?? dataset, samples);
     },
@@ -92,13 +101,18 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const refBytes = encodeModel(model);
   const refFile = path.join(workDir, 'reference.onnx');
   writeFileSync(refFile, refBytes);
+  // A .tflite reference runs in TFLite (often faster than its import in ORT): "not slower" means not slower than that.
+  const tfliteFile = ctx.referenceTflite && !isDecoderModel(model) ? path.join(workDir, 'reference.tflite') : null;
+  if (tfliteFile) writeFileSync(tfliteFile, ctx.referenceTflite!);
   const evaluateFile = (file: string, runtimeOptions: RuntimeOptions, label: string, reference?: Int32Array, samples?: number): Promise<EvalResult> =>
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
       metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
     });
   // A decoder is judged as the pipeline judges it: next-token agreement on seeded prompts, prefill and decode latency.
   const decoder = isDecoderModel(model) ? decoderSignature(model, 'the model') : null;
+  const t0 = performance.now();
   const ref = decoder ? null : await evaluateFile(refFile, {}, `${name}: reference`);
+  const referenceSeconds = (performance.now() - t0) / 1000;
   const refRunnable = { id: `${name}: reference`, file: refFile, runtimeKind: 'onnxruntime' as const, runtimeOptions: {}, batch };
   // Without labels, a single-value or dense-map output has no top-1 to agree on: trials are then judged on fidelity.
   const refQuality: AutoQuality = ref
@@ -106,6 +120,8 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     ? { ...quality(ref), top1_fits: dataset.synthetic ? false : await probeTop1Fits(refRunnable, dataset, threads) }
     : { accuracy: null, agreement: null, mse: null, top1_fits: true };
   const onFidelity = qualityBasis(refQuality, ctx.metric) === 'fidelity';
+  const referenceOutputs = new ReferenceOutputs();
+  const decisions = discreteOutputs(model);
 
   // Cleanup runs once: every recipe starts with it, and the analysis must see the node names the quantizers will see.
   let cleaned = model;
@@ -141,17 +157,18 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     async evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality> {
       const file = files.get(artifact.id)!;
       if (decoder) return decoderTrialQuality(refFile, file, artifact.runtime, decoder, threads, `${name}: ${artifact.id}`);
-      const q = quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref!.predictions, samples));
-      if (!onFidelity) return q;
+      if (!onFidelity) return quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref!.predictions, samples));
+      // On fidelity, the dataset pass (agreement, which does not fit the output) would only cost time: the
+      // fidelity pass runs the trial, and the reference's outputs are kept from the first trial on.
       const trial = { id: `${name}: ${artifact.id}`, file, runtimeKind: 'onnxruntime' as const, runtimeOptions: artifact.runtime, batch };
-      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads });
-      return { ...q, snr_db: f.snr_db };
+      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads, referenceOutputs, discreteOutputs: decisions });
+      return { accuracy: null, agreement: null, mse: null, snr_db: f.snr_db };
     },
     async measure(artifacts: AutoArtifact[], timeBudgetMs: number) {
       if (decoder) return measureDecoderTrials(refFile, artifacts.map((a) => ({ file: files.get(a.id)!, runtime: a.runtime })), ctx, timeBudgetMs);
       const runs = await measureRuns(
         [
-          { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
+          tfliteFile ? { id: 'reference', file: tfliteFile, runtimeKind: 'tflite', runtimeOptions: {} } : { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
           ...artifacts.map((a, i) => ({ id: `trial-${i}`, file: files.get(a.id)!, runtimeKind: 'onnxruntime' as const, runtimeOptions: a.runtime })),
         ],
         feeds,
@@ -162,7 +179,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
         return { ratio: pair.comparison.ratio, ci95: pair.comparison.ci95, p50_ms: pair.candidate.p50_ms, reference_p50_ms: pair.baseline.p50_ms };
       });
     },
-    reference: { bytes: refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
+    reference: { bytes: ctx.referenceTflite?.length ?? refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
     metric: ctx.metric,
     isa: ctx.isa ?? hardwareFingerprint().isa,
     now: () => performance.now(),
@@ -174,7 +191,8 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     env,
     options: {
       accuracy_drop_max: options.accuracy_drop_max ?? gateDropMax ?? DEFAULT_ACCURACY_DROP_MAX,
-      time_budget_s: options.time_budget_s ?? defaultTimeBudgetS(refBytes.length),
+      // A trial costs about one pass over the data it is judged on: the whole dataset, or the fidelity samples.
+      time_budget_s: options.time_budget_s ?? defaultTimeBudgetS(refBytes.length, referenceSeconds * (onFidelity ? Math.min(1, FIDELITY_SAMPLES / Math.max(1, dataset.count)) : 1)),
       latency_ratio_max: options.latency_ratio_max ?? 1,
       recipes: options.recipes,
       ...(options.allow ? { allow: options.allow } : {}),

@@ -26,6 +26,7 @@ export const autoProducer: CandidateProducer = {
       const result = await searchAuto(name, spec.auto ?? {}, ctx.config.gate.accuracy_drop_max, {
         model: ctx.source.model, dataset: ctx.dataset, calibration: ctx.calibration, inputs: ctx.inputs, metricOptions: ctx.config.metric_options, log: ctx.log, workDir: ctx.scratchDir, metric: ctx.config.metric, benchmark: ctx.config.benchmark,
         ...(ctx.config.gate.fidelity_min_snr_db !== undefined ? { fidelityMinSnrDb: ctx.config.gate.fidelity_min_snr_db } : {}),
+        ...(ctx.source.referenceKind === 'tflite' && ctx.source.tfliteBytes ? { referenceTflite: ctx.source.tfliteBytes } : {}),
       });
       recipe = result.recipe;
       search = result.report;

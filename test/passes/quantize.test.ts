@@ -7,6 +7,7 @@ import { encodeModel, DataType, type Model } from '../../src/model/onnx.js';
 import { tensorData, tensorToFloat32 } from '../../src/model/tensor.js';
 import { checkModel, getIntAttr, initializerMap } from '../../src/model/graph.js';
 import { quantizePass } from '../../src/passes/quantize.js';
+import { runRecipe } from '../../src/passes/registry.js';
 import type { QuantizeOptions } from '../../src/passes/quant-common.js';
 import type { Feeds } from '../../src/model/host-tensor.js';
 import {
@@ -203,6 +204,29 @@ describe('quantize: static QDQ', () => {
     const b = await quantizePass.run(cnn.model, { mode: 'static', samples: 8 }, ctx);
     expect(asked).toEqual([8, 8]);
     expect(sameBytes(encodeModel(a), encodeModel(b))).toBe(true);
+  });
+
+  it('reuses calibration ranges kept in ctx.memo for the same model, with the same result', async () => {
+    const asked: number[] = [];
+    const log: string[] = [];
+    const ctx = { ...testContext((n) => (asked.push(n), cnn.calibration(n)), log), memo: new Map<string, unknown>() };
+    const plain = await quantizePass.run(cnn.model, { mode: 'static', samples: 8 }, testContext((n) => cnn.calibration(n)));
+    const a = await quantizePass.run(cnn.model, { mode: 'static', samples: 8 }, ctx);
+    const b = await quantizePass.run(cnn.model, { mode: 'static', samples: 8 }, ctx);
+    // The second run (and one with a node excluded: a subset of the tensors) calibrates nothing.
+    const c = await quantizePass.run(cnn.model, { mode: 'static', samples: 8, nodes_exclude: ['dense'] }, ctx);
+    expect(asked).toEqual([8]);
+    expect(log.filter((l) => /calibrated ranges from an earlier run on the same model/.test(l))).toHaveLength(2);
+    expect(sameBytes(encodeModel(a), encodeModel(plain))).toBe(true);
+    expect(sameBytes(encodeModel(b), encodeModel(plain))).toBe(true);
+    const fresh = await quantizePass.run(cnn.model, { mode: 'static', samples: 8, nodes_exclude: ['dense'] }, testContext((n) => cnn.calibration(n)));
+    expect(sameBytes(encodeModel(c), encodeModel(fresh))).toBe(true);
+    // Through a recipe (the auto search builds with runRecipe) the memo reaches the pass too.
+    await runRecipe(cnn.model, [{ quantize: { mode: 'static', samples: 8 } }], ctx);
+    expect(asked).toEqual([8]);
+    // Other samples or another method calibrate again.
+    await quantizePass.run(cnn.model, { mode: 'static', samples: 16 }, ctx);
+    expect(asked).toEqual([8, 16]);
   });
 
   it('nodes_exclude keeps a node in float', async () => {

@@ -86,6 +86,19 @@ describe('pipeline with TFLite candidates', () => {
     expect(ref!.latency?.p50_ms).toBeGreaterThan(0);
   });
 
+  it('auto on a .tflite reference sizes and measures its trials against the .tflite, as the gate compares them', async () => {
+    writeFileSync(path.join(dir, 'c.yml'), config('cnn.tflite', '  - { auto: { recipes: [weight_only, dynamic], time_budget_s: 30 } }'));
+    const r = await runGate({ configPath: path.join(dir, 'c.yml'), outDir: path.join(dir, 'out-c') });
+    expect(r.error).toBeUndefined();
+    const auto = byId(r.report.candidates, 'auto').auto!;
+    const tfliteBytes = readFileSync(path.join(dir, 'cnn.tflite')).length;
+    const built = auto.tried.filter((t) => t.bytes !== null);
+    expect(built.length).toBeGreaterThan(0);
+    for (const t of built) expect(t.size_ratio).toBeCloseTo(t.bytes! / tfliteBytes, 9);
+    // Every measured trial has a ratio against the TFLite reference (the search's measurement ran it).
+    expect(auto.tried.some((t) => t.latency_ratio !== null)).toBe(true);
+  }, 120_000);
+
   it('a tflite step that is not last, or has an unknown option, is a config error naming the entry', async () => {
     expect(() => splitTfliteStep([{ tflite: { quantize: 'int8' } }, { cleanup: {} }], 'optimize[0].passes')).toThrow(/optimize\[0\]\.passes\[0\]: the 'tflite' step must be the last step/);
     expect(() => splitTfliteStep([{ tflite: { quantize: 'int4' } }], 'p')).toThrow(/p\[0\] 'tflite': option 'quantize' must be one of float32, float16, dynamic-int8, int8/);
