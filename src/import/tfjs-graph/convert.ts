@@ -430,7 +430,9 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
       const [data, pred] = ins;
       if (!data || !pred) throw new ModelGateError(`${label}: expects a value and a predicate`);
       if (!pred.constant) {
-        throw new ModelGateError(`${label}: the predicate of this tf.cond is computed from the inputs; only conditions known at conversion are supported (a graph input that sets it must be given a constant value)`);
+        // A runtime tf.cond is converted from its Merges (runtimeMerge); a Switch reached otherwise is read
+        // outside the cond's branches or joins Merges of several conds (nested conds).
+        throw new ModelGateError(`${label}: the predicate of this tf.cond is computed from the inputs and its branches do not end in Merges of this cond alone (nested conds are not supported)`);
       }
       return pred.constant[0] ? [DEAD, data] : [data, DEAD];
     }
