@@ -667,6 +667,9 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     const ifs = g.node.filter((n) => n.opType === 'If');
     expect(ifs).toHaveLength(1);
     expect(ifs[0]!.output).toHaveLength(2);
+    // The same model.json gives the same bytes, branches included.
+    const again = () => Buffer.from(encodeModel(convertTfjsGraph(readTfjsArtifacts(file)).model));
+    expect(again().equals(again())).toBe(true);
     // The ratio is a scalar: no batch axis.
     expect(g.input.map((v) => [v.name, v.type!.tensorType!.shape!.dim!.length])).toEqual([['x', 4], ['ratio', 0]]);
     // The output shape follows the branch taken at run time.
