@@ -19,7 +19,7 @@
  * at most MAX_PROBES runs; a probe whose feed would exceed PROBE_MAX_ELEMENTS elements is skipped. The
  * first probe with which the reference runs and gives finite outputs is kept.
  *
- * A rank-0 int32/int64 input (a sample rate `sr`) that the graph compares with a constant
+ * A rank-0 int32/int64/float32 input (a sample rate `sr`, a ratio) that the graph compares with a constant
  * (Equal/Less/Greater…, through Cast/Reshape/…) is fed that constant (src/model/io.ts comparedConstant).
  */
 import { OrtSession } from '../runtime/session.js';
@@ -173,13 +173,17 @@ export async function chooseDims<T>(args: ChooseArgs<T>): Promise<Chosen<T>> {
   );
 }
 
-/** Rank-0 int32/int64 inputs with no configured range that the graph compares with a constant: fed that constant. */
+/**
+ * Rank-0 inputs with no configured range that the graph compares with a constant: fed that constant (an
+ * integer sample rate checked with Equal(sr, 16000); a float ratio that a tf.cond tests with `ratio == 1`).
+ */
 export function assumeScalars(model: Model, specs: IoSpec[], overrides: Record<string, InputSpec>): { specs: IoSpec[]; assumed: AssumedInput[] } {
   const assumed: AssumedInput[] = [];
   const out = specs.map((s) => {
-    if (s.shape.length !== 0 || (s.dtype !== 'int64' && s.dtype !== 'int32') || overrides[s.name]?.range) return s;
+    const isInt = s.dtype === 'int64' || s.dtype === 'int32';
+    if (s.shape.length !== 0 || !(isInt || s.dtype === 'float32') || overrides[s.name]?.range) return s;
     const c = comparedConstant(model, s.name);
-    if (!c || !Number.isSafeInteger(c.value)) return s;
+    if (!c || !(isInt ? Number.isSafeInteger(c.value) : Number.isFinite(c.value))) return s;
     assumed.push({ input: s.name, axis: null, name: null, value: c.value, why: `the graph compares it with ${c.value} (${c.op} node '${c.node}')` });
     return { ...s, range: [c.value, c.value] as [number, number] };
   });

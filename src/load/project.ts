@@ -106,12 +106,14 @@ async function loadModelAndInputs(loaded: LoadedConfig, log: (message: string) =
     if (!(err instanceof InputDimsError)) throw err;
     const declared = err.declared;
     const open: MissingDim[] = declared.flatMap((d) => d.dims.flatMap((x, i) => (i > 0 && x.value === null ? [{ input: d.name, axis: i, param: x.param }] : [])));
-    const known = declared.map((d) => ({ name: d.name, shape: d.dims.map((x, i) => x.value ?? (i === 0 ? batch : -1)), batchAxis: 0 }));
+    // A rank-0 input (a scalar setting) has no batch axis and nothing to choose.
+    const known = declared.map((d) => ({ name: d.name, shape: d.dims.map((x, i) => x.value ?? (i === 0 ? batch : -1)), batchAxis: d.dims.length === 0 ? null : 0 }));
     const fromData = dimsFromData(known, open, datasetSampleShapes(config.dataset, loaded.resolve, declared.map((d) => d.name)));
     const missing = open.filter((m) => !fromData.has(dimKey(m.input, m.axis, m.param)));
     const importWith = async (assign: DimAssignment): Promise<SourceModel> => {
       const inputShapes = { ...inputShapesFromConfig(config.inputs) };
       for (const d of declared) {
+        if (d.dims.length === 0) continue;
         inputShapes[d.name] = d.dims.slice(1).map((x, i) => {
           const key = dimKey(d.name, i + 1, x.param);
           const v = x.value ?? fromData.get(key) ?? assign.get(key);

@@ -628,6 +628,76 @@ describe('TF.js graph models → ONNX, checked against TF.js', () => {
     expect(() => convertTfjsGraph(readTfjsArtifacts(other))).toThrow(/input 'ratio' has an unknown rank and the graph does not fix it; give its shape \(in modelgate.yml: inputs: \{ ratio: \{ shape/);
   });
 
+  it('a tf.cond on a scalar input (resize by a ratio unless it is 1) becomes one ONNX If whose branches match TF.js on both sides', async () => {
+    const unknownRank = (name: string) => node(name, 'Placeholder', [], { dtype: type('DT_FLOAT'), shape: { shape: { unknownRank: true } } });
+    const I = { T: type('DT_INT32') };
+    const nodes = [
+      placeholder('x', [-1, 8, 8, 2]),
+      unknownRank('ratio'),
+      node('eq', 'Equal', ['ratio', 'onef'], { ...T, incompatible_shape_error: b(false) }),
+      node('pred', 'Squeeze', ['eq'], { T: type('DT_BOOL'), squeeze_dims: ints([]) }),
+      node('sw_x', 'Switch', ['x', 'pred'], T),
+      node('sw_r', 'Switch', ['ratio', 'pred'], T),
+      // True: the input as it is, and doubled.
+      node('then_x', 'Identity', ['sw_x:1'], T),
+      node('then_2', 'Mul', ['sw_x:1', 'twof'], T),
+      // False: resized to (H, W) · ratio, and that less one.
+      node('shp', 'Shape', ['sw_x'], { T: type('DT_FLOAT'), out_type: type('DT_INT32') }),
+      node('hw', 'StridedSlice', ['shp', 'b1', 'e3', 's1'], { ...I, Index: type('DT_INT32'), begin_mask: i(0), end_mask: i(0), shrink_axis_mask: i(0), ellipsis_mask: i(0), new_axis_mask: i(0) }),
+      node('hwf', 'Cast', ['hw'], { SrcT: type('DT_INT32'), DstT: type('DT_FLOAT') }),
+      node('scaled', 'Mul', ['hwf', 'sw_r'], T),
+      node('size', 'Cast', ['scaled'], { SrcT: type('DT_FLOAT'), DstT: type('DT_INT32') }),
+      node('resized', 'ResizeBilinear', ['sw_x', 'size'], { ...T, align_corners: b(false), half_pixel_centers: b(true) }),
+      node('else_2', 'Sub', ['resized', 'onef'], T),
+      node('merge', 'Merge', ['then_x', 'resized'], { ...T, N: i(2) }),
+      node('merge_2', 'Merge', ['then_2', 'else_2'], { ...T, N: i(2) }),
+      node('Identity', 'Relu', ['merge'], T),
+      node('Identity_1', 'Identity', ['merge_2'], T),
+    ];
+    const consts = [constant('onef', [], [1]), constant('twof', [], [2]), intConst('b1', [1], [1]), intConst('e3', [1], [3]), intConst('s1', [1], [1])];
+    const file = writeGraphModel(path.join(root, 'cond'), nodes, consts, { signature: sig(['Identity', 'Identity_1']) });
+    const imported = await importModel(file);
+    const check = imported.source.check!;
+    // Two runs: ratio 1 (the constant it is compared with: the true branch) and 0.5 (the false branch).
+    expect(check.passed).toBe(true);
+    expect(check.input_sensitive).toBe(true);
+    expect(check.samples).toBe(8);
+    expect(check.max_abs_diff).toBeLessThan(1e-5);
+    const g = imported.model.graph as onnx.GraphProto;
+    const ifs = g.node.filter((n) => n.opType === 'If');
+    expect(ifs).toHaveLength(1);
+    expect(ifs[0]!.output).toHaveLength(2);
+    // The same model.json gives the same bytes, branches included.
+    const again = () => Buffer.from(encodeModel(convertTfjsGraph(readTfjsArtifacts(file)).model));
+    expect(again().equals(again())).toBe(true);
+    // The ratio is a scalar: no batch axis.
+    expect(g.input.map((v) => [v.name, v.type!.tensorType!.shape!.dim!.length])).toEqual([['x', 4], ['ratio', 0]]);
+    // The output shape follows the branch taken at run time.
+    const session = await OrtSession.create(encodeModel(imported.model), {}, 'cond model');
+    try {
+      const x = { type: 'float32' as const, dims: [1, 8, 8, 2], data: randomValues(128, 5) };
+      for (const [ratio, side] of [[1, 8], [0.5, 4]] as const) {
+        const out = await session.run({ x, ratio: { type: 'float32', dims: [], data: Float32Array.of(ratio) } });
+        expect(out.Identity!.dims).toEqual([1, side, side, 2]);
+        expect(out.Identity_1!.dims).toEqual([1, side, side, 2]);
+      }
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('a rank-0 input (a scalar setting) is imported without a batch axis and matches TF.js', async () => {
+    const nodes = [placeholder('x', [-1, 3]), placeholder('scale', []), node('Identity', 'Mul', ['x', 'scale'], T)];
+    const file = writeGraphModel(path.join(root, 'scalar'), nodes, []);
+    const conversion = convertTfjsGraph(readTfjsArtifacts(file));
+    expect(conversion.inputs.map((v) => [v.name, v.shape])).toEqual([['x', [-1, 3]], ['scale', []]]);
+    const imported = await importModel(file);
+    expect(imported.source.check!.passed).toBe(true);
+    expect(imported.source.check!.input_sensitive).toBe(true);
+    const g = imported.model.graph as onnx.GraphProto;
+    expect(g.input[1]!.type!.tensorType!.shape!.dim).toEqual([]);
+  });
+
   it('every registered converter is exercised by a model above', () => {
     const used = new Set(Object.values(built).flatMap((m) => m.nodes.map((n) => n.op)));
     const missing = Object.keys(OP_CONVERTERS).filter((op) => !used.has(op));

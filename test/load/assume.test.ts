@@ -106,6 +106,26 @@ describe('dims the model and the config leave open', () => {
     expect(feeds.state!.dims).toEqual([2, 3, 4]);
   });
 
+  it('feeds a rank-0 float input the constant the graph compares it with (a ratio a tf.cond tests against 1)', async () => {
+    const model = buildModel(
+      [
+        { opType: 'Constant', output: ['one'], attribute: [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: makeTensor('one', [], Float32Array.of(1)) }] },
+        { opType: 'Equal', input: ['ratio', 'one'], output: ['full'] },
+        { opType: 'Cast', input: ['full'], output: ['gate'], attribute: [int('to', F)] },
+        { opType: 'Mul', input: ['x', 'gate'], output: ['y'] },
+      ],
+      [['x', F, ['N', 3]], ['ratio', F, []]],
+      [['y', F, null]],
+    );
+    const p = await loadProject(write(tmp('mg-assume-'), model), quiet);
+    expect(p.inputs.map((i) => [i.name, i.shape, i.range ?? null])).toEqual([['x', [1, 3], null], ['ratio', [], [1, 1]]]);
+    expect(p.assumed.map((a) => [a.input, a.axis, a.value, a.why])).toEqual([['ratio', null, 1, "the graph compares it with 1 (Equal node 'Equal → full')"]]);
+    // A configured range is the user's value: nothing assumed.
+    const q = await loadProject(write(tmp('mg-assume-'), model, 'inputs: { ratio: { range: [0.5, 0.5] } }\n'), quiet);
+    expect(q.inputs.find((i) => i.name === 'ratio')!.range).toEqual([0.5, 0.5]);
+    expect(q.assumed).toEqual([]);
+  });
+
   it('records the assumption in report.json, report.md and the comment', async () => {
     const dir = tmp('mg-assume-');
     const result = await runGate({ configPath: write(dir, needs(512), 'benchmark: { warmup: 1, runs: 10, measurements: 1 }\n'), outDir: path.join(dir, 'out') });

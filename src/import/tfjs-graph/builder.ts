@@ -72,11 +72,19 @@ export function transposeData<T extends ConstData>(data: T, dims: number[], perm
   return out;
 }
 
+/** The graph around a subgraph body being built. */
+interface Enclosing {
+  nodes: onnx.NodeProto[];
+  layout: Map<string, string>;
+  enclosing: Enclosing | undefined;
+}
+
 export class GraphBuilder {
-  readonly nodes: onnx.NodeProto[] = [];
+  /** The nodes of the graph being built: the model's, or a subgraph body's between enterBody() and its end. */
+  nodes: onnx.NodeProto[] = [];
   readonly initializers: onnx.TensorProto[] = [];
   private readonly used = new Set<string>();
-  private readonly otherLayout = new Map<string, string>();
+  private otherLayout = new Map<string, string>();
   private readonly materialized = new WeakMap<Value, string>();
   /** The TF node being converted: names and messages use it. */
   node!: TfNode;
@@ -100,6 +108,43 @@ export class GraphBuilder {
     this.used.add(name);
     return name;
   }
+
+  /**
+   * Starts a subgraph body (an If branch): nodes go to a list of their own until the returned function
+   * ends the body and returns them. Layout transposes made in the body stay there; the outer ones are
+   * visible (ONNX subgraphs read outer-scope names). Initializers stay the model's.
+   */
+  enterBody(): () => onnx.NodeProto[] {
+    const outer = { nodes: this.nodes, layout: this.otherLayout, enclosing: this.enclosing };
+    this.nodes = [];
+    this.otherLayout = new Map(outer.layout);
+    this.enclosing = outer;
+    return () => {
+      const body = this.nodes;
+      this.nodes = outer.nodes;
+      this.otherLayout = outer.layout;
+      this.enclosing = outer.enclosing;
+      return body;
+    };
+  }
+
+  /** Runs f with nodes going to the graph enclosing the current body (a tensor the body reads from outside). */
+  outside<T>(f: () => T): T {
+    const outer = this.enclosing;
+    if (!outer) return f();
+    const body = { nodes: this.nodes, layout: this.otherLayout };
+    this.nodes = outer.nodes;
+    this.otherLayout = outer.layout;
+    this.enclosing = outer.enclosing;
+    try {
+      return f();
+    } finally {
+      this.nodes = body.nodes;
+      this.otherLayout = body.layout;
+      this.enclosing = outer;
+    }
+  }
+  private enclosing: Enclosing | undefined;
 
   /** Reserves an exact name (a TF tensor name kept for a graph output); false when taken. */
   reserve(name: string): boolean {

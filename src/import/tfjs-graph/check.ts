@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { encodeModel } from '../../model/onnx.js';
+import { comparedConstant } from '../../model/io.js';
 import { OrtSession } from '../../runtime/session.js';
 import { seededRandom } from '../../data/random.js';
 import { ModelGateError, errorMessage } from '../../errors.js';
@@ -43,10 +44,13 @@ export async function loadGraphModel(t: typeof tf, artifacts: TfjsArtifacts): Pr
   }
 }
 
+/** The dims an input is fed with: the batch and its other dims, or none for a rank-0 input. */
+const feedDims = (input: GraphInput, batch: number): number[] => (input.shape.length === 0 ? [] : [batch, ...input.shape.slice(1)]);
+
 /** Uniform [0, 1) floats (scaled images), small integers for int32 inputs, a mix for bool. */
 function seeded(input: GraphInput, batch: number, seed: number): Float32Array | Int32Array {
   const random = seededRandom(seed);
-  const n = batch * input.shape.slice(1).reduce((a, b) => a * b, 1);
+  const n = feedDims(input, batch).reduce((a, b) => a * b, 1);
   if (input.dtype === 'float32') return Float32Array.from({ length: n }, () => random());
   const range = input.dtype === 'bool' ? 2 : 10;
   return Int32Array.from({ length: n }, () => Math.floor(random() * range));
@@ -69,17 +73,27 @@ export async function checkGraphConversion(t: typeof tf, model: tf.GraphModel, c
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const fixed = conversion.inputs.find((i) => i.shape[0]! >= 0)?.shape[0];
   const batch = fixed ?? options.samples ?? 4;
-  const runs = fixed !== undefined ? 2 : 1;
+  // A rank-0 input the graph compares with a constant (a tf.cond on `ratio == 1`) is fed that constant in
+  // the first run and another value in the second, so that both sides of the comparison are checked.
+  const encoded = encodeModel(conversion.model);
+  const compared = new Map(conversion.inputs.flatMap((i) => (i.shape.length === 0 ? [[i.name, comparedConstant(conversion.model, i.name)?.value]] : [])).filter((e): e is [string, number] => e[1] !== undefined));
+  const runs = fixed !== undefined || compared.size > 0 ? 2 : 1;
   const seed = options.seed ?? 20261127;
   const expected: number[][] = conversion.outputs.map(() => []);
   const actual: number[][] = conversion.outputs.map(() => []);
-  const session = await OrtSession.create(encodeModel(conversion.model), {}, 'converted model');
+  const session = await OrtSession.create(encoded, {}, 'converted model');
   try {
     for (let run = 0; run < runs; run++) {
-      const data = conversion.inputs.map((input, i) => seeded(input, batch, seed + 7919 * i + 104729 * run));
+      const data = conversion.inputs.map((input, i) => {
+        const c = compared.get(input.name);
+        if (c === undefined) return seeded(input, batch, seed + 7919 * i + 104729 * run);
+        // The other value: half the constant (a ratio of 0.5 against 1), or 1 against 0.
+        const v = run === 0 ? c : c !== 0 ? c / 2 : 1;
+        return input.dtype === 'float32' ? Float32Array.of(v) : Int32Array.of(Math.round(v));
+      });
       const feeds: tf.NamedTensorMap = {};
       conversion.inputs.forEach((input, i) => {
-        feeds[input.name] = t.tensor(data[i]!, [batch, ...input.shape.slice(1)], input.dtype);
+        feeds[input.name] = t.tensor(data[i]!, feedDims(input, batch), input.dtype);
       });
       let want: number[][];
       try {
@@ -96,8 +110,8 @@ export async function checkGraphConversion(t: typeof tf, model: tf.GraphModel, c
           conversion.inputs.map((input, i) => [
             input.name,
             input.dtype === 'bool'
-              ? { type: 'bool' as const, dims: [batch, ...input.shape.slice(1)], data: Uint8Array.from(data[i]!) }
-              : { type: input.dtype, dims: [batch, ...input.shape.slice(1)], data: data[i]! },
+              ? { type: 'bool' as const, dims: feedDims(input, batch), data: Uint8Array.from(data[i]!) }
+              : { type: input.dtype, dims: feedDims(input, batch), data: data[i]! },
           ]),
         ),
       );

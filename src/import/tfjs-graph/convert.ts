@@ -49,6 +49,8 @@ const IR_VERSION = 8;
 const MAX_INPUT_ELEMENTS = 2 ** 27;
 const SKIPPED = new Set(['Const', 'Placeholder', 'NoOp']);
 const CONTROL_FLOW = new Set(['Enter', 'Merge', 'Switch', 'LoopCond', 'NextIteration']);
+/** Ops through which an input of unknown rank still decides a tf.cond's predicate (see decidesCond). */
+const COND_PATH = new Set(['Identity', 'Cast', 'Squeeze', 'Reshape', 'Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalNot']);
 /** Iterations a while loop may be unrolled to. */
 const MAX_UNROLL = 64;
 /** A value on the untaken side of a Switch (TF's dead tensor). */
@@ -141,6 +143,23 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
   const open: string[] = [];
   const consumersOf = (name: string): TfNode[] => graph.node.filter((n) => (n.input ?? []).some((r) => !parseInput(r).control && parseInput(r).node === name));
   const broadcastOnly: Array<{ p: TfNode; uses: TfNode[]; dtype: TfDType }> = [];
+  /** Whether the tensor reaches a Switch predicate through value-keeping ops and comparisons (the value decides a tf.cond). */
+  const decidesCond = (start: string): boolean => {
+    const seen = new Set<string>();
+    const stack = [start];
+    while (stack.length > 0) {
+      const name = stack.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      for (const n of graph.node) {
+        const k = (n.input ?? []).map(parseInput).findIndex((r) => !r.control && r.node === name);
+        if (k < 0) continue;
+        if (n.op === 'Switch' && k === 1) return true;
+        if (COND_PATH.has(n.op)) stack.push(n.name);
+      }
+    }
+    return false;
+  };
   for (const p of placeholders) {
     const label = `${file}: input '${p.name}'`;
     const attrs = new Attrs(p, label);
@@ -159,6 +178,14 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
         broadcastOnly.push({ p, uses, dtype: tfDType(attrs.type('dtype') ?? sig?.dtype, label) });
         continue;
       }
+      if (decidesCond(p.name)) {
+        // TF takes a Switch predicate of one element: the input is one value (a scalar), as tf.scalar feeds it.
+        const dtype = tfDType(attrs.type('dtype') ?? sig?.dtype, label);
+        declaredInputs.push({ name: p.name, dims: [] });
+        inputs.push({ name: p.name, shape: [], dtype });
+        values.set(p.name, [{ name: p.name, shape: [], dtype }]);
+        continue;
+      }
       throw new ModelGateError(`${label} has an unknown rank and the graph does not fix it; give its shape (in modelgate.yml: inputs: { ${p.name}: { shape: [...] } })`);
     }
     let shape = declared ?? [-1, ...given!];
@@ -168,7 +195,7 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
       }
       shape = [shape[0]!, ...given];
     }
-    if (shape.length === 0) throw new ModelGateError(`${label} is a scalar; inputs need a batch dimension`);
+    // A rank-0 input (a scalar setting such as a ratio or a threshold) has no batch axis.
     declaredInputs.push({ name: p.name, dims: shape.map((d) => ({ value: d < 0 ? null : d, param: '' })) });
     if (shape.slice(1).some((d) => d < 0)) {
       open.push(
@@ -197,8 +224,8 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     if (frame !== undefined && iteration?.frame !== frame) {
       throw new ModelGateError(`${file}: node '${name}' of loop '${frame}' is read from outside the loop, not through an Exit`);
     }
-    const scope = frame !== undefined ? iteration!.values : values;
-    const known = scope.get(name);
+    const scope = frame !== undefined ? iteration!.values : (branch?.values ?? values);
+    const known = scope.get(name) ?? (branch && frame === undefined ? values.get(name) : undefined);
     if (known) return known;
     const node = nodes.get(name)!;
     if (visiting.has(name)) throw new ModelGateError(`${file}: node '${name}' (${node.op}) is part of a cycle that is not a TF while loop`);
@@ -215,7 +242,10 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
           if (!v) throw new ModelGateError(`${label}: input '${tensorName(r.node, r.index)}' does not exist`);
           return v;
         });
-    if (node.op === 'Exit') {
+    const pending = node.op === 'Placeholder' ? broadcastOnly.find((e) => e.p.name === name) : undefined;
+    if (pending) {
+      out = withoutBranch(() => resolveBroadcast(pending));
+    } else if (node.op === 'Exit') {
       const loop = parseInput(node.input?.[0] ?? '').node;
       const f = frames.frameOf.get(loop);
       if (f === undefined) throw new ModelGateError(`${label}: its input is not part of a while loop`);
@@ -225,6 +255,10 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
         loopResults.set(f, results);
       }
       out = results.get(node.name)!;
+    } else if (node.op === 'Merge' && frame === undefined && runtimeCond(node.name)) {
+      out = runtimeMerge(node, runtimeCond(node.name)!);
+    } else if (node.op === 'Switch' && branch && frame === undefined) {
+      out = branchSwitch(node, label);
     } else if (CONTROL_FLOW.has(node.op)) {
       out = controlFlow(node, label, dataInputs());
     } else if (node.op === 'Const') {
@@ -255,6 +289,131 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     return out;
   };
 
+  /** The If branch being converted: the tf.cond's predicate tensor, the side taken, the branch's values. */
+  let branch: { pred: string; side: 0 | 1; values: Map<string, Value[]> } | undefined;
+  /** The predicate tensor of each Merge that joins a tf.cond (the Switches its inputs come from), or '' for none. */
+  const mergeConds = new Map<string, string>();
+  const condOf = (merge: TfNode): string => {
+    let pred = mergeConds.get(merge.name);
+    if (pred !== undefined) return pred;
+    const preds = new Set<string>();
+    const seen = new Set<string>();
+    const stack = (merge.input ?? []).map(parseInput).filter((r) => !r.control).map((r) => r.node);
+    while (stack.length > 0) {
+      const name = stack.pop()!;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const n = nodes.get(name);
+      if (!n) continue;
+      if (n.op === 'Switch') {
+        const r = parseInput((n.input ?? [])[1] ?? '');
+        preds.add(tensorName(r.node, r.index));
+        continue;
+      }
+      for (const r of (n.input ?? []).map(parseInput)) if (!r.control) stack.push(r.node);
+    }
+    pred = preds.size === 1 ? [...preds][0]! : '';
+    mergeConds.set(merge.name, pred);
+    return pred;
+  };
+  /** The predicate tensor of a Merge's tf.cond when the predicate is only known at run time. */
+  const runtimeCond = (name: string): string | undefined => {
+    const pred = condOf(nodes.get(name)!);
+    if (!pred) return undefined;
+    const r = parseInput(pred);
+    const v = withoutBranch(() => convertNode(r.node)[r.index]);
+    return v && !v.constant && !v.dead ? pred : undefined;
+  };
+  const withoutBranch = <T>(f: () => T): T => {
+    const saved = branch;
+    branch = undefined;
+    try {
+      return g.outside(f);
+    } finally {
+      branch = saved;
+    }
+  };
+  /** A Switch inside an If branch: its value (an outer-scope tensor the body reads) on the branch's side, dead on the other. */
+  const branchSwitch = (node: TfNode, label: string): Value[] => {
+    const [d, p] = (node.input ?? []).map(parseInput).filter((r) => !r.control);
+    if (!d || !p) throw new ModelGateError(`${label}: expects a value and a predicate`);
+    if (tensorName(p.node, p.index) !== branch!.pred) throw new ModelGateError(`${label}: a tf.cond inside the branch of another tf.cond with a run-time predicate is not supported`);
+    const data = withoutBranch(() => convertNode(d.node)[d.index]);
+    if (!data) throw new ModelGateError(`${label}: input '${tensorName(d.node, d.index)}' does not exist`);
+    if (data.dead) return DEAD_OUTPUTS;
+    return branch!.side ? [DEAD, data] : [data, DEAD];
+  };
+  /** The If each runtime tf.cond becomes, by predicate tensor: one output per Merge of the cond. */
+  const conds = new Map<string, Map<string, Value>>();
+  /**
+   * A tf.cond whose predicate is computed from the inputs becomes an ONNX If: each branch is converted
+   * as a subgraph body (Switches give the outer tensor on their side, dead on the other, as for a
+   * constant predicate) and every Merge of the cond is one output of the If. The branches may give
+   * different shapes (ONNX If allows it); the If's dims are those both agree on.
+   */
+  const runtimeMerge = (node: TfNode, pred: string): Value[] => {
+    let outs = conds.get(pred);
+    if (!outs) {
+      const merges = graph.node.filter((n) => n.op === 'Merge' && !frames.frameOf.has(n.name) && condOf(n) === pred);
+      const r = parseInput(pred);
+      const predValue = withoutBranch(() => convertNode(r.node)[r.index]!);
+      const where = `${file}: tf.cond on '${pred}'`;
+      // ONNX If: then_branch runs when cond is true, which is the Switch's output 1.
+      const bodies = ([1, 0] as const).map((side) => {
+        const end = g.enterBody();
+        const saved = branch;
+        branch = { pred, side, values: new Map() };
+        const bodyOutputs: Array<{ name: string; v: Value }> = [];
+        try {
+          for (const m of merges) {
+            g.node = m;
+            const live = (m.input ?? []).map(parseInput).filter((x) => !x.control).map((x) => convertNode(x.node)[x.index]).filter((v) => v && !v.dead);
+            if (live.length !== 1) throw new ModelGateError(`${where}: Merge '${m.name}' has ${live.length} live inputs in the ${side ? 'true' : 'false'} branch; it takes one`);
+            const v = live[0]!;
+            if (v.list) throw new ModelGateError(`${where}: Merge '${m.name}' passes a TensorList, which an If branch cannot return`);
+            bodyOutputs.push({ name: g.emit('Identity', [g.tf(v)], [], side ? 'then_output' : 'else_output'), v });
+          }
+        } finally {
+          branch = saved;
+        }
+        const body = end();
+        return {
+          graph: onnx.GraphProto.create({
+            name: `${merges[0]!.name}/${side ? 'then' : 'else'}_branch`,
+            node: body,
+            output: bodyOutputs.map((o) => valueInfo(o.name, o.v.dtype, o.v.shape, false)),
+          }),
+          values: bodyOutputs.map((o) => o.v),
+        };
+      });
+      const [then, otherwise] = bodies as [(typeof bodies)[0], (typeof bodies)[0]];
+      g.node = merges[0]!;
+      g.attrs = new Attrs(merges[0]!, where);
+      let cond = g.tf(predValue);
+      if (predValue.dtype !== 'bool') cond = g.emit('Cast', [cond], [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: ONNX_TYPE.bool }], 'cond');
+      const names = g.emitOutputs(
+        'If',
+        [cond],
+        [
+          { name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: then.graph },
+          { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: otherwise.graph },
+        ],
+        merges.map((_, k) => `output${k}`),
+      );
+      outs = new Map();
+      for (const [k, m] of merges.entries()) {
+        const a = then.values[k]!;
+        const b = otherwise.values[k]!;
+        if (a.shape.length !== b.shape.length || a.dtype !== b.dtype) {
+          throw new ModelGateError(`${where}: Merge '${m.name}' gets [${a.shape.join(', ')}] ${a.dtype} from one branch and [${b.shape.join(', ')}] ${b.dtype} from the other; an If needs the same rank and type`);
+        }
+        outs.set(m.name, { name: names[k]!, shape: a.shape.map((d, i) => (d === b.shape[i] ? d : -1)), dtype: a.dtype });
+      }
+      conds.set(pred, outs);
+    }
+    return [outs.get(node.name)!];
+  };
+
   /**
    * Switch, Merge, Enter, LoopCond, NextIteration outside an unrolled iteration's presets. A Switch
    * on a constant predicate sends its value one way and a dead value the other (TF's dead tensors);
@@ -271,7 +430,9 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
       const [data, pred] = ins;
       if (!data || !pred) throw new ModelGateError(`${label}: expects a value and a predicate`);
       if (!pred.constant) {
-        throw new ModelGateError(`${label}: the predicate of this tf.cond is computed from the inputs; only conditions known at conversion are supported (a graph input that sets it must be given a constant value)`);
+        // A runtime tf.cond is converted from its Merges (runtimeMerge); a Switch reached otherwise is read
+        // outside the cond's branches or joins Merges of several conds (nested conds).
+        throw new ModelGateError(`${label}: the predicate of this tf.cond is computed from the inputs and its branches do not end in Merges of this cond alone (nested conds are not supported)`);
       }
       return pred.constant[0] ? [DEAD, data] : [data, DEAD];
     }
@@ -333,8 +494,10 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
   };
 
   // Inputs of unknown rank that are only broadcast: [1, ..., 1] of the rank they are broadcast to, the
-  // smallest tensor that broadcasts there (a zero state fed as a scalar reaches the same values).
-  for (const { p, uses, dtype } of broadcastOnly) {
+  // smallest tensor that broadcasts there (a zero state fed as a scalar reaches the same values). The
+  // shape one is broadcast to may depend on another (a recurrent state read after the first's cell):
+  // each is resolved when the walk first reaches it, or after the walk.
+  function resolveBroadcast({ p, uses, dtype }: (typeof broadcastOnly)[number]): Value[] {
     const label = `${file}: input '${p.name}'`;
     const ranks = new Set(
       uses.map((u) => {
@@ -349,7 +512,9 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     const shape = new Array<number>([...ranks][0]!).fill(1);
     inputs.push({ name: p.name, shape, dtype });
     values.set(p.name, [{ name: p.name, shape, dtype }]);
+    return values.get(p.name)!;
   }
+  for (const entry of broadcastOnly) if (!values.has(entry.p.name)) withoutBranch(() => resolveBroadcast(entry));
   const order = new Map(placeholders.map((p, k) => [p.name, k]));
   inputs.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
 
@@ -360,7 +525,10 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
     if (!v) throw new ModelGateError(`${file}: output '${tensorName(r.node, r.index)}' does not exist`);
     return { r, v };
   });
-  const consumers = new Set(g.nodes.flatMap((n) => n.input));
+  // Names read anywhere, If bodies included (they read outer-scope tensors).
+  const readBy = (list: onnx.INodeProto[]): string[] =>
+    list.flatMap((n) => [...(n.input ?? []), ...(n.attribute ?? []).flatMap((a) => (a.g ? [...readBy(a.g.node ?? []), ...(a.g.output ?? []).map((o) => o.name ?? '')] : []))]);
+  const consumers = new Set(readBy(g.nodes));
   const renamed = new Set<string>();
   for (const { r, v } of finals) {
     g.node = nodes.get(r.node)!;
@@ -395,7 +563,8 @@ export function convertTfjsGraph(artifacts: Pick<TfjsArtifacts, 'jsonFile' | 'js
   return { model, inputs, outputs, ops };
 }
 
-function valueInfo(name: string, dtype: TfDType, shape: number[]): onnx.ValueInfoProto {
-  const dim = shape.map((d, i) => (d >= 0 ? { dimValue: d } : { dimParam: i === 0 ? 'N' : `d${i}` }));
+/** A tensor's type; unknown dims are named (N for the batch) or, with named false, left blank (an If branch's outputs, whose sizes may differ). */
+function valueInfo(name: string, dtype: TfDType, shape: number[], named = true): onnx.ValueInfoProto {
+  const dim = shape.map((d, i) => (d >= 0 ? { dimValue: d } : named ? { dimParam: i === 0 ? 'N' : `d${i}` } : {}));
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: ONNX_TYPE[dtype], shape: { dim } } } });
 }

@@ -166,11 +166,13 @@ function resize(mode: 'linear' | 'nearest'): OpConverter {
   return (g, inputs) => {
     const [x, size] = inputs;
     if (!x) g.fail('expects an input');
-    const [h, w] = g.constInts(size, 'size');
-    if (!h || !w || h < 1 || w < 1) g.fail('size must be two positive integers');
+    if (!size) g.fail('expects a size');
+    // A size computed in the graph (a resize by a ratio fed at run time) is read as int64 when the model runs.
+    const [h, w] = size.constant ? g.constInts(size, 'size') : [-1, -1];
+    if (size.constant && (!h || !w || h < 1 || w < 1)) g.fail('size must be two positive integers');
+    if (!size.constant && (size.shape.length !== 1 || size.shape[0] !== 2)) g.fail(`a computed size must have shape [2], got [${size.shape.join(', ')}]`);
     const alignCorners = g.attrs.bool('align_corners');
     const halfPixel = g.attrs.bool('half_pixel_centers');
-    if (x.shape[1]! < 0 || x.shape[2]! < 0) g.fail('the input height and width must be known');
     const attrs = [stringAttr('mode', mode)];
     if (mode === 'linear') {
       attrs.push(stringAttr('coordinate_transformation_mode', alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric'));
@@ -183,12 +185,13 @@ function resize(mode: 'linear' | 'nearest'): OpConverter {
     const input = g.nchw(x);
     const batch = x.shape[0]!;
     const channels = x.shape[3]!;
+    const hw = size.constant ? g.int64s('hw', [h!, w!]) : g.int64(size, 'hw');
     const sizes =
-      batch >= 0 && channels >= 0
-        ? g.int64s('sizes', [batch, channels, h, w])
-        : g.emit('Concat', [g.emit('Slice', [g.emit('Shape', [input]), g.int64s('nc_begin', [0]), g.int64s('nc_end', [2])]), g.int64s('hw', [h, w])], [intAttr('axis', 0)], 'sizes');
+      batch >= 0 && channels >= 0 && size.constant
+        ? g.int64s('sizes', [batch, channels, h!, w!])
+        : g.emit('Concat', [g.emit('Slice', [g.emit('Shape', [input]), g.int64s('nc_begin', [0]), g.int64s('nc_end', [2])]), hw], [intAttr('axis', 0)], 'sizes');
     const y = g.emit('Resize', [input, '', '', sizes], attrs);
-    return { name: y, shape: [x.shape[0]!, h, w, x.shape[3]!], dtype: x.dtype, nchw: true };
+    return { name: y, shape: [x.shape[0]!, h!, w!, x.shape[3]!], dtype: x.dtype, nchw: true };
   };
 }
 

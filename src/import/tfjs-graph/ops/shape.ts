@@ -470,9 +470,19 @@ function blockOf(g: GraphBuilder, x: Value, block: Value | undefined): [number, 
 export const spaceToBatchNd: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
   const [bh, bw] = blockOf(g, x, inputs[1]);
-  const p = g.constInts(inputs[2], 'paddings');
-  if (p.length !== 4) g.fail('paddings must be [[top, bottom], [left, right]]');
-  const padded = padded_(g, x, [0, 0, p[0]!, p[1]!, p[2]!, p[3]!, 0, 0]);
+  const pv = inputs[2];
+  if (!pv || product(pv.shape) !== 4) g.fail('paddings must be [[top, bottom], [left, right]]');
+  let padded: Value;
+  if (pv.constant) {
+    const p = g.constInts(pv, 'paddings');
+    padded = padded_(g, x, [0, 0, p[0]!, p[1]!, p[2]!, p[3]!, 0, 0]);
+  } else {
+    // Paddings computed from the input size (TF's required_space_to_batch_paddings): rows for N and C added.
+    const none = g.int64s('no_padding', [0, 0]);
+    const rows = g.emit('Reshape', [none, g.int64s('row', [1, 2])], [], 'no_padding_row');
+    const all = g.emit('Concat', [rows, g.int64(pv, 'paddings'), rows], [intAttr('axis', 0)], 'paddings_nhwc');
+    padded = paddedComputed(g, { ...x, name: g.tf(x), nchw: false, constant: undefined }, { name: all, shape: [4, 2], dtype: 'int32' });
+  }
   const [n, h, w, c] = dimsOf(g, padded.name);
   const div = (d: string, by: number): string => g.emit('Div', [d, g.int64s('block', [by])], [], 'blocks');
   const concat = (parts: string[]): string => g.emit('Concat', parts, [intAttr('axis', 0)], 'dims');
@@ -489,8 +499,8 @@ export const spaceToBatchNd: OpConverter = (g, inputs) => {
 export const batchToSpaceNd: OpConverter = (g, inputs) => {
   const x = first(g, inputs);
   const [bh, bw] = blockOf(g, x, inputs[1]);
-  const crops = g.constInts(inputs[2], 'crops');
-  if (crops.length !== 4) g.fail('crops must be [[top, bottom], [left, right]]');
+  const cv = inputs[2];
+  if (!cv || product(cv.shape) !== 4) g.fail('crops must be [[top, bottom], [left, right]]');
   const [b, h, w, c] = dimsOf(g, g.tf(x));
   const concat = (parts: string[]): string => g.emit('Concat', parts, [intAttr('axis', 0)], 'dims');
   const n = g.emit('Div', [b!, g.int64s('bhbw', [bh * bw])], [], 'batch');
@@ -498,9 +508,19 @@ export const batchToSpaceNd: OpConverter = (g, inputs) => {
   const moved = g.emit('Transpose', [split], [intsAttr('perm', [2, 3, 0, 4, 1, 5])], 'blocks_inside');
   const mul = (d: string, by: number): string => g.emit('Mul', [d, g.int64s('block', [by])], [], 'size');
   const merged = g.emit('Reshape', [moved, concat([n, mul(h!, bh), mul(w!, bw), c!])], [], 'space');
-  const [top, bottom, left, right] = crops as [number, number, number, number];
-  const out = g.emit('Slice', [merged, g.int64s('starts', [top, left]), g.int64s('ends', [bottom > 0 ? -bottom : INT64_MAX, right > 0 ? -right : INT64_MAX]), g.int64s('axes', [1, 2])]);
   const [sb, sh, sw, sc] = x.shape;
+  if (!cv.constant) {
+    // Crops computed from the input size: starts are the first column, ends the space size less the second.
+    const c = g.emit('Reshape', [g.int64(cv, 'crops'), g.int64s('crops_shape', [2, 2])], [], 'crops2');
+    const column = (k: number): string =>
+      g.emit('Reshape', [g.emit('Slice', [c, g.int64s('col_start', [k]), g.int64s('col_end', [k + 1]), g.int64s('col_axis', [1])], [], 'crop_col'), g.int64s('flat', [-1])], [], 'crop_col_flat');
+    const space = concat([mul(h!, bh), mul(w!, bw)]);
+    const ends = g.emit('Sub', [space, column(1)], [], 'crop_ends');
+    const out = g.emit('Slice', [merged, column(0), ends, g.int64s('axes', [1, 2])]);
+    return { name: out, shape: [sb! < 0 ? -1 : sb! / (bh * bw), -1, -1, sc!], dtype: x.dtype };
+  }
+  const [top, bottom, left, right] = g.constInts(cv, 'crops') as [number, number, number, number];
+  const out = g.emit('Slice', [merged, g.int64s('starts', [top, left]), g.int64s('ends', [bottom > 0 ? -bottom : INT64_MAX, right > 0 ? -right : INT64_MAX]), g.int64s('axes', [1, 2])]);
   const shape = [sb! < 0 ? -1 : sb! / (bh * bw), sh! < 0 ? -1 : sh! * bh - top - bottom, sw! < 0 ? -1 : sw! * bw - left - right, sc!];
   return { name: out, shape, dtype: x.dtype };
 };
