@@ -2,13 +2,14 @@
 import path from 'node:path';
 import { runRecipe } from '../passes/registry.js';
 import type { BuildContext, CandidateProducer } from './producer.js';
-import type { Candidate, Provenance } from './types.js';
+import type { Candidate } from './types.js';
+import type { AutoReport } from './search-report.js';
 import type { PassSpec } from '../config/types.js';
 import { isRecipeRequest } from './recipe.js';
 import { buildTfliteCandidate, hasTfliteStep, splitTfliteStep } from './tflite-export.js';
 
 /** Runs the passes before the recipe's `tflite` step, exports, verifies: the candidate runs in TFLite. */
-export async function buildTfliteRecipeCandidate(id: string, recipe: ReadonlyArray<unknown>, provenance: Provenance | null, ctx: BuildContext): Promise<Candidate> {
+export async function buildTfliteRecipeCandidate(id: string, recipe: ReadonlyArray<unknown>, auto: { search: AutoReport } | null, ctx: BuildContext): Promise<Candidate> {
   const { passes, tflite } = splitTfliteStep(recipe, `optimize '${id}'`);
   const result = await runRecipe(ctx.source.model, passes as PassSpec[], ctx.passContext);
   const file = path.join(ctx.modelsDir, `${id}.tflite`);
@@ -17,7 +18,8 @@ export async function buildTfliteRecipeCandidate(id: string, recipe: ReadonlyArr
   });
   return {
     id, file, bytes: t.bytes, runtimeKind: 'tflite', runtimeOptions: t.runtime, batch: { kind: 'fixed', batch: t.info.batch },
-    provenance: provenance ?? { kind: 'tflite', recipe: recipe as PassSpec[], export: t.info }, tfliteRuntime: t.info.runtime,
+    provenance: auto ? { kind: 'auto', recipe: recipe as PassSpec[], search: auto.search, export: t.info } : { kind: 'tflite', recipe: [...recipe], export: t.info },
+    tfliteRuntime: t.info.runtime,
     ...(result.notes.length > 0 ? { passNotes: result.notes } : {}),
   };
 }

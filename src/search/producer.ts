@@ -39,7 +39,7 @@ export const autoProducer: CandidateProducer = {
       search = failedReport(spec.auto ?? {}, errorMessage(err));
     }
     // A tflite_* winner is a .tflite, exported and verified as a `tflite` recipe step would be.
-    if (hasTfliteStep(recipe)) return buildTfliteRecipeCandidate(name, recipe, { kind: 'auto', recipe, search }, ctx);
+    if (hasTfliteStep(recipe)) return buildTfliteRecipeCandidate(name, recipe, { search }, ctx);
     return buildRecipeCandidate(name, recipe, { kind: 'auto', recipe, search }, ctx);
   },
 };
