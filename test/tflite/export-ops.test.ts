@@ -89,6 +89,18 @@ describe('TFLite export: ops of imported TFLite models (float32, max |Δ| ≤ 1e
 });
 
 describe('TFLite export: int8 rules for the new ops', () => {
+  it('ConvTranspose with a bias quantizes fully (int8 weights per channel, int32 bias) and stays close to float', async () => {
+    const spec: GraphSpec = {
+      inputs: { x: [1, 3, 5, 5] }, outputs: ['y'], inits: { wt: [[3, 4, 4, 4]], bt: [[4]] },
+      nodes: [node('ConvTranspose', ['x', 'wt', 'bt'], ['y'], { attributes: [ints('kernel_shape', [4, 4]), ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])] })],
+    };
+    const model = buildModel(spec);
+    const calibration = Array.from({ length: 32 }, (_, s) => randomFeeds(spec.inputs, 700 + s));
+    const q = await compareExport(model, { quantize: 'int8', calibration }, spec.inputs);
+    expect(count(q.ops, Op.TRANSPOSE_CONV)).toBe(1);
+    expect(q.maxAbsDiff).toBeLessThanOrEqual(0.05 * Math.max(1, q.scale));
+  });
+
   it('Conv → LeakyRelu → Max(0.1) and Conv → HardSwish → Resize quantize fully and stay close to float', async () => {
     const spec: GraphSpec = {
       inputs: { x: [1, 3, 8, 8] }, outputs: ['y'], inits: { w: [[4, 3, 3, 3]], b: [[4]], w2: [[4, 4, 3, 3]], b2: [[4]], k: [[], Float32Array.of(0.1)], sz: int64('sz', [1, 4, 16, 16]) },

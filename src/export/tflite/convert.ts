@@ -731,13 +731,11 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         const bias = node.input?.[2] ? consts.float(node.input[2]) : undefined;
         if (node.input?.[2] && !bias) fail(node, 'the bias is not a constant');
         const phys = [n, outHW[0]!, outHW[1]!, m];
-        const conv = g.tensor(bias ? `${name}_nobias` : name, phys, bias ? undefined : name);
-        g.op(Op.TRANSPOSE_CONV, [g.intConst(`${name}_output_shape`, [4], phys), filter, x.t], [conv], { padding, stride_w: s2[1], stride_h: s2[0] });
-        let out = conv;
-        if (bias) {
-          out = g.tensor(name, phys, name);
-          g.op(Op.ADD, [conv, g.floatConst(node.input![2]!, [m], bias.values)], [out], { fused_activation_function: Activation.NONE });
-        }
+        const out = g.tensor(name, phys, name);
+        // The bias is TRANSPOSE_CONV's optional 4th input (op version 3).
+        const ins = [g.intConst(`${name}_output_shape`, [4], phys), filter, x.t, ...(bias ? [g.floatConst(node.input![2]!, [m], bias.values)] : [])];
+        g.op(Op.TRANSPOSE_CONV, ins, [out], { padding, stride_w: s2[1], stride_h: s2[0] });
+        if (bias) g.operators[g.operators.length - 1]!.version = 3;
         setOut(node, { t: out, shape: [n, m, outHW[0]!, outHW[1]!], layout: 'nhwc' });
         break;
       }
