@@ -28,6 +28,8 @@ import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
 import { splitTfliteStep } from '../candidates/tflite-export.js';
 import { exportTflite } from '../export/tflite/export.js';
+import { decodeTflite, encodeTflite } from '../formats/tflite/flatbuffer.js';
+import { withInputShapes } from '../formats/tflite/input-shapes.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import {
   DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, qualityBasis, runAuto, type AutoArtifact, type AutoEnv, type AutoLatency, type AutoOptions, type AutoQuality,
@@ -106,7 +108,12 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   writeFileSync(refFile, refBytes);
   // A .tflite reference runs in TFLite (often faster than its import in ORT): "not slower" means not slower than that.
   const tfliteFile = ctx.referenceTflite && !isDecoderModel(model) ? path.join(workDir, 'reference.tflite') : null;
-  if (tfliteFile) writeFileSync(tfliteFile, ctx.referenceTflite!);
+  if (tfliteFile) {
+    // As the pipeline's reference (src/candidates/reference.ts): a .tflite with open dims runs at the resolved input shapes.
+    const parsed = decodeTflite(ctx.referenceTflite!, 'the reference .tflite');
+    const sized = withInputShapes(parsed, Object.fromEntries(inputs.map((i) => [i.name, i.shape])), 'the reference .tflite');
+    writeFileSync(tfliteFile, sized === parsed ? ctx.referenceTflite! : encodeTflite(sized));
+  }
   const evaluateFile = (file: string, runtimeOptions: RuntimeOptions, label: string, reference?: Int32Array, samples?: number): Promise<EvalResult> =>
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
       metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
