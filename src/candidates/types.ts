@@ -23,7 +23,8 @@ export type BatchPolicy = { kind: 'dynamic' } | { kind: 'fixed'; batch: number }
 export type Provenance =
   | { kind: 'reference' }
   | { kind: 'recipe'; recipe: PassSpec[] }
-  | { kind: 'auto'; recipe: PassSpec[]; search: AutoReport }
+  /** `export`: the winner is a .tflite (a tflite_* family), exported and verified as a `tflite` step is. */
+  | { kind: 'auto'; recipe: PassSpec[]; search: AutoReport; export?: TfliteCandidateInfo }
   | { kind: 'tflite'; recipe: unknown[]; export: TfliteCandidateInfo }
   | { kind: 'tfjs-export'; export: TfjsExportReport; files: string[]; runtime: string };
 

@@ -61,7 +61,7 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
   if (gz !== undefined) out.gzip_bytes = gz;
   out.runtime_kind = c.runtimeKind;
   const p = c.provenance;
-  if (p.kind === 'tflite') out.tflite = p.export;
+  if (p.kind === 'tflite' || (p.kind === 'auto' && p.export)) out.tflite = p.export;
   else if (c.tfliteRuntime) out.tflite = { runtime: c.tfliteRuntime };
   if (p.kind === 'tfjs-export') out.tfjs = { runtime: p.runtime, quantize: p.export.quantize };
   if (p.kind === 'auto') out.auto = p.search;

@@ -27,7 +27,10 @@ import type { AutoReport, AutoTried, ParetoPoint, QualityBasis, SearchStage, OpM
 /** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
 export const AUTO_FAMILIES: readonly AutoFamily[] = [
   'cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32',
+  'tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8',
 ];
+/** The families exported to .tflite (src/export/tflite) and run in TFLite: planned when the reference is a .tflite. */
+export const TFLITE_FAMILIES: ReadonlySet<AutoFamily> = new Set(['tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8']);
 export type { AutoFamily };
 export type { AutoReport, AutoTried, ParetoPoint, QualityBasis };
 export type AutoOptions = AutoSpec;
@@ -133,6 +136,11 @@ export interface ModelAnalysis {
   cleanupChanged: boolean;
   /** Float16 weights (a GPU-oriented export): every recipe converts to float32 first (pass 'fp32'). */
   float16?: boolean;
+  /**
+   * The reference is a .tflite run in TFLite (set by the environment, not by analyzeModel): the tflite_*
+   * families export the trials back to .tflite, because a TFLite user deploys a .tflite.
+   */
+  tfliteReference?: boolean;
 }
 
 const QUANT_OPS = ['Conv', 'MatMul', 'Gemm'] as const;
@@ -316,6 +324,13 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
       return [...steps, { matmul_nbits: { bits: 4, block_size: 32, accuracy_level: 4 } }];
     case 'int8_weight_only':
       return [...steps, { matmul_nbits: { bits: 8, block_size: 32 } }];
+    // The export runs cleanup itself (src/export/tflite/export.ts); float16 weights are widened first like any recipe.
+    case 'tflite_fp16':
+      return [...steps, { tflite: { quantize: 'float16' } }];
+    case 'tflite_dynamic_int8':
+      return [...steps, { tflite: { quantize: 'dynamic-int8' } }];
+    case 'tflite_int8':
+      return [...steps, { tflite: { quantize: 'int8' } }];
   }
 }
 
@@ -408,6 +423,15 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
   // On x86 onnxruntime 1.30 has no fast 8-bit block kernel: 1.4-9x slower than fp32 (docs/benchmarks.md, MatMulNBits).
   consider('int8_weight_only', nbits, 35 + 40 * a.mix.matmul, `int8 MatMulNBits blocks of 32: 9/32 of the MatMul weight bytes; ${mix}`,
     isa.dotprod || isa.neon ? (matmulHeavy ? undefined : notHeavy) : 'int8 MatMulNBits ran 1.4-9x slower than fp32 on x86 (docs/benchmarks.md); list it in auto.recipes to measure it anyway');
+  // A .tflite reference: the same model back as a smaller .tflite, run where the reference runs (TFLite, XNNPACK).
+  // Weights-only variants first: TFLite's float16 weights are dequantized once at load and dynamic-range int8
+  // runs hybrid kernels, so both keep close to float accuracy; full int8 (calibrated) is the smallest and the
+  // one XNNPACK runs with int8 kernels, at the larger accuracy risk.
+  const notTflite = 'the reference is not a .tflite (the tflite_* families export back to the reference\'s format)';
+  const tfliteOnly = a.tfliteReference ? null : notTflite;
+  consider('tflite_dynamic_int8', tfliteOnly ?? (hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights'), 92, 'the .tflite with int8 weights (dynamic-range quantization): about 4x smaller, hybrid int8 kernels');
+  consider('tflite_fp16', tfliteOnly, 91, 'the .tflite with float16 weights, float32 compute: 2x smaller at float speed');
+  consider('tflite_int8', tfliteOnly ?? (hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights'), 89, 'the .tflite fully int8 (calibrated activations, float32 I/O): 4x smaller, int8 XNNPACK kernels');
   planned.sort((x, y) => y.priority - x.priority || AUTO_FAMILIES.indexOf(x.family) - AUTO_FAMILIES.indexOf(y.family));
   return { planned, skipped };
 }

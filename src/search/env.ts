@@ -26,6 +26,11 @@ import { runRecipe } from '../passes/registry.js';
 import type { PassContext } from '../passes/pass.js';
 import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
+import { splitTfliteStep } from '../candidates/tflite-export.js';
+import { exportTflite } from '../export/tflite/export.js';
+import { decodeTflite, encodeTflite } from '../formats/tflite/flatbuffer.js';
+import { withInputShapes } from '../formats/tflite/input-shapes.js';
+import type { RuntimeKind } from '../runtime/kind.js';
 import {
   DEFAULT_ACCURACY_DROP_MAX, analyzeModel, defaultTimeBudgetS, qualityBasis, runAuto, type AutoArtifact, type AutoEnv, type AutoLatency, type AutoOptions, type AutoQuality,
   type AutoReport, type AutoResult,
@@ -103,7 +108,12 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   writeFileSync(refFile, refBytes);
   // A .tflite reference runs in TFLite (often faster than its import in ORT): "not slower" means not slower than that.
   const tfliteFile = ctx.referenceTflite && !isDecoderModel(model) ? path.join(workDir, 'reference.tflite') : null;
-  if (tfliteFile) writeFileSync(tfliteFile, ctx.referenceTflite!);
+  if (tfliteFile) {
+    // As the pipeline's reference (src/candidates/reference.ts): a .tflite with open dims runs at the resolved input shapes.
+    const parsed = decodeTflite(ctx.referenceTflite!, 'the reference .tflite');
+    const sized = withInputShapes(parsed, Object.fromEntries(inputs.map((i) => [i.name, i.shape])), 'the reference .tflite');
+    writeFileSync(tfliteFile, sized === parsed ? ctx.referenceTflite! : encodeTflite(sized));
+  }
   const evaluateFile = (file: string, runtimeOptions: RuntimeOptions, label: string, reference?: Int32Array, samples?: number): Promise<EvalResult> =>
     evaluateCandidate({ id: label, file, runtimeKind: 'onnxruntime', runtimeOptions, batch }, dataset, {
       metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), ...(reference ? { reference } : {}), ...(samples !== undefined ? { samples } : {}),
@@ -139,15 +149,33 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   } catch {
     shapes = undefined; // the op mix then falls back to weight sizes
   }
-  const analysis = analyzeModel(cleaned, shapes, cleanup && digestOf(cleanedBytes, {}) !== digestOf(refBytes, {}));
+  const analysis = { ...analyzeModel(cleaned, shapes, cleanup && digestOf(cleanedBytes, {}) !== digestOf(refBytes, {})), ...(tfliteFile ? { tfliteReference: true } : {}) };
+  // A .tflite is exported with static shapes: the benchmark's batch where the batch is dynamic.
+  const tfliteBatch = inputs[0]?.dynamicBatch ? benchmarkBatch(batch, ctx.benchmark.batch) : (inputs[0]?.shape[0] ?? 1);
+  const tfliteShapes: Record<string, number[]> = Object.fromEntries(inputs.map((i) => [i.name, i.dynamicBatch ? [tfliteBatch, ...i.shape.slice(1)] : i.shape]));
 
   const files = new Map<string, string>();
+  const kinds = new Map<string, RuntimeKind>();
+  const runnable = (artifact: AutoArtifact, label: string) => {
+    const runtimeKind = kinds.get(artifact.id) ?? 'onnxruntime';
+    return { id: label, file: files.get(artifact.id)!, runtimeKind, runtimeOptions: artifact.runtime, batch: runtimeKind === 'tflite' ? { kind: 'fixed' as const, batch: tfliteBatch } : batch };
+  };
   let fileCount = 0;
   const env: AutoEnv = {
     async build(id: string, recipe: PassSpec[]): Promise<AutoArtifact> {
       const fromCleaned = cleanup && recipe.length > 0 && Object.keys(recipe[0]!)[0] === 'cleanup';
-      const rest = fromCleaned ? recipe.slice(1) : recipe;
-      const result = rest.length > 0 ? await runRecipe(fromCleaned ? cleaned : model, rest, passContext) : { model: fromCleaned ? cleaned : model, runtime: {} };
+      const { passes: rest, tflite } = splitTfliteStep(fromCleaned ? recipe.slice(1) : recipe, `auto trial '${id}'`);
+      const result = rest.length > 0 ? await runRecipe(fromCleaned ? cleaned : model, rest as PassSpec[], passContext) : { model: fromCleaned ? cleaned : model, runtime: {} };
+      if (tflite) {
+        // Exported from the ONNX IR, run in TFLite; its quality is judged against the reference like any trial's.
+        const calibration = tflite.quantize === 'int8' ? await passContext.calibration(tflite.samples ?? 256) : undefined;
+        const out = await exportTflite(result.model, { quantize: tflite.quantize, inputShapes: tfliteShapes, ...(calibration ? { calibration } : {}) });
+        const file = path.join(workDir, `trial-${++fileCount}.tflite`);
+        writeFileSync(file, out.bytes);
+        files.set(id, file);
+        kinds.set(id, 'tflite');
+        return { id, bytes: out.bytes.length, runtime: {}, digest: digestOf(out.bytes, {}) };
+      }
       const bytes = encodeModel(result.model);
       const file = path.join(workDir, `trial-${++fileCount}.onnx`);
       writeFileSync(file, bytes);
@@ -157,10 +185,14 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     async evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality> {
       const file = files.get(artifact.id)!;
       if (decoder) return decoderTrialQuality(refFile, file, artifact.runtime, decoder, threads, `${name}: ${artifact.id}`);
-      if (!onFidelity) return quality(await evaluateFile(file, artifact.runtime, `${name}: ${artifact.id}`, ref!.predictions, samples));
+      const trial = runnable(artifact, `${name}: ${artifact.id}`);
+      if (!onFidelity) {
+        return quality(await evaluateCandidate(trial, dataset, {
+          metric: ctx.metric, threads, ...(ctx.metricOptions ? { metricOptions: ctx.metricOptions } : {}), reference: ref!.predictions, ...(samples !== undefined ? { samples } : {}),
+        }));
+      }
       // On fidelity, the dataset pass (agreement, which does not fit the output) would only cost time: the
       // fidelity pass runs the trial, and the reference's outputs are kept from the first trial on.
-      const trial = { id: `${name}: ${artifact.id}`, file, runtimeKind: 'onnxruntime' as const, runtimeOptions: artifact.runtime, batch };
       const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads, referenceOutputs, discreteOutputs: decisions });
       return { accuracy: null, agreement: null, mse: null, snr_db: f.snr_db };
     },
@@ -169,7 +201,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       const runs = await measureRuns(
         [
           tfliteFile ? { id: 'reference', file: tfliteFile, runtimeKind: 'tflite', runtimeOptions: {} } : { id: 'reference', file: refFile, runtimeKind: 'onnxruntime', runtimeOptions: {} },
-          ...artifacts.map((a, i) => ({ id: `trial-${i}`, file: files.get(a.id)!, runtimeKind: 'onnxruntime' as const, runtimeOptions: a.runtime })),
+          ...artifacts.map((a, i) => ({ id: `trial-${i}`, file: files.get(a.id)!, runtimeKind: kinds.get(a.id) ?? ('onnxruntime' as const), runtimeOptions: a.runtime })),
         ],
         feeds,
         { batch: ctx.benchmark.batch, threads, warmup: ctx.benchmark.warmup, minSamples: Math.min(ctx.benchmark.runs, SEARCH_MIN_SAMPLES), measurements: 1, timeBudgetMs },

@@ -3,6 +3,8 @@ import type { AutoCandidateSpec } from '../config/types.js';
 import type { CandidateProducer } from '../candidates/producer.js';
 import type { CandidateRequest } from '../candidates/types.js';
 import { buildRecipeCandidate } from '../candidates/recipe.js';
+import { buildTfliteRecipeCandidate } from '../candidates/tflite.js';
+import { hasTfliteStep } from '../candidates/tflite-export.js';
 import { errorMessage } from '../errors.js';
 import { candidateName, failedReport, isAutoSpec, searchAuto } from './env.js';
 import type { AutoReport } from './auto.js';
@@ -36,6 +38,8 @@ export const autoProducer: CandidateProducer = {
       recipe = [];
       search = failedReport(spec.auto ?? {}, errorMessage(err));
     }
+    // A tflite_* winner is a .tflite, exported and verified as a `tflite` recipe step would be.
+    if (hasTfliteStep(recipe)) return buildTfliteRecipeCandidate(name, recipe, { search }, ctx);
     return buildRecipeCandidate(name, recipe, { kind: 'auto', recipe, search }, ctx);
   },
 };

@@ -5,6 +5,7 @@ import {
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
 } from '../../src/search/auto.js';
 import { searchAuto } from '../../src/search/env.js';
+import { exportTflite } from '../../src/export/tflite/export.js';
 import { firstSamples } from '../../src/evaluate/evaluate-all.js';
 import { inferTensorTypes } from '../../src/passes/infer-types.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -194,6 +195,16 @@ describe('auto planning', () => {
     expect(plan.skipped.find((s) => s.family === 'fp16')?.why).toMatch(/no native fp16/);
     const arm = planTrials(conv, { neon: true, dotprod: true, fp16: true, avx: false });
     expect(arm.planned.map((p) => p.family)).toEqual(expect.arrayContaining(['fp16', 'dynamic_conv']));
+  });
+
+  it('plans the tflite_* families only when the reference is a .tflite, and says why otherwise', () => {
+    const tflite = (f: string) => f.startsWith('tflite_');
+    expect(planTrials(conv, X86_VNNI).planned.some((p) => tflite(p.family))).toBe(false);
+    expect(planTrials(conv, X86_VNNI, ['tflite_fp16']).skipped[0]!.why).toMatch(/reference is not a \.tflite/);
+    const plan = planTrials({ ...conv, tfliteReference: true }, X86_VNNI);
+    expect(plan.planned.filter((p) => tflite(p.family)).map((p) => p.family)).toEqual(['tflite_dynamic_int8', 'tflite_fp16', 'tflite_int8']);
+    // The ONNX families stay in the plan: they may still win.
+    expect(plan.planned.map((p) => p.family)).toContain('static');
   });
 
   it('tries only the requested families, and says why a requested one does not fit', () => {
@@ -441,6 +452,27 @@ function mlpDataset(count: number): Dataset {
 }
 
 describe('auto search (real run)', () => {
+  it('on a .tflite reference, builds .tflite trials from the ONNX IR, runs them in TFLite and sizes them against the .tflite', async () => {
+    const model = buildMlp();
+    const reference = await exportTflite(model, { quantize: 'float32', inputShapes: { x: [1, 784] } });
+    const lines: string[] = [];
+    const result = await searchAuto('auto', { time_budget_s: 20, recipes: ['tflite_fp16', 'tflite_dynamic_int8'], accuracy_drop_max: 0.05, latency_ratio_max: 100 }, undefined, {
+      model, dataset: mlpDataset(100), inputs: [{ name: 'x', dtype: 'float32', shape: [1, 784], dynamicBatch: true }], metric: 'top1',
+      benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30, measurements: 1 }, referenceTflite: reference.bytes, log: (m) => lines.push(m),
+    });
+    const tried = new Map(result.report.tried.map((t) => [t.id, t]));
+    expect([...tried.keys()]).toEqual(expect.arrayContaining(['tflite_fp16', 'tflite_dynamic_int8']));
+    // float16 weights: about half the float32 .tflite; int8 weights: about a quarter.
+    expect(tried.get('tflite_fp16')!.size_ratio).toBeGreaterThan(0.4);
+    expect(tried.get('tflite_fp16')!.size_ratio).toBeLessThan(0.6);
+    expect(tried.get('tflite_dynamic_int8')!.size_ratio).toBeLessThan(0.35);
+    expect(tried.get('tflite_fp16')!.agreement).toBeGreaterThan(0.95);
+    expect(tried.get('tflite_dynamic_int8')!.agreement).toBeGreaterThan(0.9);
+    expect(tried.get('tflite_dynamic_int8')!.recipe.at(-1)).toEqual({ tflite: { quantize: 'dynamic-int8' } });
+    // Both are smaller and quality holds; with no latency bound the smallest wins.
+    expect(result.winner).toBe('tflite_dynamic_int8');
+  }, 120_000);
+
   it('limits a dataset to its first samples', () => {
     const ds = firstSamples(mlpDataset(250), 120);
     const counts = [...ds.batches(100)].map((b) => b.count);

@@ -71,6 +71,7 @@ export async function compareExport(
   options: Omit<TfliteExportOptions, 'inputShapes'> & { inputShapes?: Record<string, number[]>; xnnpack?: boolean },
   inputs: Record<string, number[]>,
   samples = 4,
+  range: [number, number] = [-1, 1],
 ): Promise<Comparison> {
   const exported = await exportTflite(model, { inputShapes: inputs, ...options });
   const ort = await OrtSession.create(encodeModel(model), {}, 'onnx');
@@ -78,7 +79,7 @@ export async function compareExport(
   let maxAbsDiff = 0, scale = 0, agree = 0, rows = 0;
   try {
     for (let s = 0; s < samples; s++) {
-      const feeds = randomFeeds(inputs, 100 + s);
+      const feeds = randomFeeds(inputs, 100 + s, range[0], range[1]);
       const a = await ort.run(feeds);
       const b = await tfl.run(feeds);
       ort.outputNames.forEach((name, k) => {

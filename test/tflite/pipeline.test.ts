@@ -99,6 +99,22 @@ describe('pipeline with TFLite candidates', () => {
     expect(auto.tried.some((t) => t.latency_ratio !== null)).toBe(true);
   }, 120_000);
 
+  it('auto on a .tflite reference: a tflite_* winner comes back as a verified .tflite run in TFLite', async () => {
+    // latency_ratio_max: the winner is the smallest within the accuracy budget, whatever this loaded machine measures.
+    writeFileSync(path.join(dir, 'c.yml'), config('cnn.tflite', '  - { auto: { recipes: [tflite_fp16, tflite_dynamic_int8], time_budget_s: 30, latency_ratio_max: 100 } }'));
+    const r = await runGate({ configPath: path.join(dir, 'c.yml'), outDir: path.join(dir, 'out-t') });
+    expect(r.error).toBeUndefined();
+    const c = byId(r.report.candidates, 'auto');
+    const search = c.auto!;
+    expect(search.tried.map((t) => t.id)).toEqual(expect.arrayContaining(['tflite_fp16', 'tflite_dynamic_int8']));
+    expect(search.winner).toMatch(/^tflite_/);
+    expect(c.file).toBe('models/auto.tflite');
+    expect(c.runtime_kind).toBe('tflite');
+    expect(c.bytes).toBeLessThan(readFileSync(path.join(dir, 'cnn.tflite')).length);
+    // Exported and verified against its ONNX source, as a tflite step is.
+    expect(c.tflite && 'verification' in c.tflite ? c.tflite.verification.samples : 0).toBeGreaterThan(0);
+  }, 180_000);
+
   it('a tflite step that is not last, or has an unknown option, is a config error naming the entry', async () => {
     expect(() => splitTfliteStep([{ tflite: { quantize: 'int8' } }, { cleanup: {} }], 'optimize[0].passes')).toThrow(/optimize\[0\]\.passes\[0\]: the 'tflite' step must be the last step/);
     expect(() => splitTfliteStep([{ tflite: { quantize: 'int4' } }], 'p')).toThrow(/p\[0\] 'tflite': option 'quantize' must be one of float32, float16, dynamic-int8, int8/);

@@ -29,6 +29,8 @@ type INode = onnx.INodeProto;
 export const SUPPORTED_ONNX_OPS = [
   'Conv', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Relu', 'Clip', 'Sigmoid', 'Tanh', 'Softmax', 'MaxPool', 'AveragePool',
   'GlobalAveragePool', 'Reshape', 'Flatten', 'Concat', 'Pad', 'Transpose', 'Identity', 'Dropout',
+  'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Max', 'Min', 'Log', 'ReduceMax', 'Squeeze', 'Unsqueeze', 'Resize', 'ConvTranspose',
+  'Shape', 'Slice', 'Cast',
 ] as const;
 
 type Layout = 'plain' | 'nhwc' | 'flat-nhwc';
@@ -305,6 +307,44 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
     values.set(name, v);
   };
 
+  /** Integer values known at export: shapes of static tensors and what Slice/Cast/Concat make of them. */
+  const known = new Map<string, number[]>();
+  const intsOf = (name: string | undefined): number[] | undefined => (name ? (known.get(name) ?? consts.ints(name)) : undefined);
+  const knownInts = (node: INode): number[] | undefined => {
+    const op = node.opType;
+    if (op === 'Shape') {
+      const v = values.get(node.input?.[0] ?? '');
+      if (!v) return undefined;
+      const start = getIntAttr(node, 'start', 0), end = node.attribute?.some((a) => a.name === 'end') ? getIntAttr(node, 'end', v.shape.length) : v.shape.length;
+      return v.shape.slice(start, end);
+    }
+    if (op === 'Cast') return intsOf(node.input?.[0]);
+    if (op === 'Slice') {
+      const data = intsOf(node.input?.[0]);
+      const starts = intsOf(node.input?.[1]), ends = intsOf(node.input?.[2]);
+      const axes = node.input?.[3] ? intsOf(node.input[3]) : [0];
+      const steps = node.input?.[4] ? intsOf(node.input[4]) : [1];
+      if (!data || !starts || !ends || !axes || !steps || axes[0] !== 0 || steps[0] !== 1) return undefined;
+      const clamp = (i: number) => Math.max(0, Math.min(data.length, i < 0 ? i + data.length : i));
+      return data.slice(clamp(starts[0]!), clamp(ends[0]!));
+    }
+    return undefined;
+  };
+
+  /** The input x of Mul(x, HardSigmoid(x)) when the HardSigmoid has TFLite's hard-swish constants (1/6, 1/2). */
+  const producers = new Map<string, INode>();
+  for (const n of graph.node ?? []) for (const o of n.output ?? []) producers.set(o, n);
+  const hardSwishInput = (mul: INode): Value | undefined => {
+    if (mul.opType !== 'Mul' || (mul.input?.length ?? 0) !== 2) return undefined;
+    for (const [gi, xi] of [[0, 1], [1, 0]] as const) {
+      const hs = producers.get(mul.input![gi]!);
+      if (hs?.opType !== 'HardSigmoid' || hs.input?.[0] !== mul.input![xi]) continue;
+      if (Math.abs(getFloatAttr(hs, 'alpha', 0.2) - 1 / 6) > 1e-6 || Math.abs(getFloatAttr(hs, 'beta', 0.5) - 0.5) > 1e-6) continue;
+      return values.get(mul.input![xi]!);
+    }
+    return undefined;
+  };
+
   for (const node of topologicalSort(graph)) {
     if (fusedInto.has(node)) continue;
     const op = node.opType ?? '';
@@ -407,6 +447,17 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         const a = get(node, 0);
         const bName = node.input?.[1] ?? '';
         const bConst = consts.float(bName);
+        if (!bConst && op === 'MatMul' && values.has(bName)) {
+          const x = g.plain(a), y = g.plain(get(node, 1));
+          if (x.shape.length < 2 || y.shape.length < 2) fail(node, 'MatMul of a 1-D activation is not supported');
+          const batchDims = broadcastShape(x.shape.slice(0, -2), y.shape.slice(0, -2));
+          const outShape = [...batchDims, x.shape[x.shape.length - 2]!, y.shape[y.shape.length - 1]!];
+          const name = outName(node);
+          const out = g.tensor(name, outShape, name);
+          g.op(Op.BATCH_MATMUL, [x.t, y.t], [out], { adj_x: false, adj_y: false });
+          setOut(node, { t: out, shape: outShape, layout: 'plain' });
+          break;
+        }
         if (!bConst) fail(node, `the second input '${bName}' is not a constant; TFLite export supports ${op} with constant weights only`);
         if (bConst.dims.length !== 2) fail(node, `the weight has shape [${bConst.dims.join(', ')}]; only 2-D weights are supported`);
         let weight: Float32Array; // [N, K] as FULLY_CONNECTED wants
@@ -456,7 +507,22 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
 
       case 'Add':
       case 'Sub':
-      case 'Mul': {
+      case 'Mul':
+      case 'Max':
+      case 'Min': {
+        if ((op === 'Max' || op === 'Min') && (node.input ?? []).filter((i) => i).length !== 2) fail(node, `${op} of ${node.input?.length ?? 0} inputs is not supported (only 2)`);
+        // x * HardSigmoid(x) with TFLite's constants is HARD_SWISH (the import writes HARD_SWISH that way).
+        if (op === 'Mul') {
+          const swish = hardSwishInput(node);
+          if (swish) {
+            const x = swish;
+            const name = outName(node);
+            const out = g.tensor(name, g.tensors[x.t]!.shape, name);
+            g.op(Op.HARD_SWISH, [x.t], [out]);
+            setOut(node, { ...x, t: out });
+            break;
+          }
+        }
         const [aName, bName] = [node.input?.[0] ?? '', node.input?.[1] ?? ''];
         const aConst = !values.has(aName) ? consts.float(aName) : undefined;
         const bConst = !values.has(bName) ? consts.float(bName) : undefined;
@@ -495,7 +561,8 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         const phys = x.layout === 'nhwc' ? NHWC_AXIS.map((i) => outShape[i]!) : outShape;
         const out = g.tensor(name, phys, name);
         const inputsOrder = aConst ? [yT, x.t] : [x.t, yT];
-        g.op(op === 'Add' ? Op.ADD : op === 'Sub' ? Op.SUB : Op.MUL, inputsOrder, [out], { fused_activation_function: act });
+        if (op === 'Max' || op === 'Min') g.op(op === 'Max' ? Op.MAXIMUM : Op.MINIMUM, inputsOrder, [out]);
+        else g.op(op === 'Add' ? Op.ADD : op === 'Sub' ? Op.SUB : Op.MUL, inputsOrder, [out], { fused_activation_function: act });
         setOut(node, { t: out, shape: outShape, layout: x.layout, ...(x.chw ? { chw: x.chw } : {}) }, name);
         break;
       }
@@ -517,6 +584,159 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         const out = g.tensor(name, g.tensors[x.t]!.shape, name);
         g.op(tfl, [x.t], [out]);
         setOut(node, { ...x, t: out });
+        break;
+      }
+
+      case 'LeakyRelu':
+      case 'Log':
+      case 'HardSwish': {
+        const x0 = get(node, 0);
+        const x = x0;
+        const name = outName(node);
+        const out = g.tensor(name, g.tensors[x.t]!.shape, name);
+        if (op === 'LeakyRelu') g.op(Op.LEAKY_RELU, [x.t], [out], { alpha: getFloatAttr(node, 'alpha', 0.01) });
+        else g.op(op === 'Log' ? Op.LOG : Op.HARD_SWISH, [x.t], [out]);
+        setOut(node, { ...x, t: out });
+        break;
+      }
+
+      case 'HardSigmoid': {
+        // max(0, min(1, alpha·x + beta)): MUL, ADD with a fused RELU, MINIMUM with 1.
+        const x = get(node, 0);
+        const readers = consumers.get(outName(node)) ?? [];
+        // Read only by the Mul of a hard swish: that Mul emits HARD_SWISH, nothing to compute here.
+        if (readers.length > 0 && readers.every((r) => hardSwishInput(r) !== undefined)) break;
+        const alpha = getFloatAttr(node, 'alpha', 0.2), beta = getFloatAttr(node, 'beta', 0.5);
+        const name = outName(node);
+        const phys = g.tensors[x.t]!.shape;
+        const scaled = g.tensor(`${name}_scaled`, phys, undefined);
+        g.op(Op.MUL, [x.t, g.floatConst(`${name}_alpha`, [], Float32Array.of(alpha))], [scaled], { fused_activation_function: Activation.NONE });
+        const shifted = g.tensor(`${name}_shifted`, phys, undefined);
+        g.op(Op.ADD, [scaled, g.floatConst(`${name}_beta`, [], Float32Array.of(beta))], [shifted], { fused_activation_function: Activation.RELU });
+        const out = g.tensor(name, phys, name);
+        g.op(Op.MINIMUM, [shifted, g.floatConst(`${name}_one`, [], Float32Array.of(1))], [out]);
+        setOut(node, { ...x, t: out });
+        break;
+      }
+
+      case 'ReduceMax': {
+        const x = g.plain(get(node, 0));
+        const rank = x.shape.length;
+        let axes = opset >= 18 && node.input?.[1] ? consts.ints(node.input[1]) : getIntsAttr(node, 'axes');
+        if (opset >= 18 && node.input?.[1] && !axes) fail(node, 'the axes are not a constant');
+        if (!axes || axes.length === 0) axes = x.shape.map((_, i) => i);
+        axes = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+        const keep = getIntAttr(node, 'keepdims', 1) === 1;
+        const outShape = keep ? x.shape.map((d, i) => (axes!.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes!.includes(i));
+        const name = outName(node);
+        const out = g.tensor(name, outShape, name);
+        g.op(Op.REDUCE_MAX, [x.t, g.intConst(`${name}_axes`, [axes.length], axes)], [out], { keep_dims: keep });
+        setOut(node, { t: out, shape: outShape, layout: 'plain' });
+        break;
+      }
+
+      case 'Squeeze':
+      case 'Unsqueeze': {
+        const x = g.plain(get(node, 0));
+        const rank = x.shape.length;
+        let axes = opset >= 13 ? (node.input?.[1] ? consts.ints(node.input[1]) : undefined) : getIntsAttr(node, 'axes');
+        if (opset >= 13 && node.input?.[1] && !axes) fail(node, 'the axes are not a constant');
+        let outShape: number[];
+        if (op === 'Squeeze') {
+          const ax = (axes ?? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + rank : a));
+          outShape = x.shape.filter((_, i) => !ax.includes(i));
+        } else {
+          if (!axes) fail(node, 'Unsqueeze needs axes');
+          const outRank = rank + axes.length;
+          const ax = axes.map((a) => (a < 0 ? a + outRank : a));
+          outShape = [];
+          let k = 0;
+          for (let i = 0; i < outRank; i++) outShape.push(ax.includes(i) ? 1 : x.shape[k++]!);
+        }
+        const name = outName(node);
+        const out = g.tensor(name, outShape, name);
+        g.reshape(x.t, out, outShape);
+        setOut(node, { t: out, shape: outShape, layout: 'plain' });
+        break;
+      }
+
+      case 'Shape':
+      case 'Slice':
+      case 'Cast': {
+        // Shape arithmetic (the sizes of a Resize): computed here, the static shapes being known.
+        const v = knownInts(node);
+        if (!v) fail(node, `${op} is supported only on shapes known at export (static shape arithmetic)`);
+        known.set(outName(node), v);
+        break;
+      }
+
+      case 'Resize': {
+        const x = g.nhwc(get(node, 0), node);
+        const mode = getStringAttr(node, 'mode', 'nearest');
+        const ctm = getStringAttr(node, 'coordinate_transformation_mode', 'half_pixel');
+        if (mode !== 'linear') fail(node, `Resize mode '${mode}' is not supported (only linear)`);
+        const [n, c, h, w] = x.shape as [number, number, number, number];
+        let outH: number, outW: number;
+        const sizes = node.input?.[3] ? (known.get(node.input[3]) ?? consts.ints(node.input[3])) : undefined;
+        const scales = node.input?.[2] ? consts.float(node.input[2]) : undefined;
+        if (sizes && sizes.length === 4) [outH, outW] = [sizes[2]!, sizes[3]!];
+        else if (scales && scales.values.length === 4) [outH, outW] = [Math.floor(h * scales.values[2]!), Math.floor(w * scales.values[3]!)];
+        else fail(node, 'the sizes or scales are not constants of 4 values');
+        if ((sizes && (sizes[0] !== n || sizes[1] !== c)) || (scales && !sizes && (scales.values[0] !== 1 || scales.values[1] !== 1))) fail(node, 'only the spatial axes may be resized');
+        const flags = ctm === 'half_pixel' || ctm === 'pytorch_half_pixel' ? { align_corners: false, half_pixel_centers: true }
+          : ctm === 'align_corners' ? { align_corners: true, half_pixel_centers: false }
+          : ctm === 'asymmetric' ? { align_corners: false, half_pixel_centers: false }
+          : fail(node, `coordinate_transformation_mode '${ctm}' is not supported`);
+        if (ctm === 'pytorch_half_pixel' && (outH === 1 || outW === 1)) fail(node, 'pytorch_half_pixel to a size of 1 is not supported');
+        const name = outName(node);
+        const out = g.tensor(name, [n, outH, outW, c], name);
+        g.op(Op.RESIZE_BILINEAR, [x.t, g.intConst(`${name}_size`, [2], [outH, outW])], [out], { new_height: outH, new_width: outW, ...flags });
+        setOut(node, { t: out, shape: [n, c, outH, outW], layout: 'nhwc' });
+        break;
+      }
+
+      case 'ConvTranspose': {
+        const x = g.nhwc(get(node, 0), node);
+        const w = consts.float(node.input?.[1] ?? '');
+        if (!w || w.dims.length !== 4) fail(node, 'only 2-D ConvTranspose with a constant weight is supported');
+        if (getIntAttr(node, 'group', 1) !== 1) fail(node, 'grouped ConvTranspose is not supported');
+        const [cin, m, kh, kw] = w.dims as [number, number, number, number];
+        const [n, c, h, wd] = x.shape as [number, number, number, number];
+        if (cin !== c) fail(node, `the weight expects ${cin} input channels, the input has ${c}`);
+        const s2 = (getIntsAttr(node, 'strides') ?? [1, 1]) as [number, number];
+        if ((getIntsAttr(node, 'dilations') ?? [1, 1]).some((d) => d !== 1)) fail(node, 'dilated ConvTranspose is not supported');
+        const outPad = getIntsAttr(node, 'output_padding') ?? [0, 0];
+        const autoPad = getStringAttr(node, 'auto_pad', 'NOTSET');
+        const pads = getIntsAttr(node, 'pads') ?? [0, 0, 0, 0];
+        const full = [s2[0] * (h - 1) + kh, s2[1] * (wd - 1) + kw];
+        let outHW: number[];
+        let padding: number;
+        const outputShape = getIntsAttr(node, 'output_shape');
+        if (autoPad === 'SAME_UPPER' || (outputShape && outputShape.length === 2 && outputShape[0] === h * s2[0] && outputShape[1] === wd * s2[1])) {
+          outHW = [h * s2[0], wd * s2[1]];
+          padding = Padding.SAME;
+        } else if (autoPad === 'VALID' || (autoPad === 'NOTSET' && !outputShape && pads.every((p) => p === 0) && outPad.every((p) => p === 0))) {
+          outHW = full;
+          padding = Padding.VALID;
+        } else {
+          outHW = [full[0]! - pads[0]! - pads[2]! + outPad[0]!, full[1]! - pads[1]! - pads[3]! + outPad[1]!];
+          // TFLite's SAME: output = input·stride, the padding's smaller half first.
+          const same = outHW[0] === h * s2[0] && outHW[1] === wd * s2[1] && [0, 1].every((i) => pads[i] === Math.floor((full[i]! - outHW[i]!) / 2));
+          if (!same) fail(node, `pads [${pads.join(', ')}] / output_padding [${outPad.join(', ')}] are neither SAME nor VALID`);
+          padding = Padding.SAME;
+        }
+        const name = outName(node);
+        const wName = node.input![1]!;
+        const filter = g.floatConst(wName, [m, kh, kw, cin], transposeData(w.values, [cin, m, kh, kw], [1, 2, 3, 0]));
+        const bias = node.input?.[2] ? consts.float(node.input[2]) : undefined;
+        if (node.input?.[2] && !bias) fail(node, 'the bias is not a constant');
+        const phys = [n, outHW[0]!, outHW[1]!, m];
+        const out = g.tensor(name, phys, name);
+        // The bias is TRANSPOSE_CONV's optional 4th input (op version 3).
+        const ins = [g.intConst(`${name}_output_shape`, [4], phys), filter, x.t, ...(bias ? [g.floatConst(node.input![2]!, [m], bias.values)] : [])];
+        g.op(Op.TRANSPOSE_CONV, ins, [out], { padding, stride_w: s2[1], stride_h: s2[0] });
+        if (bias) g.operators[g.operators.length - 1]!.version = 3;
+        setOut(node, { t: out, shape: [n, m, outHW[0]!, outHW[1]!], layout: 'nhwc' });
         break;
       }
 
@@ -580,6 +800,10 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
       }
 
       case 'Concat': {
+        if ((node.input ?? []).every((i) => known.has(i) || (!values.has(i) && consts.ints(i) !== undefined)) && (node.input ?? []).some((i) => known.has(i))) {
+          known.set(outName(node), (node.input ?? []).flatMap((i) => intsOf(i)!));
+          break;
+        }
         let axis = getIntAttr(node, 'axis', 0);
         const ins = (node.input ?? []).filter((i) => i);
         const live = ins.map((n) => values.get(n));
@@ -654,6 +878,12 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         const name = outName(node);
         if (physPerm.every((a, i) => a === i)) {
           setOut(node, { t: x.t, shape: outShape, layout: 'plain' });
+          break;
+        }
+        // NHWC → NCHW of a plain tensor: the tensor as it is holds the result in NHWC (no op; what an imported
+        // TFLite graph does around every convolution).
+        if (x.layout === 'plain' && rank === 4 && physPerm.every((a, i) => a === NHWC_POS[i])) {
+          setOut(node, { t: x.t, shape: outShape, layout: 'nhwc' });
           break;
         }
         const out = g.tensor(name, outShape, name);

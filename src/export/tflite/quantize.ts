@@ -115,13 +115,14 @@ export interface FullInt8Options {
   ioType: 'float32' | 'int8' | 'uint8';
 }
 
-const SAME_PARAMS = new Set<number>([Op.MAX_POOL_2D, Op.AVERAGE_POOL_2D, Op.RESHAPE, Op.TRANSPOSE, Op.PAD, Op.PADV2, Op.SQUEEZE]);
+const SAME_PARAMS = new Set<number>([Op.MAX_POOL_2D, Op.AVERAGE_POOL_2D, Op.RESHAPE, Op.TRANSPOSE, Op.PAD, Op.PADV2, Op.SQUEEZE, Op.RESIZE_BILINEAR, Op.REDUCE_MAX]);
 
 /** Op versions for int8 kernels, from TFLite's op versioning. */
 const INT8_VERSION: Partial<Record<number, number>> = {
   [Op.CONV_2D]: 3, [Op.DEPTHWISE_CONV_2D]: 3, [Op.FULLY_CONNECTED]: 4, [Op.ADD]: 2, [Op.SUB]: 2, [Op.MUL]: 2,
   [Op.AVERAGE_POOL_2D]: 2, [Op.MAX_POOL_2D]: 2, [Op.CONCATENATION]: 2, [Op.SOFTMAX]: 2, [Op.LOGISTIC]: 2, [Op.TANH]: 2,
   [Op.PAD]: 2, [Op.PADV2]: 2, [Op.TRANSPOSE]: 2, [Op.MEAN]: 2, [Op.RELU]: 2, [Op.RELU6]: 2, [Op.RELU_N1_TO_1]: 2, [Op.RESHAPE]: 1,
+  [Op.TRANSPOSE_CONV]: 3, [Op.MAXIMUM]: 2, [Op.MINIMUM]: 2, [Op.LEAKY_RELU]: 2, [Op.RESIZE_BILINEAR]: 2, [Op.REDUCE_MAX]: 2, [Op.HARD_SWISH]: 1,
 };
 
 function perTensor(scale: number, zeroPoint: number): TfliteQuantization {
@@ -178,6 +179,20 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
         op.inputs = [op.inputs[0]!, wq, bq];
         break;
       }
+      case Op.TRANSPOSE_CONV: {
+        // (output_shape, weights [O, H, W, I], input[, bias]): int8 weights per output channel, int32 bias.
+        const w = ins[1]!, b = ins[3];
+        if (!isFloatConst(w)) throw new ModelGateError(`tflite int8: TRANSPOSE_CONV '${o.name}' has a non-constant weight`);
+        const q = quantizeWeight(floatValues(w), w.shape, 'int8', true, 0);
+        const wq = addTensor(g, { name: w.name, type: TensorType.INT8, shape: [...w.shape], data: bytesOf(q.data), quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: 0 } });
+        const inScale = ins[2]!.quantization!.scale[0]!;
+        const bias = b && isFloatConst(b) ? floatValues(b) : new Float32Array(w.shape[0]!);
+        const bScales = Array.from(q.scales, (s) => Math.fround(inScale * s));
+        const bData = Int32Array.from(bias, (v, c) => Math.max(-(2 ** 31) + 1, Math.min(2 ** 31 - 1, roundHalfEven(v / bScales[c]!))));
+        const bq = addTensor(g, { name: b?.name ?? `${w.name}_bias`, type: TensorType.INT32, shape: [bias.length], data: bytesOf(bData), quantization: { scale: bScales, zeroPoint: bScales.map(() => 0), axis: 0 } });
+        op.inputs = [op.inputs[0]!, wq, op.inputs[2]!, bq];
+        break;
+      }
       case Op.ADD:
       case Op.SUB:
       case Op.MUL:
@@ -203,6 +218,24 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
         });
         break;
       }
+      case Op.MAXIMUM:
+      case Op.MINIMUM: {
+        // The int8 kernels compare the stored values: both inputs and the output share the first input's scale.
+        const target = g.tensors[op.inputs.find((i) => !isFloatConst(g.tensors[i]!))!]!.quantization!;
+        o.quantization = { ...target, scale: [...target.scale], zeroPoint: [...target.zeroPoint] };
+        op.inputs = op.inputs.map((i) => {
+          const t = g.tensors[i]!;
+          if (isFloatConst(t)) return addTensor(g, { name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(quantizeWithParams(floatValues(t), target)), quantization: target });
+          if (sameParams(t.quantization, target)) return i;
+          const r = addTensor(g, { name: `${t.name}_requantized`, type: TensorType.INT8, shape: [...t.shape], quantization: { ...target } }, g.sources[i]);
+          out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
+          return r;
+        });
+        break;
+      }
+      case Op.LEAKY_RELU:
+      case Op.HARD_SWISH:
+        break; // calibrated output parameters
       case Op.SOFTMAX:
       case Op.LOGISTIC:
         o.quantization = perTensor(1 / 256, -128);
