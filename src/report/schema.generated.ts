@@ -1117,7 +1117,10 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "prune",
         "int4_weight_only",
         "int8_weight_only",
-        "fp32"
+        "fp32",
+        "tflite_fp16",
+        "tflite_dynamic_int8",
+        "tflite_int8"
       ]
     },
     "ParetoPoint": {
