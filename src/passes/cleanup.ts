@@ -3,7 +3,8 @@
  * - promote Constant nodes to initializers (so the other passes see their weights);
  * - fold BatchNormalization into the Conv or Gemm before it;
  * - remove Identity and inference-mode Dropout;
- * - fold Shape of a fully known shape, and nodes whose inputs are all constants, evaluated by onnxruntime itself;
+ * - fold Shape of a fully known shape, and nodes whose inputs are all constants, evaluated by onnxruntime itself,
+ *   when the result is no larger than what it replaces (the file never grows; FoldGrowth);
  * - all of it inside If/Loop/Scan bodies too, which see the enclosing graphs' constants;
  * - drop dead nodes and unused initializers.
  * Exporters leave these behind (Keras and PyTorch exports especially); ORT does some of it at load, but

@@ -123,6 +123,34 @@ describe('cleanup never makes the file bigger', () => {
     const feeds = randomFeeds('x', [2, 32], 2, 3);
     expect(compareOutputs(await runAll(m, feeds), await runAll(c, feeds)).maxRelDiff).toBeLessThan(1e-6);
   });
+  it('does not store one constant twice: two folds of the same weight, each no larger than it, are left out together', async () => {
+    const rand = rng(13);
+    const m = onnx.ModelProto.create({
+      irVersion: Long.fromNumber(8),
+      opsetImport: [{ domain: '', version: Long.fromNumber(13) }],
+      graph: {
+        name: 'g',
+        input: [tensorValueInfo('x', FLOAT, [2, 32])],
+        output: [tensorValueInfo('y', FLOAT, [2, 32])],
+        initializer: [makeTensor('w', [32, 32], randn(1024, 0.3, rand))],
+        node: [
+          makeNode('Transpose', ['w'], ['wt'], { attributes: [intsAttr('perm', [1, 0])] }),
+          makeNode('Neg', ['w'], ['wn']),
+          makeNode('MatMul', ['x', 'wt'], ['a']),
+          makeNode('MatMul', ['x', 'wn'], ['b']),
+          makeNode('Add', ['a', 'b'], ['y']),
+        ],
+      },
+    });
+    const log: string[] = [];
+    const c = await cleanupPass.run(m, {}, testContext(() => [], log));
+    expect(opTypes(c)).toHaveLength(5);
+    expect(opTypes(c).filter((o) => o === 'Transpose' || o === 'Neg').sort()).toEqual(['Neg', 'Transpose']);
+    expect(encodeModel(c).length).toBeLessThanOrEqual(encodeModel(m).length);
+    expect(log.join('\n')).toMatch(/2 constant folds left out \(together they made the file bigger\)/);
+    // The 'weights' mode the quantizers use folds both.
+    expect(opTypes((await cleanupModel(m, {}, true, 'weights')).model)).toEqual(['MatMul', 'MatMul', 'Add']);
+  });
 });
 
 describe('cleanup and constant expressions that cannot be evaluated', () => {
