@@ -44,7 +44,7 @@ function paddedFp16Model(): Model {
   });
 }
 
-/** sr == 16000 ? x · 2 : x[:, gather(table[2], 5)]: the else branch's index is out of range, and never taken. */
+/** sr == 16000 ? x · 2 : x[:, [table[5], table[5]]] · (2 + 2): the else branch's indices are out of range, and it is never taken. */
 function deadBranchModel(): Model {
   const branch = (name: string, nodes: onnx.INodeProto[], out: string) => onnx.GraphProto.create({ name, output: [tensorValueInfo(out, FLOAT)], node: nodes });
   return onnx.ModelProto.create({
@@ -71,7 +71,12 @@ function deadBranchModel(): Model {
               name: 'else_branch', type: GRAPH, g: branch('else', [
                 makeNode('Gather', ['table', 'five'], ['col']), // out of range: fails only if this branch runs
                 makeNode('Unsqueeze', ['col', 'axis0'], ['cols']),
-                makeNode('Gather', ['x', 'cols'], ['else_y'], { attributes: [intAttr('axis', 1)] }),
+                makeNode('Gather', ['table', 'five'], ['col2']), // a second one
+                makeNode('Add', ['two', 'two'], ['four']), // foldable
+                makeNode('Unsqueeze', ['col2', 'axis0'], ['cols2']),
+                makeNode('Concat', ['cols', 'cols2'], ['both'], { attributes: [intAttr('axis', 0)] }),
+                makeNode('Gather', ['x', 'both'], ['picked'], { attributes: [intAttr('axis', 1)] }),
+                makeNode('Mul', ['picked', 'four'], ['else_y']),
               ], 'else_y'),
             },
           ],
@@ -161,7 +166,9 @@ describe('cleanup and constant expressions that cannot be evaluated', () => {
     checkModel(c);
     const iff = c.graph!.node!.find((n) => n.opType === 'If')!;
     const otherwise = iff.attribute!.find((a) => a.name === 'else_branch')!.g!;
-    expect((otherwise.node ?? []).map((n) => n.opType)).toEqual(['Gather', 'Unsqueeze', 'Gather']);
+    // The two failing Gathers and what reads them stay; the Add beside them is folded.
+    expect((otherwise.node ?? []).map((n) => n.opType)).toEqual(['Gather', 'Unsqueeze', 'Gather', 'Unsqueeze', 'Concat', 'Gather', 'Mul']);
+    expect(log.join('\n')).toMatch(/1 constant tensors folded/);
     const feeds = [{ x: { type: 'float32' as const, dims: [1, 4], data: Float32Array.of(1, 2, 3, 4) }, sr: { type: 'int64' as const, dims: [], data: BigInt64Array.of(16000n) } }];
     expect(await runAll(c, feeds)).toEqual(await runAll(m, feeds));
   });
