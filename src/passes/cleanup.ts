@@ -3,7 +3,8 @@
  * - promote Constant nodes to initializers (so the other passes see their weights);
  * - fold BatchNormalization into the Conv or Gemm before it;
  * - remove Identity and inference-mode Dropout;
- * - fold Shape of a fully known shape, and nodes whose inputs are all constants, evaluated by onnxruntime itself;
+ * - fold Shape of a fully known shape, and nodes whose inputs are all constants, evaluated by onnxruntime itself,
+ *   when the result is no larger than what it replaces (the file never grows; FoldGrowth);
  * - all of it inside If/Loop/Scan bodies too, which see the enclosing graphs' constants;
  * - drop dead nodes and unused initializers.
  * Exporters leave these behind (Keras and PyTorch exports especially); ORT does some of it at load, but
@@ -236,14 +237,28 @@ const NO_FOLD = new Set([
   'Multinomial', 'Bernoulli', 'Expand', 'Tile', 'Range', 'If', 'Loop', 'Scan', 'Constant', 'EyeLike',
 ]);
 
-/** Inputs that hold weights: a folded tensor read there is worth storing even when it is larger than its sources. */
+/** Inputs that hold weights: with `exposeWeights`, a folded tensor read there is stored even when it is larger than its sources. */
 const WEIGHT_SLOTS: Record<string, readonly number[]> = {
   MatMul: [1], Gemm: [1, 2], Conv: [1, 2], ConvTranspose: [1, 2], LSTM: [1, 2, 3], GRU: [1, 2, 3], RNN: [1, 2, 3],
 };
 
-/** Largest folded tensor stored when it grows the file (a weight); anything else folds only up to 64 KiB or its sources' size. */
+/** Largest folded tensor stored when it grows the file (a weight, `exposeWeights` only); anything else folds only up to 64 KiB or its sources' size. */
 export const MAX_FOLDED_WEIGHT_BYTES = 256 * 2 ** 20;
 const SMALL_FOLD_BYTES = 64 * 1024;
+
+/**
+ * How much a fold may grow the file.
+ * - 'none' (the cleanup pass, lossless): a folded tensor is stored only when it is no larger than what it
+ *   replaces, the constants it is computed from plus the encoded nodes that compute it. A ConstantOfShape of
+ *   zeros, a Cast of an fp16 weight to float, a broadcast are left as the small expressions they are.
+ *   Other folders bound this too: the onnxscript optimizer refuses to fold an output above 256 KiB
+ *   (output_size_limit=262144, https://microsoft.github.io/onnxscript/tutorial/optimizer/optimize.html) and
+ *   OpenVINO's ConstantFolding lets the weights grow by at most 1024 bytes per fold (openvinotoolkit/openvino
+ *   PR #25239); for a file-size gate the stricter rule, no growth at all, is the one that fits.
+ * - 'weights' (the quantizers, which replace the weights right after): a tensor read as a weight is stored up
+ *   to MAX_FOLDED_WEIGHT_BYTES, anything else up to 64 KiB or its sources' size, so that they see every weight.
+ */
+export type FoldGrowth = 'none' | 'weights';
 
 function constantOfShapeBytes(node: INode, inits: ReadonlyMap<string, onnx.ITensorProto>): number | undefined {
   const shape = inits.get(node.input?.[0] ?? '');
@@ -253,20 +268,78 @@ function constantOfShapeBytes(node: INode, inits: ReadonlyMap<string, onnx.ITens
   return count * (bytesPerElement(value?.dataType ?? DataType.FLOAT) ?? 8);
 }
 
+type HostValue = Awaited<ReturnType<OrtSession['run']>>[string];
+
+/** Runs `nodes` (constant inputs only) in onnxruntime and returns the `outputs` asked for. */
+async function evaluateNodes(model: Model, nodes: INode[], inits: ReadonlyMap<string, onnx.ITensorProto>, outputs: string[]): Promise<Record<string, HostValue>> {
+  const needed = new Set(nodes.flatMap((n) => nodeInputs(n)));
+  const probe = onnx.ModelProto.create({
+    irVersion: model.irVersion,
+    opsetImport: model.opsetImport,
+    graph: {
+      name: 'constant_folding',
+      node: nodes,
+      initializer: [...inits.values()].filter((t) => needed.has(t.name!)),
+      output: outputs.map((name) => onnx.ValueInfoProto.create({ name })),
+    },
+  });
+  const session = await OrtSession.create(encodeModel(probe), { graphOptimizationLevel: 'disabled' }, 'constant folding');
+  try {
+    return await session.run({}, outputs);
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * The first of the foldable nodes (in graph order) whose evaluation fails. A constant expression may be one
+ * that never runs: a Gather with an index out of range in the If branch the model's inputs never take (an
+ * export specialised to one sample rate keeps the other rate's branch), a Div by a zero the other branch guards
+ * against. A prefix of the sorted nodes is closed under their inputs, so a binary search over prefixes finds
+ * it in log2(n) evaluations. Called once all of them together have failed.
+ */
+async function firstFailingNode(model: Model, nodes: INode[], inits: ReadonlyMap<string, onnx.ITensorProto>): Promise<INode> {
+  const fails = async (count: number): Promise<boolean> => {
+    const prefix = nodes.slice(0, count);
+    const outs = prefix.flatMap((n) => (n.output ?? []).filter((o) => o));
+    try {
+      await evaluateNodes(model, prefix, inits, outs);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  // Invariant: the first `lo` nodes run, the first `hi` fail.
+  let lo = 0;
+  let hi = nodes.length;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (await fails(mid)) hi = mid;
+    else lo = mid;
+  }
+  return nodes[hi - 1]!;
+}
+
+/** Constant expressions left unevaluated in one graph before its folding is given up (each costs log2(n) evaluations). */
+const MAX_FAILING_FOLDS = 16;
+
 /**
  * Nodes whose inputs are all constants (this graph's initializers, or the enclosing graphs' for a subgraph
  * body) are evaluated by onnxruntime on a small model made of just them, and the tensors the rest of the
  * graph reads become initializers of this graph. ORT rather than our own kernels: it is exact for every op
- * and version, and it is the runtime the model is measured on. A result bigger than the constants it came
- * from is kept only when it is a weight (up to MAX_FOLDED_WEIGHT_BYTES) or small (64 KiB).
+ * and version, and it is the runtime the model is measured on. Which results are stored depends on `growth`
+ * (FoldGrowth); an expression whose evaluation fails is left in the graph as it is.
  */
-export async function foldConstants(model: Model, graph: IGraph = model.graph!, outerConstants: ReadonlyMap<string, onnx.ITensorProto> = new Map()): Promise<number> {
+export async function foldConstants(
+  model: Model, graph: IGraph = model.graph!, outerConstants: ReadonlyMap<string, onnx.ITensorProto> = new Map(), growth: FoldGrowth = 'none',
+  excluded: ReadonlySet<INode> = new Set(),
+): Promise<number> {
   const inits = new Map([...outerConstants, ...initializerMap(graph)]);
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name));
   const constant = new Set<string>([...inits.keys()].filter((n) => !graphInputs.has(n)));
   const foldable: INode[] = [];
   for (const node of graph.node ?? []) {
-    if ((node.domain ?? '') !== '' || NO_FOLD.has(node.opType ?? '')) continue;
+    if ((node.domain ?? '') !== '' || NO_FOLD.has(node.opType ?? '') || excluded.has(node)) continue;
     if ((node.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0)) continue;
     const ins = nodeInputs(node);
     if (node.opType === 'ConstantOfShape') {
@@ -292,32 +365,28 @@ export async function foldConstants(model: Model, graph: IGraph = model.graph!, 
   const frontier = foldable.flatMap((n) => (n.output ?? []).filter((o) => o && outsideReaders.has(o)));
   if (frontier.length === 0) return 0;
 
-  const needed = new Set(foldable.flatMap((n) => nodeInputs(n)));
-  const probe = onnx.ModelProto.create({
-    irVersion: model.irVersion,
-    opsetImport: model.opsetImport,
-    graph: {
-      name: 'constant_folding',
-      node: foldable,
-      initializer: [...inits.values()].filter((t) => needed.has(t.name!)),
-      output: frontier.map((name) => onnx.ValueInfoProto.create({ name })),
-    },
-  });
-  const session = await OrtSession.create(encodeModel(probe), { graphOptimizationLevel: 'disabled' }, 'constant folding');
-  let values: Awaited<ReturnType<OrtSession['run']>>;
+  let values: Record<string, HostValue>;
   try {
-    values = await session.run({}, frontier);
-  } finally {
-    await session.release();
+    values = await evaluateNodes(model, foldable, inits, frontier);
+  } catch {
+    // Past the cap this graph keeps its constant expressions as they are (still the same function).
+    if (excluded.size >= MAX_FAILING_FOLDS) return 0;
+    const failing = await firstFailingNode(model, foldable, inits);
+    // Without it, the nodes that read its result are not constant any more.
+    return foldConstants(model, graph, outerConstants, growth, new Set([...excluded, failing]));
   }
-  // Which initializers each frontier tensor comes from, to compare sizes.
+  // What each frontier tensor replaces: the constants it comes from, and (growth 'none') the nodes computing it.
   const producers = producerMap({ node: foldable });
-  const sourceBytes = (t: string, seen = new Set<string>()): number => {
+  const replacedBytes = (t: string, withNodes: boolean, seen = new Set<string>(), seenNodes = new Set<INode>()): number => {
     if (seen.has(t)) return 0;
     seen.add(t);
     const init = inits.get(t);
     if (init) return tensorBytes(init);
-    return nodeInputs(producers.get(t) ?? {}).reduce((s, i) => s + sourceBytes(i, seen), 0);
+    const p = producers.get(t);
+    if (!p || seenNodes.has(p)) return 0;
+    seenNodes.add(p);
+    const own = withNodes ? onnx.NodeProto.encode(p).len : 0;
+    return nodeInputs(p).reduce((s, i) => s + replacedBytes(i, withNodes, seen, seenNodes), own);
   };
   const keep = new Set<INode>();
   const markAncestors = (t: string): void => {
@@ -330,7 +399,9 @@ export async function foldConstants(model: Model, graph: IGraph = model.graph!, 
   for (const name of frontier) {
     const tensor = hostToTensor(name, values[name]!);
     const bytes = tensor ? tensorBytes(tensor) : Infinity;
-    const fits = bytes <= SMALL_FOLD_BYTES || bytes <= sourceBytes(name) || (weightReads.has(name) && bytes <= MAX_FOLDED_WEIGHT_BYTES);
+    const fits = growth === 'none'
+      ? bytes <= replacedBytes(name, true)
+      : bytes <= SMALL_FOLD_BYTES || bytes <= replacedBytes(name, false) || (weightReads.has(name) && bytes <= MAX_FOLDED_WEIGHT_BYTES);
     if (!tensor || !fits) markAncestors(name);
     else tensors.set(name, tensor);
   }
@@ -467,6 +538,8 @@ export interface CleanupCounts {
   dead: number;
   initializers: number;
   subgraphs: number;
+  /** Constant folds left out because, all together, they made the file bigger than the input. */
+  foldingUndone: number;
 }
 
 /**
@@ -476,14 +549,14 @@ export interface CleanupCounts {
  */
 async function cleanGraph(
   model: Model, graph: IGraph, outer: ReadonlyMap<string, onnx.ITensorProto>, options: CleanupOptions, names: NameAllocator,
-  counts: CleanupCounts, types?: ReadonlyMap<string, TensorTypeInfo>,
+  counts: CleanupCounts, growth: FoldGrowth, types?: ReadonlyMap<string, TensorTypeInfo>,
 ): Promise<void> {
   if (options.promote_constants ?? true) counts.promoted += promoteConstants(graph);
   if (options.remove_identity ?? true) counts.identities += removeIdentities(graph, outer);
   if (options.fold_batch_norm ?? true) counts.batchNorms += foldBatchNorms(graph, outer, names);
   if (options.constant_folding ?? true) {
     if (types) counts.shapes += foldStaticShapes(graph, types);
-    counts.folded += await foldConstants(model, graph, outer);
+    counts.folded += await foldConstants(model, graph, outer, growth);
   }
   const visible = new Map([...outer, ...initializerMap(graph)]);
   for (const v of graph.input ?? []) visible.delete(v.name!);
@@ -491,7 +564,7 @@ async function cleanGraph(
     for (const a of node.attribute ?? []) {
       for (const body of a.g ? [a.g] : a.graphs ?? []) {
         counts.subgraphs++;
-        await cleanGraph(model, body, visible, options, names, counts);
+        await cleanGraph(model, body, visible, options, names, counts, growth);
       }
     }
   }
@@ -500,18 +573,29 @@ async function cleanGraph(
   pruneValueInfo(graph);
 }
 
-/** What cleanup does to a model, without the pass's logging: the quantizers run it first so that they see every weight. */
-export async function cleanupModel(input: Model, options: CleanupOptions = {}, staticShapes = true): Promise<{ model: Model; counts: CleanupCounts }> {
+/**
+ * What cleanup does to a model, without the pass's logging. `growth` 'none' (the pass) never returns a file
+ * larger than the input: when the folds together still grow it (one constant read by two folded expressions
+ * is stored twice), it is done again without constant folding. The quantizers run it with 'weights' first so
+ * that they see every weight (FoldGrowth).
+ */
+export async function cleanupModel(
+  input: Model, options: CleanupOptions = {}, staticShapes = true, growth: FoldGrowth = 'none',
+): Promise<{ model: Model; counts: CleanupCounts }> {
   const model = cloneModel(input);
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
-  const counts: CleanupCounts = { shared: 0, promoted: 0, identities: 0, batchNorms: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0 };
+  const counts: CleanupCounts = { shared: 0, promoted: 0, identities: 0, batchNorms: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0, foldingUndone: 0 };
   const hasShape = staticShapes && (graph.node ?? []).some((n) => n.opType === 'Shape');
   const types = hasShape && (options.constant_folding ?? true) ? await inferTensorTypes(model).catch(() => undefined) : undefined;
-  await cleanGraph(model, graph, new Map(), options, new NameAllocator(graph), counts, types);
+  await cleanGraph(model, graph, new Map(), options, new NameAllocator(graph), counts, growth, types);
   if (counts.subgraphs > 0) counts.shared += shareIdenticalConstants(graph);
   sortGraph(graph);
+  if (growth === 'none' && (options.constant_folding ?? true) && counts.shapes + counts.folded > 0 && encodeModel(model).length > encodeModel(input).length) {
+    const again = await cleanupModel(input, { ...options, constant_folding: false }, staticShapes, growth);
+    return { model: again.model, counts: { ...again.counts, foldingUndone: counts.shapes + counts.folded } };
+  }
   return { model, counts };
 }
 
@@ -527,6 +611,7 @@ export function describeCleanup(c: CleanupCounts): string[] {
   note(c.folded, 'constant tensors folded');
   note(c.dead, 'dead nodes removed');
   note(c.initializers, 'unused initializers removed');
+  note(c.foldingUndone, 'constant folds left out (together they made the file bigger)');
   note(c.shared, 'copies of identical subgraph initializers shared (one main-graph initializer each)');
   return done;
 }

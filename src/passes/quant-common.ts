@@ -277,7 +277,7 @@ export async function prepareForQuantization(input: Model, pass: string, want: P
     }
   }
   if (want.exposeWeights === false) return model;
-  const { model: exposed, counts } = await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false);
+  const { model: exposed, counts } = await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false, 'weights');
   if (counts.promoted + counts.folded > 0) {
     ctx.log(`${pass}: ${counts.promoted} Constant nodes and ${counts.folded} constant expressions became initializers first`);
   }

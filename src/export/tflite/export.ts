@@ -4,7 +4,7 @@
  */
 import type { Model } from '../../model/onnx.js';
 import type { Feeds } from '../../model/host-tensor.js';
-import { cleanup } from '../../passes/cleanup.js';
+import { cleanupModel } from '../../passes/cleanup.js';
 import { ModelGateError } from '../../errors.js';
 import { convertToTfliteGraph } from './convert.js';
 import { encodeTflite, type TfliteModel } from '../../formats/tflite/flatbuffer.js';
@@ -39,7 +39,8 @@ export async function exportTflite(source: Model, options: TfliteExportOptions):
   if (options.ioType && options.ioType !== 'float32' && options.quantize !== 'int8') {
     throw new ModelGateError(`tflite: io_type '${options.ioType}' needs quantize: int8 (the other variants keep float inputs and outputs)`);
   }
-  const model = await cleanup(source, {}, { log: () => {}, calibration: async () => [] });
+  // TFLite wants every constant as a buffer: folds that grow the ONNX file are wanted here ('weights').
+  const { model } = await cleanupModel(source, {}, true, 'weights');
   const graph = convertToTfliteGraph(model, options.inputShapes);
   const notes = [...graph.notes];
   switch (options.quantize) {
