@@ -1379,13 +1379,40 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "type": "number",
           "minimum": 0,
           "maximum": 1
+        },
+        "domain": {
+          "type": "string",
+          "enum": [
+            "output",
+            "logit"
+          ]
+        },
+        "squash": {
+          "type": "string",
+          "enum": [
+            "sigmoid",
+            "softmax"
+          ]
+        },
+        "output_snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "logit_snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
         }
       },
       "required": [
         "name",
         "cosine",
         "snr_db",
-        "max_abs_error"
+        "max_abs_error",
+        "domain"
       ],
       "additionalProperties": false
     },
