@@ -3,7 +3,8 @@
  * noise ratio in dB (the reference as the signal) and the largest absolute difference, with the worst
  * output named. It is the quality figure for outputs where top-1 agreement means nothing: a single value
  * (a probability, a regression) has no class to agree on, and top-1 over a dense map's pixels flips
- * between near-equal pixels for a change that is numerically lossless.
+ * between near-equal pixels for a change that is numerically lossless. A probability output (a Sigmoid's
+ * or a Softmax's, src/model/squashed.ts) is measured in the logit domain as well: see squashedFigures.
  *
  * Both models run on the same first samples; only running sums are kept, so memory does not grow with
  * the sample count or the output size.
