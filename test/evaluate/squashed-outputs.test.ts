@@ -14,6 +14,8 @@ import { intAttr, intsAttr, makeNode, tensorValueInfo, FLOAT } from '../../src/m
 import { squashedOutputs } from '../../src/model/squashed.js';
 import { measureFidelity, squashFloor, toLogits } from '../../src/evaluate/fidelity.js';
 import { fidelityReport } from '../../src/report/build.js';
+import { candidateRow } from '../../src/report/markdown.js';
+import { candidate as reportCandidate } from '../report/fixtures.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import type { Candidate } from '../../src/candidates/types.js';
 import { randn, rng } from '../passes/fixtures.js';
@@ -148,6 +150,9 @@ describe('squashed outputs', () => {
     const r = fidelityReport(f).outputs[0]!;
     expect(r).toMatchObject({ name: 'prob', domain: 'logit', squash: 'sigmoid' });
     expect(r.output_snr_db).toBeCloseTo(o.output_snr_db!, 6);
+    // report.md's quality cell says the figure is on the logits.
+    const row = candidateRow(reportCandidate('shifted', 1000, NaN, 1, [], { accuracy: null, agreement: null, fidelity: fidelityReport(f) }), undefined, null);
+    expect(row[2]).toMatch(/^\d+\.\d dB SNR \(logits\)/);
   });
 
   it('still fails a candidate that moves the probabilities that matter, even when its saturated logits agree', async () => {
