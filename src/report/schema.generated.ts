@@ -1411,8 +1411,7 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "name",
         "cosine",
         "snr_db",
-        "max_abs_error",
-        "domain"
+        "max_abs_error"
       ],
       "additionalProperties": false
     },

@@ -143,8 +143,9 @@ export interface OutputFidelityReport {
    * Sigmoid or a Softmax (`squash`) is measured on its probabilities and on their logits (the sigmoid inverted on
    * p clamped to [ε, 1 − ε], ε = 2^-24 for float32; a softmax's log-probabilities centred per row); snr_db is
    * the better of output_snr_db and logit_snr_db capped at −20·log10(max_abs_error), and domain says which.
+   * Always written; optional so that a report.json written before it was added still validates (read it as `output`).
    */
-  domain: 'output' | 'logit';
+  domain?: 'output' | 'logit';
   /** The op that squashed the output into probabilities, when one did. */
   squash?: 'sigmoid' | 'softmax';
   /** For a squashed output: the SNR on its probabilities; null when identical. */
