@@ -19,6 +19,7 @@ import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/
 import { decoderThresholds, latencyThreshold } from '../gate/rules.js';
 import { isDecoderModel, decoderSignature, type DecoderSignature } from '../model/decoder.js';
 import { discreteOutputs } from '../model/discrete.js';
+import { squashedOutputs } from '../model/squashed.js';
 import { centralDecoderLatency, compareDecoderPair, decoderMeasureSettings, measureDecoderRuns } from '../benchmark/decoder.js';
 import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
 import { benchmarkBatch } from '../candidates/reference.js';
@@ -70,6 +71,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
     ...(hooks.progress ? { progress: hooks.progress } : {}), ...(decoder ? { decoder: { signature: decoder } } : {}),
     // From the ONNX IR: a .tflite reference has no ONNX graph of its own to read them from.
     discreteOutputs: discreteOutputs(project.source.model),
+    squashedOutputs: squashedOutputs(project.source.model),
   });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);

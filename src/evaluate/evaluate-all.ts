@@ -3,6 +3,7 @@
  * agreement is with the reference's predictions. `run`, `compare` and the auto search all evaluate through
  * evaluateCandidate.
  */
+import type { Squash } from '../model/squashed.js';
 import type { Metric, MetricOptions } from '../config/types.js';
 import type { Dataset } from '../data/dataset.js';
 import { errorMessage } from '../errors.js';
@@ -62,6 +63,8 @@ export interface EvaluateAllOptions extends Omit<EvaluateOptions, 'reference' | 
   fidelitySamples?: number;
   /** The reference's discrete outputs (src/model/discrete.ts), when its graph is known; else read from the reference's ONNX file. */
   discreteOutputs?: ReadonlySet<string>;
+  /** The reference's outputs squashed by a Sigmoid or a Softmax (src/model/squashed.ts), when its graph is known; else read from its ONNX file. */
+  squashedOutputs?: ReadonlyMap<string, Squash>;
   /** Set for a decoder reference: quality is decoderQuality on seeded prompts, not the dataset. */
   decoder?: { signature: DecoderSignature; options?: DecoderQualityOptions };
 }
@@ -109,6 +112,7 @@ export async function evaluateAll(candidates: readonly Candidate[], dataset: Dat
       try {
         e.fidelity = await measureFidelity(candidates[0]!, c, dataset, {
           samples: fidelitySamples, threads: options.threads, ...(options.discreteOutputs ? { discreteOutputs: options.discreteOutputs } : {}),
+          ...(options.squashedOutputs ? { squashedOutputs: options.squashedOutputs } : {}),
         });
       } catch (err) {
         e.fidelityError = errorMessage(err);

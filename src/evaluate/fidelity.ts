@@ -3,7 +3,8 @@
  * noise ratio in dB (the reference as the signal) and the largest absolute difference, with the worst
  * output named. It is the quality figure for outputs where top-1 agreement means nothing: a single value
  * (a probability, a regression) has no class to agree on, and top-1 over a dense map's pixels flips
- * between near-equal pixels for a change that is numerically lossless.
+ * between near-equal pixels for a change that is numerically lossless. A probability output (a Sigmoid's
+ * or a Softmax's, src/model/squashed.ts) is measured in the logit domain as well: see squashedFigures.
  *
  * Both models run on the same first samples; only running sums are kept, so memory does not grow with
  * the sample count or the output size.
@@ -17,6 +18,7 @@ import { openSession, type ModelSession } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
 import { loadModel } from '../model/onnx.js';
 import { discreteOutputs } from '../model/discrete.js';
+import { squashedOutputs, type Squash } from '../model/squashed.js';
 import { EVAL_BATCH, firstSamples } from './samples.js';
 
 /** Samples the fidelity pass runs by default: enough for a stable SNR, few enough to stay a small share of evaluation. */
@@ -108,7 +110,19 @@ export interface OutputFidelity {
   discrete?: true;
   /** Share of this output's values equal to the reference's, 0..1; given for discrete outputs. */
   exact_match?: number;
+  /**
+   * What `snr_db` and `cosine` were measured on: the output's values (`output`), or their logits
+   * (`logit`) for an output squashed by a Sigmoid or a Softmax (src/model/squashed.ts). See squashedFigures.
+   */
+  domain: FidelityDomain;
+  /** For a squashed output: the op that squashed it. */
+  squash?: Squash['op'];
+  /** For a squashed output: the SNR on the output's values (the probabilities) and on their logits. */
+  output_snr_db?: number;
+  logit_snr_db?: number;
 }
+
+export type FidelityDomain = 'output' | 'logit';
 
 export interface Fidelity {
   /** Samples both models ran. */
@@ -147,6 +161,8 @@ export interface FidelityOptions {
   discreteOutputs?: ReadonlySet<string>;
   /** Keeps the reference's outputs for the next measurement against the same reference and dataset. */
   referenceOutputs?: ReferenceOutputs;
+  /** The reference's outputs squashed by a Sigmoid or a Softmax, by name; read from its graph when it is an ONNX file and this is absent. */
+  squashedOutputs?: ReadonlyMap<string, Squash>;
 }
 
 type Runnable = Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions' | 'batch'>;
@@ -156,8 +172,7 @@ type Runnable = Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions'
  * sample when the first dimension is the batch, else the whole tensor as one row (a state output whose
  * first dimension is not the batch cannot be split by sample).
  */
-function rowsOf(t: HostTensor, count: number, size: number): Float32Array[] {
-  const values = floatValues(t);
+function rowsOf(t: HostTensor, count: number, size: number, values: Float32Array = floatValues(t)): Float32Array[] {
   const first = t.dims[0];
   if (t.dims.length === 0 || first !== size || size === 0) return [values];
   const width = values.length / size;
@@ -224,7 +239,10 @@ export async function measureFidelity(reference: Runnable, candidate: Runnable, 
         },
         release: async () => {},
       };
-      return await compareSessions(ref, cand, dataset, samples, fixed, options.discreteOutputs ?? decisionOutputsOf(reference));
+      const facts = options.discreteOutputs && options.squashedOutputs ? null : graphFactsOf(reference);
+      return await compareSessions(
+        ref, cand, dataset, samples, fixed, options.discreteOutputs ?? facts!.decisions, options.squashedOutputs ?? facts!.squashed,
+      );
     } finally {
       await cand.release();
     }
@@ -233,30 +251,40 @@ export async function measureFidelity(reference: Runnable, candidate: Runnable, 
   }
 }
 
-/** The reference's outputs that carry a decision on computed values, read from its graph when it is an ONNX file. */
-function decisionOutputsOf(reference: Runnable): ReadonlySet<string> {
-  if (reference.runtimeKind !== 'onnxruntime') return new Set();
+interface GraphFacts {
+  decisions: ReadonlySet<string>;
+  squashed: ReadonlyMap<string, Squash>;
+}
+const NO_FACTS: GraphFacts = { decisions: new Set(), squashed: new Map() };
+
+/**
+ * What the reference's graph says of its outputs, when it is an ONNX file: which carry a decision on
+ * computed values, which are squashed probabilities.
+ */
+function graphFactsOf(reference: Runnable): GraphFacts {
+  if (reference.runtimeKind !== 'onnxruntime') return NO_FACTS;
   let key: string;
   try {
     const st = statSync(reference.file);
     key = `${reference.file}\0${st.size}\0${st.mtimeMs}`;
   } catch {
-    return new Set();
+    return NO_FACTS;
   }
-  let found = decisionCache.get(key);
+  let found = factsCache.get(key);
   if (!found) {
     try {
-      found = discreteOutputs(loadModel(reference.file, { inlineExternalData: false }));
+      const model = loadModel(reference.file, { inlineExternalData: false });
+      found = { decisions: discreteOutputs(model), squashed: squashedOutputs(model) };
     } catch {
-      found = new Set(); // the session opened it: a graph the analysis cannot read leaves every output continuous
+      found = NO_FACTS; // the session opened it: a graph the analysis cannot read leaves every output continuous and unsquashed
     }
-    if (decisionCache.size >= 16) decisionCache.clear();
-    decisionCache.set(key, found);
+    if (factsCache.size >= 16) factsCache.clear();
+    factsCache.set(key, found);
   }
   return found;
 }
 /** The search measures many trials against one reference file: its graph is read once. */
-const decisionCache = new Map<string, ReadonlySet<string>>();
+const factsCache = new Map<string, GraphFacts>();
 
 const INTEGER_TYPES: ReadonlySet<HostTensor['type']> = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
 
@@ -267,16 +295,85 @@ function fixedBatch(a: Runnable, b: Runnable): number | null {
 }
 
 /**
+ * The smallest probability the logit domain tells apart for outputs of these types: 1 − ε is the largest
+ * value below 1 of the coarser type (2^-24 for float32, 2^-11 for float16), so a logit beyond ±log((1−ε)/ε)
+ * (±16.6 for float32) cannot be read from the probability on the upper side. The lower side is clamped at
+ * the same ε, so the domain treats both classes alike (a model that outputs 1 − p is judged the same):
+ * a probability below ε, however far below, counts as ε: it is saturated, and its differences are not judged.
+ */
+export function squashFloor(...types: HostTensor['type'][]): number {
+  const ulpBelowOne = (t: HostTensor['type']): number => (t === 'float16' ? 2 ** -11 : t === 'float64' ? 2 ** -53 : 2 ** -24);
+  return Math.max(...types.map(ulpBelowOne));
+}
+
+/**
+ * `values` (of a tensor of `dims`) in the logit domain: the sigmoid's inverse log(p / (1 − p)) on p clamped
+ * to [ε, 1 − ε]; for a softmax, log(max(p, ε)) centred on each softmax row (its mean subtracted), which is
+ * the row's logits up to the constant a softmax cannot see.
+ */
+export function toLogits(values: Float32Array, dims: readonly number[], squash: Squash, eps: number): Float32Array {
+  const out = new Float32Array(values.length);
+  if (squash.op === 'sigmoid') {
+    for (let i = 0; i < values.length; i++) {
+      const p = Math.min(Math.max(values[i]!, eps), 1 - eps);
+      out[i] = Math.log(p / (1 - p));
+    }
+    return out;
+  }
+  for (let i = 0; i < values.length; i++) out[i] = Math.log(Math.max(values[i]!, eps));
+  const rank = dims.length;
+  if (rank === 0) return out.fill(0);
+  const axis = squash.axis < 0 ? squash.axis + rank : squash.axis;
+  if (axis < 0 || axis >= rank) throw new ModelGateError(`fidelity: softmax axis ${squash.axis} is outside an output of dims [${dims.join(', ')}]`);
+  const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
+  const outer = prod(dims.slice(0, axis));
+  const n = squash.coerce2d ? prod(dims.slice(axis)) : dims[axis]!;
+  const inner = squash.coerce2d ? 1 : prod(dims.slice(axis + 1));
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * n * inner + j;
+      let sum = 0;
+      for (let c = 0; c < n; c++) sum += out[base + c * inner]!;
+      const mean = sum / n;
+      for (let c = 0; c < n; c++) out[base + c * inner]! -= mean;
+    }
+  }
+  return out;
+}
+
+/**
+ * The judged figures of a squashed output, from its figures on the probabilities (`output`) and on the
+ * logits (`logit`). Closeness in either domain is closeness, so the better of the two counts, with one
+ * guard on the logit side: its SNR is capped by the probabilities' peak SNR against their full scale of 1,
+ * −20·log10(max |Δp|). The logit domain weighs an error against the model's confidence, so on saturated
+ * outputs (a probability map of 1e-6 on noise) it sees what the probability SNR cannot; the cap keeps it
+ * from passing a candidate whose saturated values happen to agree while a probability that matters moved
+ * (at the 20 dB default: no probability may move by more than 0.1). A candidate that is off in both
+ * domains fails in both; one that saturates differently (1e-3 where the reference has 1e-7) is judged
+ * on the probabilities, where the difference is as small as it is.
+ */
+export function squashedFigures(output: RowFidelity, logit: RowFidelity): { domain: FidelityDomain; snr_db: number; cosine: number } {
+  const peak = output.max_abs_error === 0 ? Infinity : -20 * Math.log10(output.max_abs_error);
+  const capped = Math.min(logit.snr_db, peak);
+  return capped > output.snr_db || (Number.isNaN(output.snr_db) && !Number.isNaN(capped))
+    ? { domain: 'logit', snr_db: capped, cosine: logit.cosine }
+    : { domain: 'output', snr_db: output.snr_db, cosine: output.cosine };
+}
+
+/**
  * Fidelity of two open sessions on the same feeds; `fixed` is the batch both need, or null for a dynamic
  * batch. `decisions` names reference outputs known to be discrete from the graph (integer and boolean
- * outputs are discrete whatever it says).
+ * outputs are discrete whatever it says); `squashed` the reference outputs that are probabilities squashed
+ * by a Sigmoid or a Softmax, measured in the logit domain as well (see squashedFigures).
  */
 export async function compareSessions(
   ref: ModelSession, cand: ModelSession, dataset: Dataset, samples: number, fixed: number | null = null, decisions: ReadonlySet<string> = new Set(),
+  squashed: ReadonlyMap<string, Squash> = new Map(),
 ): Promise<Fidelity> {
   if (!(samples >= 1)) throw new ModelGateError(`fidelity: needs at least one sample, got ${samples}`);
   const pairs = matchOutputs(ref, cand);
   const acc = pairs.map(() => new FidelityAccumulator());
+  const logitAcc = pairs.map(([rn]) => (squashed.has(rn) ? new FidelityAccumulator() : null));
   const size = fixed ?? Math.min(EVAL_BATCH, samples);
   let seen = 0;
   let firstDims: readonly number[] | null = null;
@@ -290,15 +387,30 @@ export async function compareSessions(
       if (!rt || !ct) throw new ModelGateError(`${cand.label}: output '${rt ? cn : rn}' is missing from a run`);
       if (k === 0) firstDims ??= rt.dims;
       if (INTEGER_TYPES.has(rt.type)) discrete.add(rn);
-      const rr = rowsOf(rt, batch.count, runSize), cr = rowsOf(ct, batch.count, runSize);
+      const rv = floatValues(rt), cv = floatValues(ct);
+      const rr = rowsOf(rt, batch.count, runSize, rv), cr = rowsOf(ct, batch.count, runSize, cv);
       if (rr.length !== cr.length) throw new ModelGateError(`${cand.label}: output '${cn}' has dims [${ct.dims.join(', ')}], the reference's '${rn}' [${rt.dims.join(', ')}]`);
-      for (let i = 0; i < rr.length; i++) acc[k]!.add(rr[i]!, cr[i]!, `${cand.label}: output '${cn}'`);
+      const label = `${cand.label}: output '${cn}'`;
+      for (let i = 0; i < rr.length; i++) acc[k]!.add(rr[i]!, cr[i]!, label);
+      const la = logitAcc[k];
+      if (la && rv.length === cv.length) {
+        const squash = squashed.get(rn)!, eps = squashFloor(rt.type, ct.type);
+        const rl = rowsOf(rt, batch.count, runSize, toLogits(rv, rt.dims, squash, eps));
+        const cl = rowsOf(ct, batch.count, runSize, toLogits(cv, rt.dims, squash, eps));
+        for (let i = 0; i < rl.length; i++) la.add(rl[i]!, cl[i]!, label);
+      }
     }
     seen += batch.count;
   }
   const outputs: OutputFidelity[] = pairs.map(([name], k) => {
     const f = acc[k]!.result();
-    return { name, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error, ...(discrete.has(name) ? { discrete: true as const, exact_match: f.exact_match } : {}) };
+    const base = { name, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error };
+    if (discrete.has(name)) return { ...base, discrete: true as const, exact_match: f.exact_match, domain: 'output' as const };
+    const la = logitAcc[k];
+    if (!la) return { ...base, domain: 'output' as const };
+    const l = la.result();
+    const judged = squashedFigures(f, l);
+    return { ...base, ...judged, squash: squashed.get(name)!.op, output_snr_db: f.snr_db, logit_snr_db: l.snr_db };
   });
   if (outputs.length === 0) throw new ModelGateError(`${ref.label}: the model has no outputs to compare`);
   // Discrete outputs are judged only when nothing else is there to judge: their SNR counts broken ties.

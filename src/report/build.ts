@@ -28,6 +28,7 @@ export function fidelityReport(f: Fidelity): FidelityReport {
     samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
     outputs: f.outputs.map((o) => ({
       name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error, ...(o.discrete ? { discrete: true, exact_match: o.exact_match } : {}),
+      domain: o.domain, ...(o.squash ? { squash: o.squash, output_snr_db: finite(o.output_snr_db!), logit_snr_db: finite(o.logit_snr_db!) } : {}),
     })),
   };
 }

@@ -1,5 +1,5 @@
 /** report.md: the human view of report.json. Everything that comes from the model or config is escaped. */
-import type { CandidateReport, Report } from './types.js';
+import type { CandidateReport, FidelityReport, Report } from './types.js';
 import type { AutoReport } from '../candidates/search-report.js';
 import { escapeMarkdown } from './escape.js';
 import { assumedInputsLines } from './assumed.js';
@@ -33,6 +33,9 @@ function signed(v: number, digits: number, suffix = ''): string {
   return `${v > 0 ? '+' : ''}${s === `-${(0).toFixed(digits)}` ? (0).toFixed(digits) : s}${suffix}`;
 }
 
+/** ' (logits)' when the judged output's SNR was measured on its logits (a probability output, see docs/report.md). */
+const logitNote = (f: FidelityReport): string => (f.outputs.find((o) => o.name === f.worst_output)?.domain === 'logit' ? ' (logits)' : '');
+
 /** An SNR as report.json holds it (null: identical outputs). */
 const snr = (v: number | null) => (v === null ? '∞ dB' : `${v.toFixed(1)} dB`);
 
@@ -64,7 +67,7 @@ export function candidateRow(c: CandidateReport, ref: CandidateReport | undefine
   return [
     name,
     `${formatBytes(c.bytes)}${sizeDelta}`,
-    `${c.accuracy !== null ? pct(c.accuracy) : c.agreement !== null ? `${pct(c.agreement)} agree` : c.fidelity ? `${snr(c.fidelity.snr_db)} SNR` : '–'}${accDelta}`,
+    `${c.accuracy !== null ? pct(c.accuracy) : c.agreement !== null ? `${pct(c.agreement)} agree` : c.fidelity ? `${snr(c.fidelity.snr_db)} SNR${logitNote(c.fidelity)}` : '–'}${accDelta}`,
     lat ? `${lat.p50_ms.toFixed(3)} ms${ratio}` : '–',
     verdict,
   ];

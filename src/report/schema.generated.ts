@@ -1382,6 +1382,32 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "type": "number",
           "minimum": 0,
           "maximum": 1
+        },
+        "domain": {
+          "type": "string",
+          "enum": [
+            "output",
+            "logit"
+          ]
+        },
+        "squash": {
+          "type": "string",
+          "enum": [
+            "sigmoid",
+            "softmax"
+          ]
+        },
+        "output_snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "logit_snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
         }
       },
       "required": [

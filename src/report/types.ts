@@ -138,6 +138,20 @@ export interface OutputFidelityReport {
    * @maximum 1
    */
   exact_match?: number;
+  /**
+   * What snr_db and cosine were measured on: `output` (the output's values) or `logit`. An output squashed by a
+   * Sigmoid or a Softmax (`squash`) is measured on its probabilities and on their logits (the sigmoid inverted on
+   * p clamped to [ε, 1 − ε], ε = 2^-24 for float32; a softmax's log-probabilities centred per row); snr_db is
+   * the better of output_snr_db and logit_snr_db capped at −20·log10(max_abs_error), and domain says which.
+   * Always written; optional so that a report.json written before it was added still validates (read it as `output`).
+   */
+  domain?: 'output' | 'logit';
+  /** The op that squashed the output into probabilities, when one did. */
+  squash?: 'sigmoid' | 'softmax';
+  /** For a squashed output: the SNR on its probabilities; null when identical. */
+  output_snr_db?: number | null;
+  /** For a squashed output: the SNR on its logits; null when identical. */
+  logit_snr_db?: number | null;
 }
 
 export interface FidelityReport {

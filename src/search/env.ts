@@ -21,6 +21,7 @@ import { decoderQuality } from '../evaluate/decoder-quality.js';
 import { decoderSignature, isDecoderModel, type DecoderSignature } from '../model/decoder.js';
 import { OrtSession } from '../runtime/session.js';
 import { discreteOutputs } from '../model/discrete.js';
+import { squashedOutputs } from '../model/squashed.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
 import type { PassContext } from '../passes/pass.js';
@@ -132,6 +133,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   const onFidelity = qualityBasis(refQuality, ctx.metric) === 'fidelity';
   const referenceOutputs = new ReferenceOutputs();
   const decisions = discreteOutputs(model);
+  const squashed = squashedOutputs(model);
 
   // Cleanup runs once: every recipe starts with it, and the analysis must see the node names the quantizers will see.
   let cleaned = model;
@@ -193,7 +195,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       }
       // On fidelity, the dataset pass (agreement, which does not fit the output) would only cost time: the
       // fidelity pass runs the trial, and the reference's outputs are kept from the first trial on.
-      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads, referenceOutputs, discreteOutputs: decisions });
+      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads, referenceOutputs, discreteOutputs: decisions, squashedOutputs: squashed });
       return { accuracy: null, agreement: null, mse: null, snr_db: f.snr_db };
     },
     async measure(artifacts: AutoArtifact[], timeBudgetMs: number) {
