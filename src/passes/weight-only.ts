@@ -15,7 +15,8 @@ import {
 } from '../model/graph.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Pass, PassContext } from './pass.js';
-import { allGraphs, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
+import { ModelGateError } from '../errors.js';
+import { allGraphs, nodeKey, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
 
 export interface WeightOnlyOptions {
   min_elements?: number;
@@ -24,6 +25,11 @@ export interface WeightOnlyOptions {
   symmetric?: boolean;
   /** Only weights that these op types read (all readers must match). Default: any reader. */
   op_types?: string[];
+  /**
+   * Nodes (name, else first output; If/Loop/Scan bodies included) whose weights stay float32: a weight any of
+   * them reads is not quantized. The auto search's repair for weights whose int8 rounding costs the most fidelity.
+   */
+  nodes_exclude?: string[];
 }
 
 export const weightOnlySchema = {
@@ -35,13 +41,14 @@ export const weightOnlySchema = {
     weight_type: { enum: ['int8', 'uint8'] },
     symmetric: { type: 'boolean' },
     op_types: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+    nodes_exclude: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
   },
 } as const;
 
 export const WEIGHT_ONLY_RUNTIME: RuntimeOptions = { configEntries: { 'session.disable_quant_qdq': '1' } };
 
 /** The output-channel axis of a weight, from how its readers use it; axis 0 when they disagree. */
-function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): number {
+export function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): number {
   const axes = new Set(
     readers.map((n) => {
       const slot = (n.input ?? []).indexOf(name);
@@ -55,7 +62,7 @@ function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): nu
 }
 
 /** Tensor name → the nodes that read it directly, in this graph or any body nested in it (names are unique across scopes). */
-function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INodeProto[]>()): Map<string, onnx.INodeProto[]> {
+export function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INodeProto[]>()): Map<string, onnx.INodeProto[]> {
   for (const node of graph.node ?? []) {
     for (const name of new Set(node.input ?? [])) {
       if (!name) continue;
@@ -85,6 +92,14 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
   const weightType = options.weight_type ?? 'int8';
   const symmetric = options.symmetric ?? true;
   const readersOf = directReaders(main);
+  const excluded = new Set(options.nodes_exclude ?? []);
+  if (excluded.size > 0) {
+    const keys = new Set([...allGraphs(main)].flatMap((g) => (g.node ?? []).map(nodeKey)));
+    for (const name of excluded) {
+      if (!keys.has(name)) throw new ModelGateError(`pass 'weight_only': option 'nodes_exclude' names '${name}', which is not a node of the model`);
+    }
+  }
+  let kept = 0;
   const names = new NameAllocator(main);
   let quantized = 0, before = 0, after = 0, graphs = 0;
   // Each graph's own initializers get their DequantizeLinear in that graph: If/Loop/Scan bodies keep theirs.
@@ -98,6 +113,10 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
       const readers = readersOf.get(t.name!) ?? [];
       if (readers.length === 0) continue;
       if (options.op_types && !readers.every((r) => options.op_types!.includes(r.opType ?? ''))) continue;
+      if (readers.some((r) => excluded.has(nodeKey(r)))) {
+        kept++;
+        continue;
+      }
       const values = tensorToFloat32(t);
       const axis = perChannel && dims.length > 0 ? channelAxis(readers, t.name!, dims.length) : null;
       const q = quantizeWeight(values, dims, weightType, symmetric, axis);
@@ -118,14 +137,15 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
     sortGraph(graph);
   }
   const where = graphs > 0 ? ` (${graphs} of them in subgraphs)` : '';
+  const float = kept > 0 ? `; ${kept} left in float (nodes_exclude)` : '';
   ctx.log(
-    `weight_only: ${quantized} weights to ${weightType}${perChannel ? ' per channel' : ''}${where} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
+    `weight_only: ${quantized} weights to ${weightType}${perChannel ? ' per channel' : ''}${where}${float} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
       `needs session option session.disable_quant_qdq=1 to run at float speed`,
   );
   ctx.note?.(
     quantized > 0,
     quantized > 0
-      ? `${quantized} weights stored as ${weightType}${where}`
+      ? `${quantized} weights stored as ${weightType}${where}${float}`
       : `no float32 initializer with at least ${minElements} elements${options.op_types ? ` read only by ${options.op_types.join('/')}` : ''}`,
   );
   checkModel(model, 'weight_only output');
