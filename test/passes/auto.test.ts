@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTinyDecoder } from '../support/tiny-decoder.js';
 import {
-  AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, paretoFront, planTrials, qualifies, runAuto, selectWinner,
+  AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, int8Noise, paretoFront, planTrials, qualifies, runAuto, selectWinner,
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
 } from '../../src/search/auto.js';
 import { searchAuto } from '../../src/search/env.js';
@@ -174,6 +174,76 @@ describe('auto selection', () => {
 });
 
 // ---------------------------------------------------------------- planning
+
+describe('auto: weight_only repair', () => {
+  // Rounding cost of each weight (noise adds up across weights), and its elements (float32 costs 3 more bytes each).
+  const weights = [
+    { name: 'dw.w', key: 'dw', opType: 'Conv', elements: 10, noise: 1e-4, cost: 0.02 },
+    { name: 'pw.w', key: 'pw', opType: 'Conv', elements: 20, noise: 1e-4, cost: 0.004 },
+    { name: 'big.w', key: 'big', opType: 'Conv', elements: 60, noise: 1e-4, cost: 0.001 },
+    // The costliest to keep: in float it would take the file past half the reference's size.
+    { name: 'huge.w', key: 'huge', opType: 'Conv', elements: 200, noise: 1e-3, cost: 0.002 },
+  ];
+  const behave = (recipe: PassSpec[]): Behaviour => {
+    const step = recipe.find((x) => 'weight_only' in x);
+    if (!step) throw new Error(`unexpected ${JSON.stringify(recipe)}`);
+    const excl = new Set(((step.weight_only ?? {}) as { nodes_exclude?: string[] }).nodes_exclude ?? []);
+    const kept = weights.filter((w) => excl.has(w.key));
+    return {
+      bytes: 250 + 3 * kept.reduce((n, w) => n + w.elements, 0),
+      drop: weights.filter((w) => !excl.has(w.key)).reduce((d, w) => d + w.cost, 0),
+      ratio: 1,
+    };
+  };
+  const a = analysis([], { largeWeights: { Conv: 290 }, weights: weights.map(({ cost: _, ...w }) => w) });
+
+  it('leaves the fewest weights in float that reach the budget, ranked by what each costs, within the size cap', async () => {
+    const { env, log } = fakeEnv(behave);
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    expect(r.winner).toBe('weight_only-excl2');
+    expect(r.recipe).toEqual([{ cleanup: {} }, { weight_only: { nodes_exclude: ['dw', 'pw'] } }]);
+    expect(r.runtime).toEqual({ configEntries: { 'session.disable_quant_qdq': '1' } });
+    // Ranked on a subset; 'huge' is never tried (it would not fit under half the reference's size).
+    const ranking = r.report.sensitivity.find((x) => x.trial === 'weight_only')!;
+    expect(ranking.nodes.map((n) => n.node)).toEqual(['dw', 'pw', 'big']);
+    expect(log.built.some((id) => id.includes('huge'))).toBe(false);
+    expect(log.evaluated.filter((e) => e.id.includes('-without-')).every((e) => e.samples !== undefined)).toBe(true);
+    // The prediction (noise adds up) goes straight to two weights: no trial with one.
+    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-excl2']);
+    expect(r.report.tried[1]!.size_ratio).toBeCloseTo(0.34, 5);
+  });
+
+  it('adds one weight at a time when the prediction falls short, and gives up at the size cap', async () => {
+    // The subset underestimates: every ranked gain looks twice as large as it is on the full dataset.
+    const { env } = fakeEnv((recipe, samples) => {
+      const b = behave(recipe);
+      return samples === undefined ? b : { ...b, drop: b.drop / 2 };
+    });
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-excl1', 'weight_only-excl2']);
+    expect(r.winner).toBe('weight_only-excl2');
+    // A budget only 'big' in float too could meet: dw+pw+big would pass half the reference's size, so no such trial.
+    const { env: env2 } = fakeEnv((recipe, samples) => {
+      const b = behave(recipe);
+      return samples === undefined ? b : { ...b, drop: b.drop / 2 };
+    });
+    const tight = await runAuto({ analysis: a, cleanup: true, env: env2, options: options({ recipes: ['weight_only'], accuracy_drop_max: 0.0012 }) });
+    expect(tight.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-excl2']);
+    expect(tight.winner).toBe('reference');
+    for (const t of [...r.report.tried, ...tight.report.tried]) expect(t.size_ratio!).toBeLessThanOrEqual(0.5);
+  });
+
+  it('int8Noise: a weight whose channels each have one outlier rounds worse than an even one', () => {
+    const rand = rng(4);
+    const even = Float32Array.from({ length: 64 * 32 }, () => rand() - 0.5);
+    const outliers = Float32Array.from(even, (v, i) => (i % 32 === 0 ? 40 : v));
+    const e = int8Noise(even, [64, 32], 0), o = int8Noise(outliers, [64, 32], 0);
+    expect(e).toBeGreaterThan(0);
+    expect(e).toBeLessThan(1e-4);
+    // Each row's scale follows its outlier: the other 31 values round on a 40x coarser grid.
+    expect(o).toBeGreaterThan(10 * e);
+  });
+});
 
 describe('auto planning', () => {
   const conv = analysis([node('conv1', 'Conv', 288, 9), node('conv2', 'Conv', 18432, 288), node('fc', 'Gemm', 5000, 500)], { mix: { conv: 0.9, matmul: 0.1, recurrent: 0, attention: 0 } });

@@ -4,6 +4,7 @@ import { encodeModel, DataType } from '../../src/model/onnx.js';
 import { checkModel, getIntAttr, initializerMap } from '../../src/model/graph.js';
 import { weightOnlyPass, WEIGHT_ONLY_RUNTIME } from '../../src/passes/weight-only.js';
 import { runRecipe } from '../../src/passes/registry.js';
+import { tensorToFloat32 } from '../../src/model/tensor.js';
 import { buildCnn, buildMlp, compareOutputs, opTypes, optimizedOpTypes, randomFeeds, runAll, testContext } from './fixtures.js';
 
 describe('weight_only', () => {
@@ -47,5 +48,28 @@ describe('weight_only', () => {
     const onlyGemm = await weightOnlyPass.run(buildCnn(), { min_elements: 100, op_types: ['Gemm'] }, testContext(() => []));
     expect(onlyGemm.graph!.node!.filter((n) => n.opType === 'DequantizeLinear').map((n) => n.output![0])).toEqual(['dense.w']);
     expect(opTypes(q).filter((o) => o === 'DequantizeLinear')).toHaveLength(2);
+  });
+
+  it('nodes_exclude keeps the weights those nodes read in float32, exactly; an unknown node name fails naming it', async () => {
+    const m = buildMlp();
+    const log: string[] = [];
+    const q = await weightOnlyPass.run(m, { nodes_exclude: ['fc1'] }, testContext(() => [], log));
+    checkModel(q);
+    const dq = q.graph!.node!.filter((n) => n.opType === 'DequantizeLinear');
+    expect(dq.map((n) => n.output![0])).toEqual(['fc2.w']);
+    const inits = initializerMap(q.graph!);
+    expect(inits.get('fc1.w')!.dataType).toBe(DataType.FLOAT);
+    expect(tensorToFloat32(inits.get('fc1.w')!)).toEqual(tensorToFloat32(initializerMap(m.graph!).get('fc1.w')!));
+    expect(log[0]).toContain('1 left in float (nodes_exclude)');
+    // fc1's rounding no longer reaches the output: closer to the float model than with every weight in int8.
+    const feeds = randomFeeds('x', [1, 784], 32, 5);
+    const ref = await runAll(m, feeds);
+    const all = compareOutputs(ref, await runAll(await weightOnlyPass.run(m, {}, testContext(() => [])), feeds, WEIGHT_ONLY_RUNTIME));
+    const kept = compareOutputs(ref, await runAll(q, feeds, WEIGHT_ONLY_RUNTIME));
+    expect(kept.maxRelDiff).toBeLessThan(all.maxRelDiff);
+    expect(kept.maxRelDiff).toBeGreaterThan(0); // fc2 is still int8
+    await expect(weightOnlyPass.run(m, { nodes_exclude: ['fc9'] }, testContext(() => []))).rejects.toThrow(
+      "pass 'weight_only': option 'nodes_exclude' names 'fc9', which is not a node of the model",
+    );
   });
 });
