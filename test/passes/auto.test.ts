@@ -184,14 +184,16 @@ describe('auto: weight_only repair', () => {
     // The costliest to keep: in float it would take the file past half the reference's size.
     { name: 'huge.w', key: 'huge', opType: 'Conv', elements: 200, noise: 1e-3, cost: 0.002 },
   ];
-  const behave = (recipe: PassSpec[]): Behaviour => {
+  /** `blockedCost`: what each weight costs with a scale per block (default: as per channel). */
+  const behave = (recipe: PassSpec[], blockedCost: Record<string, number> = {}): Behaviour => {
     const step = recipe.find((x) => 'weight_only' in x);
     if (!step) throw new Error(`unexpected ${JSON.stringify(recipe)}`);
-    const excl = new Set(((step.weight_only ?? {}) as { nodes_exclude?: string[] }).nodes_exclude ?? []);
+    const o = (step.weight_only ?? {}) as { nodes_exclude?: string[]; block_size?: number };
+    const excl = new Set(o.nodes_exclude ?? []);
     const kept = weights.filter((w) => excl.has(w.key));
     return {
-      bytes: 250 + 3 * kept.reduce((n, w) => n + w.elements, 0),
-      drop: weights.filter((w) => !excl.has(w.key)).reduce((d, w) => d + w.cost, 0),
+      bytes: (o.block_size ? 330 : 250) + 3 * kept.reduce((n, w) => n + w.elements, 0),
+      drop: weights.filter((w) => !excl.has(w.key)).reduce((d, w) => d + (o.block_size ? blockedCost[w.key] ?? w.cost : w.cost), 0),
       ratio: 1,
     };
   };
@@ -209,8 +211,8 @@ describe('auto: weight_only repair', () => {
     expect(log.built.some((id) => id.includes('huge'))).toBe(false);
     expect(log.evaluated.filter((e) => e.id.includes('-without-')).every((e) => e.samples !== undefined)).toBe(true);
     // The prediction (noise adds up) goes straight to two weights: no trial with one.
-    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-excl2']);
-    expect(r.report.tried[1]!.size_ratio).toBeCloseTo(0.34, 5);
+    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-blocked', 'weight_only-excl2']);
+    expect(r.report.tried[2]!.size_ratio).toBeCloseTo(0.34, 5);
   });
 
   it('adds one weight at a time when the prediction falls short, and gives up at the size cap', async () => {
@@ -220,7 +222,7 @@ describe('auto: weight_only repair', () => {
       return samples === undefined ? b : { ...b, drop: b.drop / 2 };
     });
     const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
-    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-excl1', 'weight_only-excl2']);
+    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-blocked', 'weight_only-excl1', 'weight_only-excl2']);
     expect(r.winner).toBe('weight_only-excl2');
     // A budget only 'big' in float too could meet: dw+pw+big would pass half the reference's size, so no such trial.
     const { env: env2 } = fakeEnv((recipe, samples) => {
@@ -228,9 +230,22 @@ describe('auto: weight_only repair', () => {
       return samples === undefined ? b : { ...b, drop: b.drop / 2 };
     });
     const tight = await runAuto({ analysis: a, cleanup: true, env: env2, options: options({ recipes: ['weight_only'], accuracy_drop_max: 0.0012 }) });
-    expect(tight.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-excl2']);
+    expect(tight.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-blocked', 'weight_only-excl2']);
     expect(tight.winner).toBe('reference');
     for (const t of [...r.report.tried, ...tight.report.tried]) expect(t.size_ratio!).toBeLessThanOrEqual(0.5);
+  });
+
+  it('tries a scale per block first, and repairs from it when it comes closest', async () => {
+    // Blocks fix the weights whose channels an outlier spoils (pw, big, huge), not the depthwise one.
+    const { env } = fakeEnv((recipe) => behave(recipe, { pw: 0, big: 0, huge: 0.0005 }));
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    expect(r.report.tried.map((t) => [t.id, t.stage, t.from ?? ''])).toEqual([
+      ['weight_only', 'base', ''],
+      ['weight_only-blocked', 'blocked', 'weight_only'],
+      ['weight_only-blocked-excl1', 'node', 'weight_only-blocked'],
+    ]);
+    expect(r.winner).toBe('weight_only-blocked-excl1');
+    expect(r.recipe).toEqual([{ cleanup: {} }, { weight_only: { block_size: 16, nodes_exclude: ['dw'] } }]);
   });
 
   it('int8Noise: a weight whose channels each have one outlier rounds worse than an even one', () => {
