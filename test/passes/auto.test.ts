@@ -200,7 +200,7 @@ describe('auto: weight_only repair', () => {
   const a = analysis([], { largeWeights: { Conv: 290 }, weights: weights.map(({ cost: _, ...w }) => w) });
 
   it('leaves the fewest weights in float that reach the budget, ranked by what each costs, within the size cap', async () => {
-    const { env, log } = fakeEnv(behave);
+    const { env, log } = fakeEnv((recipe) => behave(recipe));
     const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
     expect(r.winner).toBe('weight_only-excl2');
     expect(r.recipe).toEqual([{ cleanup: {} }, { weight_only: { nodes_exclude: ['dw', 'pw'] } }]);
