@@ -585,6 +585,7 @@ const WEIGHT_ONLY_BLOCK = 16;
 /** The predicted drop a weight_only repair aims under, as a share of the budget (the prediction is from a subset). */
 const PREDICTION_MARGIN = 0.8;
 const MAX_EXTRA_WEIGHT_TRIALS = 3;
+const WEIGHT_RANK_FIDELITY_SAMPLES = 8;
 const MEASURE_MIN_MS = 2000;
 const MEASURE_MAX_MS = 15000;
 const CONFIRM_COUNT = 3;
@@ -744,6 +745,13 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   }
   await measure(opTypeTrials.filter(measurable));
 
+  // 3a. weight_only over the accuracy budget: leave the weights whose int8 rounding costs the most in float.
+  //     Before the quantizers' node repairs: its trials need no calibration, and it is the smallest family.
+  const weightTrials: Trial[] = [];
+  const woFrom = closestMiss(trials.filter((t) => t.family === 'weight_only' && t.artifact && !t.duplicateOf && !t.error && !accOk(t) && t.drop !== null), rules);
+  if (woFrom && worthRepairing(woFrom) && remaining() >= measureReserve) await repairWeightOnly(woFrom);
+  await measure(weightTrials.filter(measurable));
+
   // 3. Per node, for each quantizing family: start from its closest miss (when that could still win on
   //    size) and exclude the nodes that cost the most accuracy, or the ones least worth quantizing.
   const nodeTrials: Trial[] = [];
@@ -788,12 +796,6 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   }
   await measure(nodeTrials.filter(measurable));
 
-  // 3b. weight_only over the accuracy budget: leave the weights whose int8 rounding costs the most in float.
-  const weightTrials: Trial[] = [];
-  const woFrom = closestMiss(trials.filter((t) => t.family === 'weight_only' && t.artifact && !t.duplicateOf && !t.error && !accOk(t) && t.drop !== null), rules);
-  if (woFrom && worthRepairing(woFrom) && remaining() >= measureReserve) await repairWeightOnly(woFrom);
-  await measure(weightTrials.filter(measurable));
-
   /**
    * Ranks the weights that fit the size cap (float32 costs 3 more bytes per element than int8) by what
    * leaving each alone in float recovers on a subset, smallest weights first (the cheapest to keep, and
@@ -812,22 +814,26 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
       .filter((w) => !seen.has(w.key) && !!seen.add(w.key))
       .slice(0, MAX_WEIGHT_SENSITIVITY);
     if (candidates.length === 0) return;
+    // On fidelity a few samples rank the weights (each weight's noise shows on every sample); agreement needs many.
+    const rankSamples = basis === 'fidelity' ? WEIGHT_RANK_FIDELITY_SAMPLES : SENSITIVITY_SAMPLES;
     let baseDrop: number | null;
     try {
-      baseDrop = subsetDrop(await env.evaluate(from.artifact!, SENSITIVITY_SAMPLES));
+      baseDrop = subsetDrop(await env.evaluate(from.artifact!, rankSamples));
     } catch {
       return;
     }
     if (baseDrop === null) return;
     const ranked: Array<{ w: LargeWeight; drop: number | null }> = [];
+    // Enough left after the ranking for the trials it leads to (each costs about what the base trial did).
+    const reserve = measureReserve + (1 + MAX_EXTRA_WEIGHT_TRIALS) * (from.seconds ?? 0) * 1000;
     for (const w of candidates) {
-      if (remaining() < measureReserve) {
+      if (remaining() < reserve) {
         budgetExhausted = true;
         break;
       }
       try {
         const art = await env.build(`${from.id}-without-${w.key}`, recipeFor('weight_only', { ...from.variant, exclude: [...excluded, w.key] }, a, cleanup));
-        ranked.push({ w, drop: subsetDrop(await env.evaluate(art, SENSITIVITY_SAMPLES)) });
+        ranked.push({ w, drop: subsetDrop(await env.evaluate(art, rankSamples)) });
       } catch {
         ranked.push({ w, drop: null });
       }
