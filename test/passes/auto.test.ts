@@ -11,7 +11,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { PassSpec } from '../../src/config/types.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { buildCnn, buildMlp, rng } from './fixtures.js';
+import { buildCnn, buildMlp, model, randn, rng } from './fixtures.js';
+import { makeTensor } from '../../src/model/tensor.js';
+import { makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -563,6 +565,50 @@ describe('auto search (real run)', () => {
       expect(result.recipe).toEqual(winner.recipe);
       expect(result.recipe[0]).toEqual({ cleanup: {} });
     }
+  });
+
+  it('repairs weight_only on fidelity: the weight int8 per channel ruins stays float32, the file under half the size', async () => {
+    // h = x·A has a column that is always 0; B's row for it holds a 1000 in every column. In float it adds
+    // nothing, in int8 it sets every column's scale to 1000/127 and rounds B's other weights to 0.
+    const rand = rng(8);
+    const A = randn(64 * 1024, 0.1, rand);
+    for (let r = 0; r < 64; r++) A[r * 1024] = 0;
+    const B = randn(1024 * 16, 0.05, rand);
+    for (let c = 0; c < 16; c++) B[c] = 1000;
+    const m = model({
+      name: 'outlier',
+      node: [
+        makeNode('MatMul', ['x', 'A'], ['h'], { name: 'mmA' }),
+        makeNode('MatMul', ['h', 'B'], ['y'], { name: 'mmB' }),
+      ],
+      initializer: [makeTensor('A', [64, 1024], A), makeTensor('B', [1024, 16], B)],
+      input: [tensorValueInfo('x', FLOAT, ['N', 64])],
+      output: [tensorValueInfo('y', FLOAT, ['N', 16])],
+    });
+    const data = Float32Array.from({ length: 64 * 64 }, rand);
+    const dataset: Dataset = {
+      count: 64, hasLabels: false, synthetic: true,
+      *batches(size: number) {
+        for (let start = 0; start < 64; start += size) {
+          const n = Math.min(size, 64 - start);
+          yield { feeds: { x: { type: 'float32', dims: [n, 64], data: data.slice(start * 64, (start + n) * 64) } }, labels: null, labelWidth: 1, count: n };
+        }
+      },
+      feedsForBatch: (batch: number) => ({ x: { type: 'float32', dims: [batch, 64], data: data.slice(0, batch * 64) } }),
+    };
+    const result = await searchAuto('auto', { time_budget_s: 60, recipes: ['weight_only'] }, undefined, {
+      model: m, dataset, inputs: [{ name: 'x', dtype: 'float32', shape: [1, 64], dynamicBatch: true }], metric: 'top1',
+      benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30, measurements: 1 }, log: () => {},
+    });
+    const r = result.report;
+    expect(r.quality_basis).toBe('fidelity');
+    const base = r.tried.find((t) => t.id === 'weight_only')!;
+    expect(base.drop!).toBeGreaterThan(0.5); // SNR under 3 dB
+    const repaired = r.tried.find((t) => t.stage === 'node')!;
+    expect(repaired.recipe).toEqual([{ cleanup: {} }, { weight_only: { nodes_exclude: ['mmB'] } }]);
+    expect(repaired.drop!).toBeLessThan(0.01); // SNR above 20 dB
+    expect(repaired.size_ratio!).toBeLessThan(0.5);
+    expect(r.sensitivity[0]!.nodes[0]!.node).toBe('mmB');
   });
 
   it('runs as a candidate of the pipeline: one auto entry, its report in report.json and report.md', async () => {
