@@ -724,7 +724,10 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     if ((accOk(t) && fast(t)) || !worthRepairing(t)) continue;
     const ops = t.variant.opTypes ?? familyOpTypes(t.family, a);
     if (QUANTIZING.has(t.family) || t.family === 'weight_only') {
-      if (ops.length >= 2) {
+      // weight_only over the accuracy budget: finer scales and float weights first (3a), which keep the file small;
+      // leaving a whole op type in float only when they fail.
+      const deferred = t.family === 'weight_only' && !accOk(t);
+      if (ops.length >= 2 && !deferred) {
         for (const op of ops) {
           const keep = ops.filter((o) => o !== op);
           const why = `${t.id} was ${accOk(t) ? 'slower than fp32' : 'over the accuracy budget'}: leave ${op} in float`;
@@ -750,6 +753,15 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   const weightTrials: Trial[] = [];
   const woFrom = closestMiss(trials.filter((t) => t.family === 'weight_only' && t.artifact && !t.duplicateOf && !t.error && !accOk(t) && t.drop !== null), rules);
   if (woFrom && worthRepairing(woFrom) && remaining() >= measureReserve) await repairWeightOnly(woFrom);
+  const woBase = base.find((t) => t.family === 'weight_only' && !accOk(t) && worthRepairing(t));
+  if (woBase && !trials.some((t) => t.family === 'weight_only' && accOk(t))) {
+    const ops = familyOpTypes('weight_only', a);
+    for (const op of ops.length >= 2 ? ops : []) {
+      const why = `${woBase.id} was over the accuracy budget, and finer scales and float weights within half the size did not repair it: leave ${op} in float`;
+      const v = newTrial('weight_only', 'op type', { opTypes: ops.filter((o) => o !== op) }, why, woBase.id);
+      if (await buildAndEvaluate(v)) weightTrials.push(v);
+    }
+  }
   await measure(weightTrials.filter(measurable));
 
   // 3. Per node, for each quantizing family: start from its closest miss (when that could still win on
@@ -824,8 +836,8 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     }
     if (baseDrop === null) return;
     const ranked: Array<{ w: LargeWeight; drop: number | null }> = [];
-    // Enough left after the ranking for the trials it leads to (each costs about what the base trial did).
-    const reserve = measureReserve + (1 + MAX_EXTRA_WEIGHT_TRIALS) * (from.seconds ?? 0) * 1000;
+    // Enough left after the ranking for two of the trials it leads to (each costs about what the base trial did).
+    const reserve = measureReserve + 2 * (from.seconds ?? 0) * 1000;
     for (const w of candidates) {
       if (remaining() < reserve) {
         budgetExhausted = true;

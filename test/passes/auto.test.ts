@@ -250,6 +250,26 @@ describe('auto: weight_only repair', () => {
     expect(r.recipe).toEqual([{ cleanup: {} }, { weight_only: { block_size: 16, nodes_exclude: ['dw'] } }]);
   });
 
+  it('leaves a whole op type in float only after finer scales and float weights failed', async () => {
+    const two = analysis([], { largeWeights: { Conv: 290, Gather: 5000 }, weights: weights.map(({ cost: _, ...w }) => w) });
+    const run = async (extraCost: number) => {
+      const { env } = fakeEnv((recipe) => {
+        const b = behave(recipe);
+        const o = (recipe.find((x) => 'weight_only' in x)!.weight_only ?? {}) as { op_types?: string[] };
+        return o.op_types && !o.op_types.includes('Conv') ? { bytes: 900, drop: 0, ratio: 0.9, spread: 0.05 } : { ...b, drop: b.drop + extraCost };
+      });
+      return runAuto({ analysis: two, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    };
+    const repaired = await run(0);
+    expect(repaired.winner).toBe('weight_only-excl2');
+    expect(repaired.report.tried.some((t) => t.stage === 'op type')).toBe(false);
+    // A cost no float weight within the size cap removes: the op-type fallback comes after the repair's trials.
+    const fallback = await run(0.01);
+    const stages = fallback.report.tried.map((t) => t.stage);
+    expect(stages.indexOf('op type')).toBeGreaterThan(stages.indexOf('node'));
+    expect(fallback.report.tried.filter((t) => t.stage === 'op type').map((t) => t.id)).toEqual(['weight_only-no-Conv', 'weight_only-no-Gather']);
+  });
+
   it('int8Noise: a weight whose channels each have one outlier rounds worse than an even one', () => {
     const rand = rng(4);
     const even = Float32Array.from({ length: 64 * 32 }, () => rand() - 0.5);
