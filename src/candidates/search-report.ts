@@ -6,7 +6,8 @@
 import type { AutoFamily, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 
-export type SearchStage = 'base' | 'op type' | 'per channel' | 'node';
+/** 'blocked': weight_only with a scale per block of an output channel instead of one per channel. */
+export type SearchStage = 'base' | 'op type' | 'per channel' | 'blocked' | 'node';
 
 /** The op mix of a model as the search saw it: share of multiply-adds by kind. */
 export interface OpMix {

@@ -8,14 +8,15 @@
  * with 'session.disable_quant_qdq' = '1' ORT constant-folds them at load and runs at fp32 speed.
  */
 import { DataType, cloneModel, dimsOf, type Model, type onnx } from '../model/onnx.js';
-import { tensorToFloat32 } from '../model/tensor.js';
+import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
 import {
   NameAllocator, checkModel, dropInitializerInputs, getIntAttr, intAttr, makeNode, opsetVersion, removeInitializer,
   setInitializer, sortGraph,
 } from '../model/graph.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Pass, PassContext } from './pass.js';
-import { allGraphs, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
+import { ModelGateError } from '../errors.js';
+import { allGraphs, nodeKey, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
 
 export interface WeightOnlyOptions {
   min_elements?: number;
@@ -24,6 +25,20 @@ export interface WeightOnlyOptions {
   symmetric?: boolean;
   /** Only weights that these op types read (all readers must match). Default: any reader. */
   op_types?: string[];
+  /**
+   * Nodes (name, else first output; If/Loop/Scan bodies included) whose weights stay float32: a weight any of
+   * them reads is not quantized. The auto search's repair for weights whose int8 rounding costs the most fidelity.
+   */
+  nodes_exclude?: string[];
+  /**
+   * Finer scales: one per `block_size` consecutive weights of an output channel (fewer when the channel's
+   * size has no such divisor; at least half of it, else that weight keeps one scale per channel). For
+   * weights whose channel is their first axis (Conv, Gemm with transB): stored as [rows, block] behind a
+   * per-row DequantizeLinear and a Reshape, which ORT folds at load like the rest (opset 13, no blocked
+   * DequantizeLinear of opset 21 needed). Per-channel scales fail where a few large weights set each
+   * channel's scale and round the rest to a coarse grid.
+   */
+  block_size?: number;
 }
 
 export const weightOnlySchema = {
@@ -35,13 +50,15 @@ export const weightOnlySchema = {
     weight_type: { enum: ['int8', 'uint8'] },
     symmetric: { type: 'boolean' },
     op_types: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+    nodes_exclude: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true },
+    block_size: { type: 'integer', minimum: 2 },
   },
 } as const;
 
 export const WEIGHT_ONLY_RUNTIME: RuntimeOptions = { configEntries: { 'session.disable_quant_qdq': '1' } };
 
 /** The output-channel axis of a weight, from how its readers use it; axis 0 when they disagree. */
-function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): number {
+export function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): number {
   const axes = new Set(
     readers.map((n) => {
       const slot = (n.input ?? []).indexOf(name);
@@ -55,7 +72,7 @@ function channelAxis(readers: onnx.INodeProto[], name: string, rank: number): nu
 }
 
 /** Tensor name → the nodes that read it directly, in this graph or any body nested in it (names are unique across scopes). */
-function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INodeProto[]>()): Map<string, onnx.INodeProto[]> {
+export function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INodeProto[]>()): Map<string, onnx.INodeProto[]> {
   for (const node of graph.node ?? []) {
     for (const name of new Set(node.input ?? [])) {
       if (!name) continue;
@@ -66,6 +83,13 @@ function directReaders(graph: onnx.IGraphProto, into = new Map<string, onnx.INod
     for (const a of node.attribute ?? []) for (const g of a.g ? [a.g] : a.graphs ?? []) directReaders(g, into);
   }
   return into;
+}
+
+/** The block length for a channel of `inner` weights: the largest divisor ≤ `size`, if at least half of it; null when per channel is as fine. */
+export function blockLength(inner: number, size: number): number | null {
+  if (inner <= size) return null;
+  for (let d = size; d >= Math.ceil(size / 2); d--) if (inner % d === 0) return d;
+  return null;
 }
 
 export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptions, ctx: PassContext): Promise<Model> {
@@ -85,6 +109,14 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
   const weightType = options.weight_type ?? 'int8';
   const symmetric = options.symmetric ?? true;
   const readersOf = directReaders(main);
+  const excluded = new Set(options.nodes_exclude ?? []);
+  if (excluded.size > 0) {
+    const keys = new Set([...allGraphs(main)].flatMap((g) => (g.node ?? []).map(nodeKey)));
+    for (const name of excluded) {
+      if (!keys.has(name)) throw new ModelGateError(`pass 'weight_only': option 'nodes_exclude' names '${name}', which is not a node of the model`);
+    }
+  }
+  let kept = 0, blocked = 0;
   const names = new NameAllocator(main);
   let quantized = 0, before = 0, after = 0, graphs = 0;
   // Each graph's own initializers get their DequantizeLinear in that graph: If/Loop/Scan bodies keep theirs.
@@ -98,16 +130,29 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
       const readers = readersOf.get(t.name!) ?? [];
       if (readers.length === 0) continue;
       if (options.op_types && !readers.every((r) => options.op_types!.includes(r.opType ?? ''))) continue;
+      if (readers.some((r) => excluded.has(nodeKey(r)))) {
+        kept++;
+        continue;
+      }
       const values = tensorToFloat32(t);
       const axis = perChannel && dims.length > 0 ? channelAxis(readers, t.name!, dims.length) : null;
-      const q = quantizeWeight(values, dims, weightType, symmetric, axis);
       const base = t.name!;
-      const w = weightTensors({ q: names.next(`${base}_quantized`), scale: names.next(`${base}_scale`), zp: names.next(`${base}_zero_point`) }, dims, q);
+      const block = options.block_size && axis === 0 && dims.length >= 2 ? blockLength(values.length / dims[0]!, options.block_size) : null;
+      const stored = block ? [values.length / block, block] : dims;
+      const q = quantizeWeight(values, stored, weightType, symmetric, block ? 0 : axis);
+      const w = weightTensors({ q: names.next(`${base}_quantized`), scale: names.next(`${base}_scale`), zp: names.next(`${base}_zero_point`) }, stored, q);
       removeInitializer(graph, base);
       for (const x of [w.q, w.scale, w.zp]) setInitializer(graph, x);
-      const attributes = axis !== null ? [intAttr('axis', axis)] : [];
-      // The DequantizeLinear output takes the weight's name: no reader changes.
-      dqNodes.push(makeNode('DequantizeLinear', [w.q.name, w.scale.name, w.zp.name], [base], { name: names.next(`${base}_DequantizeLinear`), attributes }));
+      const attributes = block || axis !== null ? [intAttr('axis', block ? 0 : axis!)] : [];
+      // The weight's name ends the chain (DequantizeLinear, or Reshape after a blocked one): no reader changes.
+      const dqOut = block ? names.next(`${base}_blocks`) : base;
+      dqNodes.push(makeNode('DequantizeLinear', [w.q.name, w.scale.name, w.zp.name], [dqOut], { name: names.next(`${base}_DequantizeLinear`), attributes }));
+      if (block) {
+        const shape = makeTensor(names.next(`${base}_shape`), [dims.length], BigInt64Array.from(dims, (d) => BigInt(d)));
+        setInitializer(graph, shape);
+        dqNodes.push(makeNode('Reshape', [dqOut, shape.name], [base], { name: names.next(`${base}_Reshape`) }));
+        blocked++;
+      }
       before += values.length * 4;
       after += values.length + q.scales.length * 5;
     }
@@ -118,14 +163,15 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
     sortGraph(graph);
   }
   const where = graphs > 0 ? ` (${graphs} of them in subgraphs)` : '';
+  const float = (blocked > 0 ? `; ${blocked} with a scale per block of ${options.block_size}` : '') + (kept > 0 ? `; ${kept} left in float (nodes_exclude)` : '');
   ctx.log(
-    `weight_only: ${quantized} weights to ${weightType}${perChannel ? ' per channel' : ''}${where} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
+    `weight_only: ${quantized} weights to ${weightType}${perChannel ? ' per channel' : ''}${where}${float} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB); ` +
       `needs session option session.disable_quant_qdq=1 to run at float speed`,
   );
   ctx.note?.(
     quantized > 0,
     quantized > 0
-      ? `${quantized} weights stored as ${weightType}${where}`
+      ? `${quantized} weights stored as ${weightType}${where}${float}`
       : `no float32 initializer with at least ${minElements} elements${options.op_types ? ` read only by ${options.op_types.join('/')}` : ''}`,
   );
   checkModel(model, 'weight_only output');

@@ -1100,6 +1100,7 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "base",
         "op type",
         "per channel",
+        "blocked",
         "node"
       ]
     },

@@ -18,7 +18,9 @@ import { getIntAttr } from '../model/graph.js';
 import type { IsaFlags } from '../benchmark/hardware.js';
 import type { AutoAllow, AutoFamily, AutoSpec, Metric, PassSpec } from '../config/types.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { allGraphs, nodeKey } from '../passes/quant-common.js';
+import { allGraphs, dequantizeWeight, nodeKey, quantizeWeight } from '../passes/quant-common.js';
+import { channelAxis, directReaders } from '../passes/weight-only.js';
+import { tensorToFloat32 } from '../model/tensor.js';
 import { MATMUL_NBITS_DEFAULTS } from '../passes/matmul-nbits.js';
 import type { AutoReport, AutoTried, ParetoPoint, QualityBasis, SearchStage, OpMix } from '../candidates/search-report.js';
 
@@ -141,6 +143,22 @@ export interface ModelAnalysis {
    * families export the trials back to .tflite, because a TFLite user deploys a .tflite.
    */
   tfliteReference?: boolean;
+  /** The float weights weight_only quantizes (≥ 1024 elements, read by a node), for its per-weight repair. */
+  weights?: LargeWeight[];
+}
+
+export interface LargeWeight {
+  name: string;
+  /** A node that reads it (its nodeKey): weight_only's nodes_exclude names it to keep the weight in float. */
+  key: string;
+  /** The op type of that reader. */
+  opType: string;
+  elements: number;
+  /**
+   * Rounding noise of int8 per-channel storage relative to the weight's energy (Σ(w−ŵ)²/Σw²): large where a
+   * few outliers set each channel's scale. A proxy that orders which weights the search measures first.
+   */
+  noise: number;
 }
 
 const QUANT_OPS = ['Conv', 'MatMul', 'Gemm'] as const;
@@ -226,6 +244,16 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
     const key = ops.size === 1 ? [...ops][0]! : 'mixed';
     largeWeights[key] = (largeWeights[key] ?? 0) + n;
   }
+  const weights: LargeWeight[] = [];
+  const direct = directReaders(main);
+  for (const t of inits.values()) {
+    if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) continue;
+    const dims = dimsOf(t);
+    if (product(dims) < LARGE_WEIGHT) continue;
+    const rs = direct.get(t.name ?? '') ?? [];
+    if (rs.length === 0) continue;
+    weights.push({ name: t.name!, key: nodeKey(rs[0]!), opType: rs[0]!.opType ?? '', elements: product(dims), noise: int8Noise(tensorToFloat32(t), dims, channelAxis(rs, t.name!, dims.length)) });
+  }
   // Shapes may be missing (symbolic dims): then weight elements stand in for multiply-adds.
   const useWork = work.conv + work.matmul + work.recurrent > 0;
   const basis = useWork ? work : weightWork;
@@ -239,7 +267,21 @@ export function analyzeModel(model: Model, shapes?: ReadonlyMap<string, { shape:
     attention: attentionMatMul && (opCounts.Softmax ?? 0) > 0,
     cleanupChanged,
     float16: [...inits.values()].some((t) => t.dataType === DataType.FLOAT16),
+    weights,
   };
+}
+
+/** Σ(w−ŵ)²/Σw² of symmetric int8 with one scale per slice along `axis` (what weight_only stores). */
+export function int8Noise(values: Float32Array, dims: readonly number[], axis: number): number {
+  const q = quantizeWeight(values, dims, 'int8', true, dims.length > 0 ? axis : null);
+  const back = dequantizeWeight(q, dims);
+  let err = 0, energy = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    err += (v - back[i]!) ** 2;
+    energy += v * v;
+  }
+  return energy > 0 ? err / energy : 0;
 }
 
 // ---------------------------------------------------------------- planning
@@ -249,6 +291,8 @@ interface Variant {
   opTypes?: string[];
   exclude?: string[];
   perChannel?: boolean;
+  /** weight_only: a scale per this many weights of an output channel. */
+  blockSize?: number;
 }
 
 type Stage = SearchStage;
@@ -310,7 +354,7 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
     case 'static':
       return [...steps, { quantize: { mode: 'static', ...filter() } }];
     case 'weight_only':
-      return [...steps, { weight_only: v.opTypes ? { op_types: v.opTypes } : {} }];
+      return [...steps, { weight_only: { ...(v.opTypes ? { op_types: v.opTypes } : {}), ...(v.blockSize ? { block_size: v.blockSize } : {}), ...(v.exclude && v.exclude.length > 0 ? { nodes_exclude: [...v.exclude].sort() } : {}) } }];
     case 'fp32':
       return steps;
     case 'fp16':
@@ -337,6 +381,7 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
 function trialId(family: AutoFamily, v: Variant, all: ReadonlyArray<string>): string {
   let id: string = family;
   if (v.perChannel) id += '-per-channel';
+  if (v.blockSize) id += '-blocked';
   if (v.opTypes) {
     const dropped = all.filter((op) => !v.opTypes!.includes(op));
     if (dropped.length > 0) id += `-no-${dropped.join('-')}`;
@@ -553,6 +598,18 @@ export interface AutoInput {
 /** Samples for the per-node sensitivity ranking: enough to rank, fewer than the full evaluation. */
 export const SENSITIVITY_SAMPLES = 500;
 const MAX_SENSITIVITY_NODES = 16;
+/** weight_only's repair: weights ranked at most, and the size it may grow to (above it int8 storage is not worth its noise). */
+const MAX_WEIGHT_SENSITIVITY = 24;
+export const WEIGHT_ONLY_SIZE_CAP = 0.5;
+/**
+ * weight_only's finer scales: 16 weights per scale stores 1 + 5/16 bytes per weight (0.33x of float32,
+ * against 0.25x per channel), and confines an outlier to 15 neighbours instead of its whole channel.
+ */
+const WEIGHT_ONLY_BLOCK = 16;
+/** The predicted drop a weight_only repair aims under, as a share of the budget (the prediction is from a subset). */
+const PREDICTION_MARGIN = 0.8;
+const MAX_EXTRA_WEIGHT_TRIALS = 3;
+const WEIGHT_RANK_FIDELITY_SAMPLES = 8;
 const MEASURE_MIN_MS = 2000;
 const MEASURE_MAX_MS = 15000;
 const CONFIRM_COUNT = 3;
@@ -691,7 +748,10 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     if ((accOk(t) && fast(t)) || !worthRepairing(t)) continue;
     const ops = t.variant.opTypes ?? familyOpTypes(t.family, a);
     if (QUANTIZING.has(t.family) || t.family === 'weight_only') {
-      if (ops.length >= 2) {
+      // weight_only over the accuracy budget: finer scales and float weights first (3a), which keep the file small;
+      // leaving a whole op type in float only when they fail.
+      const deferred = t.family === 'weight_only' && !accOk(t);
+      if (ops.length >= 2 && !deferred) {
         for (const op of ops) {
           const keep = ops.filter((o) => o !== op);
           const why = `${t.id} was ${accOk(t) ? 'slower than fp32' : 'over the accuracy budget'}: leave ${op} in float`;
@@ -703,9 +763,30 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
         const v = newTrial(t.family, 'per channel', { ...t.variant, perChannel: true }, `${t.id} was over the accuracy budget: one weight scale per output channel`, t.id);
         if (await buildAndEvaluate(v)) opTypeTrials.push(v);
       }
+      if (!accOk(t) && t.family === 'weight_only' && !t.variant.blockSize && !t.variant.opTypes) {
+        const why = `${t.id} was over the accuracy budget: a scale per ${WEIGHT_ONLY_BLOCK} weights of an output channel, not one per channel`;
+        const v = newTrial(t.family, 'blocked', { ...t.variant, blockSize: WEIGHT_ONLY_BLOCK }, why, t.id);
+        if (await buildAndEvaluate(v)) opTypeTrials.push(v);
+      }
     }
   }
   await measure(opTypeTrials.filter(measurable));
+
+  // 3a. weight_only over the accuracy budget: leave the weights whose int8 rounding costs the most in float.
+  //     Before the quantizers' node repairs: its trials need no calibration, and it is the smallest family.
+  const weightTrials: Trial[] = [];
+  const woFrom = closestMiss(trials.filter((t) => t.family === 'weight_only' && t.artifact && !t.duplicateOf && !t.error && !accOk(t) && t.drop !== null), rules);
+  if (woFrom && worthRepairing(woFrom) && remaining() >= measureReserve) await repairWeightOnly(woFrom);
+  const woBase = base.find((t) => t.family === 'weight_only' && !accOk(t) && worthRepairing(t));
+  if (woBase && !trials.some((t) => t.family === 'weight_only' && accOk(t))) {
+    const ops = familyOpTypes('weight_only', a);
+    for (const op of ops.length >= 2 ? ops : []) {
+      const why = `${woBase.id} was over the accuracy budget, and finer scales and float weights within half the size did not repair it: leave ${op} in float`;
+      const v = newTrial('weight_only', 'op type', { opTypes: ops.filter((o) => o !== op) }, why, woBase.id);
+      if (await buildAndEvaluate(v)) weightTrials.push(v);
+    }
+  }
+  await measure(weightTrials.filter(measurable));
 
   // 3. Per node, for each quantizing family: start from its closest miss (when that could still win on
   //    size) and exclude the nodes that cost the most accuracy, or the ones least worth quantizing.
@@ -750,6 +831,73 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     }
   }
   await measure(nodeTrials.filter(measurable));
+
+  /**
+   * Ranks the weights that fit the size cap (float32 costs 3 more bytes per element than int8) by what
+   * leaving each alone in float recovers on a subset, smallest weights first (the cheapest to keep, and
+   * where the sensitive ones were: a 3x3 depthwise kernel, 1x1 convs of a detector), then leaves the
+   * fewest in float that the ranking predicts reach the budget (the rounding noise of separate weights
+   * adds up), one more each time the prediction falls short.
+   */
+  async function repairWeightOnly(from: Trial): Promise<void> {
+    const excluded = new Set(from.variant.exclude ?? []);
+    const ops = from.variant.opTypes;
+    const room = WEIGHT_ONLY_SIZE_CAP * env.reference.bytes - from.artifact!.bytes;
+    const seen = new Set<string>();
+    const candidates = (a.weights ?? [])
+      .filter((w) => !excluded.has(w.key) && (!ops || ops.includes(w.opType)) && 3 * w.elements <= room)
+      .sort((x, y) => x.elements - y.elements || y.noise - x.noise || (x.key < y.key ? -1 : 1))
+      .filter((w) => !seen.has(w.key) && !!seen.add(w.key))
+      .slice(0, MAX_WEIGHT_SENSITIVITY);
+    if (candidates.length === 0) return;
+    // On fidelity a few samples rank the weights (each weight's noise shows on every sample); agreement needs many.
+    const rankSamples = basis === 'fidelity' ? WEIGHT_RANK_FIDELITY_SAMPLES : SENSITIVITY_SAMPLES;
+    let baseDrop: number | null;
+    try {
+      baseDrop = subsetDrop(await env.evaluate(from.artifact!, rankSamples));
+    } catch {
+      return;
+    }
+    if (baseDrop === null) return;
+    const ranked: Array<{ w: LargeWeight; drop: number | null }> = [];
+    // Enough left after the ranking for two of the trials it leads to (each costs about what the base trial did).
+    const reserve = measureReserve + 2 * (from.seconds ?? 0) * 1000;
+    for (const w of candidates) {
+      if (remaining() < reserve) {
+        budgetExhausted = true;
+        break;
+      }
+      try {
+        const art = await env.build(`${from.id}-without-${w.key}`, recipeFor('weight_only', { ...from.variant, exclude: [...excluded, w.key] }, a, cleanup));
+        ranked.push({ w, drop: subsetDrop(await env.evaluate(art, rankSamples)) });
+      } catch {
+        ranked.push({ w, drop: null });
+      }
+    }
+    ranked.sort((x, y) => (x.drop ?? Infinity) - (y.drop ?? Infinity));
+    env.log(`auto: sensitivity of ${from.id} per weight: ${ranked.map((r) => `${r.w.key} ${r.drop === null ? '?' : (r.drop * 100).toFixed(3)}`).join(', ')}`);
+    sensitivity.push({ trial: from.id, nodes: ranked.map((r) => ({ node: r.w.key, op_type: r.w.opType, drop_without: r.drop })) });
+    // What each weight's rounding adds to the subset's drop; the useful ones, largest gain first.
+    const gains = ranked.filter((r) => r.drop !== null && r.drop < baseDrop!).map((r) => ({ w: r.w, gain: baseDrop! - r.drop! }));
+    if (gains.length === 0) return;
+    const prefixFits = (k: number) => 3 * gains.slice(0, k).reduce((n, g) => n + g.w.elements, 0) <= room;
+    let k = 1;
+    let predicted = baseDrop - gains[0]!.gain;
+    while (k < gains.length && predicted > rules.accuracyDropMax * PREDICTION_MARGIN && prefixFits(k + 1)) predicted -= gains[k++]!.gain;
+    for (let extra = 0; extra <= MAX_EXTRA_WEIGHT_TRIALS && k <= gains.length && prefixFits(k); extra++, k++) {
+      const exclude = [...excluded, ...gains.slice(0, k).map((g) => g.w.key)];
+      const why = `${from.id} was over the accuracy budget: leave the ${k} weight${k > 1 ? 's' : ''} whose int8 rounding costs the most in float`;
+      const v = newTrial('weight_only', 'node', { ...from.variant, exclude }, why, from.id);
+      const ok = await buildAndEvaluate(v);
+      if (ok) weightTrials.push(v);
+      if ((ok && accOk(v)) || v.skipped) break;
+    }
+  }
+
+  /** The drop on the sensitivity subset, ranked the way the budget is judged (fidelity: noise ratio). */
+  function subsetDrop(q: AutoQuality): number | null {
+    return q.agreement !== null && basis !== 'fidelity' ? 1 - q.agreement : qualityDrop(q, env.reference.quality, env.metric);
+  }
 
   async function rankBySensitivity(from: Trial, nodes: QuantizableNode[]): Promise<Array<{ node: QuantizableNode; drop: number | null }>> {
     const candidates = [...nodes].sort((x, y) => y.weightElements - x.weightElements).slice(0, MAX_SENSITIVITY_NODES);

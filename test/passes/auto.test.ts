@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTinyDecoder } from '../support/tiny-decoder.js';
 import {
-  AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, paretoFront, planTrials, qualifies, runAuto, selectWinner,
+  AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, int8Noise, paretoFront, planTrials, qualifies, runAuto, selectWinner,
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
 } from '../../src/search/auto.js';
 import { searchAuto } from '../../src/search/env.js';
@@ -12,7 +12,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { PassSpec } from '../../src/config/types.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { buildCnn, buildMlp, rng } from './fixtures.js';
+import { buildCnn, buildMlp, model, randn, rng } from './fixtures.js';
+import { makeTensor } from '../../src/model/tensor.js';
+import { makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -175,6 +177,111 @@ describe('auto selection', () => {
 });
 
 // ---------------------------------------------------------------- planning
+
+describe('auto: weight_only repair', () => {
+  // Rounding cost of each weight (noise adds up across weights), and its elements (float32 costs 3 more bytes each).
+  const weights = [
+    { name: 'dw.w', key: 'dw', opType: 'Conv', elements: 10, noise: 1e-4, cost: 0.02 },
+    { name: 'pw.w', key: 'pw', opType: 'Conv', elements: 20, noise: 1e-4, cost: 0.004 },
+    { name: 'big.w', key: 'big', opType: 'Conv', elements: 60, noise: 1e-4, cost: 0.001 },
+    // The costliest to keep: in float it would take the file past half the reference's size.
+    { name: 'huge.w', key: 'huge', opType: 'Conv', elements: 200, noise: 1e-3, cost: 0.002 },
+  ];
+  /** `blockedCost`: what each weight costs with a scale per block (default: as per channel). */
+  const behave = (recipe: PassSpec[], blockedCost: Record<string, number> = {}): Behaviour => {
+    const step = recipe.find((x) => 'weight_only' in x);
+    if (!step) throw new Error(`unexpected ${JSON.stringify(recipe)}`);
+    const o = (step.weight_only ?? {}) as { nodes_exclude?: string[]; block_size?: number };
+    const excl = new Set(o.nodes_exclude ?? []);
+    const kept = weights.filter((w) => excl.has(w.key));
+    return {
+      bytes: (o.block_size ? 330 : 250) + 3 * kept.reduce((n, w) => n + w.elements, 0),
+      drop: weights.filter((w) => !excl.has(w.key)).reduce((d, w) => d + (o.block_size ? blockedCost[w.key] ?? w.cost : w.cost), 0),
+      ratio: 1,
+    };
+  };
+  const a = analysis([], { largeWeights: { Conv: 290 }, weights: weights.map(({ cost: _, ...w }) => w) });
+
+  it('leaves the fewest weights in float that reach the budget, ranked by what each costs, within the size cap', async () => {
+    const { env, log } = fakeEnv((recipe) => behave(recipe));
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    expect(r.winner).toBe('weight_only-excl2');
+    expect(r.recipe).toEqual([{ cleanup: {} }, { weight_only: { nodes_exclude: ['dw', 'pw'] } }]);
+    expect(r.runtime).toEqual({ configEntries: { 'session.disable_quant_qdq': '1' } });
+    // Ranked on a subset; 'huge' is never tried (it would not fit under half the reference's size).
+    const ranking = r.report.sensitivity.find((x) => x.trial === 'weight_only')!;
+    expect(ranking.nodes.map((n) => n.node)).toEqual(['dw', 'pw', 'big']);
+    expect(log.built.some((id) => id.includes('huge'))).toBe(false);
+    expect(log.evaluated.filter((e) => e.id.includes('-without-')).every((e) => e.samples !== undefined)).toBe(true);
+    // The prediction (noise adds up) goes straight to two weights: no trial with one.
+    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-blocked', 'weight_only-excl2']);
+    expect(r.report.tried[2]!.size_ratio).toBeCloseTo(0.34, 5);
+  });
+
+  it('adds one weight at a time when the prediction falls short, and gives up at the size cap', async () => {
+    // The subset underestimates: every ranked gain looks twice as large as it is on the full dataset.
+    const { env } = fakeEnv((recipe, samples) => {
+      const b = behave(recipe);
+      return samples === undefined ? b : { ...b, drop: b.drop / 2 };
+    });
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    expect(r.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-blocked', 'weight_only-excl1', 'weight_only-excl2']);
+    expect(r.winner).toBe('weight_only-excl2');
+    // A budget only 'big' in float too could meet: dw+pw+big would pass half the reference's size, so no such trial.
+    const { env: env2 } = fakeEnv((recipe, samples) => {
+      const b = behave(recipe);
+      return samples === undefined ? b : { ...b, drop: b.drop / 2 };
+    });
+    const tight = await runAuto({ analysis: a, cleanup: true, env: env2, options: options({ recipes: ['weight_only'], accuracy_drop_max: 0.0012 }) });
+    expect(tight.report.tried.map((t) => t.id)).toEqual(['weight_only', 'weight_only-blocked', 'weight_only-excl2']);
+    expect(tight.winner).toBe('reference');
+    for (const t of [...r.report.tried, ...tight.report.tried]) expect(t.size_ratio!).toBeLessThanOrEqual(0.5);
+  });
+
+  it('tries a scale per block first, and repairs from it when it comes closest', async () => {
+    // Blocks fix the weights whose channels an outlier spoils (pw, big, huge), not the depthwise one.
+    const { env } = fakeEnv((recipe) => behave(recipe, { pw: 0, big: 0, huge: 0.0005 }));
+    const r = await runAuto({ analysis: a, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    expect(r.report.tried.map((t) => [t.id, t.stage, t.from ?? ''])).toEqual([
+      ['weight_only', 'base', ''],
+      ['weight_only-blocked', 'blocked', 'weight_only'],
+      ['weight_only-blocked-excl1', 'node', 'weight_only-blocked'],
+    ]);
+    expect(r.winner).toBe('weight_only-blocked-excl1');
+    expect(r.recipe).toEqual([{ cleanup: {} }, { weight_only: { block_size: 16, nodes_exclude: ['dw'] } }]);
+  });
+
+  it('leaves a whole op type in float only after finer scales and float weights failed', async () => {
+    const two = analysis([], { largeWeights: { Conv: 290, Gather: 5000 }, weights: weights.map(({ cost: _, ...w }) => w) });
+    const run = async (extraCost: number) => {
+      const { env } = fakeEnv((recipe) => {
+        const b = behave(recipe);
+        const o = (recipe.find((x) => 'weight_only' in x)!.weight_only ?? {}) as { op_types?: string[] };
+        return o.op_types && !o.op_types.includes('Conv') ? { bytes: 900, drop: 0, ratio: 0.9, spread: 0.05 } : { ...b, drop: b.drop + extraCost };
+      });
+      return runAuto({ analysis: two, cleanup: true, env, options: options({ recipes: ['weight_only'] }) });
+    };
+    const repaired = await run(0);
+    expect(repaired.winner).toBe('weight_only-excl2');
+    expect(repaired.report.tried.some((t) => t.stage === 'op type')).toBe(false);
+    // A cost no float weight within the size cap removes: the op-type fallback comes after the repair's trials.
+    const fallback = await run(0.01);
+    const stages = fallback.report.tried.map((t) => t.stage);
+    expect(stages.indexOf('op type')).toBeGreaterThan(stages.indexOf('node'));
+    expect(fallback.report.tried.filter((t) => t.stage === 'op type').map((t) => t.id)).toEqual(['weight_only-no-Conv', 'weight_only-no-Gather']);
+  });
+
+  it('int8Noise: a weight whose channels each have one outlier rounds worse than an even one', () => {
+    const rand = rng(4);
+    const even = Float32Array.from({ length: 64 * 32 }, () => rand() - 0.5);
+    const outliers = Float32Array.from(even, (v, i) => (i % 32 === 0 ? 40 : v));
+    const e = int8Noise(even, [64, 32], 0), o = int8Noise(outliers, [64, 32], 0);
+    expect(e).toBeGreaterThan(0);
+    expect(e).toBeLessThan(1e-4);
+    // Each row's scale follows its outlier: the other 31 values round on a 40x coarser grid.
+    expect(o).toBeGreaterThan(10 * e);
+  });
+});
 
 describe('auto planning', () => {
   const conv = analysis([node('conv1', 'Conv', 288, 9), node('conv2', 'Conv', 18432, 288), node('fc', 'Gemm', 5000, 500)], { mix: { conv: 0.9, matmul: 0.1, recurrent: 0, attention: 0 } });
@@ -510,6 +617,50 @@ describe('auto search (real run)', () => {
       expect(result.recipe).toEqual(winner.recipe);
       expect(result.recipe[0]).toEqual({ cleanup: {} });
     }
+  });
+
+  it('repairs weight_only on fidelity: the weight int8 per channel ruins stays float32, the file under half the size', async () => {
+    // h = x·A has a column that is always 0; B's row for it holds a 1000 in every column. In float it adds
+    // nothing, in int8 it sets every column's scale to 1000/127 and rounds B's other weights to 0.
+    const rand = rng(8);
+    const A = randn(64 * 1024, 0.1, rand);
+    for (let r = 0; r < 64; r++) A[r * 1024] = 0;
+    const B = randn(1024 * 16, 0.05, rand);
+    for (let c = 0; c < 16; c++) B[c] = 1000;
+    const m = model({
+      name: 'outlier',
+      node: [
+        makeNode('MatMul', ['x', 'A'], ['h'], { name: 'mmA' }),
+        makeNode('MatMul', ['h', 'B'], ['y'], { name: 'mmB' }),
+      ],
+      initializer: [makeTensor('A', [64, 1024], A), makeTensor('B', [1024, 16], B)],
+      input: [tensorValueInfo('x', FLOAT, ['N', 64])],
+      output: [tensorValueInfo('y', FLOAT, ['N', 16])],
+    });
+    const data = Float32Array.from({ length: 64 * 64 }, rand);
+    const dataset: Dataset = {
+      count: 64, hasLabels: false, synthetic: true,
+      *batches(size: number) {
+        for (let start = 0; start < 64; start += size) {
+          const n = Math.min(size, 64 - start);
+          yield { feeds: { x: { type: 'float32', dims: [n, 64], data: data.slice(start * 64, (start + n) * 64) } }, labels: null, labelWidth: 1, count: n };
+        }
+      },
+      feedsForBatch: (batch: number) => ({ x: { type: 'float32', dims: [batch, 64], data: data.slice(0, batch * 64) } }),
+    };
+    const result = await searchAuto('auto', { time_budget_s: 60, recipes: ['weight_only'] }, undefined, {
+      model: m, dataset, inputs: [{ name: 'x', dtype: 'float32', shape: [1, 64], dynamicBatch: true }], metric: 'top1',
+      benchmark: { batch: 1, threads: 1, warmup: 5, runs: 30, measurements: 1 }, log: () => {},
+    });
+    const r = result.report;
+    expect(r.quality_basis).toBe('fidelity');
+    const base = r.tried.find((t) => t.id === 'weight_only')!;
+    expect(base.drop!).toBeGreaterThan(0.5); // SNR under 3 dB
+    const repaired = r.tried.find((t) => t.stage === 'node')!;
+    expect(repaired.recipe).toEqual([{ cleanup: {} }, { weight_only: { nodes_exclude: ['mmB'] } }]);
+    expect(repaired.drop!).toBeLessThan(0.01); // SNR above 20 dB
+    expect(repaired.size_ratio!).toBeLessThan(0.5);
+    expect(r.sensitivity[0]!.nodes[0]!.node).toBe('mmB');
   });
 
   it('runs as a candidate of the pipeline: one auto entry, its report in report.json and report.md', async () => {

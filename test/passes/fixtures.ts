@@ -21,7 +21,7 @@ export function randn(n: number, std: number, rand: () => number): Float32Array 
   return out;
 }
 
-function model(graph: onnx.IGraphProto, opset = 13): Model {
+export function model(graph: onnx.IGraphProto, opset = 13): Model {
   return onnx.ModelProto.create({
     irVersion: Long.fromNumber(8),
     producerName: 'modelgate-test',
