@@ -50,6 +50,10 @@ export interface Result {
 /** A fidelity figure in whatever shape the report gives it: the worst SNR in dB, else the worst cosine. */
 export function fidelityFigure(f: unknown): string | null {
   if (f === null || f === undefined || typeof f !== 'object') return null;
+  // The judged figure first: the worst continuous output's SNR (for a probability output, the better of its
+  // probability and logit figures); the per-output fields below it are the parts.
+  const top = (f as { snr_db?: unknown } | null)?.snr_db;
+  if (typeof top === 'number' && Number.isFinite(top)) return `snr ${top.toFixed(1)} dB`;
   const nums: Array<[string, number]> = [];
   const visit = (o: unknown, key: string): void => {
     if (typeof o === 'number' && Number.isFinite(o)) nums.push([key, o]);
@@ -82,6 +86,12 @@ export function qualityFigure(c: Candidate): string | null {
   const kept = keptReferenceFigure(c);
   if (kept) return kept;
   if (typeof c.accuracy === 'number') return `acc ${(100 * c.accuracy).toFixed(1)}%`;
+  // Where the gate judged fidelity (no labels, and top-1 does not fit or the inputs are synthetic), that is the figure.
+  const checks = Array.isArray(c.checks) ? (c.checks as Array<{ name?: string }>) : [];
+  if (checks.some((k) => k.name === 'fidelity_min_snr_db')) {
+    const judged = fidelityFigure(c.fidelity);
+    if (judged) return judged;
+  }
   if (typeof c.agreement === 'number') return `agr ${(100 * c.agreement).toFixed(1)}%`;
   return fidelityFigure(c.fidelity);
 }

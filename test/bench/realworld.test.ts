@@ -120,12 +120,20 @@ describe('realworld read-out', () => {
   it('takes the worst SNR of a fidelity record, and counts ≤ 0.5× and not significantly slower', () => {
     expect(fidelityFigure({ worst_output: 'y', outputs: [{ name: 'y', snr_db: 31.21, cosine: 0.999 }, { name: 'z', snr_db: 48 }] })).toBe('snr 31.2 dB');
     expect(fidelityFigure({ cosine: 0.98765 })).toBe('cos 0.9877');
+    // The judged figure (a probability output judged on its logits) before the per-output parts.
+    expect(fidelityFigure({ snr_db: 29.7, outputs: [{ name: 'p', snr_db: 29.7, output_snr_db: 10.0, logit_snr_db: 29.7 }] })).toBe('snr 29.7 dB');
     const candidates = (ci: [number, number]) => [
       { id: 'reference', bytes: 1000, accuracy: null, agreement: null, latency: latency(2) },
       { id: 'auto', bytes: 260, accuracy: null, agreement: null, fidelity: { snr_db: 40 }, latency: latency(1.9, 0.97, ci) },
     ];
     const fast = readResult('m', workFolder({ reference: 'reference', selected: 'auto', candidates: candidates([0.93, 1.02]) }), run, null, root);
     expect(fast.quality).toEqual([{ id: 'auto', figure: 'snr 40.0 dB' }]);
+    // Where the gate judged fidelity, agreement on the same candidate is not the figure shown.
+    const judged = readResult('m', workFolder({ reference: 'reference', selected: 'auto', candidates: [
+      { id: 'reference', bytes: 1000, accuracy: null, agreement: null, latency: latency(2) },
+      { id: 'auto', bytes: 260, accuracy: null, agreement: 0, fidelity: { snr_db: 31.7 }, checks: [{ name: 'fidelity_min_snr_db', passed: true }], latency: latency(1, 0.5, [0.49, 0.51]) },
+    ] }), run, null, root);
+    expect(judged.quality).toEqual([{ id: 'auto', figure: 'snr 31.7 dB' }]);
     expect(fast.size_ratio).toBeCloseTo(0.26, 10);
     expect(smallAndFast(fast)).toBe(true);
     const slow = readResult('m', workFolder({ reference: 'reference', selected: 'auto', candidates: candidates([1.03, 1.2]) }), run, null, root);
