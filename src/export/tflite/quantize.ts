@@ -156,6 +156,20 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
 
   const ops = g.operators;
   const out: TfliteOperator[] = [];
+  type Params = NonNullable<(typeof g.tensors)[number]['quantization']>;
+  /**
+   * Tensor `i` at the parameters `target`: a float constant is quantized with them, an int8 tensor with other
+   * parameters is requantized (a QUANTIZE op before the op being rewritten). For ops whose int8 kernels need
+   * one scale on every input (CONCATENATION, MAXIMUM, MINIMUM).
+   */
+  const toScale = (i: number, target: Params): number => {
+    const t = g.tensors[i]!;
+    if (isFloatConst(t)) return addTensor(g, { name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(quantizeWithParams(floatValues(t), target)), quantization: target });
+    if (sameParams(t.quantization, target)) return i;
+    const r = addTensor(g, { name: `${t.name}_requantized`, type: TensorType.INT8, shape: [...t.shape], quantization: { ...target } }, g.sources[i]);
+    out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
+    return r;
+  };
   for (const op of ops) {
     const ins = op.inputs.map((i) => (i >= 0 ? g.tensors[i] : undefined));
     const o = g.tensors[op.outputs[0]!]!;
@@ -206,16 +220,8 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
         });
         break;
       case Op.CONCATENATION: {
-        const target = o.quantization!;
-        op.inputs = op.inputs.map((i) => {
-          const t = g.tensors[i]!;
-          if (isFloatConst(t)) return addTensor(g, { name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(quantizeWithParams(floatValues(t), target)), quantization: target });
-          if (sameParams(t.quantization, target)) return i;
-          // TFLite's int8 concatenation needs one scale for all: requantize this input to the output's.
-          const r = addTensor(g, { name: `${t.name}_requantized`, type: TensorType.INT8, shape: [...t.shape], quantization: { ...target } }, g.sources[i]);
-          out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
-          return r;
-        });
+        // TFLite's int8 concatenation needs one scale for all: inputs are requantized to the output's.
+        op.inputs = op.inputs.map((i) => toScale(i, o.quantization!));
         break;
       }
       case Op.MAXIMUM:
@@ -223,14 +229,7 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
         // The int8 kernels compare the stored values: both inputs and the output share the first input's scale.
         const target = g.tensors[op.inputs.find((i) => !isFloatConst(g.tensors[i]!))!]!.quantization!;
         o.quantization = { ...target, scale: [...target.scale], zeroPoint: [...target.zeroPoint] };
-        op.inputs = op.inputs.map((i) => {
-          const t = g.tensors[i]!;
-          if (isFloatConst(t)) return addTensor(g, { name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(quantizeWithParams(floatValues(t), target)), quantization: target });
-          if (sameParams(t.quantization, target)) return i;
-          const r = addTensor(g, { name: `${t.name}_requantized`, type: TensorType.INT8, shape: [...t.shape], quantization: { ...target } }, g.sources[i]);
-          out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
-          return r;
-        });
+        op.inputs = op.inputs.map((i) => toScale(i, target));
         break;
       }
       case Op.LEAKY_RELU:
