@@ -15,7 +15,7 @@ import type { DecoderQuality } from '../evaluate/decoder-quality.js';
 import { measureFidelity, type Fidelity } from '../evaluate/fidelity.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { comparePair, measureRuns, type MeasureSubject } from '../benchmark/measure.js';
-import type { LatencyStats } from '../benchmark/runner.js';
+import type { LatencyStats, RepeatedComparison } from '../benchmark/runner.js';
 import { decoderThresholds, latencyThreshold } from '../gate/rules.js';
 import { centralDecoderLatency, compareDecoderPair, decoderMeasureSettings, measureDecoderRuns } from '../benchmark/decoder.js';
 import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
@@ -74,6 +74,11 @@ const sideMetrics = (s: Subject, gzip: ReadonlyMap<string, number>, quality: Eva
   cold_start_ms: l?.cold_start_ms ?? null,
   peak_rss_bytes: l?.peak_rss_bytes ?? null,
   samples: l?.samples ?? null,
+});
+
+/** A base-vs-head comparison measured interleaved in this job, as the report keeps it (gated against `threshold`). */
+const latencyDelta = (c: RepeatedComparison, threshold: number): LatencyDelta => ({
+  ratio: c.ratio, ci95: c.ci95, verdict: c.verdict, threshold, method: c.resampling, gated: true, measurements: c.measurements, runs: c.runs,
 });
 
 const usable = (r: CandidateResult | undefined): r is CandidateResult => r !== undefined && !r.error && !r.sameAsReference && r.candidate.file !== '';
@@ -157,9 +162,7 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
 
   return pairs.map((p) => {
     const m = comparePair(runs, p.base.key, p.head.key, threshold);
-    const latency: LatencyDelta | null = m
-      ? { ratio: m.comparison.ratio, ci95: m.comparison.ci95, verdict: m.comparison.verdict, threshold, method: m.comparison.resampling, gated: true, measurements: m.comparison.measurements, runs: m.comparison.runs }
-      : null;
+    const latency = m ? latencyDelta(m.comparison, threshold) : null;
     const bq = sameData ? p.base.quality : p.base.result.quality;
     const hq = sameData ? p.head.quality : p.head.result.quality;
     return buildPair({
@@ -200,17 +203,14 @@ async function compareDecoderSides(pairs: PairSubjects[], subjects: Subject[], b
   const thresholds = decoderThresholds(config.gate);
   return pairs.map((p) => {
     const m = compareDecoderPair(runs, p.base.key, p.head.key, thresholds, BOOTSTRAP_SEED);
-    const delta = (c: NonNullable<typeof m>['ttft'], threshold: number): LatencyDelta => ({
-      ratio: c.ratio, ci95: c.ci95, verdict: c.verdict, threshold, method: c.resampling, gated: true, measurements: c.measurements, runs: c.runs,
-    });
     const baseLatency = centralDecoderLatency(runs, p.base.key);
     const headLatency = m?.latency ?? centralDecoderLatency(runs, p.head.key);
     return buildPair({
       id: p.id,
       base: { ...sideMetrics(p.base, base.gzip, p.base.result.quality, baseLatency?.prefill), decode_ms_per_token: baseLatency?.decode_ms_per_token ?? null },
       head: { ...sideMetrics(p.head, head.gzip, p.head.result.quality, headLatency?.prefill), decode_ms_per_token: headLatency?.decode_ms_per_token ?? null },
-      agreement: quality.get(p.id)?.top1_agreement ?? null, sameData: true, latency: m ? delta(m.ttft, thresholds.ttft) : null,
-      decoder: { decode: m ? delta(m.decode, thresholds.decode) : null, quality: quality.get(p.id) ?? null },
+      agreement: quality.get(p.id)?.top1_agreement ?? null, sameData: true, latency: m ? latencyDelta(m.ttft, thresholds.ttft) : null,
+      decoder: { decode: m ? latencyDelta(m.decode, thresholds.decode) : null, quality: quality.get(p.id) ?? null },
     }, config.gate, config.metric);
   });
 }
