@@ -4,13 +4,14 @@
  * and the head config's budgets applied to head against base. Exit 1 on a regression, 0 without,
  * 2 on an error; report.json is written in every case.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFileSafe } from '../io/files.js';
 import { REPORT_LIMITS } from '../report/validate.js';
 import path from 'node:path';
 import { emptyReport, failureMessage, runGate, type GateRunOptions, type GateRunResult } from './run.js';
 import { resolveMergeBase } from '../git/base.js';
 import type { Report } from '../report/types.js';
+import { writeReportFiles } from '../report/write.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import { extractBase, gitToplevel } from '../compare/extract.js';
 import { compareReports, flattenChecks } from '../compare/reports.js';
@@ -82,12 +83,8 @@ export async function runCompare(options: CompareOptions): Promise<CompareResult
       duration_s: Math.round((performance.now() - started) / 100) / 10,
     };
     if (error) report.error = error;
-    mkdirSync(outDir, { recursive: true });
-    const reportPath = path.join(outDir, 'report.json');
-    const markdownPath = path.join(outDir, 'report.md');
     const markdown = renderCompareMarkdown(report);
-    writeFileSync(reportPath, JSON.stringify(report, null, 2) + '\n');
-    writeFileSync(markdownPath, markdown);
+    const { reportPath, markdownPath } = writeReportFiles(outDir, report, markdown);
     const result: CompareResult = { exitCode, report, markdown, outDir, reportPath, markdownPath };
     if (error) result.error = error;
     if (headRun) result.head = headRun;

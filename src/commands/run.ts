@@ -2,7 +2,7 @@
  * `modelgate run`: the stages once (./pipeline.ts), then the report. report.json and report.md are
  * written on every exit, with whatever was measured before an error.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/types.js';
 import { REFERENCE_ID } from '../candidates/types.js';
@@ -12,6 +12,7 @@ import { TFLITE_PACKAGE, TFLITE_PACKAGE_VERSION } from '../runtime/tflite.js';
 import { candidateReport } from '../report/build.js';
 import { renderMarkdown } from '../report/markdown.js';
 import type { Report } from '../report/types.js';
+import { writeReportFiles } from '../report/write.js';
 import { configLabel, sourceReport } from '../load/project.js';
 import { ModelGateError } from '../errors.js';
 import { assumedSnippet } from '../model/io.js';
@@ -98,12 +99,8 @@ export async function runGate(options: GateRunOptions): Promise<GateRunResult> {
   let pipeline: PipelineResult | undefined;
   const finish = (exitCode: 0 | 1 | 2, error?: string): GateRunResult => {
     if (error) report.error = error;
-    mkdirSync(outDir, { recursive: true });
-    const reportPath = path.join(outDir, 'report.json');
-    const markdownPath = path.join(outDir, 'report.md');
     const markdown = renderMarkdown(report);
-    writeFileSync(reportPath, JSON.stringify(report, null, 2) + '\n');
-    writeFileSync(markdownPath, markdown);
+    const { reportPath, markdownPath } = writeReportFiles(outDir, report, markdown);
     const selected = pipeline?.results.find((r) => r.candidate.id === report.selected);
     return {
       exitCode, report, markdown, outDir, reportPath, markdownPath, selectedModelPath: selected ? selected.candidate.file : null,
