@@ -13,13 +13,12 @@ import { tfliteProducer } from '../candidates/tflite.js';
 import { tfjsExportProducer } from '../candidates/tfjs-export.js';
 import { REFERENCE_ID } from '../candidates/types.js';
 import { evaluateAll } from '../evaluate/evaluate-all.js';
+import { outputFacts } from '../evaluate/fidelity.js';
 import { centralStats, comparePair, measureRuns } from '../benchmark/measure.js';
 import { autoProducer } from '../search/producer.js';
 import { gateCandidates, type CandidateResult, type GateOutcome } from '../gate/result.js';
 import { decoderThresholds, latencyThreshold } from '../gate/rules.js';
 import { isDecoderModel, decoderSignature, type DecoderSignature } from '../model/decoder.js';
-import { discreteOutputs } from '../model/discrete.js';
-import { squashedOutputs } from '../model/squashed.js';
 import { centralDecoderLatency, compareDecoderPair, decoderMeasureSettings, measureDecoderRuns } from '../benchmark/decoder.js';
 import { BOOTSTRAP_SEED } from '../benchmark/measure.js';
 import { benchmarkBatch } from '../candidates/reference.js';
@@ -70,8 +69,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
     metric: config.metric, threads: config.benchmark.threads, log, ...(config.metric_options ? { metricOptions: config.metric_options } : {}),
     ...(hooks.progress ? { progress: hooks.progress } : {}), ...(decoder ? { decoder: { signature: decoder } } : {}),
     // From the ONNX IR: a .tflite reference has no ONNX graph of its own to read them from.
-    discreteOutputs: discreteOutputs(project.source.model),
-    squashedOutputs: squashedOutputs(project.source.model),
+    outputs: outputFacts(project.source.model),
   });
   for (const r of live()) {
     const e = evaluations.get(r.candidate.id);

@@ -3,7 +3,6 @@
  * agreement is with the reference's predictions. `run`, `compare` and the auto search all evaluate through
  * evaluateCandidate.
  */
-import type { Squash } from '../model/squashed.js';
 import type { Metric, MetricOptions } from '../config/types.js';
 import type { Dataset } from '../data/dataset.js';
 import { errorMessage } from '../errors.js';
@@ -11,7 +10,7 @@ import { openSession } from '../runtime/kind.js';
 import type { Candidate } from '../candidates/types.js';
 import { evaluate, type EvalResult } from './metrics.js';
 import { EVAL_BATCH, firstSamples } from './samples.js';
-import { FIDELITY_SAMPLES, measureFidelity, type Fidelity } from './fidelity.js';
+import { FIDELITY_SAMPLES, measureFidelity, type Fidelity, type OutputFacts } from './fidelity.js';
 import { decoderQuality, type DecoderQuality, type DecoderQualityOptions } from './decoder-quality.js';
 import { decoderSignature, type DecoderSignature } from '../model/decoder.js';
 import { loadModel } from '../model/onnx.js';
@@ -61,10 +60,8 @@ export interface EvaluateAllOptions extends Omit<EvaluateOptions, 'reference' | 
   baseline?: Int32Array;
   /** Samples of the fidelity pass; FIDELITY_SAMPLES by default, 0 turns it off. */
   fidelitySamples?: number;
-  /** The reference's discrete outputs (src/model/discrete.ts), when its graph is known; else read from the reference's ONNX file. */
-  discreteOutputs?: ReadonlySet<string>;
-  /** The reference's outputs squashed by a Sigmoid or a Softmax (src/model/squashed.ts), when its graph is known; else read from its ONNX file. */
-  squashedOutputs?: ReadonlyMap<string, Squash>;
+  /** The reference's discrete and squashed outputs (outputFacts()), when its graph is known; else read from the reference's ONNX file. */
+  outputs?: OutputFacts;
   /** Set for a decoder reference: quality is decoderQuality on seeded prompts, not the dataset. */
   decoder?: { signature: DecoderSignature; options?: DecoderQualityOptions };
 }
@@ -111,8 +108,7 @@ export async function evaluateAll(candidates: readonly Candidate[], dataset: Dat
     if (i > 0 && fidelitySamples > 0) {
       try {
         e.fidelity = await measureFidelity(candidates[0]!, c, dataset, {
-          samples: fidelitySamples, threads: options.threads, ...(options.discreteOutputs ? { discreteOutputs: options.discreteOutputs } : {}),
-          ...(options.squashedOutputs ? { squashedOutputs: options.squashedOutputs } : {}),
+          samples: fidelitySamples, threads: options.threads, ...(options.outputs ? { outputs: options.outputs } : {}),
         });
       } catch (err) {
         e.fidelityError = errorMessage(err);

@@ -16,7 +16,7 @@ import type { HostTensor } from '../model/host-tensor.js';
 import { halfToFloat } from '../model/tensor.js';
 import { openSession, type ModelSession } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
-import { loadModel } from '../model/onnx.js';
+import { loadModel, type Model } from '../model/onnx.js';
 import { discreteOutputs } from '../model/discrete.js';
 import { squashedOutputs, type Squash } from '../model/squashed.js';
 import { EVAL_BATCH, firstSamples } from './samples.js';
@@ -157,12 +157,13 @@ export interface FidelityOptions {
   /** First samples of the dataset to run; FIDELITY_SAMPLES by default. */
   samples?: number;
   threads: number;
-  /** The reference's discrete outputs by name; read from the reference's graph when it is an ONNX file and this is absent. */
-  discreteOutputs?: ReadonlySet<string>;
+  /**
+   * What the reference's graph says of its outputs (outputFacts()); read from the reference's file when it is
+   * an ONNX file and this is absent. Callers holding the ONNX IR of a .tflite or TF.js reference pass it.
+   */
+  outputs?: OutputFacts;
   /** Keeps the reference's outputs for the next measurement against the same reference and dataset. */
   referenceOutputs?: ReferenceOutputs;
-  /** The reference's outputs squashed by a Sigmoid or a Softmax, by name; read from its graph when it is an ONNX file and this is absent. */
-  squashedOutputs?: ReadonlyMap<string, Squash>;
 }
 
 type Runnable = Pick<Candidate, 'id' | 'file' | 'runtimeKind' | 'runtimeOptions' | 'batch'>;
@@ -239,10 +240,8 @@ export async function measureFidelity(reference: Runnable, candidate: Runnable, 
         },
         release: async () => {},
       };
-      const facts = options.discreteOutputs && options.squashedOutputs ? null : graphFactsOf(reference);
-      return await compareSessions(
-        ref, cand, dataset, samples, fixed, options.discreteOutputs ?? facts!.decisions, options.squashedOutputs ?? facts!.squashed,
-      );
+      const facts = options.outputs ?? graphFactsOf(reference);
+      return await compareSessions(ref, cand, dataset, samples, fixed, facts.decisions, facts.squashed);
     } finally {
       await cand.release();
     }
@@ -251,17 +250,22 @@ export async function measureFidelity(reference: Runnable, candidate: Runnable, 
   }
 }
 
-interface GraphFacts {
+/** What a graph says of its outputs: which carry a decision on computed values (discrete), which are squashed probabilities. */
+export interface OutputFacts {
   decisions: ReadonlySet<string>;
   squashed: ReadonlyMap<string, Squash>;
 }
-const NO_FACTS: GraphFacts = { decisions: new Set(), squashed: new Map() };
+const NO_FACTS: OutputFacts = { decisions: new Set(), squashed: new Map() };
+
+export function outputFacts(model: Model): OutputFacts {
+  return { decisions: discreteOutputs(model), squashed: squashedOutputs(model) };
+}
 
 /**
  * What the reference's graph says of its outputs, when it is an ONNX file: which carry a decision on
  * computed values, which are squashed probabilities.
  */
-function graphFactsOf(reference: Runnable): GraphFacts {
+function graphFactsOf(reference: Runnable): OutputFacts {
   if (reference.runtimeKind !== 'onnxruntime') return NO_FACTS;
   let key: string;
   try {
@@ -274,7 +278,7 @@ function graphFactsOf(reference: Runnable): GraphFacts {
   if (!found) {
     try {
       const model = loadModel(reference.file, { inlineExternalData: false });
-      found = { decisions: discreteOutputs(model), squashed: squashedOutputs(model) };
+      found = outputFacts(model);
     } catch {
       found = NO_FACTS; // the session opened it: a graph the analysis cannot read leaves every output continuous and unsquashed
     }
@@ -284,7 +288,7 @@ function graphFactsOf(reference: Runnable): GraphFacts {
   return found;
 }
 /** The search measures many trials against one reference file: its graph is read once. */
-const factsCache = new Map<string, GraphFacts>();
+const factsCache = new Map<string, OutputFacts>();
 
 const INTEGER_TYPES: ReadonlySet<HostTensor['type']> = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
 

@@ -14,14 +14,12 @@ import { calibrationFeeds, type Dataset } from '../data/dataset.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { EvalResult } from '../evaluate/metrics.js';
 import { evaluateCandidate } from '../evaluate/evaluate-all.js';
-import { FIDELITY_SAMPLES, ReferenceOutputs, measureFidelity, probeTop1Fits } from '../evaluate/fidelity.js';
+import { FIDELITY_SAMPLES, ReferenceOutputs, measureFidelity, outputFacts, probeTop1Fits } from '../evaluate/fidelity.js';
 import { BOOTSTRAP_SEED, comparePair, measureRuns } from '../benchmark/measure.js';
 import { compareDecoderLatency, measureDecoderLatency } from '../benchmark/decoder.js';
 import { decoderQuality } from '../evaluate/decoder-quality.js';
 import { decoderSignature, isDecoderModel, type DecoderSignature } from '../model/decoder.js';
 import { OrtSession } from '../runtime/session.js';
-import { discreteOutputs } from '../model/discrete.js';
-import { squashedOutputs } from '../model/squashed.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
 import type { PassContext } from '../passes/pass.js';
@@ -132,8 +130,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     : { accuracy: null, agreement: null, mse: null, top1_fits: true };
   const onFidelity = qualityBasis(refQuality, ctx.metric) === 'fidelity';
   const referenceOutputs = new ReferenceOutputs();
-  const decisions = discreteOutputs(model);
-  const squashed = squashedOutputs(model);
+  const outputs = outputFacts(model);
 
   // Cleanup runs once: every recipe starts with it, and the analysis must see the node names the quantizers will see.
   let cleaned = model;
@@ -195,7 +192,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       }
       // On fidelity, the dataset pass (agreement, which does not fit the output) would only cost time: the
       // fidelity pass runs the trial, and the reference's outputs are kept from the first trial on.
-      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads, referenceOutputs, discreteOutputs: decisions, squashedOutputs: squashed });
+      const f = await measureFidelity(refRunnable, trial, dataset, { samples: Math.min(samples ?? FIDELITY_SAMPLES, FIDELITY_SAMPLES), threads, referenceOutputs, outputs });
       return { accuracy: null, agreement: null, mse: null, snr_db: f.snr_db };
     },
     async measure(artifacts: AutoArtifact[], timeBudgetMs: number) {

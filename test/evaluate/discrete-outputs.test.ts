@@ -138,7 +138,7 @@ describe('discrete outputs', () => {
     const first = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache });
     // The reference file is gone: the second measurement can only have read the kept outputs.
     renameSync(ref, `${ref}.moved`);
-    const second = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache, discreteOutputs: new Set(['peaks', 'cls']), squashedOutputs: new Map([['heat', { op: 'sigmoid' as const }]]) });
+    const second = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache, outputs: { decisions: new Set(['peaks', 'cls']), squashed: new Map([['heat', { op: 'sigmoid' as const }]]) } });
     expect(second).toEqual(first);
     // A cache too small to keep anything runs the reference each time.
     await expect(measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: new ReferenceOutputs(16) })).rejects.toThrow(/cached-ref\.onnx/);
