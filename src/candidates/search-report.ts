@@ -54,6 +54,8 @@ export interface AutoReport {
   /** What accuracy_drop_max was applied to: accuracy against labels, top-1 agreement with fp32, or mse. */
   quality_basis: QualityBasis;
   latency_ratio_max: number;
+  /** How the winner was chosen among the qualifiers (auto.prefer): 'balanced' (size × time), 'size' or 'speed'. */
+  prefer: 'balanced' | 'size' | 'speed';
   time_budget_s: number;
   elapsed_s: number;
   budget_exhausted: boolean;

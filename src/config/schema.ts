@@ -138,12 +138,17 @@ export const configSchema = {
             name: candidateName,
             auto: {
               type: ['object', 'null'],
-              description: 'Search the recipe on the runner: the smallest model within the accuracy budget that is not slower than fp32.',
+              description: 'Search the recipe on the runner: among the models within the accuracy budget that are not slower than fp32, the lowest size × time (see prefer).',
               additionalProperties: false,
               properties: {
                 accuracy_drop_max: { type: 'number', minimum: 0, maximum: VALUE_MAX, description: 'Accuracy drop allowed against the reference; default gate.accuracy_drop_max, else 0.005.', examples: [0.005] },
                 time_budget_s: { type: 'number', exclusiveMinimum: 0, maximum: 86400, description: 'Search budget in seconds; default 120 for models up to 20 MB.', examples: [120] },
                 latency_ratio_max: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'Largest p50 ratio against fp32 the winner may have; default 1.0 (not slower).', examples: [1.02] },
+                prefer: {
+                  enum: ['balanced', 'size', 'speed'],
+                  description: "How the winner is chosen among the candidates that qualify: 'balanced' (default) the lowest size × time (size ratio times p50 ratio against fp32; scores within 5% count as equal and the smaller file wins), 'size' the smallest (sizes within 10% count as equal and the fastest wins), 'speed' the fastest (ratios within 5% count as equal and the smaller file wins).",
+                  examples: ['balanced'],
+                },
                 recipes: {
                   type: 'array',
                   minItems: 1,

@@ -54,6 +54,11 @@ export interface AutoSpec {
   latency_ratio_max?: number;
   /** Recipe families to try; default: those that fit the model and the CPU. */
   recipes?: AutoFamily[];
+  /**
+   * How the winner is chosen among the candidates that qualify: 'balanced' (default) the lowest size × time
+   * (size ratio times p50 ratio against fp32), 'size' the smallest, 'speed' the fastest.
+   */
+  prefer?: 'balanced' | 'size' | 'speed';
   /** Let the search propose pruned or factorized candidates, with recovery (`recover`), under the same rules. */
   allow?: AutoAllow[];
 }

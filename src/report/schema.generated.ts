@@ -813,6 +813,14 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "latency_ratio_max": {
           "type": "number"
         },
+        "prefer": {
+          "type": "string",
+          "enum": [
+            "balanced",
+            "size",
+            "speed"
+          ]
+        },
         "time_budget_s": {
           "type": "number"
         },
@@ -933,6 +941,7 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "accuracy_drop_max",
         "quality_basis",
         "latency_ratio_max",
+        "prefer",
         "time_budget_s",
         "elapsed_s",
         "budget_exhausted",

@@ -502,11 +502,30 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
 export const CI_SLACK = 0.05;
 
 /**
- * Sizes within 10% of the smallest count as equally small; among those the fastest wins. Dynamic int8
- * and weight-only int8 differ by a few scale tensors (under 1% of the file), and trading a 2x speed-up
+ * How the winner is chosen among the qualifiers (`auto.prefer`):
+ * - 'balanced' (default): the lowest size × time, the product of the size ratio and the p50 ratio against fp32.
+ *   Halving the file and halving the latency count alike, so a 0.30x model at 0.50x speed (cost 0.15) beats a
+ *   0.27x model at fp32 speed (0.27): "smallest" alone threw a 2x speed-up away for 10% of the file
+ *   (openWakeWord's embedding model in the corpus, docs/benchmarks.md).
+ * - 'size': the smallest file; sizes within SIZE_TIE count as equal and the fastest of those wins.
+ * - 'speed': the lowest p50 ratio; ratios within SPEED_TIE count as equal and the smallest of those wins.
+ */
+export type AutoPrefer = 'balanced' | 'size' | 'speed';
+export const AUTO_PREFER_DEFAULT: AutoPrefer = 'balanced';
+
+/**
+ * prefer: size. Sizes within 10% of the smallest count as equally small; among those the fastest wins. Dynamic
+ * int8 and weight-only int8 differ by a few scale tensors (under 1% of the file), and trading a 2x speed-up
  * for that is not what "smallest" means to anyone.
  */
 export const SIZE_TIE = 0.1;
+
+/**
+ * prefer: balanced and speed. Scores within 5% count as equal, and the smaller file of those wins: two workers
+ * running the same model differ by 1.5-4.5% here (docs/benchmarks.md, trust experiment), so a closer latency
+ * difference is noise, while a size difference is exact.
+ */
+export const COST_TIE = 0.05;
 
 /** A rejected candidate this close above the latency bound is within measurement noise: the reason says how to accept it. */
 const NEAR_MISS = 0.02;
@@ -529,6 +548,8 @@ export interface SelectionRules {
    * float, after Constant nodes became initializers, came out 1.39x the size of a VAD at the same speed).
    */
   referenceBytes?: number;
+  /** How the winner is chosen among the qualifiers; AUTO_PREFER_DEFAULT when absent. */
+  prefer?: AutoPrefer;
 }
 
 export function accuracyOk(drop: number | null, max: number): boolean {
@@ -551,16 +572,33 @@ export function largerNotFaster(c: Pick<Contender, 'bytes' | 'latency'>, rules: 
 /** The ratio to rank by: the latest measurement (confirm, when there is one). */
 const lastRatio = (c: Contender) => c.latency[c.latency.length - 1]!.ratio;
 
+/**
+ * What a preference ranks by (lower is better): bytes, the p50 ratio, or bytes × ratio. Within `tie` of the
+ * best score, the preference's second key decides (see AutoPrefer).
+ */
+export function preferenceScore(prefer: AutoPrefer, bytes: number, ratio: number): number {
+  if (prefer === 'size') return bytes;
+  if (prefer === 'speed') return ratio;
+  return bytes * ratio;
+}
+
+function preferenceTie(prefer: AutoPrefer): number {
+  return prefer === 'size' ? SIZE_TIE : COST_TIE;
+}
+
 /** The winner among contenders (null: none qualifies, ship the reference). */
 export function selectWinner(contenders: ReadonlyArray<Contender>, rules: SelectionRules): Contender | null {
   const ok = contenders.filter((c) => qualifies(c, rules));
   if (ok.length === 0) return null;
-  const smallest = Math.min(...ok.map((c) => c.bytes));
-  const band = ok.filter((c) => c.bytes <= smallest * (1 + SIZE_TIE));
-  band.sort((x, y) => lastRatio(x) - lastRatio(y) || x.bytes - y.bytes || (x.id < y.id ? -1 : 1));
+  const prefer = rules.prefer ?? AUTO_PREFER_DEFAULT;
+  const score = (c: Contender) => preferenceScore(prefer, c.bytes, lastRatio(c));
+  const best = Math.min(...ok.map(score));
+  const band = ok.filter((c) => score(c) <= best * (1 + preferenceTie(prefer)));
+  // In the band: 'size' takes the fastest; 'balanced' and 'speed' take the smallest (its size is exact, the ratio noisy).
+  const second = (c: Contender) => (prefer === 'size' ? lastRatio(c) : c.bytes);
+  band.sort((x, y) => second(x) - second(y) || score(x) - score(y) || x.bytes - y.bytes || (x.id < y.id ? -1 : 1));
   return band[0]!;
 }
-
 
 /** Points no other point beats on size, latency and accuracy at once (ties on all three keep both). */
 export function paretoFront(points: ReadonlyArray<ParetoPoint>): ParetoPoint[] {
@@ -584,7 +622,7 @@ export interface AutoResult {
 
 export interface AutoInput {
   analysis: ModelAnalysis;
-  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes' | 'allow'> & {
+  options: Required<Pick<AutoOptions, 'accuracy_drop_max' | 'time_budget_s' | 'latency_ratio_max'>> & Pick<AutoOptions, 'recipes' | 'allow' | 'prefer'> & {
     /** The quality budget when quality is fidelity (no labels, no class axis); DEFAULT_FIDELITY_MIN_SNR_DB by default. */
     fidelity_min_snr_db?: number;
   };
@@ -629,7 +667,8 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   const { analysis: a, env, cleanup } = input;
   const basis = qualityBasis(env.reference.quality, env.metric);
   const accuracyDropMax = basis === 'fidelity' ? noiseRatio(input.options.fidelity_min_snr_db ?? DEFAULT_FIDELITY_MIN_SNR_DB) : input.options.accuracy_drop_max;
-  const rules: SelectionRules = { accuracyDropMax, latencyRatioMax: input.options.latency_ratio_max, referenceBytes: env.reference.bytes };
+  const prefer = input.options.prefer ?? AUTO_PREFER_DEFAULT;
+  const rules: SelectionRules = { accuracyDropMax, latencyRatioMax: input.options.latency_ratio_max, referenceBytes: env.reference.bytes, prefer };
   const start = env.now();
   const deadline = start + input.options.time_budget_s * 1000;
   const remaining = () => deadline - env.now();
@@ -705,23 +744,31 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   };
   const contenders = () => trials.map(contender).filter((c): c is Contender => c !== null);
   /**
-   * The smallest size a repair has to come near to be worth building or measuring. Only candidates
+   * The best score (AutoPrefer) a repair has to come near to be worth building or measuring. Only candidates
    * whose whole CI is within the latency bound count: a borderline one (fp32 speed, CI straddling 1)
    * may fail its confirmation, and must not have pruned the search before that.
    */
-  const bestBytes = () => {
+  const bestScore = () => {
     const solid = contenders().filter((c) => qualifies(c, rules) && c.latency.every((l) => l.ci95[1] <= rules.latencyRatioMax));
-    return solid.length ? Math.min(...solid.map((c) => c.bytes)) : Number.POSITIVE_INFINITY;
+    return solid.length ? Math.min(...solid.map((c) => preferenceScore(prefer, c.bytes, lastRatio(c)))) : Number.POSITIVE_INFINITY;
   };
+  /** The ratio a trial was measured at, else its parent's (a repair runs about as fast as what it repairs). */
+  const knownRatio = (t: Trial | undefined): number | null => (!t ? null : t.latency ? t.latency.ratio : knownRatio(t.parent ? byId(t.parent) : undefined));
+  /**
+   * The best score a trial's repairs could reach: its size (repairs only add float weights) at its measured
+   * speed, or at fp32 speed when it was slower (a repair for speed may bring it there) or is unmeasured.
+   */
+  const potential = (t: Trial) => preferenceScore(prefer, t.artifact!.bytes, Math.min(knownRatio(t) ?? 1, 1));
+  const couldWin = (t: Trial) => potential(t) <= bestScore() * (1 + preferenceTie(prefer));
   const accOk = (t: Trial) => accuracyOk(t.drop ?? null, rules.accuracyDropMax);
   const fast = (t: Trial) => !!t.latency && latencyOk(t.latency, rules.latencyRatioMax);
-  /** A family's repair can only produce something bigger than its base: skip it when that cannot make the size band. */
-  const worthRepairing = (t: Trial) => !!t.artifact && t.artifact.bytes <= bestBytes() * (1 + SIZE_TIE);
-  /** Repairs are measured only when they could still win: within the accuracy budget and the size band. */
+  /** A family's repair can only produce something bigger than its base: skip it when that cannot beat the best qualifier. */
+  const worthRepairing = (t: Trial) => !!t.artifact && couldWin(t);
+  /** Repairs are measured only when they could still win: within the accuracy budget and near the best score. */
   const measurable = (t: Trial) => {
     if (!accOk(t)) return false;
-    if (t.artifact && t.artifact.bytes > bestBytes() * (1 + SIZE_TIE)) {
-      t.skipped = 'not measured: larger than a qualifying candidate';
+    if (t.artifact && !couldWin(t)) {
+      t.skipped = prefer === 'size' ? 'not measured: larger than a qualifying candidate' : 'not measured: cannot beat a qualifying candidate';
       return false;
     }
     return true;
@@ -969,6 +1016,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     quality_basis: basis,
     accuracy_drop_max: rules.accuracyDropMax,
     latency_ratio_max: rules.latencyRatioMax,
+    prefer,
     time_budget_s: input.options.time_budget_s,
     elapsed_s: Math.round((env.now() - start) / 100) / 10,
     budget_exhausted: budgetExhausted,
@@ -1056,8 +1104,16 @@ function outcomeOf(t: Trial, r: Trial, winner: Trial | undefined, rules: Selecti
   }
   if (!winner) return 'qualifies';
   const ratioOf = (x: Trial) => (x.confirm ?? x.latency)!.ratio;
-  const inBand = r.artifact!.bytes <= winner.artifact!.bytes * (1 + SIZE_TIE);
-  return inBand && ratioOf(r) > ratioOf(winner) ? 'qualifies; slower than the winner' : 'qualifies; larger than the winner';
+  const prefer = rules.prefer ?? AUTO_PREFER_DEFAULT;
+  if (prefer === 'size') {
+    const inBand = r.artifact!.bytes <= winner.artifact!.bytes * (1 + SIZE_TIE);
+    return inBand && ratioOf(r) > ratioOf(winner) ? 'qualifies; slower than the winner' : 'qualifies; larger than the winner';
+  }
+  const smaller = r.artifact!.bytes < winner.artifact!.bytes;
+  const faster = ratioOf(r) < ratioOf(winner);
+  if (smaller) return prefer === 'speed' ? 'qualifies; slower than the winner' : 'qualifies; smaller, but slower than the winner by more (size × time)';
+  if (faster) return prefer === 'speed' ? 'qualifies; larger than the winner, within the speed tie' : 'qualifies; faster, but larger than the winner by more (size × time)';
+  return 'qualifies; larger than the winner';
 }
 
 function explain(
@@ -1095,7 +1151,15 @@ function explain(
   const inBand = smaller.filter((c) => qualifies(c, rules));
   if (inBand.length > 0) {
     const c = inBand.sort((x, y) => x.bytes - y.bytes)[0]!;
-    parts.push(`${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but sizes within ${SIZE_TIE * 100}% count as equal and ${w.id} is faster (${lastRatio(winner).toFixed(2)}x vs ${lastRatio(c).toFixed(2)}x).`);
+    const prefer = rules.prefer ?? AUTO_PREFER_DEFAULT;
+    const costs = (x: Contender) => `${(x.bytes / refBytes).toFixed(2)}x × ${lastRatio(x).toFixed(2)}x = ${((x.bytes / refBytes) * lastRatio(x)).toFixed(3)}`;
+    parts.push(
+      prefer === 'size'
+        ? `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but sizes within ${SIZE_TIE * 100}% count as equal and ${w.id} is faster (${lastRatio(winner).toFixed(2)}x vs ${lastRatio(c).toFixed(2)}x).`
+        : prefer === 'speed'
+          ? `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but ${w.id} is faster (${lastRatio(winner).toFixed(2)}x vs ${lastRatio(c).toFixed(2)}x; auto.prefer: speed).`
+          : `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but ${w.id} costs less in size × time (${costs(winner)}, against ${costs(c)}; auto.prefer: size picks the smallest).`,
+    );
   }
   const rejected = smaller.filter((c) => !qualifies(c, rules)).sort((x, y) => x.bytes - y.bytes).slice(0, 3);
   let nearMiss = false;

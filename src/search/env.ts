@@ -227,6 +227,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
       latency_ratio_max: options.latency_ratio_max ?? 1,
       recipes: options.recipes,
       ...(options.allow ? { allow: options.allow } : {}),
+      ...(options.prefer ? { prefer: options.prefer } : {}),
       ...(ctx.fidelityMinSnrDb !== undefined ? { fidelity_min_snr_db: ctx.fidelityMinSnrDb } : {}),
     },
   });
@@ -235,7 +236,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
 export function failedReport(options: AutoOptions, message: string): AutoReport {
   return {
     winner: 'reference', recipe: [], reason: `The search failed (${message}); the reference model is kept.`,
-    accuracy_drop_max: options.accuracy_drop_max ?? DEFAULT_ACCURACY_DROP_MAX, quality_basis: 'accuracy', latency_ratio_max: options.latency_ratio_max ?? 1,
+    accuracy_drop_max: options.accuracy_drop_max ?? DEFAULT_ACCURACY_DROP_MAX, quality_basis: 'accuracy', latency_ratio_max: options.latency_ratio_max ?? 1, prefer: options.prefer ?? 'balanced',
     time_budget_s: options.time_budget_s ?? 0, elapsed_s: 0, budget_exhausted: false, isa: [],
     model: { mix: { conv: 0, matmul: 0, recurrent: 0, attention: 0 }, quantizable_nodes: 0, recurrent: false, attention: false },
     tried: [], skipped: [], pareto: [], sensitivity: [],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTinyDecoder } from '../support/tiny-decoder.js';
 import {
-  AUTO_FAMILIES, CI_SLACK, SIZE_TIE, analyzeModel, int8Noise, paretoFront, planTrials, qualifies, runAuto, selectWinner,
+  AUTO_FAMILIES, CI_SLACK, COST_TIE, SIZE_TIE, analyzeModel, int8Noise, paretoFront, planTrials, qualifies, runAuto, selectWinner,
   type AutoEnv, type AutoLatency, type AutoQuality, type Contender, type ModelAnalysis, type QuantizableNode,
 } from '../../src/search/auto.js';
 import { searchAuto } from '../../src/search/env.js';
@@ -150,12 +150,42 @@ describe('auto selection', () => {
     expect(qualifies({ id: 'a', bytes: 1, drop: 0, latency: [] }, rules)).toBe(false);
   });
 
-  it('picks the smallest, and the fastest among sizes within the tie band', () => {
+  it('prefer: size picks the smallest, and the fastest among sizes within the tie band', () => {
+    const size = { ...rules, prefer: 'size' as const };
     const a: Contender = { id: 'weight_only', bytes: 1000, drop: 0, latency: [lat(0.99)] };
     const b: Contender = { id: 'dynamic', bytes: Math.floor(1000 * (1 + SIZE_TIE)), drop: 0.001, latency: [lat(0.5)] };
     const c: Contender = { id: 'fp16', bytes: 2000, drop: 0, latency: [lat(0.4)] };
-    expect(selectWinner([a, b, c], rules)?.id).toBe('dynamic');
-    expect(selectWinner([a, { ...b, bytes: 1000 * (1 + SIZE_TIE) + 2 }, c], rules)?.id).toBe('weight_only');
+    expect(selectWinner([a, b, c], size)?.id).toBe('dynamic');
+    expect(selectWinner([a, { ...b, bytes: 1000 * (1 + SIZE_TIE) + 2 }, c], size)?.id).toBe('weight_only');
+  });
+
+  it('by default (balanced) picks the lowest size × time, and the smaller file among scores within the tie', () => {
+    // openWakeWord's embedding model: weight_only 0.27x at fp32 speed against static 0.30x at 0.50x.
+    const wo: Contender = { id: 'weight_only', bytes: 272, drop: 0, latency: [lat(0.997)] };
+    const st: Contender = { id: 'static', bytes: 303, drop: 0, latency: [lat(0.5)] };
+    expect(selectWinner([wo, st], rules)?.id).toBe('static');
+    expect(selectWinner([wo, st], { ...rules, prefer: 'balanced' })?.id).toBe('static');
+    // The old rule is one key away.
+    expect(selectWinner([wo, st], { ...rules, prefer: 'size' })?.id).toBe('weight_only');
+    // A large fast model does not beat a small one at fp32 speed: 0.9 x 0.5 = 0.45 against 0.27.
+    expect(selectWinner([wo, { ...st, bytes: 900 }], rules)?.id).toBe('weight_only');
+    // Within COST_TIE the smaller file wins, whatever the (noisy) ratio says.
+    const d1: Contender = { id: 'dynamic', bytes: 252, drop: 0, latency: [lat(0.543)] };
+    const s1: Contender = { id: 'static', bytes: 254, drop: 0, latency: [lat(0.530)] };
+    expect((254 * 0.53) / (252 * 0.543)).toBeLessThan(1);
+    expect(selectWinner([s1, d1], rules)?.id).toBe('dynamic');
+    expect(selectWinner([s1, { ...d1, latency: [lat(0.543 * (1 + COST_TIE) * 1.01)] }], rules)?.id).toBe('static');
+    // Only qualifiers are ranked: the cheapest model over the accuracy budget does not win.
+    expect(selectWinner([wo, { ...st, drop: 0.1 }], rules)?.id).toBe('weight_only');
+  });
+
+  it('prefer: speed picks the fastest, and the smaller file among ratios within the tie', () => {
+    const speed = { ...rules, prefer: 'speed' as const };
+    const a: Contender = { id: 'weight_only', bytes: 250, drop: 0, latency: [lat(0.99)] };
+    const b: Contender = { id: 'static', bytes: 300, drop: 0, latency: [lat(0.52)] };
+    const c: Contender = { id: 'static-no-Gemm', bytes: 600, drop: 0, latency: [lat(0.5)] };
+    expect(selectWinner([a, b, c], speed)?.id).toBe('static');
+    expect(selectWinner([a, { ...b, latency: [lat(0.6)] }, c], speed)?.id).toBe('static-no-Gemm');
   });
 
   it('rejects candidates over the accuracy budget, or whose accuracy is unknown', () => {
@@ -467,9 +497,16 @@ describe('auto search (fake measurements)', () => {
     const nodeTrials = r.report.tried.filter((t) => t.stage === 'node');
     // The lowest-reduction quarter (1 of 5), then half (3 of 5).
     expect(nodeTrials.map((t) => (t.recipe[1] as unknown as { quantize: QuantizeStep }).quantize.nodes_exclude)).toEqual([['dw1'], ['dw1', 'dw2', 'stem']]);
-    // Both are faster than fp32; the first is smallest (more than 10% smaller than the second).
-    expect(r.winner).toBe(nodeTrials[0]!.id);
+    // Both are faster than fp32. Size × time: 360 bytes at 0.70x (252) beats 320 bytes at 0.95x (304).
+    expect(r.winner).toBe(nodeTrials[1]!.id);
+    expect(r.report.prefer).toBe('balanced');
+    expect(r.report.tried.find((t) => t.id === nodeTrials[0]!.id)?.outcome).toBe('qualifies; smaller, but slower than the winner by more (size × time)');
+    expect(r.report.reason).toContain(`${nodeTrials[0]!.id} is 11.1% smaller and also qualifies, but ${nodeTrials[1]!.id} costs less in size × time`);
     expect(r.report.tried.find((t) => t.id === 'static')?.outcome).toMatch(/^slower than fp32: 95% CI from /);
+    // prefer: size takes the smallest (more than 10% smaller than the second).
+    const bySize = await runAuto({ analysis: net, cleanup: true, env, options: { ...options({ recipes: ['static'] }), prefer: 'size' } });
+    expect(bySize.winner).toBe(nodeTrials[0]!.id);
+    expect(bySize.report.prefer).toBe('size');
   });
 
   it('does not select a candidate larger than the reference unless it is significantly faster', async () => {
