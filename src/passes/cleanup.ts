@@ -2,6 +2,8 @@
  * The 'cleanup' pass: graph simplifications that keep the function (up to float rounding).
  * - promote Constant nodes to initializers (so the other passes see their weights);
  * - fold BatchNormalization into the Conv or Gemm before it;
+ * - fuse chains one node computes: Conv → Mul/Add by per-channel constants, Pad → Conv, Relu → Clip, Sum of two
+ *   (src/passes/cleanup-fuse.ts);
  * - remove Identity and inference-mode Dropout;
  * - fold Shape of a fully known shape, and nodes whose inputs are all constants, evaluated by onnxruntime itself,
  *   when the result is no larger than what it replaces (the file never grows; FoldGrowth);
@@ -15,10 +17,11 @@ import { DataType, bytesPerElement, cloneModel, dimsOf, encodeModel, onnx, type 
 import { makeTensor, tensorBytes, tensorToFloat32 } from '../model/tensor.js';
 import {
   NameAllocator, checkModel, consumerMap, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, nodeInputs, producerMap,
-  removeUnusedInitializers, setInitializer, sortGraph,
+  opsetVersion, removeUnusedInitializers, setInitializer, sortGraph,
 } from '../model/graph.js';
 import { OrtSession } from '../runtime/session.js';
 import { inferTensorTypes, type TensorTypeInfo } from './infer-types.js';
+import { fuseOps } from './cleanup-fuse.js';
 import type { Pass, PassContext } from './pass.js';
 
 export interface CleanupOptions {
@@ -26,6 +29,7 @@ export interface CleanupOptions {
   fold_batch_norm?: boolean;
   remove_identity?: boolean;
   constant_folding?: boolean;
+  fuse?: boolean;
 }
 
 export const cleanupSchema = {
@@ -36,6 +40,7 @@ export const cleanupSchema = {
     fold_batch_norm: { type: 'boolean' },
     remove_identity: { type: 'boolean' },
     constant_folding: { type: 'boolean' },
+    fuse: { type: 'boolean' },
   },
 } as const;
 
@@ -533,6 +538,12 @@ export interface CleanupCounts {
   promoted: number;
   identities: number;
   batchNorms: number;
+  /** Per-channel Mul/Div/Add/Sub folded into the Conv before them (cleanup-fuse.ts). */
+  fused: number;
+  padsFused: number;
+  relusFused: number;
+  /** Two-input Sum nodes written as Add. */
+  sums: number;
   shapes: number;
   folded: number;
   dead: number;
@@ -557,6 +568,13 @@ async function cleanGraph(
   if (options.constant_folding ?? true) {
     if (types) counts.shapes += foldStaticShapes(graph, types);
     counts.folded += await foldConstants(model, graph, outer, growth);
+  }
+  if (options.fuse ?? true) {
+    const f = fuseOps(graph, outer, names, opsetVersion(model));
+    counts.fused += f.affine;
+    counts.padsFused += f.pads;
+    counts.relusFused += f.relus;
+    counts.sums += f.sums;
   }
   const visible = new Map([...outer, ...initializerMap(graph)]);
   for (const v of graph.input ?? []) visible.delete(v.name!);
@@ -586,7 +604,7 @@ export async function cleanupModel(
   dropInitializerInputs(model);
   const graph = model.graph!;
   sortGraph(graph);
-  const counts: CleanupCounts = { shared: 0, promoted: 0, identities: 0, batchNorms: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0, foldingUndone: 0 };
+  const counts: CleanupCounts = { shared: 0, promoted: 0, identities: 0, batchNorms: 0, fused: 0, padsFused: 0, relusFused: 0, sums: 0, shapes: 0, folded: 0, dead: 0, initializers: 0, subgraphs: 0, foldingUndone: 0 };
   const hasShape = staticShapes && (graph.node ?? []).some((n) => n.opType === 'Shape');
   const types = hasShape && (options.constant_folding ?? true) ? await inferTensorTypes(model).catch(() => undefined) : undefined;
   await cleanGraph(model, graph, new Map(), options, new NameAllocator(graph), counts, growth, types);
@@ -607,6 +625,10 @@ export function describeCleanup(c: CleanupCounts): string[] {
   note(c.promoted, 'Constant nodes promoted to initializers');
   note(c.identities, 'Identity/Dropout removed');
   note(c.batchNorms, 'BatchNormalization folded');
+  note(c.fused, 'per-channel Mul/Div/Add/Sub folded into a Conv');
+  note(c.padsFused, 'Pad folded into a Conv');
+  note(c.relusFused, 'Relu merged into the Clip after it');
+  note(c.sums, 'two-input Sum written as Add');
   note(c.shapes, 'static Shape nodes folded');
   note(c.folded, 'constant tensors folded');
   note(c.dead, 'dead nodes removed');
@@ -621,7 +643,7 @@ export async function cleanup(input: Model, options: CleanupOptions, ctx: PassCo
   const done = describeCleanup(counts);
   const where = counts.subgraphs > 0 ? ` (main graph and ${counts.subgraphs} subgraphs)` : '';
   ctx.log(`cleanup: ${done.join(', ') || 'nothing to do'}${done.length ? where : ''}`);
-  ctx.note?.(done.length > 0, done.length > 0 ? done.join(', ') : 'no Constant node, Identity/Dropout, foldable BatchNormalization, constant expression or dead node');
+  ctx.note?.(done.length > 0, done.length > 0 ? done.join(', ') : 'no Constant node, Identity/Dropout, foldable BatchNormalization, fusable chain, constant expression or dead node');
   checkModel(model, 'cleanup output');
   return model;
 }

@@ -122,7 +122,7 @@ describe('weights wherever they sit', () => {
     const ctx = testContext(() => []);
     const r = await runRecipe(relu, ['cleanup', { quantize: { mode: 'dynamic', op_types: ['Conv'] } }, { weight_only: {} }, 'fp16'], ctx);
     expect(r.notes).toEqual([
-      { pass: 'cleanup', changed: false, why: 'no Constant node, Identity/Dropout, foldable BatchNormalization, constant expression or dead node' },
+      { pass: 'cleanup', changed: false, why: 'no Constant node, Identity/Dropout, foldable BatchNormalization, fusable chain, constant expression or dead node' },
       { pass: 'quantize', changed: false, why: 'no Conv node to quantize' },
       { pass: 'weight_only', changed: false, why: 'no float32 initializer with at least 1024 elements' },
       { pass: 'fp16', changed: true, why: '1 initializers to float16' },
