@@ -109,7 +109,7 @@ function fuseOnce(graph: IGraph, outer: ReadonlyMap<string, onnx.ITensorProto>, 
     const wDims = dimsOf(w);
     const channels = wDims[0]!;
     const bName = conv.input?.[2] ?? '';
-    if (bName && (!own.get(bName) || own.get(bName)!.dataType !== DataType.FLOAT || !ownedBy(bName, conv))) return;
+    if (bName && (!own.get(bName) || own.get(bName)!.dataType !== DataType.FLOAT || !ownedBy(bName, conv) || tensorToFloat32(own.get(bName)!).length !== channels)) return;
     let weights: Float32Array | null = null;
     let bias: Float32Array | null = null;
     let fused = 0;
@@ -128,7 +128,6 @@ function fuseOnce(graph: IGraph, outer: ReadonlyMap<string, onnx.ITensorProto>, 
       const at = (k: number) => v[v.length === 1 ? 0 : k]!;
       weights ??= Float32Array.from(tensorToFloat32(w));
       bias ??= bName ? Float32Array.from(tensorToFloat32(own.get(bName)!)) : new Float32Array(channels);
-      if (bias.length !== channels) return;
       if (next.opType === 'Mul' || next.opType === 'Div') {
         if (next.opType === 'Div' && v.some((x) => x === 0)) break;
         const inner = weights.length / channels;
