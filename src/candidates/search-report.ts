@@ -40,6 +40,8 @@ export interface AutoTried {
   latency_ci95: [number, number] | null;
   confirm_ratio?: number;
   confirm_ci95?: [number, number];
+  /** Checked for the families meant to run at fp32 speed: onnxruntime runs it with the reference's kernels, op for op (then it is not slower by construction). */
+  same_kernels?: boolean;
   runtime_options?: RuntimeOptions;
   outcome: string;
   seconds?: number;

@@ -1077,6 +1077,9 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "minItems": 2,
           "maxItems": 2
         },
+        "same_kernels": {
+          "type": "boolean"
+        },
         "runtime_options": {
           "$ref": "#/definitions/RuntimeOptions"
         },

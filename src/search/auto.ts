@@ -101,6 +101,12 @@ export interface AutoEnv {
   evaluate(artifact: AutoArtifact, samples?: number): Promise<AutoQuality>;
   /** Latency of each artifact against the reference, all interleaved in one measurement; same order as given. */
   measure(artifacts: AutoArtifact[], timeBudgetMs: number): Promise<AutoLatency[]>;
+  /**
+   * Whether onnxruntime runs the artifact with the reference's kernels, op for op on the same shapes
+   * (src/runtime/kernels.ts): its speed is then fp32's whatever one measurement reads. Absent where the
+   * reference does not run in onnxruntime (a .tflite) or is timed another way (a decoder).
+   */
+  sameKernels?(artifact: AutoArtifact): Promise<boolean>;
   reference: { bytes: number; digest: string; quality: AutoQuality };
   metric: Metric;
   isa: Partial<IsaFlags>;
@@ -311,6 +317,8 @@ interface Trial {
   drop?: number | null;
   latency?: AutoLatency;
   confirm?: AutoLatency;
+  /** Runs the reference's kernels (AutoEnv.sameKernels); undefined when not checked. */
+  sameKernels?: boolean;
   error?: string;
   skipped?: string;
   seconds?: number;
@@ -535,8 +543,13 @@ export interface Contender {
   bytes: number;
   /** Accuracy drop against the reference (disagreement, mse rise), or null if unmeasurable. */
   drop: number | null;
-  /** Every latency measurement of this candidate (search, confirm); all must pass. */
+  /** Every latency measurement of this candidate (search, confirm); all must pass, unless it runs fp32's kernels. */
   latency: AutoLatency[];
+  /**
+   * onnxruntime runs it with the reference's kernels, op for op (AutoEnv.sameKernels): its speed is fp32's by
+   * construction, so it is not slower whatever a measurement reads, and it ranks at a ratio of 1.
+   */
+  fp32Kernels?: boolean;
 }
 
 export interface SelectionRules {
@@ -560,8 +573,13 @@ export function latencyOk(l: AutoLatency, max: number): boolean {
   return l.ci95[0] <= max && l.ratio <= max + CI_SLACK;
 }
 
+/** Not slower than fp32: every measurement passes, or it runs fp32's own kernels (measured all the same, for the report). */
+export function speedOk(c: Contender, rules: SelectionRules): boolean {
+  return c.latency.length > 0 && (c.fp32Kernels === true || c.latency.every((l) => latencyOk(l, rules.latencyRatioMax)));
+}
+
 export function qualifies(c: Contender, rules: SelectionRules): boolean {
-  return accuracyOk(c.drop, rules.accuracyDropMax) && c.latency.length > 0 && c.latency.every((l) => latencyOk(l, rules.latencyRatioMax)) && !largerNotFaster(c, rules);
+  return accuracyOk(c.drop, rules.accuracyDropMax) && speedOk(c, rules) && !largerNotFaster(c, rules);
 }
 
 /** Larger than the reference without being significantly faster: nothing gained. */
@@ -571,6 +589,8 @@ export function largerNotFaster(c: Pick<Contender, 'bytes' | 'latency'>, rules: 
 
 /** The ratio to rank by: the latest measurement (confirm, when there is one). */
 const lastRatio = (c: Contender) => c.latency[c.latency.length - 1]!.ratio;
+/** The ratio a candidate is ranked at: 1 for fp32's kernels (a measurement only adds noise), else the latest measurement. */
+const rankRatio = (c: Contender) => (c.fp32Kernels ? 1 : lastRatio(c));
 
 /**
  * What a preference ranks by (lower is better): bytes, the p50 ratio, or bytes × ratio. Within `tie` of the
@@ -591,11 +611,11 @@ export function selectWinner(contenders: ReadonlyArray<Contender>, rules: Select
   const ok = contenders.filter((c) => qualifies(c, rules));
   if (ok.length === 0) return null;
   const prefer = rules.prefer ?? AUTO_PREFER_DEFAULT;
-  const score = (c: Contender) => preferenceScore(prefer, c.bytes, lastRatio(c));
+  const score = (c: Contender) => preferenceScore(prefer, c.bytes, rankRatio(c));
   const best = Math.min(...ok.map(score));
   const band = ok.filter((c) => score(c) <= best * (1 + preferenceTie(prefer)));
   // In the band: 'size' takes the fastest; 'balanced' and 'speed' take the smallest (its size is exact, the ratio noisy).
-  const second = (c: Contender) => (prefer === 'size' ? lastRatio(c) : c.bytes);
+  const second = (c: Contender) => (prefer === 'size' ? rankRatio(c) : c.bytes);
   band.sort((x, y) => second(x) - second(y) || score(x) - score(y) || x.bytes - y.bytes || (x.id < y.id ? -1 : 1));
   return band[0]!;
 }
@@ -659,6 +679,9 @@ export function qualityDrop(q: AutoQuality, ref: AutoQuality, metric: Metric): n
   if (q.snr_db !== undefined && q.snr_db !== null) return noiseRatio(q.snr_db);
   return null;
 }
+
+/** Families built to run at fp32 speed (int8 storage folded at load, or a lossless rewrite): checked with AutoEnv.sameKernels. */
+const FP32_SPEED_FAMILIES: ReadonlySet<AutoFamily> = new Set(['weight_only', 'cleanup']);
 
 /** The model families that quantize nodes, and so can fall back per op type and per node. */
 const QUANTIZING: ReadonlySet<AutoFamily> = new Set(['dynamic', 'dynamic_weight_only', 'dynamic_conv', 'static']);
@@ -726,6 +749,16 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
       return;
     }
     const budget = Math.min(MEASURE_MAX_MS, Math.max(MEASURE_MIN_MS, left * 0.4));
+    // The families meant to run at fp32 speed: does onnxruntime run them with fp32's own kernels?
+    for (const t of todo) {
+      if (!env.sameKernels || t.sameKernels !== undefined || !FP32_SPEED_FAMILIES.has(t.family)) continue;
+      try {
+        t.sameKernels = await env.sameKernels(t.artifact!);
+      } catch {
+        t.sameKernels = false;
+      }
+      if (t.sameKernels) env.log(`auto: ${t.id} runs the reference's kernels op for op: fp32 speed`);
+    }
     try {
       const results = await env.measure(todo.map((t) => t.artifact!), budget);
       todo.forEach((t, i) => {
@@ -740,7 +773,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
 
   const contender = (t: Trial): Contender | null => {
     if (!t.artifact || t.duplicateOf || t.error || !t.latency) return null;
-    return { id: t.id, bytes: t.artifact.bytes, drop: t.drop ?? null, latency: t.confirm ? [t.latency, t.confirm] : [t.latency] };
+    return { id: t.id, bytes: t.artifact.bytes, drop: t.drop ?? null, latency: t.confirm ? [t.latency, t.confirm] : [t.latency], ...(t.sameKernels ? { fp32Kernels: true } : {}) };
   };
   const contenders = () => trials.map(contender).filter((c): c is Contender => c !== null);
   /**
@@ -749,8 +782,8 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
    * may fail its confirmation, and must not have pruned the search before that.
    */
   const bestScore = () => {
-    const solid = contenders().filter((c) => qualifies(c, rules) && c.latency.every((l) => l.ci95[1] <= rules.latencyRatioMax));
-    return solid.length ? Math.min(...solid.map((c) => preferenceScore(prefer, c.bytes, lastRatio(c)))) : Number.POSITIVE_INFINITY;
+    const solid = contenders().filter((c) => qualifies(c, rules) && (c.fp32Kernels || c.latency.every((l) => l.ci95[1] <= rules.latencyRatioMax)));
+    return solid.length ? Math.min(...solid.map((c) => preferenceScore(prefer, c.bytes, rankRatio(c)))) : Number.POSITIVE_INFINITY;
   };
   /** The ratio a trial was measured at, else its parent's (a repair runs about as fast as what it repairs). */
   const knownRatio = (t: Trial | undefined): number | null => (!t ? null : t.latency ? t.latency.ratio : knownRatio(t.parent ? byId(t.parent) : undefined));
@@ -761,7 +794,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
   const potential = (t: Trial) => preferenceScore(prefer, t.artifact!.bytes, Math.min(knownRatio(t) ?? 1, 1));
   const couldWin = (t: Trial) => potential(t) <= bestScore() * (1 + preferenceTie(prefer));
   const accOk = (t: Trial) => accuracyOk(t.drop ?? null, rules.accuracyDropMax);
-  const fast = (t: Trial) => !!t.latency && latencyOk(t.latency, rules.latencyRatioMax);
+  const fast = (t: Trial) => !!t.latency && (t.sameKernels === true || latencyOk(t.latency, rules.latencyRatioMax));
   /** A family's repair can only produce something bigger than its base: skip it when that cannot beat the best qualifier. */
   const worthRepairing = (t: Trial) => !!t.artifact && couldWin(t);
   /** Repairs are measured only when they could still win: within the accuracy budget and near the best score. */
@@ -1000,6 +1033,7 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
       outcome,
     };
     if (r.confirm) [entry.confirm_ratio, entry.confirm_ci95] = [r.confirm.ratio, r.confirm.ci95];
+    if (r.sameKernels !== undefined) entry.same_kernels = r.sameKernels;
     if (t.artifact && Object.keys(t.artifact.runtime).length > 0) entry.runtime_options = t.artifact.runtime;
     if (t.seconds !== undefined) entry.seconds = Math.round(t.seconds * 10) / 10;
     return entry;
@@ -1096,7 +1130,7 @@ function outcomeOf(t: Trial, r: Trial, winner: Trial | undefined, rules: Selecti
   if (!accuracyOk(r.drop ?? null, rules.accuracyDropMax)) return r.drop === null ? 'accuracy could not be measured' : 'over the accuracy budget';
   if (!r.latency) return 'not measured';
   if (largerNotFaster({ bytes: r.artifact!.bytes, latency: [r.latency, ...(r.confirm ? [r.confirm] : [])] }, rules)) return 'larger than the reference and not faster';
-  const failed = [r.latency, r.confirm].filter((l): l is AutoLatency => !!l && !latencyOk(l, rules.latencyRatioMax));
+  const failed = r.sameKernels ? [] : [r.latency, r.confirm].filter((l): l is AutoLatency => !!l && !latencyOk(l, rules.latencyRatioMax));
   if (failed.length > 0) {
     const l = failed[0]!;
     const which = l === r.confirm ? ' (confirm)' : '';
@@ -1128,14 +1162,14 @@ function explain(
     const built = trials.filter((t) => t.artifact && !t.duplicateOf && !t.error).length;
     const near = all
       .filter((c) => accuracyOk(c.drop, rules.accuracyDropMax))
-      .map((c) => ({ c, slow: c.latency.find((l) => !latencyOk(l, rules.latencyRatioMax))! }))
-      .filter(({ slow }) => slow && slow.ci95[0] <= rules.latencyRatioMax + NEAR_MISS && slow.ratio <= rules.latencyRatioMax + CI_SLACK)
+      .map((c) => ({ c, slow: c.fp32Kernels ? undefined : c.latency.find((l) => !latencyOk(l, rules.latencyRatioMax)) }))
+      .filter((x): x is { c: Contender; slow: AutoLatency } => !!x.slow && x.slow.ci95[0] <= rules.latencyRatioMax + NEAR_MISS && x.slow.ratio <= rules.latencyRatioMax + CI_SLACK)
       .sort((x, y) => x.c.bytes - y.c.bytes);
     const hint = near.length > 0
       ? ` Closest: ${near.slice(0, 3).map(({ c, slow }) => `${c.id} (${(c.bytes / refBytes).toFixed(2)}x) at ${fmtRatio(slow)}${c.latency.length > 1 && slow === c.latency[1] ? ' in its confirmation' : ''}`).join('; ')}. ` +
         `These are within measurement noise of fp32 speed (two workers running the same model differ by 1.5-4.5%); auto.latency_ratio_max: ${(rules.latencyRatioMax + NEAR_MISS).toFixed(2)} accepts them.`
       : '';
-    const larger = all.filter((c) => accuracyOk(c.drop, rules.accuracyDropMax) && c.latency.every((l) => latencyOk(l, rules.latencyRatioMax)) && largerNotFaster(c, rules));
+    const larger = all.filter((c) => accuracyOk(c.drop, rules.accuracyDropMax) && speedOk(c, rules) && largerNotFaster(c, rules));
     const largerNote = larger.length > 0 ? ` ${larger.map((c) => `${c.id} (${(c.bytes / refBytes).toFixed(2)}x)`).join(', ')} qualified but ${larger.length > 1 ? 'are' : 'is'} larger than the reference without being faster.` : '';
     return (
       `No candidate was both within the accuracy budget (${describeBudget(rules.accuracyDropMax, basis)}) and not slower than fp32 (${bound}): ` +
@@ -1145,19 +1179,20 @@ function explain(
   const lat = winner.latency;
   const parts = [
     `${w.id} is ${(winner.bytes / refBytes).toFixed(2)}x the reference's size, ${describeQuality(winner.drop, basis)} (budget: ${describeBudget(rules.accuracyDropMax, basis)}) ` +
-      `and runs at ${fmtRatio(lat[0]!)}${lat[1] ? `, confirmed at ${fmtRatio(lat[1])}` : ''}.`,
+      `and runs at ${fmtRatio(lat[0]!)}${lat[1] ? `, confirmed at ${fmtRatio(lat[1])}` : ''}.` +
+      (winner.fp32Kernels ? " onnxruntime runs it with the reference's kernels, op for op on the same shapes (the int8 weights are folded to float at load), so its speed is fp32's; the measurements differ from 1.00 by noise." : ''),
   ];
   const smaller = all.filter((c) => c.bytes < winner.bytes && c.id !== winner.id);
   const inBand = smaller.filter((c) => qualifies(c, rules));
   if (inBand.length > 0) {
     const c = inBand.sort((x, y) => x.bytes - y.bytes)[0]!;
     const prefer = rules.prefer ?? AUTO_PREFER_DEFAULT;
-    const costs = (x: Contender) => `${(x.bytes / refBytes).toFixed(2)}x × ${lastRatio(x).toFixed(2)}x = ${((x.bytes / refBytes) * lastRatio(x)).toFixed(3)}`;
+    const costs = (x: Contender) => `${(x.bytes / refBytes).toFixed(2)}x × ${rankRatio(x).toFixed(2)}x = ${((x.bytes / refBytes) * rankRatio(x)).toFixed(3)}`;
     parts.push(
       prefer === 'size'
-        ? `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but sizes within ${SIZE_TIE * 100}% count as equal and ${w.id} is faster (${lastRatio(winner).toFixed(2)}x vs ${lastRatio(c).toFixed(2)}x).`
+        ? `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but sizes within ${SIZE_TIE * 100}% count as equal and ${w.id} is faster (${rankRatio(winner).toFixed(2)}x vs ${rankRatio(c).toFixed(2)}x).`
         : prefer === 'speed'
-          ? `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but ${w.id} is faster (${lastRatio(winner).toFixed(2)}x vs ${lastRatio(c).toFixed(2)}x; auto.prefer: speed).`
+          ? `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but ${w.id} is faster (${rankRatio(winner).toFixed(2)}x vs ${rankRatio(c).toFixed(2)}x; auto.prefer: speed).`
           : `${c.id} is ${(100 * (1 - c.bytes / winner.bytes)).toFixed(1)}% smaller and also qualifies, but ${w.id} costs less in size × time (${costs(winner)}, against ${costs(c)}; auto.prefer: size picks the smallest).`,
     );
   }

@@ -19,6 +19,7 @@ import { BOOTSTRAP_SEED, comparePair, measureRuns } from '../benchmark/measure.j
 import { compareDecoderLatency, measureDecoderLatency } from '../benchmark/decoder.js';
 import { decoderQuality } from '../evaluate/decoder-quality.js';
 import { decoderSignature, isDecoderModel, type DecoderSignature } from '../model/decoder.js';
+import { kernelSignature } from '../runtime/kernels.js';
 import { OrtSession } from '../runtime/session.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
@@ -160,6 +161,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
     return { id: label, file: files.get(artifact.id)!, runtimeKind, runtimeOptions: artifact.runtime, batch: runtimeKind === 'tflite' ? { kind: 'fixed' as const, batch: tfliteBatch } : batch };
   };
   let fileCount = 0;
+  let referenceKernels: Promise<string> | undefined;
   const env: AutoEnv = {
     async build(id: string, recipe: PassSpec[]): Promise<AutoArtifact> {
       const fromCleaned = cleanup && recipe.length > 0 && Object.keys(recipe[0]!)[0] === 'cleanup';
@@ -210,6 +212,16 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
         return { ratio: pair.comparison.ratio, ci95: pair.comparison.ci95, p50_ms: pair.candidate.p50_ms, reference_p50_ms: pair.baseline.p50_ms };
       });
     },
+    // Only where the reference itself runs in onnxruntime, and is timed as a whole (not a decoder's prefill and steps).
+    ...(tfliteFile || decoder
+      ? {}
+      : {
+        async sameKernels(artifact: AutoArtifact): Promise<boolean> {
+          if ((kinds.get(artifact.id) ?? 'onnxruntime') !== 'onnxruntime') return false;
+          referenceKernels ??= kernelSignature(refFile, {}, workDir);
+          return (await kernelSignature(files.get(artifact.id)!, artifact.runtime, workDir)) === (await referenceKernels);
+        },
+      }),
     reference: { bytes: ctx.referenceTflite?.length ?? refBytes.length, digest: digestOf(refBytes, {}), quality: refQuality },
     metric: ctx.metric,
     isa: ctx.isa ?? hardwareFingerprint().isa,

@@ -443,6 +443,29 @@ describe('auto search (fake measurements)', () => {
     expect(loose.runtime).toEqual({ configEntries: { 'session.disable_quant_qdq': '1' } });
   });
 
+  it('takes a candidate that runs fp32\'s own kernels as fp32 speed, whatever one measurement reads', async () => {
+    // weight_only measured at 1.012x (CI 1.004-1.020): slower by the numbers, but the session is fp32's op for op.
+    const behave = () => ({ bytes: 250, drop: 0, ratio: 1.012, spread: 0.008 });
+    const asked: string[] = [];
+    const same = fakeEnv(behave);
+    same.env.sameKernels = async (a) => (asked.push(a.id), true);
+    const r = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env: same.env, options: options({ recipes: ['weight_only', 'dynamic'] }) });
+    expect(r.winner).toBe('weight_only');
+    expect(asked).toEqual(['weight_only']); // dynamic int8 runs other kernels by design: not asked
+    expect(r.report.tried.find((t) => t.id === 'weight_only')?.same_kernels).toBe(true);
+    expect(r.report.reason).toContain("onnxruntime runs it with the reference's kernels");
+    // The same measurements with a session that differs: rejected as slower, as before.
+    const other = fakeEnv(behave);
+    other.env.sameKernels = async () => false;
+    const r2 = await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env: other.env, options: options({ recipes: ['weight_only'] }) });
+    expect(r2.winner).toBe('reference');
+    expect(r2.report.tried.find((t) => t.id === 'weight_only')?.outcome).toMatch(/^slower than fp32/);
+    // Same kernels do not excuse the accuracy budget.
+    const lossy = fakeEnv(() => ({ bytes: 250, drop: 0.02, ratio: 1.0 }));
+    lossy.env.sameKernels = async () => true;
+    expect((await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env: lossy.env, options: options({ recipes: ['weight_only'] }) })).winner).toBe('reference');
+  });
+
   it('falls back per op type, then per node by sensitivity, in that order', async () => {
     // Static QDQ costs accuracy on conv2 (and a little on conv3); Gemm alone is harmless.
     const cost: Record<string, number> = { conv1: 0.001, conv2: 0.02, conv3: 0.004, fc: 0.001 };
@@ -697,6 +720,8 @@ describe('auto search (real run)', () => {
     expect(repaired.recipe).toEqual([{ cleanup: {} }, { weight_only: { nodes_exclude: ['mmB'] } }]);
     expect(repaired.drop!).toBeLessThan(0.01); // SNR above 20 dB
     expect(repaired.size_ratio!).toBeLessThan(0.5);
+    // Its int8 weights fold to float at load: onnxruntime runs the reference's kernels (checked on the real session).
+    expect(repaired.same_kernels).toBe(true);
     expect(r.sensitivity[0]!.nodes[0]!.node).toBe('mmB');
   });
 

@@ -1,0 +1,39 @@
+/**
+ * What onnxruntime will run for a model: the graph it builds at load (every optimization level the benchmark
+ * uses, saved with the session option optimizedModelFilePath), reduced to the kernels and their shapes.
+ *
+ * Two models with the same signature run the same kernels on tensors of the same shapes, in the same order;
+ * only constant values differ. That is the case of int8 weight storage behind a DequantizeLinear that ORT
+ * folds at load (weight_only with session.disable_quant_qdq=1): the file is 4x smaller, the session is
+ * fp32's op for op (seen on MoveNet in the corpus: 159 nodes, identical). Its speed is then fp32's, and a
+ * measured ratio of 1.01 is the noise between two worker processes (1.5-4.5% here, docs/benchmarks.md).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeModel, dimsOf, onnx } from '../model/onnx.js';
+import { OrtSession, type RuntimeOptions } from './session.js';
+
+/** A digest of the session's graph: per node its domain, op, attributes (tensor values left out) and constant inputs' types and shapes. */
+export async function kernelSignature(model: string | Uint8Array, options: RuntimeOptions, scratchDir?: string): Promise<string> {
+  const dir = mkdtempSync(path.join(scratchDir ?? os.tmpdir(), 'modelgate-kernels-'));
+  try {
+    const file = path.join(dir, 'session.onnx');
+    const session = await OrtSession.create(model, { ...options, optimizedModelFilePath: file }, 'kernel signature');
+    await session.release();
+    const graph = decodeModel(readFileSync(file), 'the optimized session graph').graph!;
+    const constants = new Map((graph.initializer ?? []).map((t) => [t.name!, `${t.dataType}[${dimsOf(t).join('x')}]`]));
+    const hash = createHash('sha256');
+    for (const node of graph.node ?? []) {
+      const attrs = (node.attribute ?? []).map((a) => [a.name, a.type, a.i, a.f, a.ints, a.floats, a.s ? Buffer.from(a.s).toString('base64') : null, a.t ? `${a.t.dataType}[${dimsOf(a.t).join('x')}]` : null]);
+      const inputs = (node.input ?? []).map((i) => (i === '' ? '-' : constants.get(i) ?? '*'));
+      hash.update(JSON.stringify([node.domain ?? '', node.opType, attrs, inputs, (node.output ?? []).length]));
+    }
+    // The inputs' element types and shapes (a session at other input shapes runs other kernels).
+    hash.update(JSON.stringify((graph.input ?? []).map((v) => Buffer.from(onnx.TypeProto.encode(v.type ?? {}).finish()).toString('base64'))));
+    return hash.digest('hex');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
