@@ -25,6 +25,9 @@ import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
 /** Flatbuffers address with 32-bit offsets: no .tflite is larger. */
+/** Float16 constants with fewer elements are widened to float32 at import rather than kept behind a Cast. */
+export const FP16_MIN_CAST_ELEMENTS = 64;
+
 export const MAX_TFLITE_BYTES = 2 ** 31 - 1;
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
@@ -110,7 +113,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     return node('DequantizeLinear', [quantized, scale, zp], `${t.name}_dequantized`);
   };
 
-  const pushInit = (base: string, dims: number[], data: Float32Array | Int8Array | Uint8Array | Int32Array, type: number): string => {
+  const pushInit = (base: string, dims: number[], data: Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array, type: number): string => {
     const name = names.next(base);
     inits.push(makeTensor(name, dims, data, type));
     return name;
@@ -121,9 +124,15 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const t = tensor(i);
     const raw = tensorValues(t);
     const dims = permute ? permute.perm.map((a) => permute.dims[a]!) : [...t.shape];
-    const reorder = <T extends Float32Array | Int8Array | Int32Array | Uint8Array>(data: T): T => (permute ? transposeData(data, permute.dims, permute.perm) : data);
+    const reorder = <T extends Float32Array | Int8Array | Int32Array | Uint8Array | Uint16Array>(data: T): T => (permute ? transposeData(data, permute.dims, permute.perm) : data);
     if (t.type === TensorType.FLOAT32) return pushInit(t.name, dims, reorder(raw as Float32Array), DataType.FLOAT);
-    if (t.type === TensorType.FLOAT16) return pushInit(t.name, dims, reorder(Float32Array.from(raw as Uint16Array, halfToFloat)), DataType.FLOAT);
+    if (t.type === TensorType.FLOAT16) {
+      // Float16 weights stay float16 (a Cast to float, folded by onnxruntime at load): the ONNX file is as small
+      // as the .tflite. Small ones are widened: a Cast node costs more bytes than their 2 bytes an element save.
+      if (raw.length < FP16_MIN_CAST_ELEMENTS) return pushInit(t.name, dims, reorder(Float32Array.from(raw as Uint16Array, halfToFloat)), DataType.FLOAT);
+      const half = pushInit(`${t.name}_fp16`, dims, reorder(raw as Uint16Array), DataType.FLOAT16);
+      return node('Cast', [half], t.name, [intAttr('to', DataType.FLOAT)]);
+    }
     if ((t.type === TensorType.INT8 || t.type === TensorType.UINT8 || t.type === TensorType.INT32) && t.quantization) {
       const q = t.quantization;
       const type = t.type === TensorType.INT8 ? DataType.INT8 : t.type === TensorType.UINT8 ? DataType.UINT8 : DataType.INT32;

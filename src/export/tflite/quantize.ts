@@ -25,6 +25,13 @@ import { Op, TensorType, opName } from '../../formats/tflite/schema.js';
 /** TFLite's dynamic-range quantizer leaves smaller weights in float (its min_elements_for_weights). */
 export const DYNAMIC_MIN_ELEMENTS = 1024;
 
+/**
+ * A float16 constant saves 2 bytes an element but costs a DEQUANTIZE operator, a second tensor and a buffer
+ * (about 150 bytes of flatbuffer tables and alignment, measured on this exporter's output), and one more op
+ * to run: smaller constants (scalars, short shape-like vectors) stay float32, which is also exact.
+ */
+export const FP16_MIN_ELEMENTS = 64;
+
 const WEIGHTED = new Set<number>([Op.CONV_2D, Op.DEPTHWISE_CONV_2D, Op.FULLY_CONNECTED]);
 
 function floatValues(t: TfliteTensor): Float32Array {
@@ -50,7 +57,7 @@ function addTensor(g: ConvertedGraph, t: TfliteTensor, source?: string): number 
 
 export function quantizeFloat16(g: ConvertedGraph): string[] {
   const prologue: TfliteOperator[] = [];
-  let count = 0;
+  let count = 0, kept = 0;
   const done = new Set<number>();
   for (const op of g.operators) {
     if (op.op === Op.PADV2) continue; // its pad value is a scalar, not a weight
@@ -59,15 +66,20 @@ export function quantizeFloat16(g: ConvertedGraph): string[] {
       if (i < 0 || done.has(i) || !isFloatConst(t)) continue;
       done.add(i);
       const f = floatValues(t);
+      if (f.length < FP16_MIN_ELEMENTS) {
+        kept++;
+        continue;
+      }
       const half = Uint16Array.from(f, (v) => floatToHalf(v));
-      const h = addTensor(g, { name: `${t.name}_fp16`, type: TensorType.FLOAT16, shape: [...t.shape], data: bytesOf(half) });
+      // The float16 tensor and its DEQUANTIZE output carry the same name (one string in the file).
+      const h = addTensor(g, { name: t.name, type: TensorType.FLOAT16, shape: [...t.shape], data: bytesOf(half) });
       delete (t as TfliteTensor).data;
       prologue.push({ op: Op.DEQUANTIZE, version: 3, inputs: [h], outputs: [i] });
       count++;
     }
   }
   g.operators.unshift(...prologue);
-  return [`float16: ${count} constant tensors stored as float16 behind DEQUANTIZE`];
+  return [`float16: ${count} constant tensors stored as float16 behind DEQUANTIZE${kept ? `, ${kept} under ${FP16_MIN_ELEMENTS} elements kept float32 (a DEQUANTIZE costs more bytes than they would save)` : ''}`];
 }
 
 // ---------------------------------------------------------------- dynamic range
@@ -170,6 +182,38 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
     out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
     return r;
   };
+  /**
+   * Float fallback for an op without an int8 rule (as TFLite's converter does when float ops are allowed):
+   * its int8 inputs are DEQUANTIZEd, it runs in float32 on its float version, and each output is QUANTIZEd
+   * back to the calibrated int8 tensor the next ops read. A float op reading another float op's output reads
+   * the float tensor directly; a QUANTIZE nothing reads is dropped at the end.
+   */
+  const floatOf = new Map<number, number>();
+  const fellBack = new Map<string, number>();
+  const floatFallback = (op: TfliteOperator): void => {
+    op.inputs = op.inputs.map((i) => {
+      const t = i >= 0 ? g.tensors[i] : undefined;
+      if (!t || t.type !== TensorType.INT8 || t.data) return i;
+      let f = floatOf.get(i);
+      if (f === undefined) {
+        f = addTensor(g, { name: `${t.name}_float`, type: TensorType.FLOAT32, shape: [...t.shape] }, g.sources[i]);
+        out.push({ op: Op.DEQUANTIZE, version: 2, inputs: [i], outputs: [f] });
+        floatOf.set(i, f);
+      }
+      return f;
+    });
+    const requantize: TfliteOperator[] = [];
+    op.outputs = op.outputs.map((o) => {
+      const t = g.tensors[o]!;
+      if (t.type !== TensorType.INT8 || t.data) return o;
+      const f = addTensor(g, { name: `${t.name}_float`, type: TensorType.FLOAT32, shape: [...t.shape] }, g.sources[o]);
+      floatOf.set(o, f);
+      requantize.push({ op: Op.QUANTIZE, version: 1, inputs: [f], outputs: [o] });
+      return f;
+    });
+    out.push(op, ...requantize);
+    fellBack.set(opName(op.op), (fellBack.get(opName(op.op)) ?? 0) + 1);
+  };
   for (const op of ops) {
     const ins = op.inputs.map((i) => (i >= 0 ? g.tensors[i] : undefined));
     const o = g.tensors[op.outputs[0]!]!;
@@ -249,7 +293,8 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
             op.inputs[2] = addTensor(g, { name: ins[2].name, type: TensorType.INT8, shape: [...ins[2].shape], data: bytesOf(quantizeWithParams(floatValues(ins[2]), o.quantization)), quantization: o.quantization });
           }
         } else if (op.op !== Op.MEAN && op.op !== Op.RELU && op.op !== Op.RELU6 && op.op !== Op.RELU_N1_TO_1) {
-          throw new ModelGateError(`tflite int8: ${opName(op.op)} has no int8 rule`);
+          floatFallback(op);
+          continue;
         }
     }
     op.version = Math.max(op.version, INT8_VERSION[op.op] ?? 1);
@@ -295,11 +340,21 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
     }
     return i;
   });
-  g.operators = [...prologue, ...out, ...epilogue];
+  g.operators = dropDeadQuantize([...prologue, ...out, ...epilogue], g.outputs);
   dropUnusedTensors(g);
-  return [
-    `int8: ${activations.length} activation tensors calibrated on ${calibration.length} samples (min/max); conv weights per output channel, FULLY_CONNECTED per tensor; ${options.ioType} I/O`,
-  ];
+  const notes = [`int8: ${activations.length} activation tensors calibrated on ${calibration.length} samples (min/max); conv weights per output channel, FULLY_CONNECTED per tensor; ${options.ioType} I/O`];
+  if (fellBack.size > 0) {
+    const list = [...fellBack].map(([name, n]) => (n > 1 ? `${n} ${name}` : name)).join(', ');
+    notes.push(`int8: ${list} ${[...fellBack.values()].reduce((a, b) => a + b, 0) > 1 ? 'have' : 'has'} no int8 kernel rule here; run in float32 between DEQUANTIZE and QUANTIZE`);
+  }
+  return notes;
+}
+
+/** Drops QUANTIZE ops whose output nothing reads (a float-fallback op feeding only other float ops). */
+function dropDeadQuantize(ops: TfliteOperator[], outputs: readonly number[]): TfliteOperator[] {
+  const read = new Set<number>(outputs);
+  for (const op of ops) for (const i of op.inputs) read.add(i);
+  return ops.filter((op) => op.op !== Op.QUANTIZE || op.outputs.some((o) => read.has(o)));
 }
 
 /** Removes tensors no operator reads or writes (the float weights int8 copies replaced), renumbering the rest. */

@@ -166,10 +166,18 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
     return bufferOffsets.length - 1;
   });
 
+  // Tensors of one shape share one shape vector (flatbuffers allow any number of references to an object).
+  const shapes = new Map<string, number>();
+  const sharedInts = (values: readonly number[]): number => {
+    const key = values.join(',');
+    let o = shapes.get(key);
+    if (o === undefined) shapes.set(key, (o = intVector(b, values)));
+    return o;
+  };
   const tensorOffsets = graph.tensors.map((t, i) => {
-    const name = b.createString(t.name);
-    const shape = intVector(b, t.shape);
-    const signature = t.shapeSignature ? intVector(b, t.shapeSignature) : 0;
+    const name = b.createSharedString(t.name);
+    const shape = sharedInts(t.shape);
+    const signature = t.shapeSignature ? sharedInts(t.shapeSignature) : 0;
     let quant = 0;
     if (t.quantization) {
       const q = t.quantization;
