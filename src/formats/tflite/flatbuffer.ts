@@ -107,7 +107,9 @@ function writeOptions(b: Builder, type: number, options: Record<string, OptionVa
     if (kind === 'int[]' && Array.isArray(v)) vectors.set(slot, intVector(b, v));
   });
   b.startObject(fields.length);
-  fields.forEach(([name, kind, dflt = 0], slot) => {
+  // 4-byte fields first, then the byte-sized ones (packed together, as in the tensor table).
+  const order = fields.map((f, slot) => [f, slot] as const).sort(([a], [b2]) => Number(a[1] === 'byte' || a[1] === 'bool') - Number(b2[1] === 'byte' || b2[1] === 'bool'));
+  order.forEach(([[name, kind, dflt = 0], slot]) => {
     const v = options[name];
     if (v === undefined) return;
     switch (kind) {
@@ -193,14 +195,16 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
       b.addFieldInt32(Slot.Quantization.quantized_dimension, q.axis, 0);
       quant = b.endObject();
     }
+    // Fields are added largest first (as flatc's generated builders do), so the byte-sized ones pack together
+    // instead of each being padded to the next 4-byte field.
     b.startObject(Slot.Tensor.count);
     b.addFieldOffset(Slot.Tensor.shape, shape, 0);
-    b.addFieldInt8(Slot.Tensor.type, t.type, 0);
     b.addFieldInt32(Slot.Tensor.buffer, tensorBuffer[i]!, 0);
     b.addFieldOffset(Slot.Tensor.name, name, 0);
     if (quant) b.addFieldOffset(Slot.Tensor.quantization, quant, 0);
-    if (t.isVariable) b.addFieldInt8(Slot.Tensor.is_variable, 1, 0);
     if (signature) b.addFieldOffset(Slot.Tensor.shape_signature, signature, 0);
+    b.addFieldInt8(Slot.Tensor.type, t.type, 0);
+    if (t.isVariable) b.addFieldInt8(Slot.Tensor.is_variable, 1, 0);
     b.addFieldInt8(Slot.Tensor.has_rank, 1, 0);
     return b.endObject();
   });
@@ -215,11 +219,9 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
     b.addFieldInt32(Slot.Operator.opcode_index, opcodeOf[i]!, 0);
     b.addFieldOffset(Slot.Operator.inputs, inputs, 0);
     b.addFieldOffset(Slot.Operator.outputs, outputs, 0);
-    if (options) {
-      b.addFieldInt8(Slot.Operator.builtin_options_type, optionsType, 0);
-      b.addFieldOffset(Slot.Operator.builtin_options, options, 0);
-    }
+    if (options) b.addFieldOffset(Slot.Operator.builtin_options, options, 0);
     if (custom) b.addFieldOffset(Slot.Operator.custom_options, custom, 0);
+    if (options) b.addFieldInt8(Slot.Operator.builtin_options_type, optionsType, 0);
     return b.endObject();
   });
 
