@@ -14,6 +14,8 @@ import { Op, TensorType } from '../../src/formats/tflite/schema.js';
 import { importTflite } from '../../src/import/tflite.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { TfliteSession } from '../../src/runtime/tflite.js';
+import { runRecipe } from '../../src/passes/registry.js';
+import { testContext } from '../passes/fixtures.js';
 
 const dataBytes = (m: TfliteModel): number => m.graph.tensors.reduce((s, t) => s + (t.data?.length ?? 0), 0);
 const count = (m: TfliteModel, op: number): number => m.graph.operators.filter((o) => o.op === op).length;
@@ -177,6 +179,46 @@ describe('TFLite import of float16 weights', () => {
       }
     } finally {
       await ort.release();
+    }
+  });
+
+  it('weight_only finds the weights behind the Cast; the one it leaves float stays float16, and the outputs do not move', async () => {
+    const inputs = { x: [1, 8, 10, 10] };
+    const model = buildModel({
+      inputs, outputs: ['y'],
+      inits: { w1: [[32, 8, 3, 3]], b1: [[32]], w2: [[16, 32, 3, 3]], b2: [[16]] },
+      nodes: [
+        node('Conv', ['x', 'w1', 'b1'], ['c1'], { name: 'conv1', attributes: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])] }),
+        node('Relu', ['c1'], ['r1']),
+        node('Conv', ['r1', 'w2', 'b2'], ['y'], { name: 'conv2', attributes: [ints('kernel_shape', [3, 3])] }),
+      ],
+    });
+    const { bytes } = await exportTflite(model, { quantize: 'float16', inputShapes: inputs });
+    const imported = importTflite(decodeTflite(bytes), 'fp16.tflite');
+    const log: string[] = [];
+    // conv2's weight (4,608 elements) is quantized; conv1's (2,304) is under min_elements and stays float.
+    const { model: q } = await runRecipe(imported, [{ weight_only: { min_elements: 4000 } }], testContext(() => [], log));
+    const inits = q.graph!.initializer!;
+    const byType = (type: number) => inits.filter((t) => t.dataType === type).map((t) => t.dims!.map(Number));
+    expect(byType(DataType.INT8).filter((d) => d.length === 4)).toEqual([[16, 32, 3, 3]]); // and its per-channel zero points
+    expect(byType(DataType.FLOAT16)).toEqual([[32, 8, 3, 3]]);
+    expect(inits.filter((t) => t.dataType === DataType.FLOAT && t.dims!.map(Number).length === 4)).toHaveLength(0);
+    expect(log.join('\n')).toMatch(/weight_only: 1 float16 weights it left float kept as float16 behind a Cast/);
+    // Size: the int8 weight is half its float16 bytes, the float16 one unchanged.
+    expect(encodeModel(q).length).toBeLessThan(encodeModel(imported).length - 4000);
+    const a = await OrtSession.create(encodeModel(imported), {}, 'imported');
+    const b = await OrtSession.create(encodeModel(q), {}, 'weight_only');
+    try {
+      const feeds = randomFeeds(inputs, 5);
+      const ya = (await a.run(feeds)).y!.data as Float32Array, yb = (await b.run(feeds)).y!.data as Float32Array;
+      const scale = Math.max(...Array.from(ya, Math.abs));
+      let err = 0;
+      for (let i = 0; i < ya.length; i++) err = Math.max(err, Math.abs(ya[i]! - yb[i]!));
+      expect(err).toBeLessThan(0.05 * scale); // int8 rounding of conv2's weights only
+      expect(err).toBeGreaterThan(0);
+    } finally {
+      await a.release();
+      await b.release();
     }
   });
 });
