@@ -7,7 +7,7 @@
  * transposes size-1 axes back and forth (every step is a RESHAPE once only size-1 axes move).
  */
 import type { ConvertedGraph } from './convert.js';
-import type { TfliteTensor } from '../../formats/tflite/flatbuffer.js';
+import type { TfliteOperator, TfliteTensor } from '../../formats/tflite/flatbuffer.js';
 import { Op } from '../../formats/tflite/schema.js';
 import { dropUnusedTensors } from './quantize.js';
 
@@ -15,40 +15,45 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Collapses RESHAPE chains and drops identity RESHAPEs; returns how many RESHAPE ops were removed. */
+/** Collapses RESHAPE chains and drops identity RESHAPEs (one pass in execution order); returns how many were removed. */
 export function simplifyReshapes(g: ConvertedGraph): number {
-  const before = g.operators.length;
   const pinned = new Set([...g.inputs, ...g.outputs]);
-  const readers = (t: number): number => g.operators.reduce((n, op) => n + op.inputs.filter((i) => i === t).length, 0);
-  let changed = true;
-  while (changed) {
-    changed = false;
-    const producer = new Map<number, number>();
-    g.operators.forEach((op, k) => op.outputs.forEach((t) => producer.set(t, k)));
-    for (let k = 0; k < g.operators.length; k++) {
-      const op = g.operators[k]!;
-      if (op.op !== Op.RESHAPE) continue;
+  const reads = new Map<number, number>();
+  for (const op of g.operators) for (const i of op.inputs) if (i >= 0) reads.set(i, (reads.get(i) ?? 0) + 1);
+  const producer = new Map<number, TfliteOperator>();
+  const removed = new Set<TfliteOperator>();
+  /** A dropped RESHAPE's output → the tensor its readers read instead. */
+  const alias = new Map<number, number>();
+  const resolve = (t: number): number => {
+    while (alias.has(t)) t = alias.get(t)!;
+    return t;
+  };
+  for (const op of g.operators) {
+    op.inputs = op.inputs.map((i) => (i < 0 ? i : resolve(i)));
+    if (op.op === Op.RESHAPE) {
       const x = op.inputs[0]!;
-      const y = op.outputs[0]!;
-      const p = producer.get(x);
-      const prev = p === undefined ? undefined : g.operators[p];
-      if (prev && prev.op === Op.RESHAPE && !pinned.has(x) && readers(x) === 1) {
+      const prev = producer.get(x);
+      if (prev && prev.op === Op.RESHAPE && !pinned.has(x) && reads.get(x) === 1) {
+        // RESHAPE(RESHAPE(w)) = RESHAPE(w): the first one's output is read by this one only.
+        removed.add(prev);
         op.inputs[0] = prev.inputs[0]!;
-        g.operators.splice(p!, 1);
-        changed = true;
-        break;
       }
-      const src = g.tensors[op.inputs[0]!]!;
-      if (!pinned.has(y) && src.type === g.tensors[y]!.type && sameShape(src.shape, g.tensors[y]!.shape)) {
-        for (const other of g.operators) other.inputs = other.inputs.map((i) => (i === y ? op.inputs[0]! : i));
-        g.operators.splice(k, 1);
-        changed = true;
-        break;
+      const src = op.inputs[0]!;
+      const y = op.outputs[0]!;
+      const a = g.tensors[src]!, b = g.tensors[y]!;
+      if (!pinned.has(y) && a.type === b.type && sameShape(a.shape, b.shape)) {
+        removed.add(op);
+        alias.set(y, src);
+        reads.set(src, (reads.get(src) ?? 0) - 1 + (reads.get(y) ?? 0));
+        continue;
       }
     }
+    for (const o of op.outputs) producer.set(o, op);
   }
+  if (removed.size === 0) return 0;
+  g.operators = g.operators.filter((op) => !removed.has(op));
   dropUnusedTensors(g);
-  return before - g.operators.length;
+  return removed.size;
 }
 
 function constantKey(t: TfliteTensor): string | undefined {
