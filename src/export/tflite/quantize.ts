@@ -190,6 +190,9 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
    */
   const floatOf = new Map<number, number>();
   const fellBack = new Map<string, number>();
+  const fallbackDequantize = new Set<TfliteOperator>();
+  /** The float tensors fallback ops write (before their QUANTIZE back to int8). */
+  const fallbackOutputs = new Set<number>();
   const floatFallback = (op: TfliteOperator): void => {
     op.inputs = op.inputs.map((i) => {
       const t = i >= 0 ? g.tensors[i] : undefined;
@@ -197,7 +200,9 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
       let f = floatOf.get(i);
       if (f === undefined) {
         f = addTensor(g, { name: `${t.name}_float`, type: TensorType.FLOAT32, shape: [...t.shape] }, g.sources[i]);
-        out.push({ op: Op.DEQUANTIZE, version: 2, inputs: [i], outputs: [f] });
+        const dq: TfliteOperator = { op: Op.DEQUANTIZE, version: 2, inputs: [i], outputs: [f] };
+        out.push(dq);
+        fallbackDequantize.add(dq);
         floatOf.set(i, f);
       }
       return f;
@@ -208,6 +213,7 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
       if (t.type !== TensorType.INT8 || t.data) return o;
       const f = addTensor(g, { name: `${t.name}_float`, type: TensorType.FLOAT32, shape: [...t.shape] }, g.sources[o]);
       floatOf.set(o, f);
+      fallbackOutputs.add(f);
       requantize.push({ op: Op.QUANTIZE, version: 1, inputs: [f], outputs: [o] });
       return f;
     });
@@ -340,7 +346,9 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
     }
     return i;
   });
-  g.operators = dropDeadQuantize([...prologue, ...out, ...epilogue], g.outputs);
+  let ops2 = [...prologue, ...out, ...epilogue];
+  if (options.ioType === 'float32') ops2 = floatEdges(ops2, g.inputs, g.outputs, fallbackDequantize, fallbackOutputs);
+  g.operators = dropDeadQuantize(ops2, g.outputs);
   dropUnusedTensors(g);
   const notes = [`int8: ${activations.length} activation tensors calibrated on ${calibration.length} samples (min/max); conv weights per output channel, FULLY_CONNECTED per tensor; ${options.ioType} I/O`];
   if (fellBack.size > 0) {
@@ -348,6 +356,38 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
     notes.push(`int8: ${list} ${[...fellBack.values()].reduce((a, b) => a + b, 0) > 1 ? 'have' : 'has'} no int8 kernel rule here; run in float32 between DEQUANTIZE and QUANTIZE`);
   }
   return notes;
+}
+
+/**
+ * With float32 I/O, a fallback op next to the graph's edge needs no int8 round trip: one reading a graph
+ * input reads the float input (its DEQUANTIZE of the QUANTIZEd input goes), one computing a graph output
+ * writes it in float (the QUANTIZE/DEQUANTIZE pair behind it goes, unless int8 ops read the int8 copy).
+ */
+function floatEdges(ops: TfliteOperator[], inputs: readonly number[], outputs: readonly number[], fallbackDequantize: ReadonlySet<TfliteOperator>, fallbackOutputs: ReadonlySet<number>): TfliteOperator[] {
+  const producer = new Map<number, TfliteOperator>();
+  for (const op of ops) for (const o of op.outputs) producer.set(o, op);
+  const replaceReads = (from: number, to: number): void => {
+    for (const op of ops) op.inputs = op.inputs.map((j) => (j === from ? to : j));
+  };
+  const drop = new Set<TfliteOperator>();
+  for (const op of ops) {
+    if (!fallbackDequantize.has(op)) continue;
+    const q = producer.get(op.inputs[0]!);
+    if (q?.op !== Op.QUANTIZE || !inputs.includes(q.inputs[0]!)) continue;
+    replaceReads(op.outputs[0]!, q.inputs[0]!);
+    drop.add(op);
+  }
+  for (const i of outputs) {
+    const dq = producer.get(i);
+    const q = dq?.op === Op.DEQUANTIZE ? producer.get(dq.inputs[0]!) : undefined;
+    const f = q?.op === Op.QUANTIZE ? q.inputs[0]! : -1;
+    if (!fallbackOutputs.has(f)) continue;
+    const writer = producer.get(f)!;
+    writer.outputs = writer.outputs.map((o) => (o === f ? i : o));
+    replaceReads(f, i);
+    drop.add(dq!);
+  }
+  return ops.filter((op) => !drop.has(op));
 }
 
 /** Drops QUANTIZE ops whose output nothing reads (a float-fallback op feeding only other float ops). */
