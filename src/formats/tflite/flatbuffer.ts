@@ -213,7 +213,10 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
     const inputs = intVector(b, o.inputs);
     const outputs = intVector(b, o.outputs);
     const optionsType = o.optionsType ?? OP_OPTIONS[o.op] ?? Options.NONE;
-    const options = optionsType !== Options.NONE && OPTION_FIELDS[optionsType] ? writeOptions(b, optionsType, o.options ?? {}) : 0;
+    // An options table without fields (MAXIMUM/MINIMUM, TRANSPOSE, DEQUANTIZE, ...) is left out, as TFLite's
+    // converter leaves it out (its melspectrogram.tflite for openWakeWord has none on MAXIMUM, MINIMUM, TRANSPOSE).
+    const fields = OPTION_FIELDS[optionsType];
+    const options = optionsType !== Options.NONE && fields && fields.length > 0 ? writeOptions(b, optionsType, o.options ?? {}) : 0;
     const custom = o.customOptions ? b.createByteVector(o.customOptions) : 0;
     b.startObject(Slot.Operator.count);
     b.addFieldInt32(Slot.Operator.opcode_index, opcodeOf[i]!, 0);
