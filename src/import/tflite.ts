@@ -24,10 +24,9 @@ import { SUPPORTED_CUSTOM_OPS, TRANSPOSE_CONV_BIAS, transposeConvBiasParams, tra
 import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
-/** Flatbuffers address with 32-bit offsets: no .tflite is larger. */
 /** Float16 constants with fewer elements are widened to float32 at import rather than kept behind a Cast. */
 export const FP16_MIN_CAST_ELEMENTS = 64;
-
+/** Flatbuffers address with 32-bit offsets: no .tflite is larger. */
 export const MAX_TFLITE_BYTES = 2 ** 31 - 1;
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
@@ -72,6 +71,12 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const inits: onnx.TensorProto[] = [];
   /** Tensor index → the ONNX name of its float value. */
   const value = new Map<number, string>();
+  /** ONNX names some tensor's value already is (an op that passes its input through must not rename it). */
+  const taken = new Set<string>();
+  const setValue = (i: number, name: string): void => {
+    value.set(i, name);
+    taken.add(name);
+  };
   for (const t of g.tensors) names.reserve(t.name);
   // A tensor's own name goes to the ONNX value that holds it when no other tensor has that name and it is not a
   // graph input or output (those keep theirs): a model imported and exported again keeps its tensor names
@@ -178,7 +183,7 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const t = tensor(constIndex(i!));
     if (!t.data) fail(o, index, `input '${t.name}' is computed by no earlier operator`);
     const name = constant(constIndex(i!));
-    value.set(i!, name);
+    setValue(i!, name);
     return name;
   };
 
@@ -186,9 +191,8 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const output = (i: number, name: string): void => {
     const t = tensor(i);
     const v = QUANTIZED.has(t.type) && t.quantization ? qdq(name, t) : name;
-    value.set(i, graphOutputSet.has(i) ? v : ownOutput(v, t.name));
+    setValue(i, graphOutputSet.has(i) || taken.has(v) ? v : ownOutput(v, t.name));
   };
-
 
   const activation = (act: number, x: string, base: string): string => {
     switch (act) {
@@ -224,13 +228,13 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const quantized = QUANTIZED.has(t.type) && !!t.quantization;
     const raw = RAW_INPUT_TYPES[t.type];
     if (!quantized && raw !== undefined) {
-      value.set(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
+      setValue(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
       return tensorValueInfo(t.name, raw, declaredShape(t));
     }
     if (!quantized && t.type !== TensorType.FLOAT32) {
       throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32, uint8, int8, int32 and quantized int8/uint8/int16 inputs are supported`);
     }
-    value.set(i, quantized ? qdq(t.name, t) : t.name);
+    setValue(i, quantized ? qdq(t.name, t) : t.name);
     return tensorValueInfo(t.name, DataType.FLOAT, declaredShape(t));
   });
 
