@@ -222,7 +222,7 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
       const kept = keepHalfWeights(before, current);
       if (kept.restored > 0) {
         current = kept.model;
-        ctx.log(`${step.pass}: ${kept.restored} float16 weights it left float kept as float16 behind a Cast`);
+        ctx.log(`${step.pass}: ${kept.restored} float16 weight${kept.restored === 1 ? '' : 's'} it left float kept as float16 behind a Cast`);
       }
     }
     // A pass that does not say is judged by its output: the same bytes means no change.

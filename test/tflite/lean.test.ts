@@ -213,7 +213,7 @@ describe('TFLite import of float16 weights', () => {
     expect(byType(DataType.INT8).filter((d) => d.length === 4)).toEqual([[16, 32, 3, 3]]); // and its per-channel zero points
     expect(byType(DataType.FLOAT16)).toEqual([[32, 8, 3, 3]]);
     expect(inits.filter((t) => t.dataType === DataType.FLOAT && t.dims!.map(Number).length === 4)).toHaveLength(0);
-    expect(log.join('\n')).toMatch(/weight_only: 1 float16 weights it left float kept as float16 behind a Cast/);
+    expect(log.join('\n')).toMatch(/weight_only: 1 float16 weight it left float kept as float16 behind a Cast/);
     // Size: the int8 weight is half its float16 bytes, the float16 one unchanged.
     expect(encodeModel(q).length).toBeLessThan(encodeModel(imported).length - 4000);
     const a = await OrtSession.create(encodeModel(imported), {}, 'imported');
