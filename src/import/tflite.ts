@@ -24,6 +24,8 @@ import { SUPPORTED_CUSTOM_OPS, TRANSPOSE_CONV_BIAS, transposeConvBiasParams, tra
 import { transposeData } from '../model/tensor.js';
 
 const OPSET = 13;
+/** Float16 constants with fewer elements are widened to float32 at import rather than kept behind a Cast. */
+export const FP16_MIN_CAST_ELEMENTS = 64;
 /** Flatbuffers address with 32-bit offsets: no .tflite is larger. */
 export const MAX_TFLITE_BYTES = 2 ** 31 - 1;
 const TO_NCHW = [0, 3, 1, 2];
@@ -69,7 +71,33 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
   const inits: onnx.TensorProto[] = [];
   /** Tensor index → the ONNX name of its float value. */
   const value = new Map<number, string>();
+  /** ONNX names some tensor's value already is (an op that passes its input through must not rename it). */
+  const taken = new Set<string>();
+  const setValue = (i: number, name: string): void => {
+    value.set(i, name);
+    taken.add(name);
+  };
   for (const t of g.tensors) names.reserve(t.name);
+  // A tensor's own name goes to the ONNX value that holds it when no other tensor has that name and it is not a
+  // graph input or output (those keep theirs): a model imported and exported again keeps its tensor names
+  // instead of growing a suffix each time.
+  const nameCount = new Map<string, number>();
+  for (const t of g.tensors) nameCount.set(t.name, (nameCount.get(t.name) ?? 0) + 1);
+  const graphOutputSet = new Set(g.outputs);
+  const interfaceNames = new Set([...g.inputs, ...g.outputs].map((i) => g.tensors[i]?.name));
+  const claimed = new Set<string>();
+  const own = (name: string): boolean => {
+    if (nameCount.get(name) !== 1 || claimed.has(name) || interfaceNames.has(name)) return false;
+    claimed.add(name);
+    return true;
+  };
+  /** The last node's output `v` renamed to `want` when that name is free to take. */
+  const ownOutput = (v: string, want: string): string => {
+    const last = nodes[nodes.length - 1];
+    if (last?.output?.[0] !== v || v === want || !own(want)) return v;
+    last.output[0] = want;
+    return want;
+  };
 
   /** The operator being imported, for messages about its operands. */
   let atOperator: string | undefined;
@@ -110,8 +138,8 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     return node('DequantizeLinear', [quantized, scale, zp], `${t.name}_dequantized`);
   };
 
-  const pushInit = (base: string, dims: number[], data: Float32Array | Int8Array | Uint8Array | Int32Array, type: number): string => {
-    const name = names.next(base);
+  const pushInit = (base: string, dims: number[], data: Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array, type: number, exact = false): string => {
+    const name = exact && own(base) ? base : names.next(base);
     inits.push(makeTensor(name, dims, data, type));
     return name;
   };
@@ -121,9 +149,15 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const t = tensor(i);
     const raw = tensorValues(t);
     const dims = permute ? permute.perm.map((a) => permute.dims[a]!) : [...t.shape];
-    const reorder = <T extends Float32Array | Int8Array | Int32Array | Uint8Array>(data: T): T => (permute ? transposeData(data, permute.dims, permute.perm) : data);
-    if (t.type === TensorType.FLOAT32) return pushInit(t.name, dims, reorder(raw as Float32Array), DataType.FLOAT);
-    if (t.type === TensorType.FLOAT16) return pushInit(t.name, dims, reorder(Float32Array.from(raw as Uint16Array, halfToFloat)), DataType.FLOAT);
+    const reorder = <T extends Float32Array | Int8Array | Int32Array | Uint8Array | Uint16Array>(data: T): T => (permute ? transposeData(data, permute.dims, permute.perm) : data);
+    if (t.type === TensorType.FLOAT32) return pushInit(t.name, dims, reorder(raw as Float32Array), DataType.FLOAT, true);
+    if (t.type === TensorType.FLOAT16) {
+      // Float16 weights stay float16 (a Cast to float, folded by onnxruntime at load): the ONNX file is as small
+      // as the .tflite. Small ones are widened: a Cast node costs more bytes than their 2 bytes an element save.
+      if (raw.length < FP16_MIN_CAST_ELEMENTS) return pushInit(t.name, dims, reorder(Float32Array.from(raw as Uint16Array, halfToFloat)), DataType.FLOAT, true);
+      const half = pushInit(`${t.name}_fp16`, dims, reorder(raw as Uint16Array), DataType.FLOAT16);
+      return ownOutput(node('Cast', [half], t.name, [intAttr('to', DataType.FLOAT)]), t.name);
+    }
     if ((t.type === TensorType.INT8 || t.type === TensorType.UINT8 || t.type === TensorType.INT32) && t.quantization) {
       const q = t.quantization;
       const type = t.type === TensorType.INT8 ? DataType.INT8 : t.type === TensorType.UINT8 ? DataType.UINT8 : DataType.INT32;
@@ -134,9 +168,9 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
       const zpValues = q.zeroPoint.length === q.scale.length ? q.zeroPoint : q.scale.map(() => 0);
       const zpData = t.type === TensorType.INT8 ? Int8Array.from(zpValues) : t.type === TensorType.UINT8 ? Uint8Array.from(zpValues) : Int32Array.from(zpValues);
       const zp = scalarInit(`${t.name}_zero_point`, zpData, perAxis ? [q.scale.length] : [], type);
-      return node('DequantizeLinear', [qname, scale, zp], t.name, perAxis ? [intAttr('axis', axis)] : []);
+      return ownOutput(node('DequantizeLinear', [qname, scale, zp], t.name, perAxis ? [intAttr('axis', axis)] : []), t.name);
     }
-    if (t.type === TensorType.INT32) return pushInit(t.name, dims, reorder(raw as Int32Array), DataType.INT32);
+    if (t.type === TensorType.INT32) return pushInit(t.name, dims, reorder(raw as Int32Array), DataType.INT32, true);
     throw new ModelGateError(`${label}: constant '${t.name}' of type ${tensorTypeName(t.type)}${QUANTIZED.has(t.type) ? ' without quantization parameters' : ''} is not supported`);
   };
 
@@ -149,14 +183,15 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const t = tensor(constIndex(i!));
     if (!t.data) fail(o, index, `input '${t.name}' is computed by no earlier operator`);
     const name = constant(constIndex(i!));
-    value.set(i!, name);
+    setValue(i!, name);
     return name;
   };
 
   /** Registers op output tensor `i` computed as `name` (a float value), adding QDQ for a quantized tensor. */
   const output = (i: number, name: string): void => {
     const t = tensor(i);
-    value.set(i, QUANTIZED.has(t.type) && t.quantization ? qdq(name, t) : name);
+    const v = QUANTIZED.has(t.type) && t.quantization ? qdq(name, t) : name;
+    setValue(i, graphOutputSet.has(i) || taken.has(v) ? v : ownOutput(v, t.name));
   };
 
   const activation = (act: number, x: string, base: string): string => {
@@ -193,13 +228,13 @@ export function importTflite(tflite: TfliteModel, label = '<tflite>'): Model {
     const quantized = QUANTIZED.has(t.type) && !!t.quantization;
     const raw = RAW_INPUT_TYPES[t.type];
     if (!quantized && raw !== undefined) {
-      value.set(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
+      setValue(i, node('Cast', [t.name], `${t.name}_float`, [intAttr('to', DataType.FLOAT)]));
       return tensorValueInfo(t.name, raw, declaredShape(t));
     }
     if (!quantized && t.type !== TensorType.FLOAT32) {
       throw new ModelGateError(`${label}: input '${t.name}' is ${tensorTypeName(t.type)}; only float32, uint8, int8, int32 and quantized int8/uint8/int16 inputs are supported`);
     }
-    value.set(i, quantized ? qdq(t.name, t) : t.name);
+    setValue(i, quantized ? qdq(t.name, t) : t.name);
     return tensorValueInfo(t.name, DataType.FLOAT, declaredShape(t));
   });
 

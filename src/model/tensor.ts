@@ -135,7 +135,7 @@ export function tensorBytes(t: onnx.ITensorProto): number {
 }
 
 /** Row-major transpose of `data` with shape `dims` by `perm` (out axis i = in axis perm[i]). */
-export function transposeData<T extends Float32Array | Int32Array | Int8Array | Uint8Array>(data: T, dims: readonly number[], perm: readonly number[]): T {
+export function transposeData<T extends Float32Array | Int32Array | Int8Array | Uint8Array | Uint16Array>(data: T, dims: readonly number[], perm: readonly number[]): T {
   const outDims = perm.map((a) => dims[a]!);
   const inStrides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
   const out = new (data.constructor as new (n: number) => T)(data.length);

@@ -17,6 +17,7 @@ import { lowRankPass } from './lowrank.js';
 import { ortOptimizePass } from './ort-optimize.js';
 import { matmulNBitsPass } from './matmul-nbits.js';
 import { fp32Pass } from './fp32.js';
+import { keepHalfWeights } from './half-weights.js';
 
 // Each pass declares its own option type; the registry only sees options as validated JSON.
 const PASSES: ReadonlyArray<Pass<never>> = [cleanupPass, ortOptimizePass, quantizePass, weightOnlyPass, fp16Pass, prunePass, lowRankPass, matmulNBitsPass, fp32Pass];
@@ -215,6 +216,15 @@ export async function runRecipe(model: Model, specs: ReadonlyArray<unknown>, ctx
     if (ctx.memo !== undefined) stepCtx.memo = ctx.memo;
     const before = current;
     current = await pass.run(current, step.options, stepCtx);
+    // Float16 weights behind a Cast that the pass exposed and left float stay float16 (not for fp32, which
+    // widens them on purpose).
+    if (step.pass !== 'fp32') {
+      const kept = keepHalfWeights(before, current);
+      if (kept.restored > 0) {
+        current = kept.model;
+        ctx.log(`${step.pass}: ${kept.restored} float16 weight${kept.restored === 1 ? '' : 's'} it left float kept as float16 behind a Cast`);
+      }
+    }
     // A pass that does not say is judged by its output: the same bytes means no change.
     notes.push({ pass: step.pass, ...(said ?? (sameModel(before, current) ? { changed: false, why: 'the output is identical to the input' } : { changed: true, why: 'changed' })) });
     const extra = pass.runtimeOptions?.(step.options);

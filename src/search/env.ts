@@ -23,6 +23,8 @@ import { kernelSignature } from '../runtime/kernels.js';
 import { OrtSession } from '../runtime/session.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
+import { cleanupModel } from '../passes/cleanup.js';
+import { DataType } from '../model/onnx.js';
 import type { PassContext } from '../passes/pass.js';
 import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
@@ -149,7 +151,7 @@ async function search(name: string, options: AutoOptions, gateDropMax: number | 
   } catch {
     shapes = undefined; // the op mix then falls back to weight sizes
   }
-  const analysis = { ...analyzeModel(cleaned, shapes, cleanup && digestOf(cleanedBytes, {}) !== digestOf(refBytes, {})), ...(tfliteFile ? { tfliteReference: true } : {}) };
+  const analysis = { ...analyzeModel(await weightsExposed(cleaned), shapes, cleanup && digestOf(cleanedBytes, {}) !== digestOf(refBytes, {})), ...(tfliteFile ? { tfliteReference: true } : {}) };
   // A .tflite is exported with static shapes: the benchmark's batch where the batch is dynamic.
   const tfliteBatch = inputs[0]?.dynamicBatch ? benchmarkBatch(batch, ctx.benchmark.batch) : (inputs[0]?.shape[0] ?? 1);
   const tfliteShapes: Record<string, number[]> = Object.fromEntries(inputs.map((i) => [i.name, i.dynamicBatch ? [tfliteBatch, ...i.shape.slice(1)] : i.shape]));
@@ -290,4 +292,22 @@ async function measureDecoderTrials(refFile: string, trials: Array<{ file: strin
     const phase = worse === 'decode' ? { c: c.decode, r: ref.decode } : { c: c.prefill, r: ref.prefill };
     return { ratio: cmp[worse].ratio, ci95: cmp[worse].ci95, p50_ms: phase.c.p50_ms, reference_p50_ms: phase.r.p50_ms };
   });
+}
+
+/**
+ * The model as the quantizers see it, for the analysis: float16 weights behind a Cast to float (what the
+ * TFLite import makes of MediaPipe's float16 .tflite files; onnxruntime folds the Cast at load) are folded to
+ * the float weights they stand for, as prepareForQuantization does, so the analysis counts them as Conv/MatMul
+ * weights and does not take a float32-compute model for a float16 one. Other models are analyzed as they are.
+ */
+async function weightsExposed(model: Model): Promise<Model> {
+  const graph = model.graph!;
+  const half = new Set((graph.initializer ?? []).filter((t) => t.dataType === DataType.FLOAT16).map((t) => t.name!));
+  const castOfHalf = (graph.node ?? []).some((n) => n.opType === 'Cast' && half.has(n.input?.[0] ?? ''));
+  if (!castOfHalf) return model;
+  try {
+    return (await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false, 'weights')).model;
+  } catch {
+    return model;
+  }
 }

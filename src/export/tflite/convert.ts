@@ -462,7 +462,7 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         if (bConst.dims.length !== 2) fail(node, `the weight has shape [${bConst.dims.join(', ')}]; only 2-D weights are supported`);
         let weight: Float32Array; // [N, K] as FULLY_CONNECTED wants
         let nOut: number, k: number;
-        let bias: Float32Array;
+        let bias: Float32Array | undefined;
         if (op === 'Gemm') {
           if (getIntAttr(node, 'transA', 0) !== 0) fail(node, 'transA=1 is not supported');
           const alpha = getFloatAttr(node, 'alpha', 1);
@@ -471,8 +471,8 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
           [nOut, k] = transB ? [bConst.dims[0]!, bConst.dims[1]!] : [bConst.dims[1]!, bConst.dims[0]!];
           weight = transB ? Float32Array.from(bConst.values) : transposeData(bConst.values, bConst.dims, [1, 0]);
           if (alpha !== 1) for (let i = 0; i < weight.length; i++) weight[i] = weight[i]! * alpha;
-          bias = new Float32Array(nOut);
           if (node.input?.[2]) {
+            bias = new Float32Array(nOut);
             const c = consts.float(node.input[2]);
             if (!c) fail(node, 'the bias C is not a constant');
             if (c.values.length === 1) bias.fill(c.values[0]! * beta);
@@ -483,7 +483,6 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         } else {
           [k, nOut] = bConst.dims as [number, number];
           weight = transposeData(bConst.values, bConst.dims, [1, 0]);
-          bias = new Float32Array(nOut);
         }
         if (a.shape[a.shape.length - 1] !== k) fail(node, `input A has ${a.shape[a.shape.length - 1]} columns, the weight expects ${k}`);
         let input: Value;
@@ -499,7 +498,8 @@ export function convertToTfliteGraph(model: Model, inputShapes: Record<string, n
         const outShape = [...a.shape.slice(0, -1), nOut];
         const out = g.tensor(name, outShape, name);
         const wt = g.floatConst(bName, [nOut, k], weight);
-        const bt = g.floatConst(node.input?.[2] || `${bName}_bias`, [nOut], bias);
+        // No bias (or an all-zero one): FULLY_CONNECTED's optional input is omitted (-1) rather than stored as zeros.
+        const bt = bias && bias.some((v) => v !== 0) ? g.floatConst(node.input![2]!, [nOut], bias) : -1;
         g.op(Op.FULLY_CONNECTED, [input.t, wt, bt], [out], { fused_activation_function: act, keep_num_dims: outShape.length > 2 });
         setOut(node, { t: out, shape: outShape, layout: 'plain' }, name);
         break;

@@ -7,6 +7,7 @@ import type { Feeds } from '../../model/host-tensor.js';
 import { cleanupModel } from '../../passes/cleanup.js';
 import { ModelGateError } from '../../errors.js';
 import { convertToTfliteGraph } from './convert.js';
+import { dedupeConstants, simplifyReshapes } from './simplify.js';
 import { encodeTflite, type TfliteModel } from '../../formats/tflite/flatbuffer.js';
 import { quantizeDynamicRange, quantizeFloat16, quantizeFullInt8, type FullInt8Options } from './quantize.js';
 import { TOOL_VERSION } from '../../version.js';
@@ -43,6 +44,11 @@ export async function exportTflite(source: Model, options: TfliteExportOptions):
   const { model } = await cleanupModel(source, {}, true, 'weights');
   const graph = convertToTfliteGraph(model, options.inputShapes);
   const notes = [...graph.notes];
+  const reshapes = simplifyReshapes(graph);
+  if (reshapes > 0) notes.push(`${reshapes} RESHAPE ops removed (chains of reshapes collapsed, reshapes to the same shape dropped)`);
+  // Float variants share identical constants before the rewrite (one DEQUANTIZE each); the int8 ones after it,
+  // since dynamic-range quantization rewrites a weight tensor in place for its convolution.
+  if (options.quantize === 'float32' || options.quantize === 'float16') dedupeConstants(graph);
   switch (options.quantize) {
     case 'float32':
       break;
@@ -61,6 +67,7 @@ export async function exportTflite(source: Model, options: TfliteExportOptions):
     default:
       throw new ModelGateError(`tflite: unknown quantize '${String(options.quantize)}' (use ${TFLITE_QUANTIZE.join(', ')})`);
   }
+  dedupeConstants(graph);
   const tflite: TfliteModel = {
     description: `modelgate ${TOOL_VERSION}: ${options.quantize}${options.quantize === 'int8' ? `, ${options.ioType ?? 'float32'} I/O` : ''}`,
     graph: { name: 'main', tensors: graph.tensors, inputs: graph.inputs, outputs: graph.outputs, operators: graph.operators },

@@ -25,6 +25,13 @@ import { Op, TensorType, opName } from '../../formats/tflite/schema.js';
 /** TFLite's dynamic-range quantizer leaves smaller weights in float (its min_elements_for_weights). */
 export const DYNAMIC_MIN_ELEMENTS = 1024;
 
+/**
+ * A float16 constant saves 2 bytes an element but costs a DEQUANTIZE operator, a second tensor and a buffer
+ * (about 150 bytes of flatbuffer tables and alignment, measured on this exporter's output), and one more op
+ * to run: smaller constants (scalars, short shape-like vectors) stay float32, which is also exact.
+ */
+export const FP16_MIN_ELEMENTS = 64;
+
 const WEIGHTED = new Set<number>([Op.CONV_2D, Op.DEPTHWISE_CONV_2D, Op.FULLY_CONNECTED]);
 
 function floatValues(t: TfliteTensor): Float32Array {
@@ -50,7 +57,7 @@ function addTensor(g: ConvertedGraph, t: TfliteTensor, source?: string): number 
 
 export function quantizeFloat16(g: ConvertedGraph): string[] {
   const prologue: TfliteOperator[] = [];
-  let count = 0;
+  let count = 0, kept = 0;
   const done = new Set<number>();
   for (const op of g.operators) {
     if (op.op === Op.PADV2) continue; // its pad value is a scalar, not a weight
@@ -59,15 +66,20 @@ export function quantizeFloat16(g: ConvertedGraph): string[] {
       if (i < 0 || done.has(i) || !isFloatConst(t)) continue;
       done.add(i);
       const f = floatValues(t);
+      if (f.length < FP16_MIN_ELEMENTS) {
+        kept++;
+        continue;
+      }
       const half = Uint16Array.from(f, (v) => floatToHalf(v));
-      const h = addTensor(g, { name: `${t.name}_fp16`, type: TensorType.FLOAT16, shape: [...t.shape], data: bytesOf(half) });
+      // The float16 tensor and its DEQUANTIZE output carry the same name (one string in the file).
+      const h = addTensor(g, { name: t.name, type: TensorType.FLOAT16, shape: [...t.shape], data: bytesOf(half) });
       delete (t as TfliteTensor).data;
       prologue.push({ op: Op.DEQUANTIZE, version: 3, inputs: [h], outputs: [i] });
       count++;
     }
   }
   g.operators.unshift(...prologue);
-  return [`float16: ${count} constant tensors stored as float16 behind DEQUANTIZE`];
+  return [`float16: ${count} constant tensors stored as float16 behind DEQUANTIZE${kept ? `, ${kept} under ${FP16_MIN_ELEMENTS} elements kept float32 (a DEQUANTIZE costs more bytes than they would save)` : ''}`];
 }
 
 // ---------------------------------------------------------------- dynamic range
@@ -170,6 +182,44 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
     out.push({ op: Op.QUANTIZE, version: 2, inputs: [i], outputs: [r] });
     return r;
   };
+  /**
+   * Float fallback for an op without an int8 rule (as TFLite's converter does when float ops are allowed):
+   * its int8 inputs are DEQUANTIZEd, it runs in float32 on its float version, and each output is QUANTIZEd
+   * back to the calibrated int8 tensor the next ops read. A float op reading another float op's output reads
+   * the float tensor directly; a QUANTIZE nothing reads is dropped at the end.
+   */
+  const floatOf = new Map<number, number>();
+  const fellBack = new Map<string, number>();
+  const fallbackDequantize = new Set<TfliteOperator>();
+  /** The float tensors fallback ops write (before their QUANTIZE back to int8). */
+  const fallbackOutputs = new Set<number>();
+  const floatFallback = (op: TfliteOperator): void => {
+    op.inputs = op.inputs.map((i) => {
+      const t = i >= 0 ? g.tensors[i] : undefined;
+      if (!t || t.type !== TensorType.INT8 || t.data) return i;
+      let f = floatOf.get(i);
+      if (f === undefined) {
+        f = addTensor(g, { name: `${t.name}_float`, type: TensorType.FLOAT32, shape: [...t.shape] }, g.sources[i]);
+        const dq: TfliteOperator = { op: Op.DEQUANTIZE, version: 2, inputs: [i], outputs: [f] };
+        out.push(dq);
+        fallbackDequantize.add(dq);
+        floatOf.set(i, f);
+      }
+      return f;
+    });
+    const requantize: TfliteOperator[] = [];
+    op.outputs = op.outputs.map((o) => {
+      const t = g.tensors[o]!;
+      if (t.type !== TensorType.INT8 || t.data) return o;
+      const f = addTensor(g, { name: `${t.name}_float`, type: TensorType.FLOAT32, shape: [...t.shape] }, g.sources[o]);
+      floatOf.set(o, f);
+      fallbackOutputs.add(f);
+      requantize.push({ op: Op.QUANTIZE, version: 1, inputs: [f], outputs: [o] });
+      return f;
+    });
+    out.push(op, ...requantize);
+    fellBack.set(opName(op.op), (fellBack.get(opName(op.op)) ?? 0) + 1);
+  };
   for (const op of ops) {
     const ins = op.inputs.map((i) => (i >= 0 ? g.tensors[i] : undefined));
     const o = g.tensors[op.outputs[0]!]!;
@@ -249,7 +299,8 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
             op.inputs[2] = addTensor(g, { name: ins[2].name, type: TensorType.INT8, shape: [...ins[2].shape], data: bytesOf(quantizeWithParams(floatValues(ins[2]), o.quantization)), quantization: o.quantization });
           }
         } else if (op.op !== Op.MEAN && op.op !== Op.RELU && op.op !== Op.RELU6 && op.op !== Op.RELU_N1_TO_1) {
-          throw new ModelGateError(`tflite int8: ${opName(op.op)} has no int8 rule`);
+          floatFallback(op);
+          continue;
         }
     }
     op.version = Math.max(op.version, INT8_VERSION[op.op] ?? 1);
@@ -295,11 +346,55 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
     }
     return i;
   });
-  g.operators = [...prologue, ...out, ...epilogue];
+  let ops2 = [...prologue, ...out, ...epilogue];
+  if (options.ioType === 'float32') ops2 = floatEdges(ops2, g.inputs, g.outputs, fallbackDequantize, fallbackOutputs);
+  g.operators = dropDeadQuantize(ops2, g.outputs);
   dropUnusedTensors(g);
-  return [
-    `int8: ${activations.length} activation tensors calibrated on ${calibration.length} samples (min/max); conv weights per output channel, FULLY_CONNECTED per tensor; ${options.ioType} I/O`,
-  ];
+  const notes = [`int8: ${activations.length} activation tensors calibrated on ${calibration.length} samples (min/max); conv weights per output channel, FULLY_CONNECTED per tensor; ${options.ioType} I/O`];
+  if (fellBack.size > 0) {
+    const list = [...fellBack].map(([name, n]) => (n > 1 ? `${n} ${name}` : name)).join(', ');
+    notes.push(`int8: ${list} ${[...fellBack.values()].reduce((a, b) => a + b, 0) > 1 ? 'have' : 'has'} no int8 kernel rule here; run in float32 between DEQUANTIZE and QUANTIZE`);
+  }
+  return notes;
+}
+
+/**
+ * With float32 I/O, a fallback op next to the graph's edge needs no int8 round trip: one reading a graph
+ * input reads the float input (its DEQUANTIZE of the QUANTIZEd input goes), one computing a graph output
+ * writes it in float (the QUANTIZE/DEQUANTIZE pair behind it goes, unless int8 ops read the int8 copy).
+ */
+function floatEdges(ops: TfliteOperator[], inputs: readonly number[], outputs: readonly number[], fallbackDequantize: ReadonlySet<TfliteOperator>, fallbackOutputs: ReadonlySet<number>): TfliteOperator[] {
+  const producer = new Map<number, TfliteOperator>();
+  for (const op of ops) for (const o of op.outputs) producer.set(o, op);
+  const replaceReads = (from: number, to: number): void => {
+    for (const op of ops) op.inputs = op.inputs.map((j) => (j === from ? to : j));
+  };
+  const drop = new Set<TfliteOperator>();
+  for (const op of ops) {
+    if (!fallbackDequantize.has(op)) continue;
+    const q = producer.get(op.inputs[0]!);
+    if (q?.op !== Op.QUANTIZE || !inputs.includes(q.inputs[0]!)) continue;
+    replaceReads(op.outputs[0]!, q.inputs[0]!);
+    drop.add(op);
+  }
+  for (const i of outputs) {
+    const dq = producer.get(i);
+    const q = dq?.op === Op.DEQUANTIZE ? producer.get(dq.inputs[0]!) : undefined;
+    const f = q?.op === Op.QUANTIZE ? q.inputs[0]! : -1;
+    if (!fallbackOutputs.has(f)) continue;
+    const writer = producer.get(f)!;
+    writer.outputs = writer.outputs.map((o) => (o === f ? i : o));
+    replaceReads(f, i);
+    drop.add(dq!);
+  }
+  return ops.filter((op) => !drop.has(op));
+}
+
+/** Drops QUANTIZE ops whose output nothing reads (a float-fallback op feeding only other float ops). */
+function dropDeadQuantize(ops: TfliteOperator[], outputs: readonly number[]): TfliteOperator[] {
+  const read = new Set<number>(outputs);
+  for (const op of ops) for (const i of op.inputs) read.add(i);
+  return ops.filter((op) => op.op !== Op.QUANTIZE || op.outputs.some((o) => read.has(o)));
 }
 
 /** Removes tensors no operator reads or writes (the float weights int8 copies replaced), renumbering the rest. */

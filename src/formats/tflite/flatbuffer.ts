@@ -107,7 +107,9 @@ function writeOptions(b: Builder, type: number, options: Record<string, OptionVa
     if (kind === 'int[]' && Array.isArray(v)) vectors.set(slot, intVector(b, v));
   });
   b.startObject(fields.length);
-  fields.forEach(([name, kind, dflt = 0], slot) => {
+  // 4-byte fields first, then the byte-sized ones (packed together, as in the tensor table).
+  const order = fields.map((f, slot) => [f, slot] as const).sort(([a], [b2]) => Number(a[1] === 'byte' || a[1] === 'bool') - Number(b2[1] === 'byte' || b2[1] === 'bool'));
+  order.forEach(([[name, kind, dflt = 0], slot]) => {
     const v = options[name];
     if (v === undefined) return;
     switch (kind) {
@@ -166,10 +168,18 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
     return bufferOffsets.length - 1;
   });
 
+  // Tensors of one shape share one shape vector (flatbuffers allow any number of references to an object).
+  const shapes = new Map<string, number>();
+  const sharedInts = (values: readonly number[]): number => {
+    const key = values.join(',');
+    let o = shapes.get(key);
+    if (o === undefined) shapes.set(key, (o = intVector(b, values)));
+    return o;
+  };
   const tensorOffsets = graph.tensors.map((t, i) => {
-    const name = b.createString(t.name);
-    const shape = intVector(b, t.shape);
-    const signature = t.shapeSignature ? intVector(b, t.shapeSignature) : 0;
+    const name = b.createSharedString(t.name);
+    const shape = sharedInts(t.shape);
+    const signature = t.shapeSignature ? sharedInts(t.shapeSignature) : 0;
     let quant = 0;
     if (t.quantization) {
       const q = t.quantization;
@@ -185,14 +195,16 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
       b.addFieldInt32(Slot.Quantization.quantized_dimension, q.axis, 0);
       quant = b.endObject();
     }
+    // Fields are added largest first (as flatc's generated builders do), so the byte-sized ones pack together
+    // instead of each being padded to the next 4-byte field.
     b.startObject(Slot.Tensor.count);
     b.addFieldOffset(Slot.Tensor.shape, shape, 0);
-    b.addFieldInt8(Slot.Tensor.type, t.type, 0);
     b.addFieldInt32(Slot.Tensor.buffer, tensorBuffer[i]!, 0);
     b.addFieldOffset(Slot.Tensor.name, name, 0);
     if (quant) b.addFieldOffset(Slot.Tensor.quantization, quant, 0);
-    if (t.isVariable) b.addFieldInt8(Slot.Tensor.is_variable, 1, 0);
     if (signature) b.addFieldOffset(Slot.Tensor.shape_signature, signature, 0);
+    b.addFieldInt8(Slot.Tensor.type, t.type, 0);
+    if (t.isVariable) b.addFieldInt8(Slot.Tensor.is_variable, 1, 0);
     b.addFieldInt8(Slot.Tensor.has_rank, 1, 0);
     return b.endObject();
   });
@@ -201,17 +213,18 @@ export function encodeTflite(model: TfliteModel): Uint8Array {
     const inputs = intVector(b, o.inputs);
     const outputs = intVector(b, o.outputs);
     const optionsType = o.optionsType ?? OP_OPTIONS[o.op] ?? Options.NONE;
-    const options = optionsType !== Options.NONE && OPTION_FIELDS[optionsType] ? writeOptions(b, optionsType, o.options ?? {}) : 0;
+    // An options table without fields (MAXIMUM/MINIMUM, TRANSPOSE, DEQUANTIZE, ...) is left out, as TFLite's
+    // converter leaves it out (its melspectrogram.tflite for openWakeWord has none on MAXIMUM, MINIMUM, TRANSPOSE).
+    const fields = OPTION_FIELDS[optionsType];
+    const options = optionsType !== Options.NONE && fields && fields.length > 0 ? writeOptions(b, optionsType, o.options ?? {}) : 0;
     const custom = o.customOptions ? b.createByteVector(o.customOptions) : 0;
     b.startObject(Slot.Operator.count);
     b.addFieldInt32(Slot.Operator.opcode_index, opcodeOf[i]!, 0);
     b.addFieldOffset(Slot.Operator.inputs, inputs, 0);
     b.addFieldOffset(Slot.Operator.outputs, outputs, 0);
-    if (options) {
-      b.addFieldInt8(Slot.Operator.builtin_options_type, optionsType, 0);
-      b.addFieldOffset(Slot.Operator.builtin_options, options, 0);
-    }
+    if (options) b.addFieldOffset(Slot.Operator.builtin_options, options, 0);
     if (custom) b.addFieldOffset(Slot.Operator.custom_options, custom, 0);
+    if (options) b.addFieldInt8(Slot.Operator.builtin_options_type, optionsType, 0);
     return b.endObject();
   });
 
