@@ -171,3 +171,11 @@ export function synthesizeImages(spec: IoSpec, image: ImageInput, n: number, see
   }
   return out;
 }
+
+/** What report.json says about the image inputs of a synthetic dataset (`dataset.synthetic_images`). */
+export function describeSyntheticImages(inputs: IoSpec[]): Array<{ input: string; layout: ImageLayoutName; range: [number, number]; range_from: ImageInput['rangeFrom']; why?: string }> {
+  return inputs.flatMap((spec) => {
+    const image = batchAxisOf(spec) !== null ? imageInputOf(spec) : null;
+    return image ? [{ input: spec.name, layout: image.layout, range: image.range, range_from: image.rangeFrom, ...(image.why ? { why: image.why } : {}) }] : [];
+  });
+}
