@@ -127,6 +127,32 @@ describe("the range a float image's preprocessing implies", () => {
     expect(impliedInputRange(bare, 'x')).toBeNull();
   });
 
+  it("reads the training data's mean from a first Conv's BatchNormalization when the graph does not normalise", () => {
+    // 8 output channels with weight sums 1..8 (bias 0.1); running mean_o = 0.1 + μ·Σ W_o (+ a little noise).
+    const bnModel = (mu: number, jitter: number[]) => {
+      const w = new Float32Array(8 * 3 * 3 * 3);
+      for (let o = 0; o < 8; o++) for (let k = 0; k < 27; k++) w[o * 27 + k] = (o + 1) / 27 * (k % 2 === 0 ? 1.5 : 0.5);
+      const sums = Array.from({ length: 8 }, (_, o) => w.subarray(o * 27, (o + 1) * 27).reduce((a, v) => a + v, 0));
+      const mean = Float32Array.from(sums, (sv, o) => 0.1 + mu * sv + jitter[o]!);
+      const ones = new Float32Array(8).fill(1);
+      return buildModel(
+        [
+          { opType: 'Conv', input: ['x', 'w', 'b'], output: ['c'], attribute: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])] },
+          { opType: 'BatchNormalization', input: ['c', 'g', 'beta', 'm', 'v'], output: ['y'], name: 'bn0' },
+        ],
+        [['x', F, [1, 3, 32, 32]]], [['y', F, [1, 8, 32, 32]]],
+        [makeTensor('w', [8, 3, 3, 3], w), makeTensor('b', [8], new Float32Array(8).fill(0.1)), makeTensor('g', [8], ones), makeTensor('beta', [8], new Float32Array(8)), makeTensor('m', [8], mean), makeTensor('v', [8], ones)],
+      );
+    };
+    const small = [0.01, -0.02, 0.015, 0, -0.01, 0.02, -0.015, 0.005];
+    expect(impliedInputRange(bnModel(0.03, small), 'x')?.range).toEqual([-1, 1]);
+    expect(impliedInputRange(bnModel(0.45, small), 'x')?.range).toEqual([0, 1]);
+    expect(impliedInputRange(bnModel(110, small), 'x')?.range).toEqual([0, 255]);
+    expect(impliedInputRange(bnModel(0.03, small), 'x')?.why).toContain("BatchNormalization 'bn0'");
+    // Running means the weights do not explain: no guess.
+    expect(impliedInputRange(bnModel(0, [3, -5, 2, 7, -4, 1, -6, 4]), 'x')).toBeNull();
+  });
+
   it('feeds a loaded model the range its preprocessing expects, unless the config says otherwise', async () => {
     const dir = tmp('mg-synth-img-');
     saveModel(preprocessed([
