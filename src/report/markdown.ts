@@ -27,7 +27,7 @@ interface TfliteSummary {
 }
 
 /** How report.md says where a synthetic image's range comes from. */
-const RANGE_FROM: Record<string, string> = { config: ', from the config', dtype: ', as an integer image', model: ", as the model's preprocessing expects", default: ', the default for a float image' };
+const RANGE_FROM: Record<string, string> = { config: ', from the config', dtype: ', as an integer image', model: ', inferred from the model (report.json says how)', default: ', the default for a float image' };
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(2)}%`);
 
 function signed(v: number, digits: number, suffix = ''): string {

@@ -180,6 +180,6 @@ describe("the range a float image's preprocessing implies", () => {
     expect(result.report.dataset?.synthetic_images).toEqual([
       { input: 'x', layout: 'NCHW', range: [0, 255], range_from: 'model', why: expect.stringContaining("Div 255") },
     ]);
-    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain("> No dataset: `x` (NCHW, values in [0, 255], as the model's preprocessing expects) was fed seeded synthetic pictures");
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain("> No dataset: `x` (NCHW, values in [0, 255], inferred from the model (report.json says how)) was fed seeded synthetic pictures");
   }, 60_000);
 });
