@@ -16,6 +16,7 @@ import { writeReportFiles } from '../report/write.js';
 import { configLabel, sourceReport } from '../load/project.js';
 import { ModelGateError } from '../errors.js';
 import { assumedSnippet } from '../model/io.js';
+import { describeSyntheticImages } from '../data/synthetic-image.js';
 import { TOOL_VERSION } from '../version.js';
 import { runPipeline, type PipelineResult, type ProgressCallback } from './pipeline.js';
 
@@ -76,6 +77,8 @@ export function reportPipeline(report: Report, p: PipelineResult): void {
     samples: dataset.count, labelled: dataset.hasLabels, synthetic: dataset.synthetic, ...(dataset.source ? { source: dataset.source } : {}),
     calibration: { ...(calibration.source ? { source: calibration.source } : {}), overlaps_evaluation: calibration.overlapsEvaluation === true },
   };
+  const images = dataset.synthetic ? describeSyntheticImages(p.project.inputs) : [];
+  if (images.length > 0) report.dataset.synthetic_images = images;
   if (p.project.assumed.length > 0) {
     report.inputs_assumed = p.project.assumed;
     report.inputs_snippet = assumedSnippet(p.project.inputs, p.project.assumed);

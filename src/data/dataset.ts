@@ -18,6 +18,7 @@ import { seededRandom } from './random.js';
 import { arrayColumn, columnsSource, readNpz, rowSize, type Column } from './arrays.js';
 import { csvSource, jsonlFirst, jsonlSource } from './text.js';
 import { imageFolderSource } from './images.js';
+import { imageInputOf, synthesizeImages } from './synthetic-image.js';
 import type { SampleRows, SampleSource } from './source.js';
 
 export interface Batch {
@@ -186,9 +187,12 @@ const ZERO_IDS = /token_type|segment/i;
  * Synthetic values for one input, `n` samples (values in sample order). The defaults follow the
  * names models use: masks are all ones, recurrent state and KV caches start at zero, a sample-rate
  * scalar is 16000, token-type ids are 0; other integers are ids in [0, 9], floats uniform in [0, 1).
+ * An image-shaped input gets seeded pictures instead (./synthetic-image.ts).
  * `range` in the config overrides all of these.
  */
 function synthesize(spec: IoSpec, n: number, seed: number): Float64Array {
+  const image = imageInputOf(spec);
+  if (image && batchAxisOf(spec) !== null) return synthesizeImages(spec, image, n, seed);
   const per = sampleShape(spec).reduce((a, b) => a * b, 1);
   const count = batchAxisOf(spec) === null ? per : n * per;
   const out = new Float64Array(count);
@@ -440,9 +444,27 @@ function gather(values: Float64Array, per: number, indices: number[]): Float64Ar
 
 export const SYNTHETIC_SAMPLES = 64;
 
+/** Bytes of synthetic batches kept for reuse: drawing pictures costs more than a search trial should repeat. */
+const SYNTHETIC_CACHE_BYTES = 256 << 20;
+
 export function syntheticDataset(inputs: IoSpec[], seed = 1234, count = SYNTHETIC_SAMPLES): Dataset {
-  const make = (n: number, offset: number): Feeds =>
-    Object.fromEntries(inputs.map((spec, k) => [spec.name, synthesizedTensor(spec, n, seed + 7919 * k + offset)]));
+  const cache = new Map<string, Feeds>();
+  let cached = 0;
+  const make = (n: number, offset: number): Feeds => {
+    const key = `${n}:${offset}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const feeds: Feeds = Object.fromEntries(inputs.map((spec, k) => [spec.name, synthesizedTensor(spec, n, seed + 7919 * k + offset)]));
+    // Only batches with pictures are kept (the rest are cheap to redraw); callers never write into feeds.
+    if (inputs.some((i) => imageInputOf(i))) {
+      const bytes = Object.values(feeds).reduce((b, t) => b + t.data.byteLength, 0);
+      if (cached + bytes <= SYNTHETIC_CACHE_BYTES) {
+        cache.set(key, feeds);
+        cached += bytes;
+      }
+    }
+    return feeds;
+  };
   const fixed = fixedBatchOf(inputs);
   return {
     count,

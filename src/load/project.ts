@@ -13,6 +13,8 @@ import {
   type AssumedInput, type DimAssignment, type IoSpec, type MissingDim,
 } from '../model/io.js';
 import { assumeScalars, chooseDims, dimsFromData, ReferenceProbe } from './assume.js';
+import { imageLayoutOf } from '../data/synthetic-image.js';
+import { impliedInputRange } from '../model/input-range.js';
 import { datasetSampleShapes, loadCalibration, loadDataset, syntheticDataset, type Dataset } from '../data/dataset.js';
 import { runtimeKindOf, type RuntimeKind } from '../runtime/kind.js';
 import { importTfliteFile } from '../import/tflite.js';
@@ -76,7 +78,13 @@ export async function loadSourceModel(loaded: LoadedConfig, log: (message: strin
 function finalInputs(model: Model, loaded: LoadedConfig, assign?: DimAssignment): { inputs: IoSpec[]; assumed: AssumedInput[] } {
   const { config } = loaded;
   const { specs, assumed } = assumeScalars(model, resolveInputs(model, config.inputs, config.benchmark.batch, config.model, assign), config.inputs);
-  return { inputs: specs, assumed };
+  // A float image input without a configured range: the range its in-graph preprocessing is written for.
+  const inputs = specs.map((s) => {
+    if (s.range || !s.dtype.startsWith('float') || !imageLayoutOf(s)) return s;
+    const implied = impliedInputRange(model, s.name);
+    return implied ? { ...s, impliedRange: implied } : s;
+  });
+  return { inputs, assumed };
 }
 
 /** Runs the reference once on synthetic inputs of these shapes (a probe of ./assume.ts). */

@@ -27,6 +27,11 @@ export interface IoSpec {
    */
   batchAxis?: number | null;
   range?: [number, number];
+  /**
+   * The value range the model's own preprocessing implies for an image input (x/255, (x − 127.5)/127.5,
+   * ImageNet mean/std: src/model/input-range.ts); synthetic images use it when the config gives no `range`.
+   */
+  impliedRange?: { range: [number, number]; why: string };
 }
 
 /**

@@ -26,6 +26,8 @@ interface TfliteSummary {
   verification?: { samples: number; max_abs_diff: number; top1_agreement: number | null };
 }
 
+/** How report.md says where a synthetic image's range comes from. */
+const RANGE_FROM: Record<string, string> = { config: ', from the config', dtype: ', as an integer image', model: ', inferred from the model (report.json says how)', default: ', the default for a float image' };
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(2)}%`);
 
 function signed(v: number, digits: number, suffix = ''): string {
@@ -118,6 +120,11 @@ export function renderMarkdown(report: Report): string {
       `| ${code(c.id)} | ${escapeMarkdown(f.loss)} | ${f.epochs} | ${f.samples} | ${f.initial_loss.toFixed(4)} → ${f.epoch_loss.map((l) => l.toFixed(4)).join(' → ')} | ${escapeMarkdown(f.runtime)} | ${f.seconds.toFixed(1)} s |`));
     if (tuned.length > 0) lines.push('**Fine-tuned** (TF.js):', '', '| candidate | loss | epochs | samples | loss before → per epoch | runtime | time |', '|---|---|---:|---:|---|---|---:|', ...tuned, '');
     for (const c of report.candidates) if (c.auto) lines.push(...autoDetails(c.id, c.auto as AutoReport));
+  }
+  const images = report.dataset?.synthetic_images ?? [];
+  if (images.length > 0) {
+    const list = images.map((i) => `${code(i.input)} (${i.layout}, values in [${i.range.join(', ')}]${RANGE_FROM[i.range_from] ?? ''})`).join(', ');
+    lines.push(`> No dataset: ${list} ${images.length > 1 ? 'were' : 'was'} fed seeded synthetic pictures (shapes, gradients and 1/f texture), not photos; figures on real data may differ. Give a \`dataset:\` to measure on yours.`, '');
   }
   if (report.dataset?.calibration?.overlaps_evaluation) lines.push('> Calibration and evaluation data overlap: the calibrating passes learned from the evaluation dataset (add a `calibration:` section to keep them apart).', '');
   const hw = report.hardware;

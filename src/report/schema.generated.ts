@@ -122,6 +122,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
                 "overlaps_evaluation"
               ],
               "additionalProperties": false
+            },
+            "synthetic_images": {
+              "type": "array",
+              "items": {
+                "$ref": "#/definitions/SyntheticImageReport"
+              }
             }
           },
           "required": [
@@ -1815,6 +1821,48 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "name",
         "value",
         "why"
+      ],
+      "additionalProperties": false
+    },
+    "SyntheticImageReport": {
+      "type": "object",
+      "properties": {
+        "input": {
+          "type": "string"
+        },
+        "layout": {
+          "type": "string",
+          "enum": [
+            "NCHW",
+            "NHWC"
+          ]
+        },
+        "range": {
+          "type": "array",
+          "items": {
+            "type": "number"
+          },
+          "minItems": 2,
+          "maxItems": 2
+        },
+        "range_from": {
+          "type": "string",
+          "enum": [
+            "config",
+            "dtype",
+            "model",
+            "default"
+          ]
+        },
+        "why": {
+          "type": "string"
+        }
+      },
+      "required": [
+        "input",
+        "layout",
+        "range",
+        "range_from"
       ],
       "additionalProperties": false
     },

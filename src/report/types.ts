@@ -207,6 +207,19 @@ export interface GateReport {
   budgets?: AppliedBudget[];
 }
 
+/**
+ * A synthetic input fed as seeded pictures rather than uniform noise (src/data/synthetic-image.ts): its
+ * layout, the value range and where the range comes from ('config': inputs.<name>.range; 'dtype': an
+ * integer image, 0..255; 'model': the graph's own preprocessing, `why` says which nodes; 'default': [0, 1]).
+ */
+export interface SyntheticImageReport {
+  input: string;
+  layout: 'NCHW' | 'NHWC';
+  range: [number, number];
+  range_from: 'config' | 'dtype' | 'model' | 'default';
+  why?: string;
+}
+
 export interface Report {
   schemaVersion: 2;
   passed: boolean;
@@ -233,7 +246,7 @@ export interface Report {
   /** The `inputs:` section that pins `inputs_assumed` (present with it). */
   inputs_snippet?: string;
   /** What the candidates were evaluated on, and what calibrating passes learned from (overlapping when there is no `calibration:`). */
-  dataset?: { samples: number; labelled: boolean; synthetic: boolean; source?: string; calibration?: { source?: string; overlaps_evaluation: boolean } };
+  dataset?: { samples: number; labelled: boolean; synthetic: boolean; source?: string; calibration?: { source?: string; overlaps_evaluation: boolean }; synthetic_images?: SyntheticImageReport[] };
   gate?: GateReport;
   /** `modelgate compare` adds these (the head's own run is the rest of the report). */
   mode?: 'compare';
