@@ -535,6 +535,13 @@ export const SIZE_TIE = 0.1;
  */
 export const COST_TIE = 0.05;
 
+/**
+ * The lowest latency ratio a quantized trial is assumed able to reach, for pruning repairs: int8 dot products
+ * do 4 multiply-adds per 32-bit lane where float32 FMA does 1 (x86 VNNI VPDPBUSD, Arm SDOT), so an int8 model
+ * computes at most about 4x as fast as fp32.
+ */
+const INT8_SPEEDUP_BOUND = 0.25;
+
 /** A rejected candidate this close above the latency bound is within measurement noise: the reason says how to accept it. */
 const NEAR_MISS = 0.02;
 
@@ -785,13 +792,12 @@ export async function runAuto(input: AutoInput): Promise<AutoResult> {
     const solid = contenders().filter((c) => qualifies(c, rules) && (c.fp32Kernels || c.latency.every((l) => l.ci95[1] <= rules.latencyRatioMax)));
     return solid.length ? Math.min(...solid.map((c) => preferenceScore(prefer, c.bytes, rankRatio(c)))) : Number.POSITIVE_INFINITY;
   };
-  /** The ratio a trial was measured at, else its parent's (a repair runs about as fast as what it repairs). */
-  const knownRatio = (t: Trial | undefined): number | null => (!t ? null : t.latency ? t.latency.ratio : knownRatio(t.parent ? byId(t.parent) : undefined));
   /**
-   * The best score a trial's repairs could reach: its size (repairs only add float weights) at its measured
-   * speed, or at fp32 speed when it was slower (a repair for speed may bring it there) or is unmeasured.
+   * The best score a trial's repairs could reach: its size (repairs only add float weights) at the fastest
+   * speed int8 can reach, since a repair changes which kernels run (static QDQ at 1.03x without its MatMul
+   * ran at 0.62x on openWakeWord's melspectrogram, so the parent's speed is no bound).
    */
-  const potential = (t: Trial) => preferenceScore(prefer, t.artifact!.bytes, Math.min(knownRatio(t) ?? 1, 1));
+  const potential = (t: Trial) => preferenceScore(prefer, t.artifact!.bytes, INT8_SPEEDUP_BOUND);
   const couldWin = (t: Trial) => potential(t) <= bestScore() * (1 + preferenceTie(prefer));
   const accOk = (t: Trial) => accuracyOk(t.drop ?? null, rules.accuracyDropMax);
   const fast = (t: Trial) => !!t.latency && (t.sameKernels === true || latencyOk(t.latency, rules.latencyRatioMax));

@@ -466,6 +466,21 @@ describe('auto search (fake measurements)', () => {
     expect((await runAuto({ analysis: analysis([node('fc1', 'MatMul', 100000, 784)]), cleanup: true, env: lossy.env, options: options({ recipes: ['weight_only'] }) })).winner).toBe('reference');
   });
 
+  it('measures a repair that could still win on size × time, even when what it repairs was slow', async () => {
+    // openWakeWord's melspectrogram: static QDQ over budget and slow (1.03x) because of its MatMul; without
+    // the MatMul it runs at 0.62x; weight_only qualifies at fp32 speed, 8% smaller.
+    const behave = (recipe: PassSpec[]) => {
+      const d = describe_(recipe);
+      if (d.family === 'weight_only') return { bytes: 255, drop: 0, ratio: 1.0 };
+      if (d.family === 'static') return d.q.op_types!.includes('MatMul') ? { bytes: 256, drop: 0.5, ratio: 1.03 } : { bytes: 278, drop: 0.001, ratio: 0.62 };
+      return { bytes: 900, drop: 0.5, ratio: 1 };
+    };
+    const net = analysis([node('stft', 'Conv', 40000, 400), node('mel', 'MatMul', 4000, 200)]);
+    const r = await runAuto({ analysis: net, cleanup: true, env: fakeEnv(behave).env, options: options({ recipes: ['static', 'weight_only'] }) });
+    expect(r.winner).toBe('static-no-MatMul');
+    expect(r.report.tried.find((t) => t.id === 'weight_only')?.outcome).toBe('qualifies; smaller, but slower than the winner by more (size × time)');
+  });
+
   it('falls back per op type, then per node by sensitivity, in that order', async () => {
     // Static QDQ costs accuracy on conv2 (and a little on conv3); Gemm alone is harmless.
     const cost: Record<string, number> = { conv1: 0.001, conv2: 0.02, conv3: 0.004, fc: 0.001 };
