@@ -471,7 +471,7 @@ describe('auto search (fake measurements)', () => {
     // the MatMul it runs at 0.62x; weight_only qualifies at fp32 speed, 8% smaller.
     const behave = (recipe: PassSpec[]) => {
       const d = describe_(recipe);
-      if (d.family === 'weight_only') return { bytes: 255, drop: 0, ratio: 1.0 };
+      if (d.family === 'weight_only') return { bytes: 255, drop: 0, ratio: 0.98 }; // CI 0.97-0.99: a solid qualifier, which prunes
       if (d.family === 'static') return d.q.op_types!.includes('MatMul') ? { bytes: 256, drop: 0.5, ratio: 1.03 } : { bytes: 278, drop: 0.001, ratio: 0.62 };
       return { bytes: 900, drop: 0.5, ratio: 1 };
     };
