@@ -671,6 +671,16 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         },
         "optimizedModelFilePath": {
           "type": "string"
+        },
+        "logSeverityLevel": {
+          "type": "number",
+          "enum": [
+            0,
+            1,
+            2,
+            3,
+            4
+          ]
         }
       },
       "additionalProperties": false

@@ -20,7 +20,8 @@ export async function kernelSignature(model: string | Uint8Array, options: Runti
   const dir = mkdtempSync(path.join(scratchDir ?? os.tmpdir(), 'modelgate-kernels-'));
   try {
     const file = path.join(dir, 'session.onnx');
-    const session = await OrtSession.create(model, { ...options, optimizedModelFilePath: file }, 'kernel signature');
+    // Errors only: saving an 'all'-level graph warns that it is hardware-specific, which is the point here.
+    const session = await OrtSession.create(model, { ...options, optimizedModelFilePath: file, logSeverityLevel: 3 }, 'kernel signature');
     await session.release();
     const graph = decodeModel(readFileSync(file), 'the optimized session graph').graph!;
     const constants = new Map((graph.initializer ?? []).map((t) => [t.name!, `${t.dataType}[${dimsOf(t).join('x')}]`]));

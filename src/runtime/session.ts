@@ -13,6 +13,8 @@ export interface RuntimeOptions {
   /** Session config entries, e.g. { 'session.disable_quant_qdq': '1' }: part of a candidate, shipped with it. */
   configEntries?: Record<string, string>;
   optimizedModelFilePath?: string;
+  /** onnxruntime's log level for this session (0 verbose … 4 fatal); its default (2, warnings) when absent. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 export function toOrtOptions(o: RuntimeOptions): Ort.InferenceSession.SessionOptions {
@@ -25,6 +27,7 @@ export function toOrtOptions(o: RuntimeOptions): Ort.InferenceSession.SessionOpt
   };
   if (o.configEntries && Object.keys(o.configEntries).length > 0) (opts as Record<string, unknown>).extra = nestEntries(o.configEntries);
   if (o.optimizedModelFilePath) opts.optimizedModelFilePath = o.optimizedModelFilePath;
+  if (o.logSeverityLevel !== undefined) opts.logSeverityLevel = o.logSeverityLevel;
   return opts;
 }
 
