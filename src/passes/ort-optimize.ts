@@ -8,12 +8,10 @@
  * transforms (NCHWc) for the CPU it runs on, which ORT itself documents as not portable, so it is
  * refused here: a saved model must run on the machine it is deployed to, not only on the runner.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { decodeModel, encodeModel, type Model } from '../model/onnx.js';
+import { encodeModel, type Model } from '../model/onnx.js';
 import { checkModel } from '../model/graph.js';
 import { OrtSession } from '../runtime/session.js';
+import { sessionGraph } from '../runtime/kernels.js';
 import type { Pass, PassContext } from './pass.js';
 
 export interface OrtOptimizeOptions {
@@ -30,21 +28,12 @@ export const ortOptimizeSchema = {
 
 export async function optimizeWithOrt(input: Model, options: OrtOptimizeOptions, ctx: PassContext): Promise<Model> {
   const level = options.level ?? 'basic';
-  // ORT writes the optimized model only to a file; a private folder, removed at once.
-  const dir = mkdtempSync(path.join(ctx.scratchDir ?? os.tmpdir(), 'modelgate-ort-optimize-'));
-  try {
-    const file = path.join(dir, 'optimized.onnx');
-    const session = await OrtSession.create(encodeModel(input), { graphOptimizationLevel: level, optimizedModelFilePath: file }, `ort_optimize (${level})`);
-    await session.release();
-    const model = decodeModel(readFileSync(file), `ort_optimize (${level}) output`);
-    checkModel(model, 'ort_optimize output');
-    // Loading the output with optimizations off proves it stands on its own.
-    await (await OrtSession.create(encodeModel(model), { graphOptimizationLevel: 'disabled' }, `ort_optimize (${level}) output`)).release();
-    ctx.log(`ort_optimize (${level}): ${input.graph?.node?.length ?? 0} → ${model.graph?.node?.length ?? 0} nodes`);
-    return model;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const model = await sessionGraph(encodeModel(input), { graphOptimizationLevel: level }, `ort_optimize (${level})`, ctx.scratchDir);
+  checkModel(model, 'ort_optimize output');
+  // Loading the output with optimizations off proves it stands on its own.
+  await (await OrtSession.create(encodeModel(model), { graphOptimizationLevel: 'disabled' }, `ort_optimize (${level}) output`)).release();
+  ctx.log(`ort_optimize (${level}): ${input.graph?.node?.length ?? 0} → ${model.graph?.node?.length ?? 0} nodes`);
+  return model;
 }
 
 export const ortOptimizePass: Pass<OrtOptimizeOptions> = {

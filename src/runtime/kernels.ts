@@ -12,29 +12,37 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { decodeModel, dimsOf, onnx } from '../model/onnx.js';
+import { decodeModel, dimsOf, onnx, type Model } from '../model/onnx.js';
 import { OrtSession, type RuntimeOptions } from './session.js';
 
-/** A digest of the session's graph: per node its domain, op, attributes (tensor values left out) and constant inputs' types and shapes. */
-export async function kernelSignature(model: string | Uint8Array, options: RuntimeOptions, scratchDir?: string): Promise<string> {
-  const dir = mkdtempSync(path.join(scratchDir ?? os.tmpdir(), 'modelgate-kernels-'));
+/**
+ * The graph an onnxruntime session builds for `model` with these options, as onnxruntime saves it
+ * (optimizedModelFilePath, which writes only to a file: a private folder, removed at once).
+ */
+export async function sessionGraph(model: string | Uint8Array, options: RuntimeOptions, label: string, scratchDir?: string): Promise<Model> {
+  const dir = mkdtempSync(path.join(scratchDir ?? os.tmpdir(), 'modelgate-session-graph-'));
   try {
     const file = path.join(dir, 'session.onnx');
-    // Errors only: saving an 'all'-level graph warns that it is hardware-specific, which is the point here.
-    const session = await OrtSession.create(model, { ...options, optimizedModelFilePath: file, logSeverityLevel: 3 }, 'kernel signature');
+    const session = await OrtSession.create(model, { ...options, optimizedModelFilePath: file }, label);
     await session.release();
-    const graph = decodeModel(readFileSync(file), 'the optimized session graph').graph!;
-    const constants = new Map((graph.initializer ?? []).map((t) => [t.name!, `${t.dataType}[${dimsOf(t).join('x')}]`]));
-    const hash = createHash('sha256');
-    for (const node of graph.node ?? []) {
-      const attrs = (node.attribute ?? []).map((a) => [a.name, a.type, a.i, a.f, a.ints, a.floats, a.s ? Buffer.from(a.s).toString('base64') : null, a.t ? `${a.t.dataType}[${dimsOf(a.t).join('x')}]` : null]);
-      const inputs = (node.input ?? []).map((i) => (i === '' ? '-' : constants.get(i) ?? '*'));
-      hash.update(JSON.stringify([node.domain ?? '', node.opType, attrs, inputs, (node.output ?? []).length]));
-    }
-    // The inputs' element types and shapes (a session at other input shapes runs other kernels).
-    hash.update(JSON.stringify((graph.input ?? []).map((v) => Buffer.from(onnx.TypeProto.encode(v.type ?? {}).finish()).toString('base64'))));
-    return hash.digest('hex');
+    return decodeModel(readFileSync(file), `${label} output`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A digest of the session's graph: per node its domain, op, attributes (tensor values left out) and constant inputs' types and shapes. */
+export async function kernelSignature(model: string | Uint8Array, options: RuntimeOptions, scratchDir?: string): Promise<string> {
+  // Errors only: saving an 'all'-level graph warns that it is hardware-specific, which is the point here.
+  const graph = (await sessionGraph(model, { ...options, logSeverityLevel: 3 }, 'kernel signature', scratchDir)).graph!;
+  const constants = new Map((graph.initializer ?? []).map((t) => [t.name!, `${t.dataType}[${dimsOf(t).join('x')}]`]));
+  const hash = createHash('sha256');
+  for (const node of graph.node ?? []) {
+    const attrs = (node.attribute ?? []).map((a) => [a.name, a.type, a.i, a.f, a.ints, a.floats, a.s ? Buffer.from(a.s).toString('base64') : null, a.t ? `${a.t.dataType}[${dimsOf(a.t).join('x')}]` : null]);
+    const inputs = (node.input ?? []).map((i) => (i === '' ? '-' : constants.get(i) ?? '*'));
+    hash.update(JSON.stringify([node.domain ?? '', node.opType, attrs, inputs, (node.output ?? []).length]));
+  }
+  // The inputs' element types and shapes (a session at other input shapes runs other kernels).
+  hash.update(JSON.stringify((graph.input ?? []).map((v) => Buffer.from(onnx.TypeProto.encode(v.type ?? {}).finish()).toString('base64'))));
+  return hash.digest('hex');
 }
