@@ -12,7 +12,7 @@ import { getIntAttr, makeNode, intAttr } from '../model/graph.js';
 import { tensorToFloat32 } from '../model/tensor.js';
 
 /** Cast output name → the float16 initializer it casts to float, in the main graph. */
-function castOfHalf(model: Model): Map<string, onnx.ITensorProto> {
+export function castOfHalf(model: Model): Map<string, onnx.ITensorProto> {
   const graph = model.graph!;
   const half = new Map((graph.initializer ?? []).filter((t) => t.dataType === DataType.FLOAT16).map((t) => [t.name!, t]));
   const out = new Map<string, onnx.ITensorProto>();

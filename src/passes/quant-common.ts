@@ -261,6 +261,15 @@ export interface PrepareOptions {
  * ConstantOfShape, become initializers, in subgraph bodies too: without that a pass sees no weight and
  * silently changes nothing (mnist-12 keeps its weights in Constant nodes; TFLite imports transpose them).
  */
+/**
+ * The model with its weights where the quantizers look for them: Constant nodes promoted and constant
+ * expressions folded into initializers (a weight behind a Reshape, a Transpose, a Cast of float16), however
+ * much that grows the file ('weights'), since the quantizers replace those weights right after.
+ */
+export function exposeWeights(model: Model): ReturnType<typeof cleanupModel> {
+  return cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false, 'weights');
+}
+
 export async function prepareForQuantization(input: Model, pass: string, want: PrepareOptions, ctx: PassContext): Promise<Model> {
   let model = input;
   const from = opsetVersion(model);
@@ -277,7 +286,7 @@ export async function prepareForQuantization(input: Model, pass: string, want: P
     }
   }
   if (want.exposeWeights === false) return model;
-  const { model: exposed, counts } = await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false, 'weights');
+  const { model: exposed, counts } = await exposeWeights(model);
   if (counts.promoted + counts.folded > 0) {
     ctx.log(`${pass}: ${counts.promoted} Constant nodes and ${counts.folded} constant expressions became initializers first`);
   }

@@ -23,8 +23,8 @@ import { kernelSignature } from '../runtime/kernels.js';
 import { OrtSession } from '../runtime/session.js';
 import { hardwareFingerprint, type IsaFlags } from '../benchmark/hardware.js';
 import { runRecipe } from '../passes/registry.js';
-import { cleanupModel } from '../passes/cleanup.js';
-import { DataType } from '../model/onnx.js';
+import { exposeWeights } from '../passes/quant-common.js';
+import { castOfHalf } from '../passes/half-weights.js';
 import type { PassContext } from '../passes/pass.js';
 import { inferTensorTypes } from '../passes/infer-types.js';
 import { batchPolicyOf, benchmarkBatch } from '../candidates/reference.js';
@@ -301,12 +301,9 @@ async function measureDecoderTrials(refFile: string, trials: Array<{ file: strin
  * weights and does not take a float32-compute model for a float16 one. Other models are analyzed as they are.
  */
 async function weightsExposed(model: Model): Promise<Model> {
-  const graph = model.graph!;
-  const half = new Set((graph.initializer ?? []).filter((t) => t.dataType === DataType.FLOAT16).map((t) => t.name!));
-  const castOfHalf = (graph.node ?? []).some((n) => n.opType === 'Cast' && half.has(n.input?.[0] ?? ''));
-  if (!castOfHalf) return model;
+  if (castOfHalf(model).size === 0) return model;
   try {
-    return (await cleanupModel(model, { promote_constants: true, constant_folding: true, remove_identity: false, fold_batch_norm: false }, false, 'weights')).model;
+    return (await exposeWeights(model)).model;
   } catch {
     return model;
   }
