@@ -12,9 +12,8 @@ import { makeTensor } from '../../src/model/tensor.js';
 import { intAttr, intsAttr, makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { discreteOutputs } from '../../src/model/discrete.js';
 import { ReferenceOutputs, measureFidelity } from '../../src/evaluate/fidelity.js';
-import type { Dataset } from '../../src/data/dataset.js';
-import type { Candidate } from '../../src/candidates/types.js';
 import { randn, rng } from '../passes/fixtures.js';
+import { arrayDataset as dataset, onnxCandidate as candidate } from './fixtures.js';
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 
@@ -50,19 +49,6 @@ function detector(scale = 1): Model {
   });
 }
 
-function dataset(width: number, count: number): Dataset {
-  const data = Float32Array.from({ length: width * count }, rng(11));
-  const feeds = (start: number, n: number) => ({ x: { type: 'float32' as const, dims: [n, width], data: data.slice(start * width, (start + n) * width) } });
-  return {
-    count, hasLabels: false, synthetic: false,
-    *batches(size: number) {
-      for (let s = 0; s < count; s += size) yield { feeds: feeds(s, Math.min(size, count - s)), labels: null, labelWidth: 1, count: Math.min(size, count - s) };
-    },
-    feedsForBatch: (b: number) => feeds(0, b),
-  };
-}
-
-const candidate = (id: string, file: string): Candidate => ({ id, file, bytes: 0, runtimeKind: 'onnxruntime', runtimeOptions: {}, batch: { kind: 'dynamic' }, provenance: { kind: 'reference' } });
 
 describe('discrete outputs', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-discrete-'));

@@ -11,12 +11,11 @@ import { onnx, saveModel, type Model } from '../../src/model/onnx.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { FidelityAccumulator, measureFidelity, top1Fits } from '../../src/evaluate/fidelity.js';
-import type { Dataset } from '../../src/data/dataset.js';
-import type { Candidate } from '../../src/candidates/types.js';
 import { runGate } from '../../src/commands/run.js';
 import { checkReport } from '../../src/report/validate.js';
 import { searchAuto } from '../../src/search/env.js';
 import { randn, rng } from '../passes/fixtures.js';
+import { arrayDataset as dataset, onnxCandidate as candidate } from './fixtures.js';
 
 function model(nodes: onnx.INodeProto[], inits: onnx.ITensorProto[], inputs: onnx.IValueInfoProto[], outputs: onnx.IValueInfoProto[]): Model {
   return onnx.ModelProto.create({
@@ -50,19 +49,6 @@ function denseMapModel(): Model {
   );
 }
 
-function dataset(width: number, count: number): Dataset {
-  const data = Float32Array.from({ length: width * count }, rng(11));
-  const feeds = (start: number, n: number) => ({ x: { type: 'float32' as const, dims: [n, width], data: data.slice(start * width, (start + n) * width) } });
-  return {
-    count, hasLabels: false, synthetic: false,
-    *batches(size: number) {
-      for (let s = 0; s < count; s += size) yield { feeds: feeds(s, Math.min(size, count - s)), labels: null, labelWidth: 1, count: Math.min(size, count - s) };
-    },
-    feedsForBatch: (b: number) => feeds(0, b),
-  };
-}
-
-const candidate = (id: string, file: string): Candidate => ({ id, file, bytes: 0, runtimeKind: 'onnxruntime', runtimeOptions: {}, batch: { kind: 'dynamic' }, provenance: { kind: 'reference' } });
 
 describe('fidelity', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-fidelity-'));

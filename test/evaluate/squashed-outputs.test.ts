@@ -16,9 +16,8 @@ import { measureFidelity, squashFloor, toLogits } from '../../src/evaluate/fidel
 import { fidelityReport } from '../../src/report/build.js';
 import { candidateRow } from '../../src/report/markdown.js';
 import { candidate as reportCandidate } from '../report/fixtures.js';
-import type { Dataset } from '../../src/data/dataset.js';
-import type { Candidate } from '../../src/candidates/types.js';
 import { randn, rng } from '../passes/fixtures.js';
+import { arrayDataset, onnxCandidate as candidate } from './fixtures.js';
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 const WIDTH = 64;
@@ -37,19 +36,8 @@ function sigmoidHead(w: Float32Array, b: Float32Array): Model {
   });
 }
 
-function dataset(count: number): Dataset {
-  const data = Float32Array.from({ length: WIDTH * count }, rng(11));
-  const feeds = (start: number, n: number) => ({ x: { type: 'float32' as const, dims: [n, WIDTH], data: data.slice(start * WIDTH, (start + n) * WIDTH) } });
-  return {
-    count, hasLabels: false, synthetic: true,
-    *batches(size: number) {
-      for (let s = 0; s < count; s += size) yield { feeds: feeds(s, Math.min(size, count - s)), labels: null, labelWidth: 1, count: Math.min(size, count - s) };
-    },
-    feedsForBatch: (n: number) => feeds(0, n),
-  };
-}
+const dataset = (count: number) => arrayDataset(WIDTH, count, true);
 
-const candidate = (id: string, file: string): Candidate => ({ id, file, bytes: 0, runtimeKind: 'onnxruntime', runtimeOptions: {}, batch: { kind: 'dynamic' }, provenance: { kind: 'reference' } });
 
 describe('squashed outputs', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-squashed-'));
