@@ -7,7 +7,7 @@
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { combineComparisons, compareLatency, measureInterleaved, type LatencyStats, type MeasureOptions, type RepeatedComparison } from './runner.js';
+import { combineComparisons, compareLatency, measureInterleaved, type LatencyComparison, type LatencyStats, type MeasureOptions, type RepeatedComparison } from './runner.js';
 
 /** Seed of the bootstrap CIs; run k of a measurement uses BOOTSTRAP_SEED + k. */
 export const BOOTSTRAP_SEED = 20261127;
@@ -29,6 +29,11 @@ export interface MeasureSettings {
   minSamples: number;
   /** Independent interleaved runs; the median decides. */
   measurements: number;
+  /**
+   * The ids of the subjects others are compared against: with two or more measurements each is timed
+   * in a second worker as well (its A/A control, see controlId), which comparePair reads.
+   */
+  controls?: readonly string[];
   timeBudgetMs?: number;
   log?: (message: string) => void;
   /** Seconds of the measurement's time budget used so far, of the whole budget. */
@@ -38,8 +43,16 @@ export interface MeasureSettings {
 /** One interleaved measurement per run, each a map from subject id to its stats. */
 export type MeasureRuns = Array<Map<string, LatencyStats>>;
 
+/** The id of a baseline's second worker, the A/A control. */
+export const controlId = (baselineId: string): string => `${baselineId}~control`;
+
 export async function measureRuns(subjects: readonly MeasureSubject[], feeds: Feeds, s: MeasureSettings): Promise<MeasureRuns> {
   const runs: MeasureRuns = [];
+  // A control is a baseline's own file in a worker of its own, right after the baseline (so the first
+  // model's control is in the first group when there are more models than live workers). One
+  // measurement has nothing to estimate a spread from but itself: no control then.
+  const controlled = new Set(s.measurements >= 2 && subjects.length >= 2 ? s.controls ?? [] : []);
+  subjects = subjects.flatMap((m) => (controlled.has(m.id) ? [m, { ...m, id: controlId(m.id) }] : [m]));
   const options: MeasureOptions = { batch: s.batch, warmupMin: s.warmup, minSamples: s.minSamples, ...(s.timeBudgetMs !== undefined ? { timeBudgetMs: s.timeBudgetMs } : {}) };
   for (let k = 0; k < s.measurements; k++) {
     s.log?.(`benchmark ${subjects.length} models interleaved (batch ${s.batch}, ${s.threads} thread${s.threads > 1 ? 's' : ''}${s.measurements > 1 ? `; measurement ${k + 1} of ${s.measurements}` : ''})`);
@@ -61,17 +74,28 @@ export interface PairMeasurement {
   comparison: RepeatedComparison;
 }
 
-/** `candidateId` against `baselineId` in every run; undefined when no run measured both. */
+/**
+ * `candidateId` against `baselineId` in every run; undefined when no run measured both. When the runs
+ * timed the baseline in a second worker too (MeasureSettings.controls), that worker against the first
+ * widens the combined CI by the worker-to-worker spread it shows (combineComparisons).
+ */
 export function comparePair(runs: MeasureRuns, baselineId: string, candidateId: string, threshold: number): PairMeasurement | undefined {
   const each = runs.flatMap((stats, k) => {
     const c = stats.get(candidateId);
     // More models than live workers are measured in groups that each include the first model: compare
     // against that model as measured in the candidate's own group.
     const b = (c?.anchor && firstId(stats) === baselineId ? c.anchor : undefined) ?? stats.get(baselineId);
-    return b && c ? [{ b, c, cmp: compareLatency(b, c, threshold, BOOTSTRAP_SEED + k) }] : [];
+    if (!b || !c) return [];
+    // The control ran next to the baseline (in the first group, when there were several).
+    const a = stats.get(controlId(baselineId));
+    const first = stats.get(baselineId);
+    const seed = BOOTSTRAP_SEED + k;
+    const control: LatencyComparison | undefined = a && first ? compareLatency(first, a, threshold, seed) : undefined;
+    return [{ b, c, cmp: compareLatency(b, c, threshold, seed), control }];
   });
   if (each.length === 0) return undefined;
-  const comparison = combineComparisons(each.map((e) => e.cmp), threshold);
+  const controls = each.every((e) => e.control) ? each.map((e) => e.control!.ratio) : undefined;
+  const comparison = combineComparisons(each.map((e) => e.cmp), threshold, controls);
   const central = each[comparison.central]!;
   return { baseline: central.b, candidate: central.c, comparison };
 }

@@ -8,7 +8,7 @@ import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
-import { bootstrapRatioCI, latencyVerdict, median, medianCISorted, quantileSorted, sortedCopy, summarize, type LatencyVerdict } from './stats.js';
+import { bootstrapRatioCI, latencyVerdict, median, medianCISorted, quantileSorted, sortedCopy, summarize, workerSpread, type LatencyVerdict } from './stats.js';
 import { BenchmarkWorker, benchmarkWorkerEntry, type WorkerEntry } from './worker-client.js';
 
 export interface BenchmarkModel {
@@ -319,6 +319,9 @@ function latencyStats(s: Subject, batch: number, stoppedBy: 'ci' | 'budget', rou
   return stats;
 }
 
+/** What a comparison reads of a measurement: every sample, cut into `rounds` bursts of `burst`. */
+export type RoundSamples = Pick<LatencyStats, 'raw_ms' | 'burst' | 'rounds'>;
+
 export interface LatencyComparison {
   /** median(candidate) / median(reference). */
   ratio: number;
@@ -336,7 +339,7 @@ export interface LatencyComparison {
  * difference: on a loaded 2-core machine, A/A runs resampled sample by sample gave CIs like
  * [1.061, 1.074], and by paired rounds [1.018, 1.364].
  */
-export function compareLatency(ref: LatencyStats, cand: LatencyStats, threshold: number, seed: number): LatencyComparison {
+export function compareLatency(ref: RoundSamples, cand: RoundSamples, threshold: number, seed: number): LatencyComparison {
   const paired = ref.rounds >= 2 && ref.rounds === cand.rounds && ref.raw_ms.length === ref.rounds * ref.burst && cand.raw_ms.length === cand.rounds * cand.burst;
   const { ratio, ci } = bootstrapRatioCI(ref.raw_ms, cand.raw_ms, { seed, ...(paired ? { blocks: { a: ref.burst, b: cand.burst } } : {}) });
   return { ratio, ci95: ci, verdict: latencyVerdict(ci, ratio, threshold), resampling: paired ? 'paired rounds' : 'independent samples' };
@@ -348,6 +351,12 @@ export interface RepeatedComparison extends LatencyComparison {
   runs: Array<Pick<LatencyComparison, 'ratio' | 'ci95' | 'verdict'>>;
   /** Index of the measurement whose ratio is the median: its stats are the ones to report. */
   central: number;
+  /**
+   * The A/A control, when each measurement timed the baseline in a second worker: that worker against
+   * the first, per measurement (what two copies of one model read apart), and the worker-to-worker
+   * spread σ estimated from them and from the measurements' scatter (see workerSpread).
+   */
+  control?: { ratios: number[]; worker_sigma: number };
 }
 
 /**
@@ -356,14 +365,19 @@ export interface RepeatedComparison extends LatencyComparison {
  * or one too wide to decide; taking the median ratio and the medians of the CI bounds makes the verdict
  * the majority's, wrong only when two of three are.
  */
-export function combineComparisons(each: readonly LatencyComparison[], threshold: number): RepeatedComparison {
+export function combineComparisons(each: readonly LatencyComparison[], threshold: number, controls?: readonly number[]): RepeatedComparison {
   if (each.length === 0) throw new Error('combineComparisons: no measurement');
   const ratio = median(each.map((e) => e.ratio));
-  const ci95: [number, number] = [median(each.map((e) => e.ci95[0])), median(each.map((e) => e.ci95[1]))];
+  let ci95: [number, number] = [median(each.map((e) => e.ci95[0])), median(each.map((e) => e.ci95[1]))];
   const order = each.map((e, i) => [e.ratio, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const central = order[(order.length - 1) >> 1]![1];
+  // With an A/A control per measurement, the interval also spans the worker-to-worker spread it
+  // measured; it never narrows the bootstrap's.
+  const spread = controls ? workerSpread(each.map((e) => e.ratio), controls) : undefined;
+  if (spread) ci95 = [Math.min(ci95[0], ratio * Math.exp(-spread.halfWidth)), Math.max(ci95[1], ratio * Math.exp(spread.halfWidth))];
   return {
     ratio, ci95, verdict: latencyVerdict(ci95, ratio, threshold), resampling: each[central]!.resampling,
     measurements: each.length, runs: each.map((e) => ({ ratio: e.ratio, ci95: e.ci95, verdict: e.verdict })), central,
+    ...(spread && controls ? { control: { ratios: [...controls], worker_sigma: spread.sigma } } : {}),
   };
 }

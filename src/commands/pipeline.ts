@@ -89,7 +89,7 @@ export async function runPipeline(configPath: string, outDir: string, hooks: Pip
   const runs = await measureRuns(
     measured.map((r) => ({ id: r.candidate.id, file: r.candidate.file, runtimeKind: r.candidate.runtimeKind, runtimeOptions: r.candidate.runtimeOptions })),
     project.dataset.feedsForBatch(benchmarkBatch(reference.candidate.batch, config.benchmark.batch)),
-    { batch: config.benchmark.batch, threads: config.benchmark.threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, log, ...(hooks.progress ? { progress: hooks.progress } : {}) },
+    { batch: config.benchmark.batch, threads: config.benchmark.threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: config.benchmark.measurements, controls: [REFERENCE_ID], log, ...(hooks.progress ? { progress: hooks.progress } : {}) },
   );
   for (const r of measured) {
     if (r === reference) {

@@ -79,6 +79,7 @@ const sideMetrics = (s: Subject, gzip: ReadonlyMap<string, number>, quality: Eva
 /** A base-vs-head comparison measured interleaved in this job, as the report keeps it (gated against `threshold`). */
 const latencyDelta = (c: RepeatedComparison, threshold: number): LatencyDelta => ({
   ratio: c.ratio, ci95: c.ci95, verdict: c.verdict, threshold, method: c.resampling, gated: true, measurements: c.measurements, runs: c.runs,
+  ...(c.control ? { control: c.control } : {}),
 });
 
 const usable = (r: CandidateResult | undefined): r is CandidateResult => r !== undefined && !r.error && !r.sameAsReference && r.candidate.file !== '';
@@ -156,7 +157,7 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
   }));
   const threshold = latencyThreshold(config.gate);
   const runs = await measureRuns(measured, headFeeds, {
-    batch, threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: settings.measurements, log: (m) => log(`base vs head: ${m}`),
+    batch, threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: settings.measurements, controls: [...new Set(pairs.map((p) => p.base.key))], log: (m) => log(`base vs head: ${m}`),
     ...(settings.timeBudgetMs !== undefined ? { timeBudgetMs: settings.timeBudgetMs } : {}),
   });
 

@@ -193,7 +193,7 @@ export const configSchema = {
         threads: { ...positiveInt, maximum: 256, default: 1, description: 'Intra-op threads of each session (1 keeps runs on a shared runner comparable).' },
         warmup: { type: 'integer', minimum: 0, maximum: 100_000, default: 10, description: 'Untimed runs per candidate before timing.' },
         runs: { ...positiveInt, maximum: 1_000_000, default: 100, description: 'Timed runs per candidate and measurement.' },
-        measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict.' },
+        measurements: { type: 'integer', minimum: 1, maximum: 9, default: 3, description: 'Independent interleaved measurements, fresh workers each; the median one decides the latency verdict. With two or more, the reference is also timed in a second worker (an A/A control) and the CI includes the spread it shows.' },
         decoder: {
           type: 'object',
           additionalProperties: false,

@@ -50,7 +50,7 @@ export function candidateReport(r: CandidateResult, outDir: string): CandidateRe
           batch: lat.batch, threads: lat.threads, p50_ms: lat.p50_ms, p90_ms: lat.p90_ms, p99_ms: lat.p99_ms, samples: lat.samples,
           mean_ms: lat.mean_ms, stddev_ms: lat.stddev_ms, cv: lat.cv, ci95_ms: lat.ci95_ms, throughput_items_per_s: lat.throughput_items_per_s,
           cold_start_ms: lat.cold_start_ms, peak_rss_bytes: lat.peak_rss_bytes, percentiles_ms: latencyPercentiles(lat.raw_ms),
-          ...(vs ? { ratio: vs.ratio, ratio_ci95: vs.ci95, verdict: vs.verdict, measurements: vs.measurements } : {}),
+          ...(vs ? { ratio: vs.ratio, ratio_ci95: vs.ci95, verdict: vs.verdict, measurements: vs.measurements, ...(vs.control ? { control: vs.control } : {}) } : {}),
         }
       : null,
     checks: r.checks ?? [],

@@ -107,6 +107,11 @@ export function renderMarkdown(report: Report): string {
       );
     }
     if (report.candidates.some((c) => c.tflite)) lines.push('');
+    const control = report.candidates.find((c) => c.latency?.control)?.latency;
+    if (control?.control) {
+      const aa = control.control.ratios.map((r) => `${r.toFixed(3)}×`).join(', ');
+      lines.push(`> Latency: ${control.measurements ?? 1} measurements, fresh worker processes each. An A/A control timed the reference in a second worker too: ${aa} against the first (a spread of ±${(control.control.worker_sigma * 100).toFixed(1)}% per measurement between models that run alike). The latency CIs include that spread.`, '');
+    }
     lines.push(...decoderLines(report));
     const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');

@@ -584,6 +584,25 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         },
         "measurements": {
           "type": "number"
+        },
+        "control": {
+          "type": "object",
+          "properties": {
+            "ratios": {
+              "type": "array",
+              "items": {
+                "type": "number"
+              }
+            },
+            "worker_sigma": {
+              "type": "number"
+            }
+          },
+          "required": [
+            "ratios",
+            "worker_sigma"
+          ],
+          "additionalProperties": false
         }
       },
       "required": [
@@ -2369,6 +2388,25 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             ],
             "additionalProperties": false
           }
+        },
+        "control": {
+          "type": "object",
+          "properties": {
+            "ratios": {
+              "type": "array",
+              "items": {
+                "type": "number"
+              }
+            },
+            "worker_sigma": {
+              "type": "number"
+            }
+          },
+          "required": [
+            "ratios",
+            "worker_sigma"
+          ],
+          "additionalProperties": false
         }
       },
       "required": [

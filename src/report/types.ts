@@ -60,11 +60,17 @@ export interface LatencyResult {
   peak_rss_bytes?: number;
   /** Latency percentiles for the comment's chart: p10 … p99. */
   percentiles_ms?: Record<string, number>;
-  /** Against the reference: median ratio of the interleaved measurements, its bootstrap CI and verdict. */
+  /** Against the reference: median ratio of the interleaved measurements, its bootstrap CI (widened by the A/A control's worker spread) and verdict. */
   ratio?: number;
   ratio_ci95?: [number, number];
   verdict?: LatencyVerdict;
   measurements?: number;
+  /**
+   * The A/A control: the baseline timed in a second worker in each measurement, that worker against
+   * the first (what two copies of one model read apart on this runner), and the spread σ (relative)
+   * of one measurement's ratio estimated from them and the measurements' scatter. The CI spans it.
+   */
+  control?: { ratios: number[]; worker_sigma: number };
 }
 
 export interface CandidateReport {
@@ -304,6 +310,12 @@ export interface LatencyDelta {
    */
   measurements?: number;
   runs?: Array<{ ratio: number; ci95: [number, number]; verdict: LatencyVerdict }>;
+  /**
+   * The A/A control: the baseline timed in a second worker in each measurement, that worker against
+   * the first (what two copies of one model read apart on this runner), and the spread σ (relative)
+   * of one measurement's ratio estimated from them and the measurements' scatter. The CI spans it.
+   */
+  control?: { ratios: number[]; worker_sigma: number };
 }
 
 export interface PairComparison {
