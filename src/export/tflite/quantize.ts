@@ -82,6 +82,83 @@ export function quantizeFloat16(g: ConvertedGraph): string[] {
   return [`float16: ${count} constant tensors stored as float16 behind DEQUANTIZE${kept ? `, ${kept} under ${FP16_MIN_ELEMENTS} elements kept float32 (a DEQUANTIZE costs more bytes than they would save)` : ''}`];
 }
 
+// ---------------------------------------------------------------- weight-only int8
+
+/** Weights under this many elements stay float32, as in the ONNX weight_only pass (its min_elements default). */
+export const WEIGHT_ONLY_MIN_ELEMENTS = 1024;
+
+/**
+ * Which input of a weighted op is its constant weight, and its output-channel axis in TFLite's layout:
+ * CONV_2D [O, H, W, I] and TRANSPOSE_CONV [O, H, W, I] axis 0, DEPTHWISE_CONV_2D [1, H, W, O] axis 3,
+ * FULLY_CONNECTED [O, I] axis 0, BATCH_MATMUL with a constant right-hand side [..., K, N] its last axis.
+ */
+function weightInput(g: ConvertedGraph, op: TfliteOperator): { input: number; axis: number } | undefined {
+  switch (op.op) {
+    case Op.CONV_2D:
+    case Op.FULLY_CONNECTED:
+    case Op.TRANSPOSE_CONV:
+      return { input: 1, axis: 0 };
+    case Op.DEPTHWISE_CONV_2D:
+      return { input: 1, axis: 3 };
+    case Op.BATCH_MATMUL: {
+      const w = g.tensors[op.inputs[1] ?? -1];
+      const adjY = op.options?.['adj_y'] === true;
+      return w ? { input: 1, axis: adjY ? w.shape.length - 2 : w.shape.length - 1 } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * weight-only-int8: the weights of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV /
+ * BATCH_MATMUL with at least WEIGHT_ONLY_MIN_ELEMENTS elements stored int8, symmetric, one scale per output
+ * channel, each behind a DEQUANTIZE to the float32 tensor the op reads: the ops stay float32 (the TFLite
+ * analogue of the ONNX weight_only pass). What the runtime does with it:
+ *   - TFLite's DEQUANTIZE kernel (tensorflow/lite/kernels/dequantize.cc) gives the output of a constant
+ *     input a persistent arena allocation and dequantizes it on the first Eval only (its OpData flag
+ *     float_dequantized_weights_initialized); per-channel int8 parameters are applied per channel
+ *     (tensorflow/lite/kernels/dequantize.h, PerChannelDequantizeImpl, when the scale has more than one value).
+ *   - The XNNPACK delegate pre-unpacks DEQUANTIZE of a static tensor at delegate preparation, the op then
+ *     never runs (xnnpack_delegate.cc, PrepareOpsToDelegate, "Prepare to unpack FP16/INT8 tensors"); older
+ *     releases unpacked float16 only ("Prepare to unpack FP16 tensors"), and there a float op whose weight
+ *     comes from a non-delegated DEQUANTIZE is left to TFLite's builtin kernels.
+ * DEQUANTIZE's op version is 5 for per-channel int8 input and 2 for per-tensor (TFLite's op_version.cc).
+ */
+export function quantizeWeightOnly(g: ConvertedGraph, minElements = WEIGHT_ONLY_MIN_ELEMENTS): string[] {
+  const prologue: TfliteOperator[] = [];
+  let count = 0, kept = 0, bytesBefore = 0, bytesAfter = 0;
+  const done = new Set<number>();
+  for (const op of g.operators) {
+    const w = weightInput(g, op);
+    const i = w ? op.inputs[w.input] : undefined;
+    if (!w || i === undefined || i < 0 || done.has(i)) continue;
+    const t = g.tensors[i];
+    if (!isFloatConst(t)) continue;
+    done.add(i);
+    const values = floatValues(t);
+    if (values.length < minElements) {
+      kept++;
+      continue;
+    }
+    const channels = t.shape[w.axis] ?? 1;
+    const q = quantizeWeight(values, t.shape, 'int8', true, channels > 1 ? w.axis : null);
+    // The int8 tensor and its DEQUANTIZE output carry the same name (one string in the file), as for float16.
+    const h = addTensor(g, {
+      name: t.name, type: TensorType.INT8, shape: [...t.shape], data: bytesOf(q.data),
+      quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: q.axis ?? 0 },
+    });
+    bytesBefore += t.data.byteLength;
+    bytesAfter += q.data.byteLength + 4 * q.scales.length;
+    delete (t as TfliteTensor).data;
+    prologue.push({ op: Op.DEQUANTIZE, version: q.scales.length > 1 ? 5 : 2, inputs: [h], outputs: [i] });
+    count++;
+  }
+  g.operators.unshift(...prologue);
+  const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
+  return [`weight-only-int8: ${count} weight tensors stored int8 (per output channel) behind DEQUANTIZE, float32 compute (${kib(bytesBefore)} → ${kib(bytesAfter)})${kept ? `; ${kept} under ${minElements} elements kept float32` : ''}`];
+}
+
 // ---------------------------------------------------------------- dynamic range
 
 /** Op versions for hybrid kernels (float activations, int8 weights), from TFLite's op versioning. */
