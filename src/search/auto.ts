@@ -488,7 +488,7 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
   // one XNNPACK runs with int8 kernels, at the larger accuracy risk.
   const notTflite = 'the reference is not a .tflite (the tflite_* families export back to the reference\'s format)';
   const tfliteOnly = a.tfliteReference ? null : notTflite;
-  const weightOnlyFits = a.nodes.some((n) => n.weightElements >= WEIGHT_ONLY_MIN_ELEMENTS) ? null : `no Conv/MatMul/Gemm with a constant weight of ${WEIGHT_ONLY_MIN_ELEMENTS} elements or more`;
+  const weightOnlyFits = a.nodes.some((n) => n.weightElements >= WEIGHT_ONLY_MIN_ELEMENTS) ? null : `no Conv/MatMul/Gemm with a constant weight of ${WEIGHT_ONLY_MIN_ELEMENTS.toLocaleString('en-US')} elements or more`;
   consider('tflite_weight_only', tfliteOnly ?? weightOnlyFits, 93, 'the .tflite with int8 weights behind DEQUANTIZE, float32 compute (weight-only): about 4x smaller at float speed');
   consider('tflite_dynamic_int8', tfliteOnly ?? (hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights'), 92, 'the .tflite with int8 weights (dynamic-range quantization): about 4x smaller, hybrid int8 kernels');
   consider('tflite_fp16', tfliteOnly, 91, 'the .tflite with float16 weights, float32 compute: 2x smaller at float speed');

@@ -1,7 +1,8 @@
 /**
  * ONNX model → .tflite bytes: cleanup (constants and BatchNormalization folded), conversion to a float32
  * TFLite graph (./convert.ts), then the requested variant (./quantize.ts): float32, float16 (weights),
- * weight-only-int8 (int8 weights, float32 compute), dynamic-int8 (hybrid kernels) or int8 (calibrated).
+ * weight-only-int8 (int8 weights, the other constants float16, float32 compute), dynamic-int8 (hybrid kernels)
+ * or int8 (calibrated).
  */
 import type { Model } from '../../model/onnx.js';
 import type { Feeds } from '../../model/host-tensor.js';
@@ -57,7 +58,9 @@ export async function exportTflite(source: Model, options: TfliteExportOptions):
       notes.push(...quantizeFloat16(graph));
       break;
     case 'weight-only-int8':
-      notes.push(...quantizeWeightOnly(graph));
+      // The weights int8; the constants left in float32 (smaller weights, biases, other tables) float16 as in
+      // the float16 variant, so the file is smaller than that variant's in every tensor.
+      notes.push(...quantizeWeightOnly(graph), ...quantizeFloat16(graph));
       break;
     case 'dynamic-int8':
       notes.push(...quantizeDynamicRange(graph));

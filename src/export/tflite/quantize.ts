@@ -2,6 +2,10 @@
  * The TFLite variants, as rewrites of the float32 graph from ./convert.ts:
  *   - float16: float constants stored as float16, each behind a DEQUANTIZE op (what TFLite's float16
  *     post-training quantization produces); compute stays float32.
+ *   - weight-only-int8: CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV / BATCH_MATMUL weights
+ *     with at least 1,024 elements stored int8 (symmetric, per output channel), each behind a DEQUANTIZE op;
+ *     compute stays float32 (the ONNX weight_only pass's scheme). ./export.ts then stores the remaining float
+ *     constants float16 as above.
  *   - dynamic-int8: CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED weights with at least 1,024 elements stored
  *     int8 (symmetric; per output channel for convolutions); TFLite's hybrid kernels quantize the float
  *     activations on the fly. Smaller weights stay float, as in TFLite's own dynamic-range quantization.
