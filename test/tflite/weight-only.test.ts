@@ -178,3 +178,31 @@ describe('TFLite export: weight-only-int8 (int8 weights behind DEQUANTIZE, float
     expect(Buffer.from(a.bytes).equals(Buffer.from(b.bytes))).toBe(true);
   });
 });
+
+describe('TFLite export: weight-only-int8 of a ConvTranspose (TRANSPOSE_CONV weights [O, H, W, I], per output channel)', () => {
+  it('stores the weight int8 with one scale per output channel and stays close to float in TFLite', async () => {
+    const rand = rng(5);
+    const spec = {
+      inputs: { x: [1, 16, 6, 6] }, outputs: ['y'],
+      inits: { w: [[16, 24, 3, 3], randn(16 * 24 * 9, Math.sqrt(2 / 144), rand)] as [number[], Float32Array], b: [[24], randn(24, 0.1, rand)] as [number[], Float32Array] },
+      nodes: [node('ConvTranspose', ['x', 'w', 'b'], ['y'], { attributes: [ints('kernel_shape', [3, 3]), ints('strides', [2, 2])] })],
+    };
+    const m = buildModel(spec);
+    const { bytes } = await exportTflite(m, { quantize: 'weight-only-int8', inputShapes: spec.inputs });
+    const t = decodeTflite(bytes);
+    const q = t.graph.tensors.find((x) => x.name === 'w' && x.type === TensorType.INT8)!;
+    expect(q.shape).toEqual([24, 3, 3, 16]);
+    expect(q.quantization!.scale).toHaveLength(24);
+    const ort = await OrtSession.create(encodeModel(m), {}, 'onnx');
+    for (const xnnpack of [true, false]) {
+      const tfl = await TfliteSession.create(bytes, { threads: 1, xnnpack }, 'transpose-conv');
+      const feeds = randomFeeds(spec.inputs, 9);
+      const a = (await ort.run(feeds))['y']!.data as Float32Array, b = (await tfl.run(feeds))['y']!.data as Float32Array;
+      let signal = 0, noise = 0;
+      a.forEach((v, i) => { signal += v * v; noise += (v - b[i]!) ** 2; });
+      expect(10 * Math.log10(signal / noise)).toBeGreaterThanOrEqual(30);
+      await tfl.release();
+    }
+    await ort.release();
+  });
+});
