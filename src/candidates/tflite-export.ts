@@ -1,5 +1,5 @@
 /**
- * The `tflite` recipe step: `{ tflite: { quantize: float32 | float16 | dynamic-int8 | int8, io_type?, samples? } }`
+ * The `tflite` recipe step: `{ tflite: { quantize: float32 | float16 | weight-only-int8 | dynamic-int8 | int8, io_type?, samples? } }`
  * as the last step of a candidate's recipe. The passes before it run on the ONNX model as usual; the result
  * is exported to .tflite, verified against that ONNX model (onnxruntime and TFLite on the same inputs), and
  * evaluated and benchmarked in the TFLite runtime.

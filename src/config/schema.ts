@@ -153,7 +153,7 @@ export const configSchema = {
                   type: 'array',
                   minItems: 1,
                   uniqueItems: true,
-                  items: { enum: ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32', 'tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8'] },
+                  items: { enum: ['cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32', 'tflite_weight_only', 'tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8'] },
                   description: 'Recipe families to try; default: those that fit the model and the CPU.',
                 },
                 allow: {

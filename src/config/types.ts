@@ -40,7 +40,7 @@ export interface CandidateSpec {
 }
 
 // auto: optimize entries searched on the runner (src/search/auto.ts)
-export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune' | 'int4_weight_only' | 'int8_weight_only' | 'fp32' | 'tflite_fp16' | 'tflite_dynamic_int8' | 'tflite_int8';
+export type AutoFamily = 'cleanup' | 'dynamic' | 'dynamic_weight_only' | 'static' | 'weight_only' | 'dynamic_conv' | 'fp16' | 'lowrank' | 'prune' | 'int4_weight_only' | 'int8_weight_only' | 'fp32' | 'tflite_weight_only' | 'tflite_fp16' | 'tflite_dynamic_int8' | 'tflite_int8';
 
 /** Families that change the model's function, which auto may propose with accuracy recovery. */
 export type AutoAllow = 'prune' | 'lowrank';

@@ -748,6 +748,7 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
       "enum": [
         "float32",
         "float16",
+        "weight-only-int8",
         "dynamic-int8",
         "int8"
       ]
@@ -1166,6 +1167,7 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "int4_weight_only",
         "int8_weight_only",
         "fp32",
+        "tflite_weight_only",
         "tflite_fp16",
         "tflite_dynamic_int8",
         "tflite_int8"

@@ -22,6 +22,7 @@ import { allGraphs, dequantizeWeight, nodeKey, quantizeWeight } from '../passes/
 import { channelAxis, directReaders } from '../passes/weight-only.js';
 import { tensorToFloat32 } from '../model/tensor.js';
 import { MATMUL_NBITS_DEFAULTS } from '../passes/matmul-nbits.js';
+import { WEIGHT_ONLY_MIN_ELEMENTS } from '../export/tflite/quantize.js';
 import type { AutoReport, AutoTried, ParetoPoint, QualityBasis, SearchStage, OpMix } from '../candidates/search-report.js';
 
 // ---------------------------------------------------------------- options
@@ -29,10 +30,10 @@ import type { AutoReport, AutoTried, ParetoPoint, QualityBasis, SearchStage, OpM
 /** Every family, in the order ties in priority are broken. config/schema.ts lists the same names. */
 export const AUTO_FAMILIES: readonly AutoFamily[] = [
   'cleanup', 'dynamic', 'dynamic_weight_only', 'static', 'weight_only', 'dynamic_conv', 'fp16', 'lowrank', 'prune', 'int4_weight_only', 'int8_weight_only', 'fp32',
-  'tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8',
+  'tflite_weight_only', 'tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8',
 ];
 /** The families exported to .tflite (src/export/tflite) and run in TFLite: planned when the reference is a .tflite. */
-export const TFLITE_FAMILIES: ReadonlySet<AutoFamily> = new Set(['tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8']);
+export const TFLITE_FAMILIES: ReadonlySet<AutoFamily> = new Set(['tflite_weight_only', 'tflite_fp16', 'tflite_dynamic_int8', 'tflite_int8']);
 export type { AutoFamily };
 export type { AutoReport, AutoTried, ParetoPoint, QualityBasis };
 export type AutoOptions = AutoSpec;
@@ -377,6 +378,8 @@ function recipeFor(family: AutoFamily, v: Variant, a: ModelAnalysis, cleanup: bo
     case 'int8_weight_only':
       return [...steps, { matmul_nbits: { bits: 8, block_size: 32 } }];
     // The export runs cleanup itself (src/export/tflite/export.ts); float16 weights are widened first like any recipe.
+    case 'tflite_weight_only':
+      return [...steps, { tflite: { quantize: 'weight-only-int8' } }];
     case 'tflite_fp16':
       return [...steps, { tflite: { quantize: 'float16' } }];
     case 'tflite_dynamic_int8':
@@ -477,11 +480,16 @@ export function planTrials(a: ModelAnalysis, isa: Partial<IsaFlags>, requested?:
   consider('int8_weight_only', nbits, 35 + 40 * a.mix.matmul, `int8 MatMulNBits blocks of 32: 9/32 of the MatMul weight bytes; ${mix}`,
     isa.dotprod || isa.neon ? (matmulHeavy ? undefined : notHeavy) : 'int8 MatMulNBits ran 1.4-9x slower than fp32 on x86 (docs/benchmarks.md); list it in auto.recipes to measure it anyway');
   // A .tflite reference: the same model back as a smaller .tflite, run where the reference runs (TFLite, XNNPACK).
-  // Weights-only variants first: TFLite's float16 weights are dequantized once at load and dynamic-range int8
-  // runs hybrid kernels, so both keep close to float accuracy; full int8 (calibrated) is the smallest and the
+  // Weights-only variants first: int8 and float16 weights behind a DEQUANTIZE of a constant are dequantized once
+  // (TFLite's kernel caches the result, XNNPACK unpacks them when it prepares the graph: src/export/tflite/quantize.ts),
+  // so both run the float kernels at float speed; weight-only int8 is the TFLite analogue of weight_only (4x
+  // smaller), float16 the safer 2x. Dynamic-range int8 runs hybrid kernels that quantize the activations on
+  // the fly (faster on some MatMul models, at an accuracy risk); full int8 (calibrated) is the smallest and the
   // one XNNPACK runs with int8 kernels, at the larger accuracy risk.
   const notTflite = 'the reference is not a .tflite (the tflite_* families export back to the reference\'s format)';
   const tfliteOnly = a.tfliteReference ? null : notTflite;
+  const weightOnlyFits = a.nodes.some((n) => n.weightElements >= WEIGHT_ONLY_MIN_ELEMENTS) ? null : `no Conv/MatMul/Gemm with a constant weight of ${WEIGHT_ONLY_MIN_ELEMENTS.toLocaleString('en-US')} elements or more`;
+  consider('tflite_weight_only', tfliteOnly ?? weightOnlyFits, 93, 'the .tflite with int8 weights behind DEQUANTIZE, float32 compute (weight-only): about 4x smaller at float speed');
   consider('tflite_dynamic_int8', tfliteOnly ?? (hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights'), 92, 'the .tflite with int8 weights (dynamic-range quantization): about 4x smaller, hybrid int8 kernels');
   consider('tflite_fp16', tfliteOnly, 91, 'the .tflite with float16 weights, float32 compute: 2x smaller at float speed');
   consider('tflite_int8', tfliteOnly ?? (hasConv || hasMatMul ? null : 'no Conv/MatMul/Gemm with constant weights'), 89, 'the .tflite fully int8 (calibrated activations, float32 I/O): 4x smaller, int8 XNNPACK kernels');

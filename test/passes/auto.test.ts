@@ -339,7 +339,11 @@ describe('auto planning', () => {
     expect(planTrials(conv, X86_VNNI).planned.some((p) => tflite(p.family))).toBe(false);
     expect(planTrials(conv, X86_VNNI, ['tflite_fp16']).skipped[0]!.why).toMatch(/reference is not a \.tflite/);
     const plan = planTrials({ ...conv, tfliteReference: true }, X86_VNNI);
-    expect(plan.planned.filter((p) => tflite(p.family)).map((p) => p.family)).toEqual(['tflite_dynamic_int8', 'tflite_fp16', 'tflite_int8']);
+    expect(plan.planned.filter((p) => tflite(p.family)).map((p) => p.family)).toEqual(['tflite_weight_only', 'tflite_dynamic_int8', 'tflite_fp16', 'tflite_int8']);
+    // Weight-only needs a weight worth quantizing; float16 fits any model.
+    const tiny = planTrials({ ...analysis([node('conv1', 'Conv', 288, 9)], { mix: { conv: 1, matmul: 0, recurrent: 0, attention: 0 } }), tfliteReference: true }, X86_VNNI, ['tflite_weight_only', 'tflite_fp16']);
+    expect(tiny.planned.map((p) => p.family)).toEqual(['tflite_fp16']);
+    expect(tiny.skipped).toEqual([{ family: 'tflite_weight_only', why: 'no Conv/MatMul/Gemm with a constant weight of 1,024 elements or more' }]);
     // The ONNX families stay in the plan: they may still win.
     expect(plan.planned.map((p) => p.family)).toContain('static');
   });

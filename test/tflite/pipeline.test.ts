@@ -101,12 +101,16 @@ describe('pipeline with TFLite candidates', () => {
 
   it('auto on a .tflite reference: a tflite_* winner comes back as a verified .tflite run in TFLite', async () => {
     // latency_ratio_max: the winner is the smallest within the accuracy budget, whatever this loaded machine measures.
-    writeFileSync(path.join(dir, 'c.yml'), config('cnn.tflite', '  - { auto: { recipes: [tflite_fp16, tflite_dynamic_int8], time_budget_s: 30, latency_ratio_max: 100 } }'));
+    writeFileSync(path.join(dir, 'c.yml'), config('cnn.tflite', '  - { auto: { recipes: [tflite_weight_only, tflite_fp16, tflite_dynamic_int8], time_budget_s: 30, latency_ratio_max: 100 } }'));
     const r = await runGate({ configPath: path.join(dir, 'c.yml'), outDir: path.join(dir, 'out-t') });
     expect(r.error).toBeUndefined();
     const c = byId(r.report.candidates, 'auto');
     const search = c.auto!;
-    expect(search.tried.map((t) => t.id)).toEqual(expect.arrayContaining(['tflite_fp16', 'tflite_dynamic_int8']));
+    expect(search.tried.map((t) => t.id)).toEqual(expect.arrayContaining(['tflite_weight_only', 'tflite_fp16', 'tflite_dynamic_int8']));
+    // int8 weights behind DEQUANTIZE: smaller than the float16 trial, with float16's quality or close to it.
+    const trial = (id: string) => search.tried.find((t) => t.id === id)!;
+    expect(trial('tflite_weight_only').recipe.at(-1)).toEqual({ tflite: { quantize: 'weight-only-int8' } });
+    expect(trial('tflite_weight_only').size_ratio!).toBeLessThan(0.8 * trial('tflite_fp16').size_ratio!);
     expect(search.winner).toMatch(/^tflite_/);
     expect(c.file).toBe('models/auto.tflite');
     expect(c.runtime_kind).toBe('tflite');
@@ -117,7 +121,7 @@ describe('pipeline with TFLite candidates', () => {
 
   it('a tflite step that is not last, or has an unknown option, is a config error naming the entry', async () => {
     expect(() => splitTfliteStep([{ tflite: { quantize: 'int8' } }, { cleanup: {} }], 'optimize[0].passes')).toThrow(/optimize\[0\]\.passes\[0\]: the 'tflite' step must be the last step/);
-    expect(() => splitTfliteStep([{ tflite: { quantize: 'int4' } }], 'p')).toThrow(/p\[0\] 'tflite': option 'quantize' must be one of float32, float16, dynamic-int8, int8/);
+    expect(() => splitTfliteStep([{ tflite: { quantize: 'int4' } }], 'p')).toThrow(/p\[0\] 'tflite': option 'quantize' must be one of float32, float16, weight-only-int8, dynamic-int8, int8/);
     expect(() => splitTfliteStep([{ tflite: { quantize: 'float32', io_type: 'int8' } }], 'p')).toThrow(/io_type int8 needs quantize: int8/);
     writeFileSync(path.join(dir, 'c.yml'), config('cnn.onnx', '  - { name: bad, passes: [{ tflite: { quantize: int8 } }, { cleanup: {} }] }'));
     const r = await runGate({ configPath: path.join(dir, 'c.yml'), outDir: path.join(dir, 'out-c') });

@@ -1,6 +1,8 @@
 /**
  * ONNX model → .tflite bytes: cleanup (constants and BatchNormalization folded), conversion to a float32
- * TFLite graph (./convert.ts), then the requested variant (./quantize.ts).
+ * TFLite graph (./convert.ts), then the requested variant (./quantize.ts): float32, float16 (weights),
+ * weight-only-int8 (int8 weights, the other constants float16, float32 compute), dynamic-int8 (hybrid kernels)
+ * or int8 (calibrated).
  */
 import type { Model } from '../../model/onnx.js';
 import type { Feeds } from '../../model/host-tensor.js';
@@ -9,10 +11,10 @@ import { ModelGateError } from '../../errors.js';
 import { convertToTfliteGraph } from './convert.js';
 import { dedupeConstants, simplifyReshapes } from './simplify.js';
 import { encodeTflite, type TfliteModel } from '../../formats/tflite/flatbuffer.js';
-import { quantizeDynamicRange, quantizeFloat16, quantizeFullInt8, type FullInt8Options } from './quantize.js';
+import { quantizeDynamicRange, quantizeFloat16, quantizeFullInt8, quantizeWeightOnly, type FullInt8Options } from './quantize.js';
 import { TOOL_VERSION } from '../../version.js';
 
-export const TFLITE_QUANTIZE = ['float32', 'float16', 'dynamic-int8', 'int8'] as const;
+export const TFLITE_QUANTIZE = ['float32', 'float16', 'weight-only-int8', 'dynamic-int8', 'int8'] as const;
 export type TfliteQuantize = (typeof TFLITE_QUANTIZE)[number];
 export const TFLITE_IO_TYPES = ['float32', 'int8', 'uint8'] as const;
 export type TfliteIoType = (typeof TFLITE_IO_TYPES)[number];
@@ -48,12 +50,17 @@ export async function exportTflite(source: Model, options: TfliteExportOptions):
   if (reshapes > 0) notes.push(`${reshapes} RESHAPE ops removed (chains of reshapes collapsed, reshapes to the same shape dropped)`);
   // Float variants share identical constants before the rewrite (one DEQUANTIZE each); the int8 ones after it,
   // since dynamic-range quantization rewrites a weight tensor in place for its convolution.
-  if (options.quantize === 'float32' || options.quantize === 'float16') dedupeConstants(graph);
+  if (options.quantize === 'float32' || options.quantize === 'float16' || options.quantize === 'weight-only-int8') dedupeConstants(graph);
   switch (options.quantize) {
     case 'float32':
       break;
     case 'float16':
       notes.push(...quantizeFloat16(graph));
+      break;
+    case 'weight-only-int8':
+      // The weights int8; the constants left in float32 (smaller weights, biases, other tables) float16 as in
+      // the float16 variant, so the file is smaller than that variant's in every tensor.
+      notes.push(...quantizeWeightOnly(graph), ...quantizeFloat16(graph));
       break;
     case 'dynamic-int8':
       notes.push(...quantizeDynamicRange(graph));
