@@ -11,7 +11,7 @@ import { decoderFeeds, decoderSignature, presentAsPast, seededPrompt, type Decod
 import type { Feeds } from '../model/host-tensor.js';
 import { OrtSession, type RuntimeOptions } from '../runtime/session.js';
 import { seededRandom } from '../data/random.js';
-import { combineComparisons, compareLatency, measureInterleaved, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener, type RepeatedComparison } from './runner.js';
+import { combineComparisons, compareLatency, controlId, measureInterleaved, withControls, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener, type RepeatedComparison } from './runner.js';
 
 /** The prefill of the decoder latency when benchmark.decoder.prefill_tokens is not set (the schema's default). */
 export const DEFAULT_PREFILL_TOKENS = 128;
@@ -138,8 +138,11 @@ export function summarizeDecoderLatency(lat: DecoderLatency, vsReference?: Decod
 }
 
 /** One measureDecoderLatency per measurement (fresh workers each), as measureRuns does for the plain latency. */
-export async function measureDecoderRuns(models: DecoderBenchmarkModel[], options: DecoderLatencyOptions & { measurements: number; log?: (m: string) => void }): Promise<Array<Map<string, DecoderLatency>>> {
-  const { measurements, log, ...rest } = options;
+export async function measureDecoderRuns(
+  models: DecoderBenchmarkModel[], options: DecoderLatencyOptions & { measurements: number; controls?: readonly string[]; log?: (m: string) => void },
+): Promise<Array<Map<string, DecoderLatency>>> {
+  const { measurements, controls, log, ...rest } = options;
+  models = withControls(models, controls, measurements);
   const runs: Array<Map<string, DecoderLatency>> = [];
   for (let k = 0; k < measurements; k++) {
     log?.(`benchmark ${models.length} decoders interleaved: prefill of ${rest.prefillTokens ?? 128} tokens and one decode step${measurements > 1 ? `; measurement ${k + 1} of ${measurements}` : ''}`);
@@ -160,12 +163,16 @@ export function compareDecoderPair(
   runs: ReadonlyArray<Map<string, DecoderLatency>>, baselineId: string, candidateId: string, thresholds: { ttft: number; decode: number }, seed: number,
 ): DecoderPairMeasurement | undefined {
   const each = runs.flatMap((m, k) => {
-    const b = m.get(baselineId), c = m.get(candidateId);
-    return b && c ? [{ c, ttft: compareLatency(b.prefill, c.prefill, thresholds.ttft, seed + 2 * k), decode: compareLatency(b.decode, c.decode, thresholds.decode, seed + 2 * k + 1) }] : [];
+    const b = m.get(baselineId), c = m.get(candidateId), a = m.get(controlId(baselineId));
+    return b && c ? [{
+      c, ttft: compareLatency(b.prefill, c.prefill, thresholds.ttft, seed + 2 * k), decode: compareLatency(b.decode, c.decode, thresholds.decode, seed + 2 * k + 1),
+      control: a ? { ttft: compareLatency(b.prefill, a.prefill, thresholds.ttft, seed + 2 * k).ratio, decode: compareLatency(b.decode, a.decode, thresholds.decode, seed + 2 * k + 1).ratio } : undefined,
+    }] : [];
   });
   if (each.length === 0) return undefined;
-  const ttft = combineComparisons(each.map((e) => e.ttft), thresholds.ttft);
-  const decode = combineComparisons(each.map((e) => e.decode), thresholds.decode);
+  const controlled = each.every((e) => e.control);
+  const ttft = combineComparisons(each.map((e) => e.ttft), thresholds.ttft, controlled ? each.map((e) => e.control!.ttft) : undefined);
+  const decode = combineComparisons(each.map((e) => e.decode), thresholds.decode, controlled ? each.map((e) => e.control!.decode) : undefined);
   return { latency: each[decode.central]!.c, ttft, decode };
 }
 

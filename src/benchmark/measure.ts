@@ -7,7 +7,7 @@
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { combineComparisons, compareLatency, measureInterleaved, type LatencyComparison, type LatencyStats, type MeasureOptions, type RepeatedComparison } from './runner.js';
+import { combineComparisons, compareLatency, controlId, measureInterleaved, withControls, type LatencyComparison, type LatencyStats, type MeasureOptions, type RepeatedComparison } from './runner.js';
 
 /** Seed of the bootstrap CIs; run k of a measurement uses BOOTSTRAP_SEED + k. */
 export const BOOTSTRAP_SEED = 20261127;
@@ -31,7 +31,7 @@ export interface MeasureSettings {
   measurements: number;
   /**
    * The ids of the subjects others are compared against: with two or more measurements each is timed
-   * in a second worker as well (its A/A control, see controlId), which comparePair reads.
+   * in a second worker as well (its A/A control, see withControls), which comparePair reads.
    */
   controls?: readonly string[];
   timeBudgetMs?: number;
@@ -43,16 +43,9 @@ export interface MeasureSettings {
 /** One interleaved measurement per run, each a map from subject id to its stats. */
 export type MeasureRuns = Array<Map<string, LatencyStats>>;
 
-/** The id of a baseline's second worker, the A/A control. */
-export const controlId = (baselineId: string): string => `${baselineId}~control`;
-
 export async function measureRuns(subjects: readonly MeasureSubject[], feeds: Feeds, s: MeasureSettings): Promise<MeasureRuns> {
   const runs: MeasureRuns = [];
-  // A control is a baseline's own file in a worker of its own, right after the baseline (so the first
-  // model's control is in the first group when there are more models than live workers). One
-  // measurement has nothing to estimate a spread from but itself: no control then.
-  const controlled = new Set(s.measurements >= 2 && subjects.length >= 2 ? s.controls ?? [] : []);
-  subjects = subjects.flatMap((m) => (controlled.has(m.id) ? [m, { ...m, id: controlId(m.id) }] : [m]));
+  subjects = withControls(subjects, s.controls, s.measurements);
   const options: MeasureOptions = { batch: s.batch, warmupMin: s.warmup, minSamples: s.minSamples, ...(s.timeBudgetMs !== undefined ? { timeBudgetMs: s.timeBudgetMs } : {}) };
   for (let k = 0; k < s.measurements; k++) {
     s.log?.(`benchmark ${subjects.length} models interleaved (batch ${s.batch}, ${s.threads} thread${s.threads > 1 ? 's' : ''}${s.measurements > 1 ? `; measurement ${k + 1} of ${s.measurements}` : ''})`);

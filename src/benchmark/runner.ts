@@ -322,6 +322,20 @@ function latencyStats(s: Subject, batch: number, stoppedBy: 'ci' | 'budget', rou
 /** What a comparison reads of a measurement: every sample, cut into `rounds` bursts of `burst`. */
 export type RoundSamples = Pick<LatencyStats, 'raw_ms' | 'burst' | 'rounds'>;
 
+/** The id of a baseline's second worker, the A/A control. */
+export const controlId = (baselineId: string): string => `${baselineId}~control`;
+
+/**
+ * The models to measure with the A/A controls added: each model named in `controls` again, as its own
+ * file in a worker of its own, right after it (so the first model's control is in the first group when
+ * there are more models than live workers). One measurement has nothing to estimate a spread from but
+ * itself, so a single measurement gets no control.
+ */
+export function withControls<M extends { id: string }>(models: readonly M[], controls: readonly string[] | undefined, measurements: number): M[] {
+  const controlled = new Set(measurements >= 2 && models.length >= 2 ? controls ?? [] : []);
+  return models.flatMap((m) => (controlled.has(m.id) ? [m, { ...m, id: controlId(m.id) }] : [m]));
+}
+
 export interface LatencyComparison {
   /** median(candidate) / median(reference). */
   ratio: number;

@@ -113,7 +113,7 @@ async function measureDecoders(measured: CandidateResult[], config: Project['con
   const threads = config.benchmark.threads;
   const runs = await measureDecoderRuns(
     measured.map((r) => ({ id: r.candidate.id, path: r.candidate.file, runtime: { ...r.candidate.runtimeOptions, intraOpThreads: threads } })),
-    { ...decoderMeasureSettings(config.benchmark), measurements: config.benchmark.measurements, log },
+    { ...decoderMeasureSettings(config.benchmark), measurements: config.benchmark.measurements, controls: [REFERENCE_ID], log },
   );
   const thresholds = decoderThresholds(config.gate);
   for (const r of measured) {

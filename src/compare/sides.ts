@@ -113,7 +113,9 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
     if (b && h) pairs.push({ id: 'selected', base: b, head: h });
   }
 
-  if (base.decoder && head.decoder) return compareDecoderSides(pairs, [...subjects.values()], base, head, settings);
+  // Each base-side model is timed in a second worker too: its A/A control.
+  const baselines = [...new Set(pairs.map((p) => p.base.key))];
+  if (base.decoder && head.decoder) return compareDecoderSides(pairs, [...subjects.values()], baselines, base, head, settings);
   if (base.decoder || head.decoder) {
     warnings.push(`the ${head.decoder ? 'head' : 'base'} model is a decoder and the ${head.decoder ? 'base' : 'head'} model is not: compared on dataset rows and plain latency`);
   }
@@ -157,7 +159,7 @@ export async function compareSides(base: Side, head: Side, settings: CompareSett
   }));
   const threshold = latencyThreshold(config.gate);
   const runs = await measureRuns(measured, headFeeds, {
-    batch, threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: settings.measurements, controls: [...new Set(pairs.map((p) => p.base.key))], log: (m) => log(`base vs head: ${m}`),
+    batch, threads, warmup: config.benchmark.warmup, minSamples: config.benchmark.runs, measurements: settings.measurements, controls: baselines, log: (m) => log(`base vs head: ${m}`),
     ...(settings.timeBudgetMs !== undefined ? { timeBudgetMs: settings.timeBudgetMs } : {}),
   });
 
@@ -180,7 +182,7 @@ type PairSubjects = { id: PairComparison['id']; base: Subject; head: Subject };
  * (next-token agreement and logit fidelity, each model fed its own cache type), and time to first token
  * and per-token decode time measured interleaved, with the head config's benchmark settings and budgets.
  */
-async function compareDecoderSides(pairs: PairSubjects[], subjects: Subject[], base: Side, head: Side, settings: CompareSettings): Promise<PairComparison[]> {
+async function compareDecoderSides(pairs: PairSubjects[], subjects: Subject[], baselines: readonly string[], base: Side, head: Side, settings: CompareSettings): Promise<PairComparison[]> {
   const { config } = head;
   const { log } = settings;
   const threads = config.benchmark.threads;
@@ -197,7 +199,7 @@ async function compareDecoderSides(pairs: PairSubjects[], subjects: Subject[], b
   const runs = await measureDecoderRuns(
     subjects.map((s) => ({ id: s.key, path: s.result.candidate.file, runtime: { ...s.result.candidate.runtimeOptions, intraOpThreads: threads } })),
     {
-      ...decoderMeasureSettings(config.benchmark), measurements: settings.measurements, log: (m) => log(`base vs head: ${m}`),
+      ...decoderMeasureSettings(config.benchmark), measurements: settings.measurements, controls: baselines, log: (m) => log(`base vs head: ${m}`),
       ...(settings.timeBudgetMs !== undefined ? { timeBudgetMs: settings.timeBudgetMs } : {}),
     },
   );

@@ -3,9 +3,9 @@
  * widened by the spread between measurements that the control shows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineComparisons, type LatencyComparison } from '../../src/benchmark/runner.js';
+import { combineComparisons, controlId, type LatencyComparison } from '../../src/benchmark/runner.js';
 import { tQuantile975, workerSpread } from '../../src/benchmark/stats.js';
-import { comparePair, controlId, measureRuns } from '../../src/benchmark/measure.js';
+import { comparePair, measureRuns } from '../../src/benchmark/measure.js';
 import { matMulFeeds, tempDir, writeMatMul } from './fixtures.js';
 
 const cmp = (ratio: number, lo: number, hi: number): LatencyComparison => ({ ratio, ci95: [lo, hi], verdict: 'within noise', resampling: 'paired rounds' });

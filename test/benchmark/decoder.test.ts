@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../src/model/onnx.js';
-import { buildDecoderFeeds, compareDecoderLatency, measureDecoderLatency, summarizeDecoderLatency } from '../../src/benchmark/decoder.js';
+import { buildDecoderFeeds, compareDecoderLatency, compareDecoderPair, measureDecoderLatency, measureDecoderRuns, summarizeDecoderLatency } from '../../src/benchmark/decoder.js';
+import { controlId } from '../../src/benchmark/runner.js';
 import { quantizeMatMulNBits } from '../../src/passes/matmul-nbits.js';
 import { buildTinyDecoder, saveWithExternalData } from '../support/tiny-decoder.js';
 import { tempDir } from './fixtures.js';
@@ -53,5 +54,24 @@ describe('decoder latency', () => {
     expect(Object.keys(summary)).toEqual(['prefill_tokens', 'ttft_ms', 'decode_ms_per_token', 'tokens_per_s', 'ttft_ratio', 'ttft_ratio_ci95', 'decode_ratio', 'decode_ratio_ci95']);
     expect(summary.ttft_ratio_ci95).toEqual(c.ttft.ci95);
     expect(Object.keys(summarizeDecoderLatency(out.get('fp32')!))).toHaveLength(4);
+  }, 120_000);
+
+  it('times the baseline decoder in a second worker in each measurement (A/A control), for both phases', async () => {
+    const d = buildTinyDecoder({ dtype: 'float32' });
+    const ref = path.join(tmp.dir, 'aa-ref.onnx');
+    const cand = path.join(tmp.dir, 'aa-cand.onnx');
+    saveModel(d.model, ref);
+    saveModel(d.model, cand);
+    const runs = await measureDecoderRuns(
+      [{ id: 'reference', path: ref, runtime: {} }, { id: 'cand', path: cand, runtime: {} }],
+      { prefillTokens: 8, warmupMin: 2, ciWidth: 1e9, minSamples: 6, rounds: { burst: 3, min: 2 }, timeBudgetMs: 10_000, measurements: 2, controls: ['reference'] },
+    );
+    for (const r of runs) expect([...r.keys()]).toEqual(['reference', controlId('reference'), 'cand']);
+    const pair = compareDecoderPair(runs, 'reference', 'cand', { ttft: 1.05, decode: 1.05 }, 1)!;
+    for (const phase of [pair.ttft, pair.decode]) {
+      expect(phase.control!.ratios).toHaveLength(2);
+      expect(phase.ci95[0]).toBeLessThanOrEqual(phase.ratio);
+      expect(phase.ci95[1]).toBeGreaterThanOrEqual(phase.ratio);
+    }
   }, 120_000);
 });
