@@ -35,8 +35,43 @@ function signed(v: number, digits: number, suffix = ''): string {
   return `${v > 0 ? '+' : ''}${s === `-${(0).toFixed(digits)}` ? (0).toFixed(digits) : s}${suffix}`;
 }
 
-/** ' (logits)' when the judged output's SNR was measured on its logits (a probability output, see docs/report.md). */
-const logitNote = (f: FidelityReport): string => (f.outputs.find((o) => o.name === f.worst_output)?.domain === 'logit' ? ' (logits)' : '');
+/**
+ * ' (logits)' when the judged output's SNR was measured on its logits (a probability output, see docs/report.md);
+ * ' (ArgMax input)' when the judged tensor is a discrete output's decision input, named by the op that reads it.
+ */
+function logitNote(f: FidelityReport): string {
+  if (f.worst_kind === 'decision_input') {
+    const d = f.decision_inputs?.find((x) => x.tensor === f.worst_output);
+    const reader = d?.readers.find((r) => r.role === 'decision') ?? d?.readers[0];
+    return ` (${reader ? `${escapeMarkdown(reader.op_type)} input` : 'decision input'}${d?.domain === 'logit' ? ', logits' : ''})`;
+  }
+  return f.outputs.find((o) => o.name === f.worst_output)?.domain === 'logit' ? ' (logits)' : '';
+}
+
+/** How each discrete output was judged: through its decision inputs (their figures), or on its own values and why. */
+function decisionInputLines(report: Report): string[] {
+  const lines: string[] = [];
+  for (const c of report.candidates) {
+    const f = c.fidelity;
+    if (!f?.decision_inputs) continue;
+    for (const o of f.outputs.filter((x) => x.discrete)) {
+      const exact = o.exact_match !== undefined ? `exact match ${pct(o.exact_match)}, ${snr(o.snr_db)} SNR` : `${snr(o.snr_db)} SNR`;
+      if (o.decision_inputs) {
+        const inputs = f.decision_inputs.filter((d) => o.decision_inputs!.includes(d.tensor)).map((d) => {
+          const readers = d.readers.map((r) => `${escapeMarkdown(r.op_type)} ${code(r.node || '(unnamed)')}`).join(', ');
+          const renamed = d.candidate_tensor && d.candidate_tensor !== d.tensor ? `, the candidate's ${code(d.candidate_tensor)}` : '';
+          return `${code(d.tensor)} (read by ${readers}${renamed}) ${snr(d.snr_db ?? null)}${d.domain === 'logit' ? ' on logits' : ''}`;
+        });
+        lines.push(`- ${code(c.id)}: discrete output ${code(o.name)} (${exact}) judged through its decision inputs: ${inputs.join('; ')}`);
+      } else if (o.decision_inputs_missing) {
+        lines.push(`- ${code(c.id)}: discrete output ${code(o.name)} (${exact}) judged on its own values: ${escapeMarkdown(o.decision_inputs_missing)}`);
+      }
+    }
+  }
+  return lines.length === 0
+    ? []
+    : ['<details><summary>Discrete outputs and their decision inputs</summary>', '', 'A discrete output (an index, a peak) jumps when a near-tie breaks the other way; the continuous tensors it is computed from where it turns discrete are compared instead (see docs/report.md).', '', ...lines, '', '</details>', ''];
+}
 
 /** An SNR as report.json holds it (null: identical outputs). */
 const snr = (v: number | null) => (v === null ? '∞ dB' : `${v.toFixed(1)} dB`);
@@ -107,6 +142,7 @@ export function renderMarkdown(report: Report): string {
       );
     }
     if (report.candidates.some((c) => c.tflite)) lines.push('');
+    lines.push(...decisionInputLines(report));
     lines.push(...decoderLines(report));
     const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');
