@@ -623,7 +623,8 @@ export function describeJudged(f: Fidelity): string | undefined {
   if (f.worst_kind !== 'decision_input') return undefined;
   const d = f.decision_inputs?.find((x) => x.tensor === f.worst_output);
   if (!d) return `the decision input '${f.worst_output}'`;
-  const readers = d.readers.map(describeReader).join(', ');
+  const all = d.readers.map(describeReader);
+  const readers = all.length > 2 ? `${all.slice(0, 2).join(', ')} and ${all.length - 2} more` : all.join(', ');
   return `the decision input '${d.tensor}' (read by ${readers}, for discrete output${d.outputs.length > 1 ? 's' : ''} ${d.outputs.map((o) => `'${o}'`).join(', ')})`;
 }
 

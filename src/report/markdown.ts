@@ -48,29 +48,42 @@ function logitNote(f: FidelityReport): string {
   return f.outputs.find((o) => o.name === f.worst_output)?.domain === 'logit' ? ' (logits)' : '';
 }
 
-/** How each discrete output was judged: through its decision inputs (their figures), or on its own values and why. */
+/** Up to three names in code, then how many more. */
+function names(list: readonly string[]): string {
+  const shown = list.slice(0, 3).map(code).join(', ');
+  return list.length > 3 ? `${shown} and ${list.length - 3} more` : shown;
+}
+
+/**
+ * How each candidate's discrete outputs were judged: through their decision inputs (how many, and the worst
+ * with the node that reads it), or on their own values and why. Every figure is in report.json.
+ */
 function decisionInputLines(report: Report): string[] {
   const lines: string[] = [];
   for (const c of report.candidates) {
     const f = c.fidelity;
     if (!f?.decision_inputs) continue;
-    for (const o of f.outputs.filter((x) => x.discrete)) {
-      const exact = o.exact_match !== undefined ? `exact match ${pct(o.exact_match)}, ${snr(o.snr_db)} SNR` : `${snr(o.snr_db)} SNR`;
-      if (o.decision_inputs) {
-        const inputs = f.decision_inputs.filter((d) => o.decision_inputs!.includes(d.tensor)).map((d) => {
-          const readers = d.readers.map((r) => `${escapeMarkdown(r.op_type)} ${code(r.node || '(unnamed)')}`).join(', ');
-          const renamed = d.candidate_tensor && d.candidate_tensor !== d.tensor ? `, the candidate's ${code(d.candidate_tensor)}` : '';
-          return `${code(d.tensor)} (read by ${readers}${renamed}) ${snr(d.snr_db ?? null)}${d.domain === 'logit' ? ' on logits' : ''}`;
-        });
-        lines.push(`- ${code(c.id)}: discrete output ${code(o.name)} (${exact}) judged through its decision inputs: ${inputs.join('; ')}`);
-      } else if (o.decision_inputs_missing) {
-        lines.push(`- ${code(c.id)}: discrete output ${code(o.name)} (${exact}) judged on its own values: ${escapeMarkdown(o.decision_inputs_missing)}`);
-      }
+    const discrete = f.outputs.filter((o) => o.discrete);
+    const exact = (o: (typeof discrete)[number]) => (o.exact_match !== undefined ? ` (exact match ${pct(o.exact_match)})` : '');
+    const through = discrete.filter((o) => o.decision_inputs);
+    if (through.length > 0) {
+      const used = f.decision_inputs.filter((d) => d.missing === undefined && through.some((o) => o.decision_inputs!.includes(d.tensor)));
+      const worst = [...used].sort((a, b) => (a.snr_db ?? Infinity) - (b.snr_db ?? Infinity))[0]!;
+      const reader = worst.readers.find((r) => r.role === 'decision') ?? worst.readers[0]!;
+      const renamed = worst.candidate_tensor && worst.candidate_tensor !== worst.tensor ? `, the candidate's ${code(worst.candidate_tensor)}` : '';
+      const what = through.length === 1 ? `discrete output ${code(through[0]!.name)}${exact(through[0]!)}` : `discrete outputs ${names(through.map((o) => o.name))}`;
+      lines.push(
+        `- ${code(c.id)}: ${what} judged through ${used.length} decision input${used.length === 1 ? '' : 's'}; the worst, ${code(worst.tensor)} (read by ${escapeMarkdown(reader.op_type)} ${code(reader.node || '(unnamed)')}${renamed}): ` +
+          `${snr(worst.snr_db ?? null)}${worst.domain === 'logit' ? ' on logits' : ''}`,
+      );
+    }
+    for (const o of discrete.filter((x) => !x.decision_inputs && x.decision_inputs_missing)) {
+      lines.push(`- ${code(c.id)}: discrete output ${code(o.name)}${exact(o)} judged on its own values: ${escapeMarkdown(o.decision_inputs_missing!)}`);
     }
   }
   return lines.length === 0
     ? []
-    : ['<details><summary>Discrete outputs and their decision inputs</summary>', '', 'A discrete output (an index, a peak) jumps when a near-tie breaks the other way; the continuous tensors it is computed from where it turns discrete are compared instead (see docs/report.md).', '', ...lines, '', '</details>', ''];
+    : ['<details><summary>Discrete outputs and their decision inputs</summary>', '', 'A discrete output (an index, a peak) jumps when a near-tie breaks the other way; the continuous tensors it is computed from where it turns discrete are compared instead (report.json `fidelity.decision_inputs`, docs/report.md).', '', ...lines, '', '</details>', ''];
 }
 
 /** An SNR as report.json holds it (null: identical outputs). */
