@@ -298,7 +298,7 @@ export async function measureFidelity(reference: Runnable, candidate: Runnable, 
           session = await openSession(file, opts, reference.id, reference.runtimeKind);
           exposure = { available: new Set(wanted.map((d) => d.tensor).filter((t) => session!.outputNames.includes(t))) };
         } catch (err) {
-          exposure = { available: new Set(), missing: `the reference with its decision inputs exposed could not be opened (${errorMessage(err)})` };
+          exposure = { available: new Set(), missing: `the reference with its decision inputs exposed could not be opened (${privateCopy(errorMessage(err), scratch)})` };
           graphOutputs = null;
         }
       }
@@ -343,6 +343,9 @@ export async function measureFidelity(reference: Runnable, candidate: Runnable, 
   }
 }
 
+/** A message with the private copies' folder named as such: the same message for the same model on every run. */
+const privateCopy = (message: string, dir: string | null): string => (dir ? message.split(dir).join('<copy>') : message);
+
 /**
  * The candidate's session, exposing the candidate's tensor of each decision input the reference's runs
  * carry; its outputNames are the candidate's graph outputs only. Where a decision input cannot be had,
@@ -367,7 +370,7 @@ async function openCandidate(
   try {
     session = await open(exposeTensors(model, names, scratchDir(), 'candidate.onnx').file);
   } catch (err) {
-    return { session: await open(candidate.file), pairs: missing(`the candidate with its decision inputs exposed could not be opened (${errorMessage(err)})`) };
+    return { session: await open(candidate.file), pairs: missing(`the candidate with its decision inputs exposed could not be opened (${privateCopy(errorMessage(err), scratchDir())})`) };
   }
   const outputs = graphOutputs.filter((n) => session.outputNames.includes(n));
   return {
