@@ -9,7 +9,7 @@ const side = (candidate: string): SideMetrics => ({
   throughput_items_per_s: null, cold_start_ms: null, peak_rss_bytes: null, samples: 64,
 });
 const fidelity = (snr: number, top1: boolean): Fidelity => ({
-  samples: 64, worst_output: 'map', cosine: 0.999, snr_db: snr, max_abs_error: 0.01, top1_fits: top1, outputs: [{ name: 'map', cosine: 0.999, snr_db: snr, max_abs_error: 0.01, domain: 'output' }],
+  samples: 64, worst_output: 'map', worst_kind: 'output', cosine: 0.999, snr_db: snr, max_abs_error: 0.01, top1_fits: top1, outputs: [{ name: 'map', cosine: 0.999, snr_db: snr, max_abs_error: 0.01, domain: 'output' }],
 });
 const latency = { ratio: 1, ci95: [0.98, 1.02] as [number, number], verdict: 'within noise' as const, threshold: 1.05, method: 'paired rounds' as const, gated: true };
 

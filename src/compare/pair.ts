@@ -1,6 +1,7 @@
 /** One head-vs-base pair judged by the gate rules, with base as the baseline: shared by `compare` and `compare --base-report`. */
 import type { GateSpec, Metric } from '../config/types.js';
 import { checkAgainst, resolveBudgets, type GateSubject } from '../gate/rules.js';
+import { judgedOf } from '../gate/result.js';
 import type { LatencyDelta, PairComparison, SideMetrics } from '../report/types.js';
 import type { Fidelity } from '../evaluate/fidelity.js';
 import type { DecoderQuality } from '../evaluate/decoder-quality.js';
@@ -38,7 +39,7 @@ export function buildPair(p: PairInput, gate: GateSpec, metric: Metric): PairCom
   const agreement = dq ? dq.top1_agreement : f?.top1_fits === false ? null : p.agreement;
   const headSubject: GateSubject = {
     ...subject(head, agreement),
-    ...(dq ? { top1_fits: true, fidelity_snr_db: dq.snr_db, fidelity_output: 'logits' } : f ? { top1_fits: f.top1_fits, fidelity_snr_db: f.snr_db, fidelity_output: f.worst_output } : {}),
+    ...(dq ? { top1_fits: true, fidelity_snr_db: dq.snr_db, fidelity_output: 'logits' } : f ? { top1_fits: f.top1_fits, fidelity_snr_db: f.snr_db, fidelity_output: f.worst_output, ...judgedOf(f) } : {}),
   };
   const latency = p.latency ? (p.decoder ? { ttft: p.latency } : { latency: p.latency }) : {};
   const checks = checkAgainst(headSubject, {

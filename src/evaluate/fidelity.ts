@@ -9,16 +9,19 @@
  * Both models run on the same first samples; only running sums are kept, so memory does not grow with
  * the sample count or the output size.
  */
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Candidate } from '../candidates/types.js';
 import type { Dataset } from '../data/dataset.js';
 import type { HostTensor } from '../model/host-tensor.js';
 import { halfToFloat } from '../model/tensor.js';
 import { openSession, type ModelSession } from '../runtime/kind.js';
-import { ModelGateError } from '../errors.js';
+import { ModelGateError, errorMessage } from '../errors.js';
 import { loadModel, type Model } from '../model/onnx.js';
-import { discreteOutputs } from '../model/discrete.js';
-import { squashedOutputs, type Squash } from '../model/squashed.js';
+import { decisionInputs, discreteOutputs, type DecisionReader } from '../model/discrete.js';
+import { squashedOutputs, squashedTensors, type Squash } from '../model/squashed.js';
+import { describeReader, exposeTensors, loadForExposure, resolveDecisionInputs, type DecisionPair, type DecisionTensor } from './decision-inputs.js';
 import { EVAL_BATCH, firstSamples } from './samples.js';
 
 /** Samples the fidelity pass runs by default: enough for a stable SNR, few enough to stay a small share of evaluation. */
@@ -111,6 +114,13 @@ export interface OutputFidelity {
   /** Share of this output's values equal to the reference's, 0..1; given for discrete outputs. */
   exact_match?: number;
   /**
+   * For a discrete output: the decision inputs (Fidelity.decision_inputs) it was judged through, every one
+   * of which was measured in the candidate; unset when it has none, or when `decision_inputs_missing` says why not.
+   */
+  decision_inputs?: string[];
+  /** For a discrete output with decision inputs: why they could not stand for it (it is then judged as before, on its own values). */
+  decision_inputs_missing?: string;
+  /**
    * What `snr_db` and `cosine` were measured on: the output's values (`output`), or their logits
    * (`logit`) for an output squashed by a Sigmoid or a Softmax (src/model/squashed.ts). See squashedFigures.
    */
@@ -124,15 +134,45 @@ export interface OutputFidelity {
 
 export type FidelityDomain = 'output' | 'logit';
 
+/**
+ * A decision input of a discrete output (src/model/discrete.ts decisionInputs: the heat map an ArgMax reads,
+ * the offsets a GatherND picks at the argmax), compared between the reference and the candidate like an
+ * output. On synthetic inputs it stands for the discrete outputs it feeds: their own SNR counts near-ties
+ * broken the other way, which says nothing about the model on pictures with no peak to find.
+ */
+export interface DecisionInputFidelity {
+  /** The reference's tensor. */
+  tensor: string;
+  /** The nodes that read it where the computation turns discrete (an ArgMax deciding on it, a GatherND combining it with the argmax). */
+  readers: DecisionReader[];
+  /** The discrete graph outputs it feeds. */
+  outputs: string[];
+  /** The candidate's tensor it was compared with: the input its reader reads there (`<tensor>_dequantized` after static QDQ), else the same name. */
+  candidate_tensor?: string;
+  /** Why it was not measured; the figures below are then absent. */
+  missing?: string;
+  cosine?: number;
+  snr_db?: number;
+  max_abs_error?: number;
+  domain?: FidelityDomain;
+  squash?: Squash['op'];
+  output_snr_db?: number;
+  logit_snr_db?: number;
+}
+
 export interface Fidelity {
   /** Samples both models ran. */
   samples: number;
   /**
-   * The output with the lowest SNR (ties: the lowest cosine, then the first) among the continuous ones;
-   * among all outputs when every output is discrete.
+   * The judged tensor with the lowest SNR (ties: the lowest cosine, then the first). Judged: the continuous
+   * outputs; the decision inputs of every discrete output whose decision inputs were all measured; and,
+   * when no output is continuous, the discrete outputs themselves, except on synthetic inputs those whose
+   * decision inputs stand for them. A decision input's name when `worst_kind` says so.
    */
   worst_output: string;
-  /** The worst output's figures: the ones the gate reads. */
+  /** Whether worst_output is a graph output or a decision input (listed in decision_inputs). */
+  worst_kind: 'output' | 'decision_input';
+  /** The worst tensor's figures: the ones the gate reads. */
   cosine: number;
   snr_db: number;
   /** The largest absolute error over all outputs. */
@@ -140,6 +180,8 @@ export interface Fidelity {
   /** Whether top-1 agreement fits the reference's first output (a class axis), see top1Fits. */
   top1_fits: boolean;
   outputs: OutputFidelity[];
+  /** The decision inputs of the discrete outputs, when the reference's graph has any (see DecisionInputFidelity). */
+  decision_inputs?: DecisionInputFidelity[];
 }
 
 /**
@@ -196,7 +238,10 @@ function matchOutputs(ref: ModelSession, cand: ModelSession): Array<[string, str
  * (those batches run the reference again).
  */
 export class ReferenceOutputs {
+  /** The reference's graph outputs. */
   outputNames: readonly string[] | null = null;
+  /** What the reference session exposes of its decision inputs (see ReferenceSide). */
+  exposure: ReferenceExposure | null = null;
   private readonly runs = new Map<string, Record<string, HostTensor>>();
   private bytes = 0;
   constructor(private readonly maxBytes = 256 * 2 ** 20) {}
@@ -213,52 +258,143 @@ export class ReferenceOutputs {
   }
 }
 
+/** The decision inputs the reference's runs carry besides its outputs, or why they carry none. */
+interface ReferenceExposure {
+  /** Decision inputs present in every reference run (appended outputs, or outputs already). */
+  available: ReadonlySet<string>;
+  /** Why none is: the reference is no ONNX file, or its copy could not be written or opened. */
+  missing?: string;
+}
+
 /** Fidelity of `candidate` against `reference` on every output, over the first samples of `dataset`. */
 export async function measureFidelity(reference: Runnable, candidate: Runnable, dataset: Dataset, options: FidelityOptions): Promise<Fidelity> {
   const samples = options.samples ?? FIDELITY_SAMPLES;
   const fixed = fixedBatch(reference, candidate);
   const cache = options.referenceOutputs;
+  const facts = options.outputs ?? graphFactsOf(reference);
+  const wanted = facts.decisionInputs ?? [];
+  // Copies that expose decision inputs go to a private folder, removed when the measurement ends.
+  let scratch: string | null = null;
+  const scratchDir = (): string => (scratch ??= mkdtempSync(path.join(os.tmpdir(), 'modelgate-fidelity-')));
   let refSession: ModelSession | null = null;
-  const openRef = async (): Promise<ModelSession> =>
-    (refSession ??= await openSession(reference.file, { ...reference.runtimeOptions, intraOpThreads: options.threads }, reference.id, reference.runtimeKind));
+  let refExposure: ReferenceExposure | null = cache?.exposure ?? null;
+  let refOutputs: readonly string[] | null = cache?.outputNames ?? null;
+  const openRef = async (): Promise<ModelSession> => {
+    if (refSession) return refSession;
+    const opts = { ...reference.runtimeOptions, intraOpThreads: options.threads };
+    let exposure: ReferenceExposure = {
+      available: new Set(),
+      missing: wanted.length === 0 ? 'the reference outputs were kept from a measurement without decision inputs' : `the reference runs in ${reference.runtimeKind}, where its tensors cannot be exposed`,
+    };
+    let session: ModelSession | null = null;
+    let graphOutputs: readonly string[] | null = null;
+    if (wanted.length > 0 && reference.runtimeKind === 'onnxruntime') {
+      const model = loadForExposure(reference.file);
+      if (typeof model === 'string') exposure = { available: new Set(), missing: model };
+      else {
+        try {
+          graphOutputs = (model.graph?.output ?? []).map((o) => o.name ?? '');
+          const { file } = exposeTensors(model, wanted.map((d) => d.tensor), scratchDir(), 'reference.onnx');
+          session = await openSession(file, opts, reference.id, reference.runtimeKind);
+          exposure = { available: new Set(wanted.map((d) => d.tensor).filter((t) => session!.outputNames.includes(t))) };
+        } catch (err) {
+          exposure = { available: new Set(), missing: `the reference with its decision inputs exposed could not be opened (${privateCopy(errorMessage(err), scratch)})` };
+          graphOutputs = null;
+        }
+      }
+    }
+    session ??= await openSession(reference.file, opts, reference.id, reference.runtimeKind);
+    refSession = session;
+    // The cache and this measurement must agree on what a reference run carries: the first to open the reference decides.
+    refExposure ??= exposure;
+    refOutputs ??= graphOutputs ?? session.outputNames;
+    return session;
+  };
   try {
-    const cand = await openSession(candidate.file, { ...candidate.runtimeOptions, intraOpThreads: options.threads }, candidate.id, candidate.runtimeKind);
+    if (!refOutputs || !refExposure) await openRef();
+    if (cache) {
+      cache.outputNames = refOutputs;
+      cache.exposure = refExposure;
+    }
+    const exposed = refExposure!;
+    // The k-th run is the k-th batch of the same samples in the same batch size: that is the cache key.
+    let k = 0;
+    const ref: ModelSession = {
+      label: reference.id, inputNames: [], outputNames: refOutputs!,
+      async run(feeds) {
+        const key = `${samples}|${fixed}|${k++}`;
+        const hit = cache?.get(key);
+        if (hit) return hit;
+        const out = await (await openRef()).run(feeds);
+        cache?.set(key, out);
+        return out;
+      },
+      release: async () => {},
+    };
+    const { session: cand, pairs } = await openCandidate(candidate, wanted, exposed, options.threads, scratchDir);
     try {
-      const names = cache?.outputNames ?? (await openRef()).outputNames;
-      if (cache) cache.outputNames = names;
-      // The k-th run is the k-th batch of the same samples in the same batch size: that is the cache key.
-      let k = 0;
-      const ref: ModelSession = {
-        label: reference.id, inputNames: [], outputNames: names,
-        async run(feeds) {
-          const key = `${samples}|${fixed}|${k++}`;
-          const hit = cache?.get(key);
-          if (hit) return hit;
-          const out = await (await openRef()).run(feeds);
-          cache?.set(key, out);
-          return out;
-        },
-        release: async () => {},
-      };
-      const facts = options.outputs ?? graphFactsOf(reference);
-      return await compareSessions(ref, cand, dataset, samples, fixed, facts.decisions, facts.squashed);
+      return await compareSessions(ref, cand, dataset, samples, fixed, facts.decisions, facts.squashed, pairs);
     } finally {
       await cand.release();
     }
   } finally {
     if (refSession) await (refSession as ModelSession).release();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-/** What a graph says of its outputs: which carry a decision on computed values (discrete), which are squashed probabilities. */
+/** A message with the private copies' folder named as such: the same message for the same model on every run. */
+const privateCopy = (message: string, dir: string | null): string => (dir ? message.split(dir).join('<copy>') : message);
+
+/**
+ * The candidate's session, exposing the candidate's tensor of each decision input the reference's runs
+ * carry; its outputNames are the candidate's graph outputs only. Where a decision input cannot be had,
+ * its pair says why.
+ */
+async function openCandidate(
+  candidate: Runnable, wanted: readonly DecisionTensor[], exposed: ReferenceExposure, threads: number, scratchDir: () => string,
+): Promise<{ session: ModelSession; pairs: DecisionPair[] }> {
+  const opts = { ...candidate.runtimeOptions, intraOpThreads: threads };
+  const open = (file: string) => openSession(file, opts, candidate.id, candidate.runtimeKind);
+  const missing = (why: string): DecisionPair[] => wanted.map((input) => ({ input, missing: why }));
+  if (wanted.length === 0) return { session: await open(candidate.file), pairs: [] };
+  if (exposed.missing) return { session: await open(candidate.file), pairs: missing(exposed.missing) };
+  if (candidate.runtimeKind !== 'onnxruntime') return { session: await open(candidate.file), pairs: missing(`the candidate runs in ${candidate.runtimeKind}, where its tensors cannot be exposed`) };
+  const model = loadForExposure(candidate.file);
+  if (typeof model === 'string') return { session: await open(candidate.file), pairs: missing(model) };
+  const pairs = resolveDecisionInputs(model, wanted).map((p): DecisionPair => ('candidate' in p && !exposed.available.has(p.input.tensor) ? { input: p.input, missing: `the reference does not give '${p.input.tensor}'` } : p));
+  const names = pairs.flatMap((p) => ('candidate' in p ? [p.candidate] : []));
+  if (names.length === 0) return { session: await open(candidate.file), pairs };
+  const graphOutputs = (model.graph?.output ?? []).map((o) => o.name ?? '');
+  let session: ModelSession;
+  try {
+    session = await open(exposeTensors(model, names, scratchDir(), 'candidate.onnx').file);
+  } catch (err) {
+    return { session: await open(candidate.file), pairs: missing(`the candidate with its decision inputs exposed could not be opened (${privateCopy(errorMessage(err), scratchDir())})`) };
+  }
+  const outputs = graphOutputs.filter((n) => session.outputNames.includes(n));
+  return {
+    session: { label: session.label, inputNames: session.inputNames, outputNames: outputs, run: (feeds, want) => session.run(feeds, want), release: () => session.release() },
+    pairs,
+  };
+}
+
+/** What a graph says of its outputs: which carry a decision on computed values (discrete), which are squashed probabilities, and the discrete ones' decision inputs. */
 export interface OutputFacts {
   decisions: ReadonlySet<string>;
   squashed: ReadonlyMap<string, Squash>;
+  /** The continuous tensors the discrete outputs are computed from where their computation turns discrete (src/model/discrete.ts decisionInputs). */
+  decisionInputs?: readonly DecisionTensor[];
 }
 const NO_FACTS: OutputFacts = { decisions: new Set(), squashed: new Map() };
 
 export function outputFacts(model: Model): OutputFacts {
-  return { decisions: discreteOutputs(model), squashed: squashedOutputs(model) };
+  const inputs = decisionInputs(model);
+  const squash = squashedTensors(model, inputs.map((d) => d.tensor));
+  return {
+    decisions: discreteOutputs(model), squashed: squashedOutputs(model),
+    decisionInputs: inputs.map((d) => (squash.has(d.tensor) ? { ...d, squash: squash.get(d.tensor)! } : d)),
+  };
 }
 
 /**
@@ -364,66 +500,135 @@ export function squashedFigures(output: RowFidelity, logit: RowFidelity): { doma
     : { domain: 'output', snr_db: output.snr_db, cosine: output.cosine };
 }
 
+/** One tensor compared between the two sessions' runs: a graph output, or a decision input. */
+class Track {
+  readonly acc = new FidelityAccumulator();
+  readonly logitAcc: FidelityAccumulator | null;
+  constructor(readonly refName: string, readonly candName: string, readonly squash: Squash | undefined, readonly what: string) {
+    this.logitAcc = squash ? new FidelityAccumulator() : null;
+  }
+
+  /** Adds one run's values; throws when the tensors cannot be compared. */
+  add(rt: HostTensor, ct: HostTensor, count: number, runSize: number, label: string): void {
+    const rv = floatValues(rt), cv = floatValues(ct);
+    const rr = rowsOf(rt, count, runSize, rv), cr = rowsOf(ct, count, runSize, cv);
+    if (rr.length !== cr.length) throw new ModelGateError(`${label}: ${this.what} '${this.candName}' has dims [${ct.dims.join(', ')}], the reference's '${this.refName}' [${rt.dims.join(', ')}]`);
+    const where = `${label}: ${this.what} '${this.candName}'`;
+    for (let i = 0; i < rr.length; i++) this.acc.add(rr[i]!, cr[i]!, where);
+    if (this.logitAcc && rv.length === cv.length) {
+      const eps = squashFloor(rt.type, ct.type);
+      const rl = rowsOf(rt, count, runSize, toLogits(rv, rt.dims, this.squash!, eps));
+      const cl = rowsOf(ct, count, runSize, toLogits(cv, rt.dims, this.squash!, eps));
+      for (let i = 0; i < rl.length; i++) this.logitAcc.add(rl[i]!, cl[i]!, where);
+    }
+  }
+
+  /** The figures: on the values, and for a squashed tensor the judged domain (see squashedFigures). */
+  figures(): { cosine: number; snr_db: number; max_abs_error: number; exact_match: number; domain: FidelityDomain; squash?: Squash['op']; output_snr_db?: number; logit_snr_db?: number } {
+    const f = this.acc.result();
+    const base = { cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error, exact_match: f.exact_match, domain: 'output' as const };
+    if (!this.logitAcc) return base;
+    const l = this.logitAcc.result();
+    return { ...base, ...squashedFigures(f, l), squash: this.squash!.op, output_snr_db: f.snr_db, logit_snr_db: l.snr_db };
+  }
+}
+
 /**
  * Fidelity of two open sessions on the same feeds; `fixed` is the batch both need, or null for a dynamic
  * batch. `decisions` names reference outputs known to be discrete from the graph (integer and boolean
  * outputs are discrete whatever it says); `squashed` the reference outputs that are probabilities squashed
- * by a Sigmoid or a Softmax, measured in the logit domain as well (see squashedFigures).
+ * by a Sigmoid or a Softmax, measured in the logit domain as well (see squashedFigures). `decisionPairs`:
+ * the discrete outputs' decision inputs, each with the candidate's tensor (both sessions' runs carry them
+ * besides their outputs) or why it has none; see Fidelity.worst_output for what is judged.
  */
 export async function compareSessions(
   ref: ModelSession, cand: ModelSession, dataset: Dataset, samples: number, fixed: number | null = null, decisions: ReadonlySet<string> = new Set(),
-  squashed: ReadonlyMap<string, Squash> = new Map(),
+  squashed: ReadonlyMap<string, Squash> = new Map(), decisionPairs: readonly DecisionPair[] = [],
 ): Promise<Fidelity> {
   if (!(samples >= 1)) throw new ModelGateError(`fidelity: needs at least one sample, got ${samples}`);
-  const pairs = matchOutputs(ref, cand);
-  const acc = pairs.map(() => new FidelityAccumulator());
-  const logitAcc = pairs.map(([rn]) => (squashed.has(rn) ? new FidelityAccumulator() : null));
+  const tracks = matchOutputs(ref, cand).map(([rn, cn]) => new Track(rn, cn, squashed.get(rn), 'output'));
+  // A decision input that cannot be compared is missing, not an error: its outputs are then judged as before.
+  const inputMissing = new Map<DecisionTensor, string>();
+  const inputTracks = new Map<DecisionTensor, Track>();
+  for (const p of decisionPairs) {
+    if ('candidate' in p) inputTracks.set(p.input, new Track(p.input.tensor, p.candidate, p.input.squash, 'decision input'));
+    else inputMissing.set(p.input, p.missing);
+  }
   const size = fixed ?? Math.min(EVAL_BATCH, samples);
   let seen = 0;
   let firstDims: readonly number[] | null = null;
-  const discrete = new Set([...decisions].filter((n) => pairs.some(([rn]) => rn === n)));
+  const discrete = new Set([...decisions].filter((n) => tracks.some((t) => t.refName === n)));
   for (const batch of firstSamples(dataset, samples).batches(size, fixed !== null)) {
     const r = await ref.run(batch.feeds);
     const c = await cand.run(batch.feeds);
     const runSize = fixed ?? batch.count;
-    for (const [k, [rn, cn]] of pairs.entries()) {
-      const rt = r[rn], ct = c[cn];
-      if (!rt || !ct) throw new ModelGateError(`${cand.label}: output '${rt ? cn : rn}' is missing from a run`);
+    for (const [k, t] of tracks.entries()) {
+      const rt = r[t.refName], ct = c[t.candName];
+      if (!rt || !ct) throw new ModelGateError(`${cand.label}: output '${rt ? t.candName : t.refName}' is missing from a run`);
       if (k === 0) firstDims ??= rt.dims;
-      if (INTEGER_TYPES.has(rt.type)) discrete.add(rn);
-      const rv = floatValues(rt), cv = floatValues(ct);
-      const rr = rowsOf(rt, batch.count, runSize, rv), cr = rowsOf(ct, batch.count, runSize, cv);
-      if (rr.length !== cr.length) throw new ModelGateError(`${cand.label}: output '${cn}' has dims [${ct.dims.join(', ')}], the reference's '${rn}' [${rt.dims.join(', ')}]`);
-      const label = `${cand.label}: output '${cn}'`;
-      for (let i = 0; i < rr.length; i++) acc[k]!.add(rr[i]!, cr[i]!, label);
-      const la = logitAcc[k];
-      if (la && rv.length === cv.length) {
-        const squash = squashed.get(rn)!, eps = squashFloor(rt.type, ct.type);
-        const rl = rowsOf(rt, batch.count, runSize, toLogits(rv, rt.dims, squash, eps));
-        const cl = rowsOf(ct, batch.count, runSize, toLogits(cv, rt.dims, squash, eps));
-        for (let i = 0; i < rl.length; i++) la.add(rl[i]!, cl[i]!, label);
+      if (INTEGER_TYPES.has(rt.type)) discrete.add(t.refName);
+      t.add(rt, ct, batch.count, runSize, cand.label);
+    }
+    for (const [input, t] of inputTracks) {
+      if (inputMissing.has(input)) continue;
+      const rt = r[t.refName], ct = c[t.candName];
+      try {
+        if (!rt || !ct) throw new ModelGateError(`${rt ? `the candidate's '${t.candName}'` : `the reference's '${t.refName}'`} is missing from a run`);
+        t.add(rt, ct, batch.count, runSize, cand.label);
+      } catch (err) {
+        inputMissing.set(input, errorMessage(err));
       }
     }
     seen += batch.count;
   }
-  const outputs: OutputFidelity[] = pairs.map(([name], k) => {
-    const f = acc[k]!.result();
-    const base = { name, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error };
-    if (discrete.has(name)) return { ...base, discrete: true as const, exact_match: f.exact_match, domain: 'output' as const };
-    const la = logitAcc[k];
-    if (!la) return { ...base, domain: 'output' as const };
-    const l = la.result();
-    const judged = squashedFigures(f, l);
-    return { ...base, ...judged, squash: squashed.get(name)!.op, output_snr_db: f.snr_db, logit_snr_db: l.snr_db };
+  if (tracks.length === 0) throw new ModelGateError(`${ref.label}: the model has no outputs to compare`);
+  const decisionInputs: DecisionInputFidelity[] = decisionPairs.map(({ input }) => {
+    const base = { tensor: input.tensor, readers: input.readers, outputs: input.outputs };
+    const missing = inputMissing.get(input);
+    const t = inputTracks.get(input);
+    if (missing !== undefined || !t) return { ...base, ...(t ? { candidate_tensor: t.candName } : {}), missing: missing ?? 'not measured' };
+    const { exact_match: _, ...f } = t.figures();
+    return { ...base, candidate_tensor: t.candName, ...f };
   });
-  if (outputs.length === 0) throw new ModelGateError(`${ref.label}: the model has no outputs to compare`);
-  // Discrete outputs are judged only when nothing else is there to judge: their SNR counts broken ties.
-  const continuous = outputs.filter((o) => !o.discrete);
-  const worst = [...(continuous.length > 0 ? continuous : outputs)].sort((a, b) => a.snr_db - b.snr_db || a.cosine - b.cosine)[0]!;
+  const outputs: OutputFidelity[] = tracks.map((t) => {
+    const { exact_match, ...f } = t.figures();
+    if (!discrete.has(t.refName)) return { name: t.refName, ...f };
+    const feeding = decisionInputs.filter((d) => d.outputs.includes(t.refName));
+    const missing = feeding.find((d) => d.missing !== undefined);
+    return {
+      name: t.refName, cosine: f.cosine, snr_db: f.snr_db, max_abs_error: f.max_abs_error, discrete: true as const, exact_match, domain: 'output' as const,
+      ...(feeding.length === 0 ? {} : missing ? { decision_inputs_missing: `${missing.tensor}: ${missing.missing}` } : { decision_inputs: feeding.map((d) => d.tensor) }),
+    };
+  });
+  // What is judged (see Fidelity.worst_output). A discrete output's own SNR counts near-ties broken the other
+  // way: it is judged only when no output is continuous, and on synthetic inputs (no peak to find, every
+  // maximum a near-tie) not when its decision inputs stand for it.
+  const judged: Array<{ name: string; kind: Fidelity['worst_kind']; snr_db: number; cosine: number }> = [];
+  const anyContinuous = outputs.some((o) => !o.discrete);
+  for (const o of outputs) {
+    if (!o.discrete || (!anyContinuous && !(dataset.synthetic && o.decision_inputs))) judged.push({ name: o.name, kind: 'output', snr_db: o.snr_db, cosine: o.cosine });
+  }
+  const standing = new Set(outputs.flatMap((o) => o.decision_inputs ?? []));
+  for (const d of decisionInputs) if (standing.has(d.tensor)) judged.push({ name: d.tensor, kind: 'decision_input', snr_db: d.snr_db!, cosine: d.cosine! });
+  const worst = [...judged].sort((a, b) => a.snr_db - b.snr_db || a.cosine - b.cosine)[0]!;
   return {
-    samples: seen, worst_output: worst.name, cosine: worst.cosine, snr_db: worst.snr_db,
+    samples: seen, worst_output: worst.name, worst_kind: worst.kind, cosine: worst.cosine, snr_db: worst.snr_db,
     max_abs_error: Math.max(...outputs.map((o) => o.max_abs_error)), top1_fits: firstDims ? top1Fits(firstDims) : false, outputs,
+    ...(decisionInputs.length > 0 ? { decision_inputs: decisionInputs } : {}),
   };
+}
+
+/**
+ * What the gate's message calls the judged tensor when it is a decision input: "the decision input 'heat'
+ * (read by ArgMax 'argmax', for discrete output 'cls')"; undefined when it is a graph output.
+ */
+export function describeJudged(f: Fidelity): string | undefined {
+  if (f.worst_kind !== 'decision_input') return undefined;
+  const d = f.decision_inputs?.find((x) => x.tensor === f.worst_output);
+  if (!d) return `the decision input '${f.worst_output}'`;
+  const all = d.readers.map(describeReader);
+  const readers = all.length > 2 ? `${all.slice(0, 2).join(', ')} and ${all.length - 2} more` : all.join(', ');
+  return `the decision input '${d.tensor}' (read by ${readers}, for discrete output${d.outputs.length > 1 ? 's' : ''} ${d.outputs.map((o) => `'${o}'`).join(', ')})`;
 }
 
 /** Whether top-1 agreement fits `candidate`'s first output, from one run on the dataset's first sample. */

@@ -6,7 +6,7 @@ import type { Config } from '../config/types.js';
 import type { Candidate } from '../candidates/types.js';
 import { REFERENCE_ID } from '../candidates/types.js';
 import type { EvalResult } from '../evaluate/metrics.js';
-import type { Fidelity } from '../evaluate/fidelity.js';
+import { describeJudged, type Fidelity } from '../evaluate/fidelity.js';
 import type { DecoderQuality } from '../evaluate/decoder-quality.js';
 import type { DecoderPairMeasurement, DecoderLatency } from '../benchmark/decoder.js';
 import type { LatencyStats, RepeatedComparison } from '../benchmark/runner.js';
@@ -32,6 +32,12 @@ export interface CandidateResult {
   checks?: CheckResult[];
 }
 
+/** The gate subject's name for what the fidelity figure is of, when it is a decision input (see describeJudged). */
+export function judgedOf(f: Fidelity): Pick<GateSubject, 'fidelity_judged'> {
+  const judged = describeJudged(f);
+  return judged ? { fidelity_judged: judged } : {};
+}
+
 /**
  * `syntheticInputs`: the data is seeded random inputs. Top-1 agreement on them is not a quality figure: on 64
  * samples one flipped class is 1.6 points, three times the default budget, and which class wins on noise says
@@ -46,7 +52,7 @@ export function gateSubject(r: CandidateResult, isBaseline: boolean, syntheticIn
     agreement: isBaseline ? null : dq ? dq.top1_agreement : top1Fits === false ? null : r.quality?.agreement ?? null,
     loss: r.quality?.mse ?? r.quality?.mae ?? null, p50_ms: r.latency?.p50_ms ?? null,
     ...(top1Fits !== undefined ? { top1_fits: top1Fits } : {}),
-    ...(dq ? { fidelity_snr_db: dq.snr_db, fidelity_output: 'logits' } : f ? { fidelity_snr_db: f.snr_db, fidelity_output: f.worst_output } : {}),
+    ...(dq ? { fidelity_snr_db: dq.snr_db, fidelity_output: 'logits' } : f ? { fidelity_snr_db: f.snr_db, fidelity_output: f.worst_output, ...judgedOf(f) } : {}),
     ...(r.fidelityError ? { fidelity_error: r.fidelityError } : {}),
     ...(r.error ? { error: r.error } : {}),
   };

@@ -98,6 +98,8 @@ export interface GateSubject {
   fidelity_snr_db?: number | null;
   /** The output that SNR is of. */
   fidelity_output?: string;
+  /** How the message names what that SNR is of, when it is no graph output (a discrete output's decision input). */
+  fidelity_judged?: string;
   /** Why fidelity could not be measured. */
   fidelity_error?: string;
   p50_ms: number | null;
@@ -130,7 +132,7 @@ function fidelityCheck(c: GateSubject, a: Against, minSnr: number, why: string):
     return { name, passed: false, message: `not measured: ${why}, and fidelity against ${a.name} could not be measured${c.fidelity_error ? ` (${c.fidelity_error})` : ''}; an unmeasured candidate never passes` };
   }
   const passed = snr >= minSnr;
-  return { name, passed, message: `${why}: SNR of the worst output${c.fidelity_output ? ` '${c.fidelity_output}'` : ''} against ${a.name} ${dB(snr)} ${passed ? '≥' : '<'} ${minSnr} dB` };
+  return { name, passed, message: `${why}: SNR of ${c.fidelity_judged ?? `the worst output${c.fidelity_output ? ` '${c.fidelity_output}'` : ''}`} against ${a.name} ${dB(snr)} ${passed ? '≥' : '<'} ${minSnr} dB` };
 }
 
 function qualityCheck(c: GateSubject, a: Against, max: number, minSnr: number, metric: Metric): CheckResult {

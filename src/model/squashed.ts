@@ -64,13 +64,18 @@ function walk(graph: onnx.IGraphProto, outer: ReadonlyMap<string, Squash>, opset
 
 /** The graph outputs that are squashed probabilities, by name (see the file comment). */
 export function squashedOutputs(model: onnx.IModelProto): Map<string, Squash> {
+  return squashedTensors(model, (model.graph?.output ?? []).flatMap((o) => (o.name ? [o.name] : [])));
+}
+
+/** The tensors of the main graph among `names` that are squashed probabilities (a decision input may be one: a heat map). */
+export function squashedTensors(model: onnx.IModelProto, names: Iterable<string>): Map<string, Squash> {
   const graph = model.graph;
   if (!graph) return new Map();
   const scope = walk(graph, new Map(), defaultOpset(model));
   const out = new Map<string, Squash>();
-  for (const o of graph.output ?? []) {
-    const s = o.name ? scope.get(o.name) : undefined;
-    if (s) out.set(o.name!, s);
+  for (const n of names) {
+    const s = scope.get(n);
+    if (s) out.set(n, s);
   }
   return out;
 }

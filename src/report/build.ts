@@ -25,11 +25,25 @@ const finite = (v: number): number | null => (v === Infinity ? null : Number.isF
 
 export function fidelityReport(f: Fidelity): FidelityReport {
   return {
-    samples: f.samples, worst_output: f.worst_output, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
+    samples: f.samples, worst_output: f.worst_output, worst_kind: f.worst_kind, cosine: f.cosine, snr_db: finite(f.snr_db), max_abs_error: f.max_abs_error, top1_fits: f.top1_fits,
     outputs: f.outputs.map((o) => ({
       name: o.name, cosine: o.cosine, snr_db: finite(o.snr_db), max_abs_error: o.max_abs_error, ...(o.discrete ? { discrete: true, exact_match: o.exact_match } : {}),
       domain: o.domain, ...(o.squash ? { squash: o.squash, output_snr_db: finite(o.output_snr_db!), logit_snr_db: finite(o.logit_snr_db!) } : {}),
+      ...(o.decision_inputs ? { decision_inputs: o.decision_inputs } : {}), ...(o.decision_inputs_missing ? { decision_inputs_missing: o.decision_inputs_missing } : {}),
     })),
+    ...(f.decision_inputs
+      ? {
+        decision_inputs: f.decision_inputs.map((d) => ({
+          tensor: d.tensor, readers: d.readers.map((r) => ({ ...r })), outputs: [...d.outputs], ...(d.candidate_tensor !== undefined ? { candidate_tensor: d.candidate_tensor } : {}),
+          ...(d.missing !== undefined
+            ? { missing: d.missing }
+            : {
+              cosine: d.cosine!, snr_db: finite(d.snr_db!), max_abs_error: d.max_abs_error!, domain: d.domain!,
+              ...(d.squash ? { squash: d.squash, output_snr_db: finite(d.output_snr_db!), logit_snr_db: finite(d.logit_snr_db!) } : {}),
+            }),
+        })),
+      }
+      : {}),
   };
 }
 

@@ -35,8 +35,56 @@ function signed(v: number, digits: number, suffix = ''): string {
   return `${v > 0 ? '+' : ''}${s === `-${(0).toFixed(digits)}` ? (0).toFixed(digits) : s}${suffix}`;
 }
 
-/** ' (logits)' when the judged output's SNR was measured on its logits (a probability output, see docs/report.md). */
-const logitNote = (f: FidelityReport): string => (f.outputs.find((o) => o.name === f.worst_output)?.domain === 'logit' ? ' (logits)' : '');
+/**
+ * ' (logits)' when the judged output's SNR was measured on its logits (a probability output, see docs/report.md);
+ * ' (ArgMax input)' when the judged tensor is a discrete output's decision input, named by the op that reads it.
+ */
+function logitNote(f: FidelityReport): string {
+  if (f.worst_kind === 'decision_input') {
+    const d = f.decision_inputs?.find((x) => x.tensor === f.worst_output);
+    const reader = d?.readers.find((r) => r.role === 'decision') ?? d?.readers[0];
+    return ` (${reader ? `${escapeMarkdown(reader.op_type)} input` : 'decision input'}${d?.domain === 'logit' ? ', logits' : ''})`;
+  }
+  return f.outputs.find((o) => o.name === f.worst_output)?.domain === 'logit' ? ' (logits)' : '';
+}
+
+/** Up to three names in code, then how many more. */
+function names(list: readonly string[]): string {
+  const shown = list.slice(0, 3).map(code).join(', ');
+  return list.length > 3 ? `${shown} and ${list.length - 3} more` : shown;
+}
+
+/**
+ * How each candidate's discrete outputs were judged: through their decision inputs (how many, and the worst
+ * with the node that reads it), or on their own values and why. Every figure is in report.json.
+ */
+function decisionInputLines(report: Report): string[] {
+  const lines: string[] = [];
+  for (const c of report.candidates) {
+    const f = c.fidelity;
+    if (!f?.decision_inputs) continue;
+    const discrete = f.outputs.filter((o) => o.discrete);
+    const exact = (o: (typeof discrete)[number]) => (o.exact_match !== undefined ? ` (exact match ${pct(o.exact_match)})` : '');
+    const through = discrete.filter((o) => o.decision_inputs);
+    if (through.length > 0) {
+      const used = f.decision_inputs.filter((d) => d.missing === undefined && through.some((o) => o.decision_inputs!.includes(d.tensor)));
+      const worst = [...used].sort((a, b) => (a.snr_db ?? Infinity) - (b.snr_db ?? Infinity))[0]!;
+      const reader = worst.readers.find((r) => r.role === 'decision') ?? worst.readers[0]!;
+      const renamed = worst.candidate_tensor && worst.candidate_tensor !== worst.tensor ? `, the candidate's ${code(worst.candidate_tensor)}` : '';
+      const what = through.length === 1 ? `discrete output ${code(through[0]!.name)}${exact(through[0]!)}` : `discrete outputs ${names(through.map((o) => o.name))}`;
+      lines.push(
+        `- ${code(c.id)}: ${what} judged through ${used.length} decision input${used.length === 1 ? '' : 's'}; the worst, ${code(worst.tensor)} (read by ${escapeMarkdown(reader.op_type)} ${code(reader.node || '(unnamed)')}${renamed}): ` +
+          `${snr(worst.snr_db ?? null)}${worst.domain === 'logit' ? ' on logits' : ''}`,
+      );
+    }
+    for (const o of discrete.filter((x) => !x.decision_inputs && x.decision_inputs_missing)) {
+      lines.push(`- ${code(c.id)}: discrete output ${code(o.name)}${exact(o)} judged on its own values: ${escapeMarkdown(o.decision_inputs_missing!)}`);
+    }
+  }
+  return lines.length === 0
+    ? []
+    : ['<details><summary>Discrete outputs and their decision inputs</summary>', '', 'A discrete output (an index, a peak) jumps when a near-tie breaks the other way; the continuous tensors it is computed from where it turns discrete are compared instead (report.json `fidelity.decision_inputs`, docs/report.md).', '', ...lines, '', '</details>', ''];
+}
 
 /** An SNR as report.json holds it (null: identical outputs). */
 const snr = (v: number | null) => (v === null ? '∞ dB' : `${v.toFixed(1)} dB`);
@@ -112,6 +160,7 @@ export function renderMarkdown(report: Report): string {
       const aa = control.control.ratios.map((r) => `${r.toFixed(3)}×`).join(', ');
       lines.push(`> Latency: ${control.measurements ?? 1} measurements, fresh worker processes each. An A/A control timed the reference in a second worker too: ${aa} against the first (a spread of ±${(control.control.worker_sigma * 100).toFixed(1)}% per measurement between models that run alike). The latency CIs include that spread.`, '');
     }
+    lines.push(...decisionInputLines(report));
     lines.push(...decoderLines(report));
     const failing = report.candidates.flatMap((c) => c.checks.filter((k) => !k.passed).map((k) => `- ${code(c.id)} ${code(k.name)}: ${escapeMarkdown(k.message)}`));
     if (failing.length > 0) lines.push('<details><summary>Failed checks</summary>', '', ...failing, '', '</details>', '');

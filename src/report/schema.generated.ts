@@ -1372,6 +1372,13 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "worst_output": {
           "type": "string"
         },
+        "worst_kind": {
+          "type": "string",
+          "enum": [
+            "output",
+            "decision_input"
+          ]
+        },
         "cosine": {
           "type": "number"
         },
@@ -1392,6 +1399,12 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
           "type": "array",
           "items": {
             "$ref": "#/definitions/OutputFidelityReport"
+          }
+        },
+        "decision_inputs": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/DecisionInputFidelityReport"
           }
         }
       },
@@ -1458,6 +1471,15 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
             "number",
             "null"
           ]
+        },
+        "decision_inputs": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        },
+        "decision_inputs_missing": {
+          "type": "string"
         }
       },
       "required": [
@@ -1465,6 +1487,105 @@ export const REPORT_JSON_SCHEMA: Record<string, unknown> = {
         "cosine",
         "snr_db",
         "max_abs_error"
+      ],
+      "additionalProperties": false
+    },
+    "DecisionInputFidelityReport": {
+      "type": "object",
+      "properties": {
+        "tensor": {
+          "type": "string"
+        },
+        "readers": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/DecisionReaderReport"
+          }
+        },
+        "outputs": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        },
+        "candidate_tensor": {
+          "type": "string"
+        },
+        "missing": {
+          "type": "string"
+        },
+        "cosine": {
+          "type": "number"
+        },
+        "snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "max_abs_error": {
+          "type": "number",
+          "minimum": 0
+        },
+        "domain": {
+          "type": "string",
+          "enum": [
+            "output",
+            "logit"
+          ]
+        },
+        "squash": {
+          "type": "string",
+          "enum": [
+            "sigmoid",
+            "softmax"
+          ]
+        },
+        "output_snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "logit_snr_db": {
+          "type": [
+            "number",
+            "null"
+          ]
+        }
+      },
+      "required": [
+        "tensor",
+        "readers",
+        "outputs"
+      ],
+      "additionalProperties": false
+    },
+    "DecisionReaderReport": {
+      "type": "object",
+      "properties": {
+        "node": {
+          "type": "string"
+        },
+        "op_type": {
+          "type": "string"
+        },
+        "input_index": {
+          "type": "number"
+        },
+        "role": {
+          "type": "string",
+          "enum": [
+            "decision",
+            "combined"
+          ]
+        }
+      },
+      "required": [
+        "node",
+        "op_type",
+        "input_index",
+        "role"
       ],
       "additionalProperties": false
     },

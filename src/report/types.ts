@@ -158,13 +158,64 @@ export interface OutputFidelityReport {
   output_snr_db?: number | null;
   /** For a squashed output: the SNR on its logits; null when identical. */
   logit_snr_db?: number | null;
+  /**
+   * For a discrete output: the decision inputs (FidelityReport.decision_inputs) it was judged through, every
+   * one of which was measured in the candidate. Absent when it has none, or when decision_inputs_missing says why not.
+   */
+  decision_inputs?: string[];
+  /** For a discrete output with decision inputs: why they could not stand for it; it is then judged on its own values, as when it has none. */
+  decision_inputs_missing?: string;
+}
+
+/** A node that reads a decision input where the computation turns discrete. */
+export interface DecisionReaderReport {
+  /** The node's name; empty for an unnamed node. */
+  node: string;
+  op_type: string;
+  /** Which input of the node the tensor is; -1 when a body (If/Loop/Scan) of the node reads it. */
+  input_index: number;
+  /** `decision`: the node decides on the tensor (an ArgMax's data, a NonMaxSuppression's scores); `combined`: it combines it with a decision's result (a GatherND of offsets at an argmax). */
+  role: 'decision' | 'combined';
+}
+
+/**
+ * A decision input of a discrete output: a continuous tensor the output is computed from where its computation
+ * turns discrete (the heat map an ArgMax reads, the offsets a GatherND picks at the argmax). It is no graph
+ * output: both models are run from copies that expose it as one (the model files are unchanged). Its figures
+ * are absent when `missing` says why it could not be measured.
+ */
+export interface DecisionInputFidelityReport {
+  /** The reference's tensor. */
+  tensor: string;
+  readers: DecisionReaderReport[];
+  /** The discrete graph outputs it feeds. */
+  outputs: string[];
+  /** The candidate's tensor it was compared with: the input its reader reads there (`<tensor>_dequantized` after static QDQ), else the same name. */
+  candidate_tensor?: string;
+  missing?: string;
+  cosine?: number;
+  /** dB; null when identical. */
+  snr_db?: number | null;
+  /** @minimum 0 */
+  max_abs_error?: number;
+  domain?: 'output' | 'logit';
+  squash?: 'sigmoid' | 'softmax';
+  output_snr_db?: number | null;
+  logit_snr_db?: number | null;
 }
 
 export interface FidelityReport {
   /** @minimum 0 */
   samples: number;
-  /** The continuous output with the lowest SNR (any output when all are discrete); cosine and snr_db below are its figures. */
+  /**
+   * The judged tensor with the lowest SNR; cosine and snr_db below are its figures. Judged: the continuous
+   * outputs; the decision inputs of each discrete output whose decision inputs were all measured; and, when no
+   * output is continuous, the discrete outputs themselves, except on synthetic inputs those whose decision
+   * inputs stand for them (a near-tie broken the other way on a picture with no peak says nothing).
+   */
   worst_output: string;
+  /** `decision_input` when worst_output names a tensor of decision_inputs, not a graph output. Absent in reports written before it was added: read it as `output`. */
+  worst_kind?: 'output' | 'decision_input';
   cosine: number;
   /** dB, reference as the signal; null when identical. */
   snr_db: number | null;
@@ -176,6 +227,8 @@ export interface FidelityReport {
   /** Whether top-1 agreement fits the first output (a class axis); when not, and without labels, the gate reads snr_db. */
   top1_fits: boolean;
   outputs: OutputFidelityReport[];
+  /** The discrete outputs' decision inputs, when the reference's graph has any. */
+  decision_inputs?: DecisionInputFidelityReport[];
 }
 
 export interface DecoderQualityReport {

@@ -11,7 +11,7 @@ import { onnx, saveModel, type Model } from '../../src/model/onnx.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { intAttr, intsAttr, makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { discreteOutputs } from '../../src/model/discrete.js';
-import { ReferenceOutputs, measureFidelity } from '../../src/evaluate/fidelity.js';
+import { ReferenceOutputs, measureFidelity, outputFacts } from '../../src/evaluate/fidelity.js';
 import { randn, rng } from '../passes/fixtures.js';
 import { arrayDataset as dataset, onnxCandidate as candidate } from './fixtures.js';
 
@@ -112,7 +112,14 @@ describe('discrete outputs', () => {
     saveModel(onlyDiscrete2, path.join(dir, 'cand2.onnx'));
     const g = await measureFidelity(candidate('reference', path.join(dir, 'ref2.onnx')), candidate('scaled', path.join(dir, 'cand2.onnx')), dataset(64, 48), { samples: 48, threads: 1 });
     expect(g.outputs.every((o) => o.discrete)).toBe(true);
-    expect(g.snr_db).toBe(Math.min(...g.outputs.map((o) => o.snr_db)));
+    // On real inputs a flipped decision is a changed answer: the discrete outputs stay judged, and so are their decision inputs.
+    const inputs = g.decision_inputs!.map((d) => d.snr_db!);
+    expect(g.decision_inputs!.map((d) => d.tensor)).toEqual(['heat', 'pooled', 'flat']);
+    expect(g.snr_db).toBe(Math.min(...g.outputs.map((o) => o.snr_db), ...inputs));
+    // On synthetic inputs the decision inputs stand for the discrete outputs, whose SNR counts broken near-ties.
+    const s = await measureFidelity(candidate('reference', path.join(dir, 'ref2.onnx')), candidate('scaled', path.join(dir, 'cand2.onnx')), dataset(64, 48, true), { samples: 48, threads: 1 });
+    expect(s.worst_kind).toBe('decision_input');
+    expect(s.snr_db).toBe(Math.min(...inputs));
   });
 
   it('keeps the reference outputs between measurements against the same reference (the search runs it once)', async () => {
@@ -124,7 +131,7 @@ describe('discrete outputs', () => {
     const first = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache });
     // The reference file is gone: the second measurement can only have read the kept outputs.
     renameSync(ref, `${ref}.moved`);
-    const second = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache, outputs: { decisions: new Set(['peaks', 'cls']), squashed: new Map([['heat', { op: 'sigmoid' as const }]]) } });
+    const second = await measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: cache, outputs: outputFacts(detector()) });
     expect(second).toEqual(first);
     // A cache too small to keep anything runs the reference each time.
     await expect(measureFidelity(candidate('reference', ref), candidate('scaled', cand), dataset(64, 48), { samples: 48, threads: 1, referenceOutputs: new ReferenceOutputs(16) })).rejects.toThrow(/cached-ref\.onnx/);
