@@ -8,7 +8,7 @@ import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import { ModelGateError } from '../errors.js';
-import { bootstrapRatioCI, latencyVerdict, median, medianCISorted, quantileSorted, sortedCopy, summarize, workerSpread, type LatencyVerdict } from './stats.js';
+import { bootstrapRatioCI, latencyVerdict, median, medianCISorted, quantileSorted, sortedCopy, summarize, widenByWorkerSpread, workerSpread, type LatencyVerdict } from './stats.js';
 import { BenchmarkWorker, benchmarkWorkerEntry, type WorkerEntry } from './worker-client.js';
 
 export interface BenchmarkModel {
@@ -382,16 +382,15 @@ export interface RepeatedComparison extends LatencyComparison {
 export function combineComparisons(each: readonly LatencyComparison[], threshold: number, controls?: readonly number[]): RepeatedComparison {
   if (each.length === 0) throw new Error('combineComparisons: no measurement');
   const ratio = median(each.map((e) => e.ratio));
-  let ci95: [number, number] = [median(each.map((e) => e.ci95[0])), median(each.map((e) => e.ci95[1]))];
   const order = each.map((e, i) => [e.ratio, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const central = order[(order.length - 1) >> 1]![1];
-  // With an A/A control per measurement, the interval also spans the worker-to-worker spread it
-  // measured; it never narrows the bootstrap's.
-  const spread = controls ? workerSpread(each.map((e) => e.ratio), controls) : undefined;
-  if (spread) ci95 = [Math.min(ci95[0], ratio * Math.exp(-spread.halfWidth)), Math.max(ci95[1], ratio * Math.exp(spread.halfWidth))];
+  let ci95: [number, number] = [median(each.map((e) => e.ci95[0])), median(each.map((e) => e.ci95[1]))];
+  // With an A/A control per measurement, the interval also spans the worker spread the controls show.
+  const sigma = controls && controls.length === each.length ? workerSpread(controls) : undefined;
+  if (sigma !== undefined) ci95 = widenByWorkerSpread(ratio, ci95, sigma, each.length);
   return {
     ratio, ci95, verdict: latencyVerdict(ci95, ratio, threshold), resampling: each[central]!.resampling,
     measurements: each.length, runs: each.map((e) => ({ ratio: e.ratio, ci95: e.ci95, verdict: e.verdict })), central,
-    ...(spread && controls ? { control: { ratios: [...controls], worker_sigma: spread.sigma } } : {}),
+    ...(sigma !== undefined && controls ? { control: { ratios: [...controls], worker_sigma: sigma } } : {}),
   };
 }

@@ -39,7 +39,7 @@ function pairRows(p: PairComparison): Row[] {
   const verdict = (l: PairComparison['latency']) => (l
     ? `${l.ratio.toFixed(3)}× (95% CI ${l.ci95[0].toFixed(3)}–${l.ci95[1].toFixed(3)}): ${l.verdict}${l.gated ? '' : ', not gated'}` +
       `${(l.measurements ?? 1) > 1 ? `, median of ${l.measurements} measurements` : ''}` +
-      `${l.control ? `; A/A control ${l.control.ratios.map((r) => `${r.toFixed(3)}×`).join(', ')} (spread ±${(l.control.worker_sigma * 100).toFixed(1)}%)` : ''}`
+      `${l.control ? `; A/A control ${l.control.ratios.map((r) => `${r.toFixed(3)}×`).join(', ')} (σ ≈ ${(l.control.worker_sigma * 100).toFixed(1)}%)` : ''}`
     : '–');
   // A decoder's p50 is its prefill: the time to first token.
   const decoder = p.decode_latency !== undefined || dq !== undefined;

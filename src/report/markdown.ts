@@ -158,7 +158,7 @@ export function renderMarkdown(report: Report): string {
     const control = report.candidates.find((c) => c.latency?.control)?.latency;
     if (control?.control) {
       const aa = control.control.ratios.map((r) => `${r.toFixed(3)}×`).join(', ');
-      lines.push(`> Latency: ${control.measurements ?? 1} measurements, fresh worker processes each. An A/A control timed the reference in a second worker too: ${aa} against the first (a spread of ±${(control.control.worker_sigma * 100).toFixed(1)}% per measurement between models that run alike). The latency CIs include that spread.`, '');
+      lines.push(`> Latency: ${control.measurements ?? 1} measurements, fresh worker processes each. An A/A control timed the reference in a second worker too: ${aa} against the first (σ ≈ ${(control.control.worker_sigma * 100).toFixed(1)}% between two workers running the same model). The latency CIs include that spread.`, '');
     }
     lines.push(...decisionInputLines(report));
     lines.push(...decoderLines(report));

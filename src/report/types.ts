@@ -68,7 +68,7 @@ export interface LatencyResult {
   /**
    * The A/A control: the baseline timed in a second worker in each measurement, that worker against
    * the first (what two copies of one model read apart on this runner), and the spread σ (relative)
-   * of one measurement's ratio estimated from them and the measurements' scatter. The CI spans it.
+   * between two workers estimated from them (median |log ratio| / 0.6745). The CI spans its effect.
    */
   control?: { ratios: number[]; worker_sigma: number };
 }
@@ -366,7 +366,7 @@ export interface LatencyDelta {
   /**
    * The A/A control: the baseline timed in a second worker in each measurement, that worker against
    * the first (what two copies of one model read apart on this runner), and the spread σ (relative)
-   * of one measurement's ratio estimated from them and the measurements' scatter. The CI spans it.
+   * between two workers estimated from them (median |log ratio| / 0.6745). The CI spans its effect.
    */
   control?: { ratios: number[]; worker_sigma: number };
 }
