@@ -293,7 +293,7 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   const counts: Record<string, number> = {};
   for (const t of targets.keys()) counts[t.opType!] = (counts[t.opType!] ?? 0) + 1;
   const summary = Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
-  const coarser = (corrected > 0 ? `; ${corrected} biases corrected for the mean weight rounding error` : '') + (raised > 0 ? `; ${raised} weight scales raised so that their bias fits int32 (channels of near-zero weights)` : '');
+  const coarser = (corrected > 0 ? `; bias correction on ${corrected} node${corrected > 1 ? 's' : ''}` : '') + (raised > 0 ? `; ${raised} weight scales raised so that their bias fits int32 (channels of near-zero weights)` : '');
   ctx.log(`quantize (static QDQ, ${activationType} activations, ${weightType} weights${perChannel ? ' per channel' : ''}): ${summary}${coarser}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
   ctx.note?.(
     targets.size > 0,
