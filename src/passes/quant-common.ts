@@ -4,7 +4,7 @@
  */
 import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
-import { describeNode, opsetVersion } from '../model/graph.js';
+import { describeNode, getIntAttr, opsetVersion } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { PassContext } from './pass.js';
 import { cleanupModel } from './cleanup.js';
@@ -339,4 +339,51 @@ export async function prepareForQuantization(input: Model, pass: string, want: P
     ctx.log(`${pass}: ${counts.promoted} Constant nodes and ${counts.folded} constant expressions became initializers first`);
   }
   return exposed;
+}
+
+/**
+ * The mean error int8 weights put on each output channel, (W − Ŵ)·E[x], with E[x] the input's mean per
+ * channel: what bias correction adds to the bias (Nagel et al. 2019, "Data-Free Quantization Through Weight
+ * Equalization and Bias Correction", ICCV, section 4.2; here E[x] is measured on the calibration samples).
+ * It matters where a filter's weights are large and cancel (a depthwise edge filter whose taps sum to about
+ * zero): rounding moves that sum, and a flat input region then shifts the whole channel; and through a deep
+ * network such shifts add up (weight_only on a MobileNetV2-style detector: most of the error). `values` is the
+ * weight as the node reads it (Conv [O, I/group, k...], MatMul [K, N], Gemm [K, N] or [N, K] with transB),
+ * `rounded` its int8 version dequantized, `mean` the input's mean per channel (Conv: NCHW axis 1; else the last
+ * axis). Null when the input's channels do not match the weight.
+ */
+export function biasShift(node: onnx.INodeProto, values: Float32Array, dims: readonly number[], rounded: Float32Array, mean: Float64Array): Float64Array | null {
+  if (node.opType === 'Conv') {
+    const group = getIntAttr(node, 'group', 1);
+    const [outC, perGroup] = [dims[0]!, dims[1]!];
+    if (perGroup * group !== mean.length || outC % group !== 0) return null;
+    const kernel = values.length / (outC * perGroup);
+    const shift = new Float64Array(outC);
+    for (let o = 0; o < outC; o++) {
+      const g = Math.floor(o / (outC / group));
+      let sum = 0;
+      for (let i = 0; i < perGroup; i++) {
+        let err = 0;
+        for (let k = 0, at = (o * perGroup + i) * kernel; k < kernel; k++, at++) err += values[at]! - rounded[at]!;
+        sum += err * mean[g * perGroup + i]!;
+      }
+      shift[o] = sum;
+    }
+    return shift;
+  }
+  // Gemm/MatMul: [K, N], or [N, K] for Gemm with transB.
+  if (dims.length !== 2) return null;
+  const transposed = node.opType === 'Gemm' && getIntAttr(node, 'transB', 0) !== 0;
+  const [n, k] = transposed ? [dims[0]!, dims[1]!] : [dims[1]!, dims[0]!];
+  if (k !== mean.length) return null;
+  const shift = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let i = 0; i < k; i++) {
+      const at = transposed ? j * k + i : i * n + j;
+      sum += (values[at]! - rounded[at]!) * mean[i]!;
+    }
+    shift[j] = sum;
+  }
+  return shift;
 }

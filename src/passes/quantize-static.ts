@@ -22,7 +22,7 @@ import { inferTensorTypes } from './infer-types.js';
 import { calibrate, type TensorRange } from './calibrate.js';
 import { createHash } from 'node:crypto';
 import {
-  activationParams, biasSafeWeightScales, dequantizeWeight, floatInitializer, quantizeBias, quantizeWeight, scalarTensors, selectNodes, weightTensors,
+  activationParams, biasSafeWeightScales, biasShift, dequantizeWeight, floatInitializer, quantizeBias, quantizeWeight, scalarTensors, selectNodes, weightTensors,
   prepareForQuantization, type QuantParams, type QuantizeOptions, type QuantType,
 } from './quant-common.js';
 
@@ -250,7 +250,7 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
     const xOwner = paramsOwner.get(target.activation);
     const mean = means.get(target.activation);
     if (mean && xOwner) {
-      const shift = biasShift(target, dequantizeWeight(qw, weight.dims), mean);
+      const shift = biasShift(node, weight.values, weight.dims, dequantizeWeight(qw, weight.dims), mean);
       if (shift) {
         const name = target.bias?.name ?? names.next(`${node.name || node.output![0]}_bias`);
         target.bias = { name, values: target.bias ? target.bias.values.map((v, c) => v + shift[c]!) : Float32Array.from(shift) };
@@ -307,47 +307,3 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   return model;
 }
 
-/**
- * The mean error int8 weights put on each output channel, (W − Ŵ)·E[x], with E[x] the input's mean per
- * channel: what bias correction adds to the bias (Nagel et al. 2019, "Data-Free Quantization Through Weight
- * Equalization and Bias Correction", ICCV, section 4.2; here E[x] is measured on the calibration samples).
- * It matters where a filter's weights are large and cancel (a depthwise edge filter whose taps sum to about
- * zero): rounding moves that sum, and a flat input region then shifts the whole channel. Null when the
- * input's channels do not match the weight (a Conv input that is not NCHW).
- */
-export function biasShift(target: Pick<Target, 'node' | 'weight'>, rounded: Float32Array, mean: Float64Array): Float64Array | null {
-  const { node, weight } = target;
-  const { values, dims } = weight;
-  if (node.opType === 'Conv') {
-    const group = getIntAttr(node, 'group', 1);
-    const [outC, perGroup] = [dims[0]!, dims[1]!];
-    if (perGroup * group !== mean.length || outC % group !== 0) return null;
-    const kernel = values.length / (outC * perGroup);
-    const shift = new Float64Array(outC);
-    for (let o = 0; o < outC; o++) {
-      const g = Math.floor(o / (outC / group));
-      let sum = 0;
-      for (let i = 0; i < perGroup; i++) {
-        let err = 0;
-        for (let k = 0, at = (o * perGroup + i) * kernel; k < kernel; k++, at++) err += values[at]! - rounded[at]!;
-        sum += err * mean[g * perGroup + i]!;
-      }
-      shift[o] = sum;
-    }
-    return shift;
-  }
-  // Gemm/MatMul: [K, N] (axis 1), or [N, K] for Gemm with transB (axis 0).
-  const transposed = weight.axis === 0;
-  const [n, k] = transposed ? [dims[0]!, dims[1]!] : [dims[1]!, dims[0]!];
-  if (k !== mean.length) return null;
-  const shift = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    let sum = 0;
-    for (let i = 0; i < k; i++) {
-      const at = transposed ? j * k + i : i * n + j;
-      sum += (values[at]! - rounded[at]!) * mean[i]!;
-    }
-    shift[j] = sum;
-  }
-  return shift;
-}

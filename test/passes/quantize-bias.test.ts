@@ -10,13 +10,12 @@ import { makeTensor, tensorData, tensorToFloat32 } from '../../src/model/tensor.
 import { initializerMap, intAttr, intsAttr, makeNode, tensorValueInfo, FLOAT } from '../../src/model/graph.js';
 import { quantizePass } from '../../src/passes/quantize.js';
 import { calibrate } from '../../src/passes/calibrate.js';
-import { biasShift } from '../../src/passes/quantize-static.js';
-import { BIAS_INT_LIMIT, biasSafeWeightScales, dequantizeWeight, quantizeWeight } from '../../src/passes/quant-common.js';
+import { BIAS_INT_LIMIT, biasSafeWeightScales, biasShift, dequantizeWeight, quantizeWeight } from '../../src/passes/quant-common.js';
 import type { Feeds, HostTensor } from '../../src/model/host-tensor.js';
 import { model, optimizedOpTypes, randn, rng, runAll, testContext } from './fixtures.js';
 
 /** Conv (→ Relu when `relu`, which gives the Conv a quantized output: then ORT runs QLinearConv). */
-function conv(w: Float32Array, wDims: number[], b: Float32Array, inDims: number[], group = 1, relu = false): Model {
+function conv(w: Float32Array, wDims: number[], b: Float32Array, inDims: Array<number | string>, group = 1, relu = false): Model {
   return model({
     name: 'conv',
     node: [
@@ -124,7 +123,7 @@ describe('quantize (static): biases', () => {
     const mean = Float64Array.from({ length: 6 }, (_, i) => i + 1);
     const node = makeNode('Conv', ['x', 'w'], ['y'], { attributes: [intAttr('group', 2)] });
     const cr = rounded(cw, [4, 3, 1, 2], 0);
-    const got = biasShift({ node, weight: { values: cw, dims: [4, 3, 1, 2], name: 'w', axis: 0 } }, cr, mean)!;
+    const got = biasShift(node, cw, [4, 3, 1, 2], cr, mean)!;
     for (let o = 0; o < 4; o++) {
       let want = 0;
       for (let i = 0; i < 3; i++) for (let k = 0; k < 2; k++) want += (cw[(o * 3 + i) * 2 + k]! - cr[(o * 3 + i) * 2 + k]!) * mean[(o < 2 ? 0 : 3) + i]!;
@@ -134,13 +133,14 @@ describe('quantize (static): biases', () => {
     const kn = randn(6, 1, rand);
     const nk = Float32Array.from({ length: 6 }, (_, i) => kn[(i % 3) * 2 + Math.floor(i / 3)]!);
     const gemm = makeNode('Gemm', ['x', 'w'], ['y']);
+    const gemmT = makeNode('Gemm', ['x', 'w'], ['y'], { attributes: [intAttr('transB', 1)] });
     const m3 = mean.subarray(0, 3);
-    const a = biasShift({ node: gemm, weight: { values: kn, dims: [3, 2], name: 'w', axis: 1 } }, rounded(kn, [3, 2], 1), m3)!;
-    const b = biasShift({ node: gemm, weight: { values: nk, dims: [2, 3], name: 'w', axis: 0 } }, rounded(nk, [2, 3], 0), m3)!;
+    const a = biasShift(gemm, kn, [3, 2], rounded(kn, [3, 2], 1), m3)!;
+    const b = biasShift(gemmT, nk, [2, 3], rounded(nk, [2, 3], 0), m3)!;
     expect(Array.from(b).map((v) => v.toFixed(9))).toEqual(Array.from(a).map((v) => v.toFixed(9)));
     expect(Math.abs(a[0]!) + Math.abs(a[1]!)).toBeGreaterThan(0);
     // A Conv input whose channels do not match the weight gives no shift.
-    expect(biasShift({ node, weight: { values: cw, dims: [4, 3, 1, 2], name: 'w', axis: 0 } }, cr, mean.subarray(0, 5))).toBeNull();
+    expect(biasShift(node, cw, [4, 3, 1, 2], cr, mean.subarray(0, 5))).toBeNull();
   });
 
   it('calibrate() gives the mean per channel along the asked axis, in the pass over the ranges', async () => {
