@@ -236,8 +236,8 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
     const key = weightKey(target);
     let dq = weightDq.get(key);
     const qw = quantizeWeight(weight.values, weight.dims, weightType, symmetric, perChannel ? weight.axis : null, scaleFloors.get(key));
-    if (!dq) raised += qw.raised ?? 0;
     if (!dq) {
+      raised += qw.raised ?? 0;
       const t = weightTensors({ q: names.next(`${weight.name}_quantized`), scale: names.next(`${weight.name}_scale`), zp: names.next(`${weight.name}_zero_point`) }, weight.dims, qw);
       for (const tensor of [t.q, t.scale, t.zp]) setInitializer(graph, tensor);
       dq = names.next(`${weight.name}_dequantized`);
@@ -293,8 +293,8 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   const counts: Record<string, number> = {};
   for (const t of targets.keys()) counts[t.opType!] = (counts[t.opType!] ?? 0) + 1;
   const summary = Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
-  const coarser = (corrected > 0 ? `; bias correction on ${corrected} node${corrected > 1 ? 's' : ''}` : '') + (raised > 0 ? `; ${raised} weight scales raised so that their bias fits int32 (channels of near-zero weights)` : '');
-  ctx.log(`quantize (static QDQ, ${activationType} activations, ${weightType} weights${perChannel ? ' per channel' : ''}): ${summary}${coarser}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
+  const biasNotes = (corrected > 0 ? `; bias correction on ${corrected} node${corrected > 1 ? 's' : ''}` : '') + (raised > 0 ? `; ${raised} weight scales raised so that their bias fits int32 (channels of near-zero weights)` : '');
+  ctx.log(`quantize (static QDQ, ${activationType} activations, ${weightType} weights${perChannel ? ' per channel' : ''}): ${summary}${biasNotes}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
   ctx.note?.(
     targets.size > 0,
     targets.size > 0
@@ -306,4 +306,3 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   checkModel(model, 'quantize (static) output');
   return model;
 }
-

@@ -15,7 +15,7 @@ import {
 } from '../model/graph.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Pass, PassContext } from './pass.js';
-import { ModelGateError } from '../errors.js';
+import { ModelGateError, errorMessage } from '../errors.js';
 import { allGraphs, biasShift, dequantizeWeight, nodeKey, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
 import { calibrate } from './calibrate.js';
 import { createHash } from 'node:crypto';
@@ -239,12 +239,16 @@ async function inputMeans(model: Model, nodes: onnx.INodeProto[], samples: numbe
   const missing = new Map([...axes].filter(([t]) => !memo?.has(key(t))));
   const out = new Map<string, Float64Array>();
   if (missing.size > 0) {
-    const feeds = await ctx.calibration(samples);
-    if (feeds.length === 0) {
-      ctx.log('weight_only: no calibration samples, so no bias correction');
-      return out;
+    let means: Map<string, Float64Array>;
+    try {
+      const feeds = await ctx.calibration(samples);
+      if (feeds.length === 0) throw new ModelGateError('no calibration samples');
+      ({ means } = await calibrate(model, [], feeds, { method: 'minmax', means: missing }));
+    } catch (err) {
+      // The correction refines the int8 weights; without samples to measure them on, they stay as they are.
+      ctx.log(`weight_only: no bias correction (${errorMessage(err)})`);
+      return new Map();
     }
-    const { means } = await calibrate(model, [], feeds, { method: 'minmax', means: missing });
     for (const [t, m] of means) {
       memo?.set(key(t), m);
       out.set(t, m);

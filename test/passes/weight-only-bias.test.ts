@@ -103,6 +103,18 @@ describe('weight_only: bias correction', () => {
     expect(asked).toBe(0);
     expect(Buffer.from(encodeModel(again)).equals(Buffer.from(encodeModel(q)))).toBe(true);
   });
+
+  it('without calibration samples (or when they cannot run) quantizes the weights uncorrected and says why', async () => {
+    const m = gemms();
+    const log: string[] = [];
+    const failing = { ...testContext(() => [], log), calibration: async () => Promise.reject(new Error('no dataset for this input')) };
+    const q = await weightOnlyPass.run(m, { min_elements: 100 }, failing);
+    expect(log[0]).toBe('weight_only: no bias correction (no dataset for this input)');
+    const plain = await weightOnlyPass.run(m, { min_elements: 100, bias_correction: false }, testContext(() => []));
+    expect(Buffer.from(encodeModel(q)).equals(Buffer.from(encodeModel(plain)))).toBe(true);
+    await weightOnlyPass.run(m, { min_elements: 100 }, testContext(() => [], log));
+    expect(log).toContain('weight_only: no bias correction (no calibration samples)');
+  });
 });
 
 async function runAllOutput(m: Model, data: Feeds[], name: string, options = {}): Promise<Float32Array[]> {
