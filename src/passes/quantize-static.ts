@@ -157,7 +157,8 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   const correctBias = options.bias_correction ?? true;
   const meanAxes = new Map<string, number>();
   if (correctBias) {
-    for (const t of targets.values()) if (t.node.opType === 'Conv' || t.bias) meanAxes.set(t.activation, t.node.opType === 'Conv' ? 1 : -1);
+    // Only nodes with a bias: adding one would grow the file (8 bytes a channel) for what is often a small gain.
+    for (const t of targets.values()) if (t.bias) meanAxes.set(t.activation, t.node.opType === 'Conv' ? 1 : -1);
   }
 
   // 3. Calibrate.
@@ -249,11 +250,10 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
     if (node.opType === 'Gemm') removeAttribute(node, 'alpha');
     const xOwner = paramsOwner.get(target.activation);
     const mean = means.get(target.activation);
-    if (mean && xOwner) {
+    if (mean && xOwner && target.bias) {
       const shift = biasShift(node, weight.values, weight.dims, dequantizeWeight(qw, weight.dims), mean);
       if (shift) {
-        const name = target.bias?.name ?? names.next(`${node.name || node.output![0]}_bias`);
-        target.bias = { name, values: target.bias ? target.bias.values.map((v, c) => v + shift[c]!) : Float32Array.from(shift) };
+        target.bias = { name: target.bias.name, values: target.bias.values.map((v, c) => v + shift[c]!) };
         corrected++;
       }
     }

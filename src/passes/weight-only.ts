@@ -10,7 +10,7 @@
 import { DataType, cloneModel, dimsOf, encodeModel, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
 import {
-  NameAllocator, checkModel, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, intAttr, makeNode, opsetVersion, removeAttribute,
+  NameAllocator, checkModel, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, intAttr, makeNode, opsetVersion,
   removeInitializer, setInitializer, sortGraph,
 } from '../model/graph.js';
 import type { RuntimeOptions } from '../runtime/session.js';
@@ -205,8 +205,8 @@ export const BIAS_SAMPLES = 64;
 
 /**
  * Main-graph Conv and Gemm (transA=0) nodes whose weight weight_only may quantize (a float32 initializer of at
- * least `minElements`), reading a computed input, with no bias or a 1-D float32 initializer bias (Gemm: [N] or
- * [1, N]) that can take the correction.
+ * least `minElements`), reading a computed input, with a 1-D float32 initializer bias (Gemm: [N] or [1, N])
+ * that can take the correction.
  */
 function biasCorrectable(model: Model, minElements: number): onnx.INodeProto[] {
   const graph = model.graph!;
@@ -222,9 +222,8 @@ function biasCorrectable(model: Model, minElements: number): onnx.INodeProto[] {
     const w = isFloat(n.input?.[1], minElements);
     if (!x || inits.has(x) || !w) return false;
     const out = n.opType === 'Conv' || getIntAttr(n, 'transB', 0) !== 0 ? dimsOf(w)[0]! : dimsOf(w)[1]!;
-    const b = n.input?.[2];
-    if (!b) return true;
-    const bias = isFloat(b, 0);
+    // Only nodes with a bias: adding one would grow the file for what is often a small gain.
+    const bias = isFloat(n.input?.[2], 0);
     const dims = bias ? dimsOf(bias) : [];
     return !!bias && dims.reduce((a, c) => a * c, 1) === out && (dims.length === 1 || (n.opType === 'Gemm' && dims.length === 2 && dims[0] === 1));
   });
@@ -277,17 +276,15 @@ function correctBiases(
     const shift = biasShift(node, w.values, w.dims, w.rounded, mean);
     if (!shift) continue;
     // Gemm computes alpha·A·B + beta·C: the shift is alpha's, C carries it divided by beta.
-    const gain = node.opType === 'Gemm' ? getFloatAttr(node, 'alpha', 1) / (node.input![2] ? getFloatAttr(node, 'beta', 1) : 1) : 1;
-    const biasName = node.input![2];
-    const bias = biasName ? inits.get(biasName) : undefined;
-    if (biasName && !bias) continue; // quantized itself meanwhile (a bias of min_elements or more)
-    const old = bias ? tensorToFloat32(bias) : new Float32Array(shift.length);
-    const values = old.map((v, c) => v + gain * shift[c]!);
+    const gain = node.opType === 'Gemm' ? getFloatAttr(node, 'alpha', 1) / getFloatAttr(node, 'beta', 1) : 1;
+    const biasName = node.input![2]!;
+    const bias = inits.get(biasName);
+    if (!bias) continue; // quantized itself meanwhile (a bias of min_elements or more)
+    const values = tensorToFloat32(bias).map((v, c) => v + gain * shift[c]!);
     // A bias other readers share (or a graph output) keeps its values: this node gets its own copy.
-    const own = !!biasName && (readers.get(biasName) ?? []).length === 1 && !outputs.has(biasName);
-    const name = own ? biasName! : names.next(`${biasName || node.name || node.output![0]}_corrected`);
-    setInitializer(graph, makeTensor(name, bias ? dimsOf(bias) : [shift.length], values));
-    if (!biasName && node.opType === 'Gemm') removeAttribute(node, 'beta');
+    const own = (readers.get(biasName) ?? []).length === 1 && !outputs.has(biasName);
+    const name = own ? biasName : names.next(`${biasName}_corrected`);
+    setInitializer(graph, makeTensor(name, dimsOf(bias), values));
     node.input![2] = name;
     corrected++;
   }

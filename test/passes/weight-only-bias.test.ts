@@ -27,24 +27,24 @@ function meanError(ref: Float32Array[], got: Float32Array[], channels: number, l
   return sums.map((s) => s / (per * ref.length));
 }
 
-/** Two Gemms (alpha 0.5, beta 2; the second without C) sharing the bias 'b' with a third node's reader. */
+/** Two Gemms (alpha 0.5 and beta 2; transB and beta 3), the first sharing its bias 'b' with an Add. */
 function gemms(): Model {
   const rand = rng(4);
   return model({
     name: 'gemms',
     node: [
       makeNode('Gemm', ['x', 'w1', 'b'], ['h'], { name: 'g1', attributes: [floatAttr('alpha', 0.5), floatAttr('beta', 2)] }),
-      makeNode('Gemm', ['h', 'w2'], ['y'], { name: 'g2', attributes: [intAttr('transB', 1), floatAttr('beta', 3)] }),
+      makeNode('Gemm', ['h', 'w2', 'c2'], ['y'], { name: 'g2', attributes: [intAttr('transB', 1), floatAttr('beta', 3)] }),
       makeNode('Add', ['y', 'b'], ['z'], { name: 'add' }),
     ],
-    initializer: [makeTensor('w1', [64, 16], randn(64 * 16, 0.5, rand)), makeTensor('w2', [16, 16], randn(256, 0.5, rand)), makeTensor('b', [16], randn(16, 0.1, rand))],
+    initializer: [makeTensor('w1', [64, 16], randn(64 * 16, 0.5, rand)), makeTensor('w2', [16, 16], randn(256, 0.5, rand)), makeTensor('b', [16], randn(16, 0.1, rand)), makeTensor('c2', [1, 16], randn(16, 0.1, rand))],
     input: [tensorValueInfo('x', FLOAT, ['N', 64])],
     output: [tensorValueInfo('z', FLOAT, ['N', 16]), tensorValueInfo('h', FLOAT, ['N', 16])],
   });
 }
 
 describe('weight_only: bias correction', () => {
-  it('removes the mean error of Gemm outputs (alpha, beta, a shared bias, a Gemm without C)', async () => {
+  it('removes the mean error of Gemm outputs (alpha, beta, transB, a shared bias)', async () => {
     const m = gemms();
     const data = feeds('x', [1, 64], 32, 3, (r) => 2 + r());
     const ref = await runAll(m, data);
@@ -56,11 +56,13 @@ describe('weight_only: bias correction', () => {
     const q = await weightOnlyPass.run(m, { min_elements: 100, samples: 32 }, testContext((n) => (asked.push(n), data.slice(0, n)), log));
     expect(asked).toEqual([32]);
     expect(log.at(-1)).toContain('bias correction on 2 nodes');
-    // 'b' is shared with the Add: each Gemm got its own corrected copy; the Add still reads the original.
+    // 'b' is shared with the Add: the first Gemm got its own corrected copy, the Add still reads the original;
+    // 'c2' has one reader and is corrected in place.
     const inits = initializerMap(q.graph!);
     const g1 = q.graph!.node!.find((n) => n.name === 'g1')!, g2 = q.graph!.node!.find((n) => n.name === 'g2')!;
     expect(g1.input![2]).not.toBe('b');
-    expect(g2.input).toHaveLength(3);
+    expect(g2.input![2]).toBe('c2');
+    expect(tensorToFloat32(inits.get('c2')!)).not.toEqual(tensorToFloat32(initializerMap(m.graph!).get('c2')!));
     expect(Array.from(tensorToFloat32(inits.get('b')!))).toEqual(Array.from(tensorToFloat32(initializerMap(m.graph!).get('b')!)));
     // On the calibration samples themselves the first Gemm's mean error is gone (it is linear in x).
     const before = meanError(refH, await runAllOutput(plain, data, 'h', WEIGHT_ONLY_RUNTIME), 16, true);
@@ -74,15 +76,15 @@ describe('weight_only: bias correction', () => {
     expect(rms(endAfter)).toBeLessThan(rms(endBefore) / 4);
   });
 
-  it('Conv with large cancelling taps on a flat input: the channel shift goes, a Conv without bias gets one', async () => {
+  it('Conv with large cancelling taps on a flat input: the channel shift goes; a Conv without bias is left as it is', async () => {
     const taps = [50, -49.7, 30.3, -30.1, 0.23, 10.17, -10.33, 0.13, -0.7];
     const w = new Float32Array(8 * 4 * 9);
     const rand = rng(8);
     for (let i = 0; i < w.length; i++) w[i] = taps[i % 9]! * (0.5 + rand());
     const m = model({
       name: 'conv',
-      node: [makeNode('Conv', ['x', 'w'], ['y'], { name: 'conv', attributes: [intsAttr('kernel_shape', [3, 3])] })],
-      initializer: [makeTensor('w', [8, 4, 3, 3], w)],
+      node: [makeNode('Conv', ['x', 'w', 'b'], ['y'], { name: 'conv', attributes: [intsAttr('kernel_shape', [3, 3])] })],
+      initializer: [makeTensor('w', [8, 4, 3, 3], w), makeTensor('b', [8], new Float32Array(8).fill(0.5))],
       input: [tensorValueInfo('x', FLOAT, ['N', 4, 10, 10])],
       output: [tensorValueInfo('y', FLOAT, ['N', 8, 8, 8])],
     });
@@ -91,7 +93,7 @@ describe('weight_only: bias correction', () => {
     const ctx = { ...testContext((n) => data.slice(0, n)), memo: new Map<string, unknown>() };
     const plain = await weightOnlyPass.run(m, { min_elements: 100, bias_correction: false }, ctx);
     const q = await weightOnlyPass.run(m, { min_elements: 100 }, ctx);
-    expect(q.graph!.node!.find((n) => n.opType === 'Conv')!.input).toHaveLength(3);
+    expect(q.graph!.node!.find((n) => n.opType === 'Conv')!.input![2]).toBe('b');
     const before = meanError(ref, await runAll(plain, data, WEIGHT_ONLY_RUNTIME), 8, false);
     const after = meanError(ref, await runAll(q, data, WEIGHT_ONLY_RUNTIME), 8, false);
     const rms = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0) / v.length);
@@ -102,6 +104,14 @@ describe('weight_only: bias correction', () => {
     const again = await weightOnlyPass.run(m, { min_elements: 100 }, { ...ctx, calibration: async (n) => (asked++, data.slice(0, n)) });
     expect(asked).toBe(0);
     expect(Buffer.from(encodeModel(again)).equals(Buffer.from(encodeModel(q)))).toBe(true);
+    // Without a bias there is nothing to correct (adding one would grow the file): no calibration either.
+    const noBias = structuredClone(m);
+    noBias.graph!.node![0]!.input = ['x', 'w'];
+    noBias.graph!.initializer = noBias.graph!.initializer!.filter((t) => t.name !== 'b');
+    const log: string[] = [];
+    const nq = await weightOnlyPass.run(noBias, { min_elements: 100 }, testContext(() => { throw new Error('calibration asked'); }, log));
+    expect(nq.graph!.node!.find((n) => n.opType === 'Conv')!.input).toHaveLength(2);
+    expect(log.join('\n')).not.toContain('bias correction');
   });
 
   it('without calibration samples (or when they cannot run) quantizes the weights uncorrected and says why', async () => {
