@@ -47,7 +47,7 @@ export interface WeightOnlyOptions {
    * quant-common.ts). Default true; MatMul has no bias to correct.
    */
   bias_correction?: boolean;
-  /** Calibration samples for bias correction's input means. Default 64. */
+  /** Calibration samples for bias correction's input means. Default 32 (on M-LSD 4 samples gave 20.9 dB, 16 to 64 gave 21.3). */
   samples?: number;
 }
 
@@ -201,7 +201,7 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
 }
 
 /** Calibration samples bias correction averages its input means over by default. */
-export const BIAS_SAMPLES = 64;
+export const BIAS_SAMPLES = 32;
 
 /**
  * Main-graph Conv and Gemm (transA=0) nodes whose weight weight_only may quantize (a float32 initializer of at
