@@ -24,6 +24,11 @@ export interface TensorRange {
 
 export interface CalibrationOptions {
   method: CalibrationMethod;
+  /**
+   * Tensors whose mean per slice along an axis is wanted as well (tensor → axis, negative from the end): a
+   * Conv input's mean per channel, for bias correction. Measured in the same pass as the ranges.
+   */
+  means?: ReadonlyMap<string, number>;
   /** For 'percentile': keep this share of values inside the range, in percent. Default 99.999. */
   percentile?: number;
   /** Histogram bins. Default 2048. */
@@ -32,7 +37,29 @@ export interface CalibrationOptions {
 
 const DEFAULT_BINS = 2048;
 
-type Observer = (name: string, data: Float32Array) => void;
+type Observer = (name: string, data: Float32Array, dims: readonly number[]) => void;
+
+/** Mean of a tensor per slice along one axis, accumulated over samples. */
+class SliceMean {
+  private sums: Float64Array | undefined;
+  private count = 0;
+  constructor(private readonly name: string, private readonly axis: number) {}
+
+  add(data: Float32Array, dims: readonly number[]): void {
+    const axis = this.axis < 0 ? dims.length + this.axis : this.axis;
+    if (axis < 0 || axis >= dims.length) throw new ModelGateError(`calibration: tensor '${this.name}' has rank ${dims.length}, no axis ${this.axis}`);
+    const slices = dims[axis]!;
+    const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+    if (this.sums && this.sums.length !== slices) throw new ModelGateError(`calibration: tensor '${this.name}' has ${slices} slices on axis ${this.axis} in one sample, ${this.sums.length} in another`);
+    const sums = (this.sums ??= new Float64Array(slices));
+    for (let i = 0; i < data.length; i++) sums[Math.floor(i / inner) % slices]! += data[i]!;
+    this.count += data.length / slices;
+  }
+
+  result(): Float64Array {
+    return (this.sums ?? new Float64Array(0)).map((v) => v / this.count);
+  }
+}
 
 async function forEachActivation(model: Model, tensors: readonly string[], feeds: readonly Feeds[], observe: Observer): Promise<void> {
   const inputs = new Set((model.graph!.input ?? []).map((v) => v.name));
@@ -50,14 +77,14 @@ async function forEachActivation(model: Model, tensors: readonly string[], feeds
     for (const feed of feeds) {
       for (const name of fromFeeds) {
         const t = feed[name];
-        if (t && t.data instanceof Float32Array) observe(name, t.data);
+        if (t && t.data instanceof Float32Array) observe(name, t.data, t.dims);
       }
       if (session) {
         const out = await session.run(feed, fetched);
         for (const name of fetched) {
           const t = out[name];
           if (!t || !(t.data instanceof Float32Array)) throw new ModelGateError(`calibration: tensor '${name}' is not float32`);
-          observe(name, t.data);
+          observe(name, t.data, t.dims);
         }
       }
     }
@@ -66,11 +93,24 @@ async function forEachActivation(model: Model, tensors: readonly string[], feeds
   }
 }
 
+export interface Calibration {
+  ranges: Map<string, TensorRange>;
+  /** For each tensor of `options.means`: its mean per slice along the asked axis. */
+  means: Map<string, Float64Array>;
+}
+
 export async function calibrateRanges(model: Model, tensors: readonly string[], feeds: readonly Feeds[], options: CalibrationOptions): Promise<Map<string, TensorRange>> {
+  return (await calibrate(model, tensors, feeds, options)).ranges;
+}
+
+export async function calibrate(model: Model, tensors: readonly string[], feeds: readonly Feeds[], options: CalibrationOptions): Promise<Calibration> {
   if (feeds.length === 0) throw new ModelGateError('calibration: no samples (static quantization needs calibration data from the dataset)');
   const ranges = new Map<string, TensorRange>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
-  await forEachActivation(model, tensors, feeds, (name, data) => {
-    const r = ranges.get(name)!;
+  const meanOf = new Map([...(options.means ?? [])].map(([t, axis]) => [t, new SliceMean(t, axis)]));
+  await forEachActivation(model, [...new Set([...tensors, ...meanOf.keys()])], feeds, (name, data, dims) => {
+    meanOf.get(name)?.add(data, dims);
+    const r = ranges.get(name);
+    if (!r) return;
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
       if (v < r.min) r.min = v;
@@ -80,7 +120,8 @@ export async function calibrateRanges(model: Model, tensors: readonly string[], 
   for (const [name, r] of ranges) {
     if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) throw new ModelGateError(`calibration: tensor '${name}' has non-finite values (range [${r.min}, ${r.max}])`);
   }
-  if (options.method === 'minmax') return ranges;
+  const means = new Map([...meanOf].map(([t, m]) => [t, m.result()]));
+  if (options.method === 'minmax' || tensors.length === 0) return { ranges, means };
 
   const bins = options.bins ?? DEFAULT_BINS;
   const signed = options.method === 'percentile';
@@ -122,7 +163,7 @@ export async function calibrateRanges(model: Model, tensors: readonly string[], 
       out.set(name, { min: Math.max(r.min, -t), max: Math.min(r.max, t) });
     }
   }
-  return out;
+  return { ranges: out, means };
 }
 
 /** Bin indices holding the (100 - p)th and p-th percentiles. */

@@ -4,7 +4,7 @@
  */
 import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
 import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
-import { describeNode, opsetVersion } from '../model/graph.js';
+import { describeNode, getIntAttr, opsetVersion } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { PassContext } from './pass.js';
 import { cleanupModel } from './cleanup.js';
@@ -22,6 +22,11 @@ export interface QuantizeOptions {
   nodes_include?: string[];
   nodes_exclude?: string[];
   calibration?: 'minmax' | 'percentile' | 'entropy';
+  /**
+   * Static: add to each bias the mean error int8 weight rounding puts on the output, (W − Ŵ)·E[x], with E[x]
+   * the input's mean per channel on the calibration samples. Default true.
+   */
+  bias_correction?: boolean;
   percentile?: number;
   samples?: number;
   activation_type?: QuantType;
@@ -42,6 +47,7 @@ export const quantizeSchema = {
     nodes_include: stringList,
     nodes_exclude: stringList,
     calibration: { enum: ['minmax', 'percentile', 'entropy'] },
+    bias_correction: { type: 'boolean' },
     percentile: { type: 'number', exclusiveMinimum: 50, maximum: 100 },
     samples: { type: 'integer', minimum: 1, maximum: 100000 },
     activation_type: { enum: ['uint8', 'int8'] },
@@ -94,6 +100,8 @@ export interface QuantizedWeight {
   zeroPoints: Int8Array | Uint8Array;
   /** Channel axis, or null when per-tensor (scales and zeroPoints have one element). */
   axis: number | null;
+  /** Scales raised to the `minScales` floor given to quantizeWeight. */
+  raised?: number;
 }
 
 /**
@@ -101,7 +109,14 @@ export interface QuantizedWeight {
  * negation is exact and the u8×s8 kernels have one less saturating case); symmetric uint8 is the same
  * grid shifted by 128.
  */
-export function quantizeWeight(values: Float32Array, dims: readonly number[], type: QuantType, symmetric: boolean, axis: number | null): QuantizedWeight {
+export function quantizeWeight(
+  values: Float32Array,
+  dims: readonly number[],
+  type: QuantType,
+  symmetric: boolean,
+  axis: number | null,
+  minScales?: ArrayLike<number>,
+): QuantizedWeight {
   const channels = axis === null ? 1 : dims[axis]!;
   const inner = axis === null ? values.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channelOf = (i: number): number => (axis === null ? 0 : Math.floor(i / inner) % channels);
@@ -113,6 +128,7 @@ export function quantizeWeight(values: Float32Array, dims: readonly number[], ty
     if (v > hi[c]!) hi[c] = v;
   }
   const scales = new Float32Array(channels);
+  let raised = 0;
   const zeroPoints = type === 'int8' ? new Int8Array(channels) : new Uint8Array(channels);
   const [qmin, qmax] = symmetric ? (type === 'int8' ? [-127, 127] : [1, 255]) : qRange(type);
   for (let c = 0; c < channels; c++) {
@@ -125,6 +141,13 @@ export function quantizeWeight(values: Float32Array, dims: readonly number[], ty
       scales[c] = p.scale;
       zeroPoints[c] = p.zeroPoint;
     }
+    const floor = minScales?.[c] ?? 0;
+    if (scales[c]! < floor) {
+      raised++;
+      // A coarser grid for this channel only; an asymmetric zero point keeps zero exact on it.
+      scales[c] = Math.fround(floor);
+      if (!symmetric) zeroPoints[c] = Math.min(qmax, Math.max(qmin, roundHalfEven(qmin - lo[c]! / scales[c]!)));
+    }
   }
   const data = type === 'int8' ? new Int8Array(values.length) : new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {
@@ -132,7 +155,7 @@ export function quantizeWeight(values: Float32Array, dims: readonly number[], ty
     const q = roundHalfEven(values[i]! / scales[c]!) + zeroPoints[c]!;
     data[i] = Math.min(qmax, Math.max(qmin, q));
   }
-  return { data, scales, zeroPoints, axis };
+  return { data, scales, zeroPoints, axis, raised };
 }
 
 /** The float values a quantized weight stands for (for tests and error estimates). */
@@ -143,6 +166,31 @@ export function dequantizeWeight(w: QuantizedWeight, dims: readonly number[]): F
     const c = w.axis === null ? 0 : Math.floor(i / inner) % channels;
     return (q - w.zeroPoints[c]!) * w.scales[c]!;
   });
+}
+
+/**
+ * Largest |bias| / (input_scale × weight_scale) a quantized bias may reach: 2^30, which leaves the int32
+ * accumulator half its range for the products it adds to the bias.
+ */
+export const BIAS_INT_LIMIT = 2 ** 30;
+
+/**
+ * The smallest weight scale per output channel (one for all when `perChannel` is false) at which the bias
+ * still fits int32 on the grid input_scale × weight_scale. A channel whose weights are all (nearly) zero,
+ * as batch-norm folding leaves behind for a dead filter, gets a weight scale near zero; its bias, often the
+ * channel's whole output, then overflows int32 and is clamped to next to nothing. Raising that channel's
+ * weight scale instead loses only weights too small to matter. (onnxruntime's quantize_static adjusts
+ * weight scales for the same overflow: its test TestAdjustWeightScaleForInt32BiasQOperator.)
+ */
+export function biasSafeWeightScales(bias: Float32Array, inputScale: number, perChannel: boolean): Float32Array {
+  const floors = new Float32Array(perChannel ? bias.length : 1);
+  for (let c = 0; c < bias.length; c++) {
+    const need = Math.abs(bias[c]!) / (inputScale * BIAS_INT_LIMIT);
+    const k = perChannel ? c : 0;
+    if (need > floors[k]!) floors[k] = need;
+  }
+  // Rounded up to float32, so that input_scale × weight_scale never lands just under the bound.
+  return floors.map((f) => (f > 0 ? f * (1 + 2 ** -20) : 0));
 }
 
 /** int32 bias on the grid of input_scale × weight_scale (per channel), zero point 0: what QLinearConv/QGemm take. */
@@ -291,4 +339,51 @@ export async function prepareForQuantization(input: Model, pass: string, want: P
     ctx.log(`${pass}: ${counts.promoted} Constant nodes and ${counts.folded} constant expressions became initializers first`);
   }
   return exposed;
+}
+
+/**
+ * The mean error int8 weights put on each output channel, (W − Ŵ)·E[x], with E[x] the input's mean per
+ * channel: what bias correction adds to the bias (Nagel et al. 2019, "Data-Free Quantization Through Weight
+ * Equalization and Bias Correction", ICCV, section 4.2; here E[x] is measured on the calibration samples).
+ * It matters where a filter's weights are large and cancel (a depthwise edge filter whose taps sum to about
+ * zero): rounding moves that sum, and a flat input region then shifts the whole channel; and through a deep
+ * network such shifts add up (weight_only on a MobileNetV2-style detector: most of the error). `values` is the
+ * weight as the node reads it (Conv [O, I/group, k...], MatMul [K, N], Gemm [K, N] or [N, K] with transB),
+ * `rounded` its int8 version dequantized, `mean` the input's mean per channel (Conv: NCHW axis 1; else the last
+ * axis). Null when the input's channels do not match the weight.
+ */
+export function biasShift(node: onnx.INodeProto, values: Float32Array, dims: readonly number[], rounded: Float32Array, mean: Float64Array): Float64Array | null {
+  if (node.opType === 'Conv') {
+    const group = getIntAttr(node, 'group', 1);
+    const [outC, perGroup] = [dims[0]!, dims[1]!];
+    if (perGroup * group !== mean.length || outC % group !== 0) return null;
+    const kernel = values.length / (outC * perGroup);
+    const shift = new Float64Array(outC);
+    for (let o = 0; o < outC; o++) {
+      const g = Math.floor(o / (outC / group));
+      let sum = 0;
+      for (let i = 0; i < perGroup; i++) {
+        let err = 0;
+        for (let k = 0, at = (o * perGroup + i) * kernel; k < kernel; k++, at++) err += values[at]! - rounded[at]!;
+        sum += err * mean[g * perGroup + i]!;
+      }
+      shift[o] = sum;
+    }
+    return shift;
+  }
+  // Gemm/MatMul: [K, N], or [N, K] for Gemm with transB.
+  if (dims.length !== 2) return null;
+  const transposed = node.opType === 'Gemm' && getIntAttr(node, 'transB', 0) !== 0;
+  const [n, k] = transposed ? [dims[0]!, dims[1]!] : [dims[1]!, dims[0]!];
+  if (k !== mean.length) return null;
+  const shift = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (let i = 0; i < k; i++) {
+      const at = transposed ? j * k + i : i * n + j;
+      sum += (values[at]! - rounded[at]!) * mean[i]!;
+    }
+    shift[j] = sum;
+  }
+  return shift;
 }

@@ -73,7 +73,7 @@ export async function quantizeDynamic(input: Model, options: QuantizeOptions, ct
   if (options.activation_type === 'int8') {
     throw new ModelGateError(`pass 'quantize': option 'activation_type' must be uint8 in dynamic mode (DynamicQuantizeLinear produces uint8)`);
   }
-  for (const key of ['calibration', 'percentile', 'samples'] as const) {
+  for (const key of ['calibration', 'percentile', 'samples', 'bias_correction'] as const) {
     if (options[key] !== undefined) throw new ModelGateError(`pass 'quantize': option '${key}' applies only to mode: static`);
   }
   const weightType: QuantType = options.weight_type ?? 'int8';

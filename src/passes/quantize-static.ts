@@ -19,10 +19,10 @@ import {
 import { ModelGateError } from '../errors.js';
 import type { PassContext } from './pass.js';
 import { inferTensorTypes } from './infer-types.js';
-import { calibrateRanges, type TensorRange } from './calibrate.js';
+import { calibrate, type TensorRange } from './calibrate.js';
 import { createHash } from 'node:crypto';
 import {
-  activationParams, floatInitializer, quantizeBias, quantizeWeight, scalarTensors, selectNodes, weightTensors,
+  activationParams, biasSafeWeightScales, biasShift, dequantizeWeight, floatInitializer, quantizeBias, quantizeWeight, scalarTensors, selectNodes, weightTensors,
   prepareForQuantization, type QuantParams, type QuantizeOptions, type QuantType,
 } from './quant-common.js';
 
@@ -153,24 +153,39 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
     else want(y);
   }
 
+  // Bias correction needs each corrected target's input mean per channel: the channel axis of its input.
+  const correctBias = options.bias_correction ?? true;
+  const meanAxes = new Map<string, number>();
+  if (correctBias) {
+    // Only nodes with a bias: adding one would grow the file (8 bytes a channel) for what is often a small gain.
+    for (const t of targets.values()) if (t.bias) meanAxes.set(t.activation, t.node.opType === 'Conv' ? 1 : -1);
+  }
+
   // 3. Calibrate.
   const samples = options.samples ?? DEFAULT_SAMPLES;
   let params = new Map<string, QuantParams>();
+  let means = new Map<string, Float64Array>();
   if (calibrated.length > 0) {
-    // A tensor's range depends on the float model, the samples and the method only, not on which other
-    // tensors are calibrated with it: ranges kept in ctx.memo are reused by later runs on the same input.
+    // A tensor's range (or mean) depends on the float model, the samples and the method only, not on which
+    // other tensors are calibrated with it: results kept in ctx.memo are reused by later runs on the same input.
     const memo = ctx.memo;
     const base = memo ? `quantize|calibration|${createHash('sha256').update(encodeModel(input)).digest('hex')}|${method}|${options.percentile ?? ''}|${samples}|` : '';
+    const meanKey = (t: string): string => `${base}mean|${meanAxes.get(t)}|${t}`;
     const missing = memo ? calibrated.filter((t) => !memo.has(base + t)) : calibrated;
+    const missingMeans = new Map([...meanAxes].filter(([t]) => !memo?.has(meanKey(t))));
     let ranges = new Map<string, TensorRange>();
-    if (missing.length > 0) {
+    if (missing.length > 0 || missingMeans.size > 0) {
       const feeds = await ctx.calibration(samples);
-      ranges = await calibrateRanges(input, missing, feeds, { method, percentile: options.percentile });
+      ({ ranges, means } = await calibrate(input, missing, feeds, { method, percentile: options.percentile, means: missingMeans }));
       ctx.log(`quantize (static): calibrated ${missing.length} tensors on ${feeds.length} samples (${method})${memo && missing.length < calibrated.length ? `, ${calibrated.length - missing.length} from an earlier run` : ''}`);
     } else {
       ctx.log(`quantize (static): ${calibrated.length} calibrated ranges from an earlier run on the same model`);
     }
-    if (memo) for (const [t, r] of ranges) memo.set(base + t, r);
+    if (memo) {
+      for (const [t, r] of ranges) memo.set(base + t, r);
+      for (const [t, m] of means) memo.set(meanKey(t), m);
+      means = new Map([...meanAxes.keys()].map((t) => [t, memo.get(meanKey(t)) as Float64Array]));
+    }
     params = new Map(calibrated.map((name) => {
       const r = (ranges.get(name) ?? memo!.get(base + name)) as TensorRange;
       return [name, activationParams(r.min, r.max, activationType)];
@@ -203,14 +218,27 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
     ];
   };
   const weightDq = new Map<string, string>();
+  // A weight shared by several nodes is quantized once (Gemm alpha folding makes a different tensor).
+  const weightKey = (target: Target): string => `${target.weight.name}|${getFloatAttr(target.node, 'alpha', 1)}`;
+  // The weight scales every reader's int32 bias needs (biasSafeWeightScales), merged per shared weight.
+  const scaleFloors = new Map<string, Float32Array>();
+  for (const target of targets.values()) {
+    const xOwner = paramsOwner.get(target.activation);
+    if (!target.bias || !xOwner) continue;
+    const floors = biasSafeWeightScales(target.bias.values, params.get(xOwner)!.scale, perChannel);
+    const key = weightKey(target);
+    const prev = scaleFloors.get(key);
+    scaleFloors.set(key, prev ? prev.map((f, c) => Math.max(f, floors[c]!)) : floors);
+  }
+  let raised = 0, corrected = 0;
   const weightNodes = (target: Target): onnx.INodeProto[] => {
     const out: onnx.INodeProto[] = [];
     const { node, weight } = target;
-    // A weight shared by several nodes is quantized once (Gemm alpha folding makes a different tensor).
-    const key = `${weight.name}|${getFloatAttr(node, 'alpha', 1)}`;
+    const key = weightKey(target);
     let dq = weightDq.get(key);
-    const qw = quantizeWeight(weight.values, weight.dims, weightType, symmetric, perChannel ? weight.axis : null);
+    const qw = quantizeWeight(weight.values, weight.dims, weightType, symmetric, perChannel ? weight.axis : null, scaleFloors.get(key));
     if (!dq) {
+      raised += qw.raised ?? 0;
       const t = weightTensors({ q: names.next(`${weight.name}_quantized`), scale: names.next(`${weight.name}_scale`), zp: names.next(`${weight.name}_zero_point`) }, weight.dims, qw);
       for (const tensor of [t.q, t.scale, t.zp]) setInitializer(graph, tensor);
       dq = names.next(`${weight.name}_dequantized`);
@@ -221,6 +249,14 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
     node.input![1] = dq;
     if (node.opType === 'Gemm') removeAttribute(node, 'alpha');
     const xOwner = paramsOwner.get(target.activation);
+    const mean = means.get(target.activation);
+    if (mean && xOwner && target.bias) {
+      const shift = biasShift(node, weight.values, weight.dims, dequantizeWeight(qw, weight.dims), mean);
+      if (shift) {
+        target.bias = { name: target.bias.name, values: target.bias.values.map((v, c) => v + shift[c]!) };
+        corrected++;
+      }
+    }
     if (target.bias && xOwner) {
       const b = quantizeBias(target.bias.values, params.get(xOwner)!.scale, qw.scales);
       const q = makeTensor(names.next(`${target.bias.name}_quantized`), [b.data.length], b.data);
@@ -257,7 +293,8 @@ export async function quantizeStatic(input: Model, options: QuantizeOptions, ctx
   const counts: Record<string, number> = {};
   for (const t of targets.keys()) counts[t.opType!] = (counts[t.opType!] ?? 0) + 1;
   const summary = Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(', ') || 'nothing';
-  ctx.log(`quantize (static QDQ, ${activationType} activations, ${weightType} weights${perChannel ? ' per channel' : ''}): ${summary}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
+  const biasNotes = (corrected > 0 ? `; bias correction on ${corrected} node${corrected > 1 ? 's' : ''}` : '') + (raised > 0 ? `; ${raised} weight scales raised so that their bias fits int32 (channels of near-zero weights)` : '');
+  ctx.log(`quantize (static QDQ, ${activationType} activations, ${weightType} weights${perChannel ? ' per channel' : ''}): ${summary}${biasNotes}${skipped.length ? `; left in float: ${skipped.join('; ')}` : ''}`);
   ctx.note?.(
     targets.size > 0,
     targets.size > 0

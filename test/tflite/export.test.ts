@@ -3,7 +3,7 @@
  * subset (alone or in the smallest graph that exercises it), then the four variants on a small CNN.
  */
 import { describe, expect, it } from 'vitest';
-import { buildModel, compareExport, float, int, ints, node, smallCnn, type GraphSpec } from './fixtures.js';
+import { buildModel, compareExport, float, int, ints, node, randomFeeds, smallCnn, type GraphSpec } from './fixtures.js';
 import { makeTensor } from '../../src/model/tensor.js';
 import { exportTflite } from '../../src/export/tflite/export.js';
 import { decodeTflite } from '../../src/formats/tflite/flatbuffer.js';
@@ -181,4 +181,20 @@ describe('TFLite export: variants on a small CNN (conv, depthwise, pool, flatten
       expect(r.bytes).toBeLessThan(0.5 * (await compareExport(model, F32, inputs, 1)).bytes); // small model: names and parameters weigh
     });
   }
+});
+
+describe('TFLite export int8: a channel of near-zero weights keeps its bias', () => {
+  it('raises that channel weight scale so that its int32 bias fits (else the channel reads ~0 instead of its bias)', async () => {
+    const w = Float32Array.from({ length: 4 * 2 * 9 }, (_, i) => Math.sin(i) * 0.4);
+    w.fill(1e-20, 18, 36); // output channel 1: weights ~1e-20, as a folded batch norm with gamma ≈ 0 leaves them
+    const model = buildModel({
+      inputs: { x: [1, 2, 6, 6] },
+      outputs: ['y'],
+      inits: { w: [[4, 2, 3, 3], w], b: [[4], Float32Array.of(0.1, 2.5, -0.2, 0.3)] },
+      nodes: [node('Conv', ['x', 'w', 'b'], ['c'], { name: 'conv', attributes: [ints('kernel_shape', [3, 3])] }), node('Relu', ['c'], ['y'], { name: 'relu' })],
+    });
+    const calibration = Array.from({ length: 8 }, (_, s) => randomFeeds({ x: [1, 2, 6, 6] }, 40 + s));
+    const r = await compareExport(model, { quantize: 'int8', calibration, xnnpack: false }, { x: [1, 2, 6, 6] }, 4);
+    expect(r.maxAbsDiff).toBeLessThan(0.05);
+  });
 });

@@ -20,7 +20,7 @@ import type { Model } from '../../model/onnx.js';
 import type { Feeds } from '../../model/host-tensor.js';
 import { floatToHalf } from '../../model/tensor.js';
 import { calibrateRanges } from '../../passes/calibrate.js';
-import { activationParams, quantizeWeight, roundHalfEven } from '../../passes/quant-common.js';
+import { activationParams, biasSafeWeightScales, quantizeWeight, roundHalfEven } from '../../passes/quant-common.js';
 import { ModelGateError } from '../../errors.js';
 import type { ConvertedGraph } from './convert.js';
 import type { TfliteOperator, TfliteQuantization, TfliteTensor } from '../../formats/tflite/flatbuffer.js';
@@ -317,10 +317,10 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
         // FULLY_CONNECTED weights are per tensor, as TFLite's int8 spec has them: the bundled runtime reads only
         // the first scale of a per-channel FULLY_CONNECTED weight (measured: top-1 agreement fell to 16% on MNIST).
         const axis = op.op === Op.CONV_2D ? 0 : op.op === Op.DEPTHWISE_CONV_2D ? 3 : null;
-        const q = quantizeWeight(floatValues(w), w.shape, 'int8', true, axis);
-        const wq = addTensor(g, { name: w.name, type: TensorType.INT8, shape: [...w.shape], data: bytesOf(q.data), quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: axis ?? 0 } });
         const inScale = x!.quantization!.scale[0]!;
         const bias = b && isFloatConst(b) ? floatValues(b) : new Float32Array(w.shape[axis === 3 ? 3 : 0]!);
+        const q = quantizeWeight(floatValues(w), w.shape, 'int8', true, axis, biasSafeWeightScales(bias, inScale, axis !== null));
+        const wq = addTensor(g, { name: w.name, type: TensorType.INT8, shape: [...w.shape], data: bytesOf(q.data), quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: axis ?? 0 } });
         const bScales = Array.from(q.scales, (s) => Math.fround(inScale * s));
         const bData = Int32Array.from(bias, (v, c) => Math.max(-(2 ** 31) + 1, Math.min(2 ** 31 - 1, roundHalfEven(v / bScales[axis === null ? 0 : c]!))));
         const bq = addTensor(g, { name: b?.name ?? `${w.name}_bias`, type: TensorType.INT32, shape: [bias.length], data: bytesOf(bData), quantization: { scale: bScales, zeroPoint: bScales.map(() => 0), axis: 0 } });
@@ -331,10 +331,10 @@ export async function quantizeFullInt8(g: ConvertedGraph, model: Model, calibrat
         // (output_shape, weights [O, H, W, I], input[, bias]): int8 weights per output channel, int32 bias.
         const w = ins[1]!, b = ins[3];
         if (!isFloatConst(w)) throw new ModelGateError(`tflite int8: TRANSPOSE_CONV '${o.name}' has a non-constant weight`);
-        const q = quantizeWeight(floatValues(w), w.shape, 'int8', true, 0);
-        const wq = addTensor(g, { name: w.name, type: TensorType.INT8, shape: [...w.shape], data: bytesOf(q.data), quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: 0 } });
         const inScale = ins[2]!.quantization!.scale[0]!;
         const bias = b && isFloatConst(b) ? floatValues(b) : new Float32Array(w.shape[0]!);
+        const q = quantizeWeight(floatValues(w), w.shape, 'int8', true, 0, biasSafeWeightScales(bias, inScale, true));
+        const wq = addTensor(g, { name: w.name, type: TensorType.INT8, shape: [...w.shape], data: bytesOf(q.data), quantization: { scale: Array.from(q.scales), zeroPoint: Array.from(q.scales, () => 0), axis: 0 } });
         const bScales = Array.from(q.scales, (s) => Math.fround(inScale * s));
         const bData = Int32Array.from(bias, (v, c) => Math.max(-(2 ** 31) + 1, Math.min(2 ** 31 - 1, roundHalfEven(v / bScales[c]!))));
         const bq = addTensor(g, { name: b?.name ?? `${w.name}_bias`, type: TensorType.INT32, shape: [bias.length], data: bytesOf(bData), quantization: { scale: bScales, zeroPoint: bScales.map(() => 0), axis: 0 } });
