@@ -1,4 +1,4 @@
-var K=Object.defineProperty;var i=(S,M)=>K(S,"name",{value:M,configurable:!0});const z=486,N=[486],G={70486:((S,M,e)=>{e.a(S,async(O,L)=>{try{e.r(M);var v=e(76760),a=e.n(v),j=e(26848),p=e.n(j),c=e(48179),R=e(73755),$=e(83333),n=e(311),t=e(83916),m=e(33839),x=e(14031),b=e(70722),W=e(57456),I=e(82170);const w=2,f=new c.uB;f.name("modelgate").description("Optimize, measure and gate an ML model on this machine.").version(n.w).showSuggestionAfterError(!0).exitOverride().addHelpText("after",`
+var K=Object.defineProperty;var i=(S,M)=>K(S,"name",{value:M,configurable:!0});const z=486,N=[486],G={70486:((S,M,e)=>{e.a(S,async(O,L)=>{try{e.r(M);var v=e(76760),a=e.n(v),j=e(26848),p=e.n(j),c=e(48179),R=e(66868),$=e(83333),n=e(311),t=e(83916),m=e(33839),x=e(14031),b=e(70722),W=e(57456),I=e(82170);const w=2,f=new c.uB;f.name("modelgate").description("Optimize, measure and gate an ML model on this machine.").version(n.w).showSuggestionAfterError(!0).exitOverride().addHelpText("after",`
 Exit codes: 0 a candidate passed, 1 none passed the gate, 2 ModelGate could not run.
 Colour follows the terminal; NO_COLOR=1 turns it off.
 
