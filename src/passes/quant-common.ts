@@ -2,7 +2,7 @@
  * What the dynamic and static quantizers share: the options, the integer math (scales, zero points,
  * rounding), weight and bias quantization, and node selection by op type and name.
  */
-import { DataType, dimsOf, type Model, type onnx } from '../model/onnx.js';
+import { DataType, dimsOf, onnx, type Model } from '../model/onnx.js';
 import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
 import { describeNode, getIntAttr, opsetVersion } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
@@ -285,6 +285,97 @@ export function selectNodes(
 export function* allGraphs(graph: onnx.IGraphProto): Generator<onnx.IGraphProto> {
   yield graph;
   for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const g of a.g ? [a.g] : a.graphs ?? []) yield* allGraphs(g);
+}
+
+/** Ops of a weight's dequantizing chain that may move into the bodies that read it (no compute worth sharing). */
+const SINKABLE = new Set(['DequantizeLinear', 'Reshape', 'Transpose', 'Unsqueeze', 'Squeeze', 'Cast']);
+
+/**
+ * Moves a constant dequantizing chain (DequantizeLinear of an initializer, and the Reshape/Transpose/… of its
+ * result) that one If/Loop/Scan body alone reads into that body, with the initializers only it reads, from
+ * `graph` down. Why: onnxruntime folds a constant chain into an initializer of the graph the chain sits in,
+ * and a kernel inside a body that reads its weight from an enclosing graph gets it as an implicit input on
+ * each run instead of packing it once at load. On silero-vad-16k-op15 (an LSTM in each branch of an If, the
+ * two reading one copy of its weights that cleanup's sharing keeps in the main graph) the weights folded into
+ * the main graph ran at 1.022x the reference's time, the same float weights inside the body at 0.992x, and a
+ * copy of the reference at 0.996x (means of 8 interleaved runs, docs/benchmarks.md). A weight two bodies read
+ * stays shared: two copies would cost more in size than the ~2% they gain (auto ranks size × time).
+ * Returns the chains moved.
+ */
+export function sinkConstantChains(graph: onnx.IGraphProto, outer: ReadonlySet<string> = new Set()): number {
+  let moved = 0;
+  const constants = new Set([...outer, ...(graph.initializer ?? []).map((t) => t.name!)]);
+  for (const v of graph.input ?? []) constants.delete(v.name!);
+  const nodes = graph.node ?? [];
+  // Nodes computed from constants only, through sinkable ops.
+  const constNode = new Set<onnx.INodeProto>();
+  const constValue = new Set(constants);
+  for (const n of nodes) {
+    if ((n.domain ?? '') !== '' || !SINKABLE.has(n.opType ?? '') || (n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0)) continue;
+    if ((n.input ?? []).every((i) => !i || constValue.has(i))) {
+      constNode.add(n);
+      for (const o of n.output ?? []) constValue.add(o);
+    }
+  }
+  const readHere = new Set([...nodes.flatMap((n) => n.input ?? []), ...(graph.output ?? []).map((o) => o.name!)]);
+  const bodies = nodes.flatMap((n) => (n.attribute ?? []).flatMap((a) => (a.g ? [a.g] : a.graphs ?? [])));
+  const readBy = (body: onnx.IGraphProto): Set<string> => {
+    const out = new Set<string>();
+    for (const g of allGraphs(body)) for (const n of g.node ?? []) for (const i of n.input ?? []) out.add(i);
+    return out;
+  };
+  // A chain ends at a constant node whose outputs only bodies read; its producers come along when only it reads them.
+  const sinks = [...constNode].filter((n) => (n.output ?? []).every((o) => !readHere.has(o)) && bodies.length > 0);
+  if (sinks.length > 0) {
+    const producer = new Map<string, onnx.INodeProto>();
+    for (const n of constNode) for (const o of n.output ?? []) producer.set(o, n);
+    const chainOf = (end: onnx.INodeProto): onnx.INodeProto[] => {
+      const chain: onnx.INodeProto[] = [];
+      const walk = (n: onnx.INodeProto): void => {
+        if (chain.includes(n)) return;
+        for (const i of n.input ?? []) {
+          const p = producer.get(i);
+          // A producer that this graph's own nodes also read stays (and is read from the body as outer scope).
+          if (p && !nodes.some((m) => m !== n && !constNode.has(m) && (m.input ?? []).includes(i))) walk(p);
+        }
+        chain.push(n);
+      };
+      walk(end);
+      return chain;
+    };
+    const reads = bodies.map((b) => ({ body: b, reads: readBy(b) }));
+    const remove = new Set<onnx.INodeProto>();
+    for (const end of sinks) {
+      const chain = chainOf(end);
+      const outs = end.output ?? [];
+      const readers = reads.filter((r) => outs.some((o) => r.reads.has(o)));
+      if (readers.length === 0) continue;
+      // Moved only when no other sink's chain needs the same producers (they stay shared then).
+      if (chain.some((c) => c !== end && sinks.some((s) => s !== end && chainOf(s).includes(c)))) continue;
+      // One reading body takes the chain and the initializers only it reads: the weight is then the body's own,
+      // as if it had been stored there (onnxruntime's QDQ fusions look for a DequantizeLinear's weight in the
+      // DequantizeLinear's own graph). A chain several bodies read stays shared.
+      if (readers.length !== 1) continue;
+      const body = readers[0]!.body;
+      const chainReads = new Set(chain.flatMap((c) => c.input ?? []));
+      const otherReads = new Set([
+        ...nodes.filter((m) => !chain.includes(m)).flatMap((m) => m.input ?? []),
+        ...(graph.output ?? []).map((o) => o.name!),
+        ...reads.filter((r) => r.body !== body).flatMap((r) => [...r.reads]),
+      ]);
+      const own = (graph.initializer ?? []).filter((t) => chainReads.has(t.name!) && !otherReads.has(t.name!));
+      graph.initializer = (graph.initializer ?? []).filter((t) => !own.includes(t));
+      body.initializer = [...(body.initializer ?? []), ...own];
+      body.node = [...chain, ...(body.node ?? [])];
+      for (const c of chain) remove.add(c);
+      moved++;
+    }
+    graph.node = nodes.filter((n) => !remove.has(n));
+  }
+  // The bodies see this graph's constants, and the constant chains that stayed, as their outer scope.
+  const visible = new Set([...constants, ...(graph.node ?? []).filter((n) => constNode.has(n)).flatMap((n) => n.output ?? [])]);
+  for (const n of graph.node ?? []) for (const a of n.attribute ?? []) for (const b of a.g ? [a.g] : a.graphs ?? []) moved += sinkConstantChains(b, visible);
+  return moved;
 }
 
 /** Row-major transpose of a [rows, cols] matrix. */

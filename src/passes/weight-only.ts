@@ -16,7 +16,7 @@ import {
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Pass, PassContext } from './pass.js';
 import { ModelGateError, errorMessage } from '../errors.js';
-import { allGraphs, biasShift, dequantizeWeight, nodeKey, prepareForQuantization, quantizeWeight, weightTensors, type QuantType } from './quant-common.js';
+import { allGraphs, biasShift, dequantizeWeight, nodeKey, prepareForQuantization, quantizeWeight, sinkConstantChains, weightTensors, type QuantType } from './quant-common.js';
 import { calibrate } from './calibrate.js';
 import { createHash } from 'node:crypto';
 
@@ -181,11 +181,13 @@ export async function quantizeWeightsOnly(input: Model, options: WeightOnlyOptio
     sortGraph(graph);
   }
   const corrected = correctBiases(main, correctable, rounded, means, names);
+  // Dequantizing chains only bodies read go into those bodies, so onnxruntime folds each weight where its kernel is.
+  const sunk = sinkConstantChains(main);
   const where = graphs > 0 ? ` (${graphs} of them in subgraphs)` : '';
   const float =
     (blocked > 0 ? `; ${blocked} with a scale per block of ${options.block_size}` : '') +
     (kept > 0 ? `; ${kept} left in float (nodes_exclude)` : '');
-  const correction = corrected > 0 ? `; bias correction on ${corrected} node${corrected > 1 ? 's' : ''}` : '';
+  const correction = (corrected > 0 ? `; bias correction on ${corrected} node${corrected > 1 ? 's' : ''}` : '') + (sunk > 0 ? `; ${sunk} dequantizing chain${sunk > 1 ? 's' : ''} moved into the body that reads ${sunk > 1 ? 'each' : 'it'}` : '');
   ctx.log(
     `weight_only: ${quantized} weights to ${weightType}${perChannel ? ' per channel' : ''}${where}${float} (${(before / 1024).toFixed(0)} KiB → ${(after / 1024).toFixed(0)} KiB)${correction}; ` +
       `needs session option session.disable_quant_qdq=1 to run at float speed`,

@@ -120,7 +120,23 @@ describe('passes inside If/Loop bodies', () => {
     expect(opsOf(loop)).toContain('DequantizeLinear');
     expect(opsOf(then)).toContain('DequantizeLinear');
     expect(then.initializer!.find((t) => t.name!.startsWith('w_then'))!.dataType).toBe(DataType.INT8);
-    expect(r.notes[0]!.why).toBe('3 weights stored as int8 (2 of them in subgraphs)');
+    // w_outer, read only by the Loop body, moves into it with its DequantizeLinear, so that onnxruntime folds
+    // the float weight where the MatMul that reads it is (and packs it once at load).
+    expect(r.notes[0]!.why).toBe('3 weights stored as int8 (2 of them in subgraphs); 1 dequantizing chain moved into the body that reads it');
+    expect(opsOf(r.model.graph!)).not.toContain('DequantizeLinear');
+    expect(r.model.graph!.initializer!.some((t) => t.name!.startsWith('w_outer'))).toBe(false);
+    expect(loop.initializer!.find((t) => t.name!.startsWith('w_outer'))!.dataType).toBe(DataType.INT8);
+    await expectClose(m, r.model, 0.05);
+  });
+
+  it('weight_only keeps a weight both branches of an If read as one int8 initializer of the main graph', async () => {
+    const m = (await runRecipe(sharedWeightModel(), ['cleanup'], testContext(() => []))).model;
+    const r = await runRecipe(m, [{ weight_only: {} }], testContext(() => []));
+    checkModel(r.model);
+    // Moving it into both bodies would store it twice: it stays shared, dequantized once in the main graph.
+    expect(r.model.graph!.initializer!.filter((t) => t.dataType === DataType.INT8 && t.dims!.length === 2)).toHaveLength(1);
+    expect(opsOf(r.model.graph!)).toContain('DequantizeLinear');
+    expect(r.notes[0]!.why).not.toMatch(/moved into the body/);
     await expectClose(m, r.model, 0.05);
   });
 
