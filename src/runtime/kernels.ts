@@ -31,17 +31,32 @@ export async function sessionGraph(model: string | Uint8Array, options: RuntimeO
   }
 }
 
-/** A digest of the session's graph: per node its domain, op, attributes (tensor values left out) and constant inputs' types and shapes. */
+/**
+ * A digest of the session's graph: per node its domain, op, attributes (tensor values left out) and constant
+ * inputs' types and shapes, and the same for the If/Loop/Scan bodies, where a constant also says whether the
+ * body holds it or reads it from an enclosing graph. That scope is part of what runs: a kernel in a body that
+ * reads its weight from outside gets it as an implicit input on every run instead of packing it at load (an
+ * LSTM so fed ran 1.022x, the same weights held by its body 0.992x, against a copy's 0.996x,
+ * docs/benchmarks.md).
+ */
 export async function kernelSignature(model: string | Uint8Array, options: RuntimeOptions, scratchDir?: string): Promise<string> {
   // Errors only: saving an 'all'-level graph warns that it is hardware-specific, which is the point here.
   const graph = (await sessionGraph(model, { ...options, logSeverityLevel: 3 }, 'kernel signature', scratchDir)).graph!;
-  const constants = new Map((graph.initializer ?? []).map((t) => [t.name!, `${t.dataType}[${dimsOf(t).join('x')}]`]));
   const hash = createHash('sha256');
-  for (const node of graph.node ?? []) {
-    const attrs = (node.attribute ?? []).map((a) => [a.name, a.type, a.i, a.f, a.ints, a.floats, a.s ? Buffer.from(a.s).toString('base64') : null, a.t ? `${a.t.dataType}[${dimsOf(a.t).join('x')}]` : null]);
-    const inputs = (node.input ?? []).map((i) => (i === '' ? '-' : constants.get(i) ?? '*'));
-    hash.update(JSON.stringify([node.domain ?? '', node.opType, attrs, inputs, (node.output ?? []).length]));
-  }
+  const visit = (g: onnx.IGraphProto, outer: ReadonlyMap<string, string>, depth: number): void => {
+    const own = new Map((g.initializer ?? []).map((t) => [t.name!, `${t.dataType}[${dimsOf(t).join('x')}]`]));
+    const constants = new Map([...[...outer].map(([k, v]) => [k, `outer ${v}`] as const), ...own]);
+    for (const v of g.input ?? []) constants.delete(v.name!);
+    hash.update(`graph ${depth} ${(g.node ?? []).length}`);
+    const visible = new Map([...outer, ...own]);
+    for (const node of g.node ?? []) {
+      const attrs = (node.attribute ?? []).map((a) => [a.name, a.type, a.i, a.f, a.ints, a.floats, a.s ? Buffer.from(a.s).toString('base64') : null, a.t ? `${a.t.dataType}[${dimsOf(a.t).join('x')}]` : null]);
+      const inputs = (node.input ?? []).map((i) => (i === '' ? '-' : constants.get(i) ?? '*'));
+      hash.update(JSON.stringify([node.domain ?? '', node.opType, attrs, inputs, (node.output ?? []).length]));
+      for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) visit(body, visible, depth + 1);
+    }
+  };
+  visit(graph, new Map(), 0);
   // The inputs' element types and shapes (a session at other input shapes runs other kernels).
   hash.update(JSON.stringify((graph.input ?? []).map((v) => Buffer.from(onnx.TypeProto.encode(v.type ?? {}).finish()).toString('base64'))));
   return hash.digest('hex');

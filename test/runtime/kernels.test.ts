@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { encodeModel } from '../../src/model/onnx.js';
+import Long from 'long';
+import { encodeModel, onnx, type Model } from '../../src/model/onnx.js';
+import { makeTensor } from '../../src/model/tensor.js';
+import { FLOAT, intAttr, makeNode, tensorValueInfo } from '../../src/model/graph.js';
 import { kernelSignature } from '../../src/runtime/kernels.js';
 import { weightOnlyPass } from '../../src/passes/weight-only.js';
 import { quantizePass } from '../../src/passes/quantize.js';
-import { buildCnn, randomFeeds, testContext } from '../passes/fixtures.js';
+import { buildCnn, randn, randomFeeds, rng, testContext } from '../passes/fixtures.js';
 
 const QDQ_OFF = { configEntries: { 'session.disable_quant_qdq': '1' } };
 
@@ -25,5 +28,46 @@ describe('kernelSignature: what onnxruntime runs', () => {
     expect(await kernelSignature(encodeModel(q), {})).not.toBe(refSig);
     // The same ops on other shapes: a transposed dense weight changes the Gemm.
     expect(await kernelSignature(encodeModel(buildCnn({ transB: false })), {})).not.toBe(refSig);
+  });
+});
+
+describe('kernelSignature: If/Loop/Scan bodies', () => {
+  const H = 8;
+  const rand = rng(5);
+  const w = randn(H * H, 0.3, rand);
+  /** y = If(x sums > 0) then x·W else −x, with W held by the then-body or read from the main graph. */
+  const ifModel = (weightInBody: boolean, opType = 'MatMul'): Model => {
+    const thenBranch = onnx.GraphProto.create({
+      name: 'then',
+      output: [tensorValueInfo('y_then', FLOAT, [1, H])],
+      initializer: weightInBody ? [makeTensor('w', [H, H], w)] : [],
+      node: [makeNode(opType, ['x', 'w'], ['y_then'])],
+    });
+    const elseBranch = onnx.GraphProto.create({ name: 'else', output: [tensorValueInfo('y_else', FLOAT, [1, H])], node: [makeNode('Neg', ['x'], ['y_else'])] });
+    return onnx.ModelProto.create({
+      irVersion: Long.fromNumber(8),
+      opsetImport: [{ domain: '', version: Long.fromNumber(13) }],
+      graph: {
+        name: 'if_weight',
+        input: [tensorValueInfo('x', FLOAT, [1, H])],
+        output: [tensorValueInfo('y', FLOAT, [1, H])],
+        initializer: [...(weightInBody ? [] : [makeTensor('w', [H, H], w)]), makeTensor('zero', [], Float32Array.of(0))],
+        node: [
+          makeNode('ReduceSum', ['x'], ['sum'], { attributes: [intAttr('keepdims', 0)] }),
+          makeNode('Greater', ['sum', 'zero'], ['positive']),
+          makeNode('If', ['positive'], ['y'], { attributes: [
+            { name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: thenBranch },
+            { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: elseBranch },
+          ] }),
+        ],
+      },
+    });
+  };
+
+  it('reads the bodies: another op in a body, or a weight read from the enclosing graph instead of held, is another signature', async () => {
+    const held = await kernelSignature(encodeModel(ifModel(true)), {});
+    expect(await kernelSignature(encodeModel(ifModel(true)), {})).toBe(held);
+    expect(await kernelSignature(encodeModel(ifModel(true, 'Add')), {})).not.toBe(held);
+    expect(await kernelSignature(encodeModel(ifModel(false)), {})).not.toBe(held);
   });
 });
