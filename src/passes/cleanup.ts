@@ -478,6 +478,9 @@ function pruneValueInfo(graph: IGraph): void {
   graph.valueInfo = (graph.valueInfo ?? []).filter((v) => live.has(v.name!));
 }
 
+/** Ops whose kernels onnxruntime packs their constant weights for at load (inputs after the first). */
+const WEIGHT_KERNELS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'LSTM', 'GRU', 'RNN']);
+
 /** Smallest initializer (encoded bytes) worth sharing between graphs. */
 const SHARE_MIN_BYTES = 1024;
 
@@ -489,6 +492,17 @@ const SHARE_MIN_BYTES = 1024;
  * scopes), so the bodies' reads are renamed to the shared name without any shadowing.
  */
 export function shareIdenticalConstants(main: IGraph): number {
+  // A weight a body's kernel reads directly stays in the body: read from the main graph it reaches the kernel
+  // as an implicit input on every run instead of being packed at load (an LSTM so fed ran ~2% slower,
+  // src/runtime/kernels.ts), so sharing it trades speed for size.
+  const kernelWeights = new Set<string>();
+  const mark = (graph: IGraph, isBody: boolean): void => {
+    for (const node of graph.node ?? []) {
+      if (isBody && WEIGHT_KERNELS.has(node.opType ?? '')) for (const i of (node.input ?? []).slice(1)) if (i) kernelWeights.add(i);
+      for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) mark(body, true);
+    }
+  };
+  mark(main, false);
   // Only tensors whose type and dims some body's initializer has are hashed (a main graph's weights mostly are not).
   const kindOf = (t: onnx.ITensorProto): string => `${t.dataType}:${dimsOf(t).join('x')}`;
   const bodyKinds = new Set<string>();
@@ -500,7 +514,7 @@ export function shareIdenticalConstants(main: IGraph): number {
   const groups = new Map<string, Array<{ graph: IGraph; tensor: onnx.ITensorProto }>>();
   const visit = (graph: IGraph): void => {
     for (const tensor of graph.initializer ?? []) {
-      if (!bodyKinds.has(kindOf(tensor))) continue;
+      if (!bodyKinds.has(kindOf(tensor)) || (graph !== main && kernelWeights.has(tensor.name!))) continue;
       const bytes = onnx.TensorProto.encode({ ...tensor, name: '' }).finish();
       if (bytes.length < SHARE_MIN_BYTES) continue;
       const key = createHash('sha256').update(bytes).digest('hex');
