@@ -296,11 +296,11 @@ const SINKABLE = new Set(['DequantizeLinear', 'Reshape', 'Transpose', 'Unsqueeze
  * `graph` down. Why: onnxruntime folds a constant chain into an initializer of the graph the chain sits in,
  * and a kernel inside a body that reads its weight from an enclosing graph gets it as an implicit input on
  * each run instead of packing it once at load. On silero-vad-16k-op15 (an LSTM in each branch of an If, the
- * two reading one copy of its weights that cleanup's sharing keeps in the main graph) the weights folded into
- * the main graph ran at 1.022x the reference's time, the same float weights inside the body at 0.992x, and a
- * copy of the reference at 0.996x (means of 8 interleaved runs, docs/benchmarks.md). A weight two bodies read
- * stays shared: two copies would cost more in size than the ~2% they gain (auto ranks size × time).
- * Returns the chains moved.
+ * two then reading one copy of their weights from the main graph) the weights folded into the main graph ran
+ * at 1.022x the reference's time, the same float weights inside the body at 0.992x, and a copy of the
+ * reference at 0.996x (means of 8 interleaved runs, docs/benchmarks.md). cleanup keeps such a weight in its
+ * body (shareIdenticalConstants); a chain several bodies read here stays shared, since moving it would store
+ * its int8 weight twice. Returns the chains moved.
  */
 export function sinkConstantChains(graph: onnx.IGraphProto, outer: ReadonlySet<string> = new Set()): number {
   let moved = 0;
