@@ -11,7 +11,7 @@ import { decoderFeeds, decoderSignature, presentAsPast, seededPrompt, type Decod
 import type { Feeds } from '../model/host-tensor.js';
 import { OrtSession, type RuntimeOptions } from '../runtime/session.js';
 import { seededRandom } from '../data/random.js';
-import { combineComparisons, compareLatency, controlId, measureInterleaved, withControls, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener, type RepeatedComparison } from './runner.js';
+import { combineComparisons, compareLatency, controlId, controlRatio, measureInterleaved, withControls, type LatencyComparison, type LatencyStats, type MeasureOptions, type ProgressListener, type RepeatedComparison } from './runner.js';
 
 /** The prefill of the decoder latency when benchmark.decoder.prefill_tokens is not set (the schema's default). */
 export const DEFAULT_PREFILL_TOKENS = 128;
@@ -166,7 +166,7 @@ export function compareDecoderPair(
     const b = m.get(baselineId), c = m.get(candidateId), a = m.get(controlId(baselineId));
     return b && c ? [{
       c, ttft: compareLatency(b.prefill, c.prefill, thresholds.ttft, seed + 2 * k), decode: compareLatency(b.decode, c.decode, thresholds.decode, seed + 2 * k + 1),
-      control: a ? { ttft: compareLatency(b.prefill, a.prefill, thresholds.ttft, seed + 2 * k).ratio, decode: compareLatency(b.decode, a.decode, thresholds.decode, seed + 2 * k + 1).ratio } : undefined,
+      control: a ? { ttft: controlRatio(b.prefill, a.prefill), decode: controlRatio(b.decode, a.decode) } : undefined,
     }] : [];
   });
   if (each.length === 0) return undefined;

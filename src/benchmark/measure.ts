@@ -7,7 +7,7 @@
 import type { Feeds } from '../model/host-tensor.js';
 import type { RuntimeKind } from '../runtime/kind.js';
 import type { RuntimeOptions } from '../runtime/session.js';
-import { combineComparisons, compareLatency, controlId, measureInterleaved, withControls, type LatencyComparison, type LatencyStats, type MeasureOptions, type RepeatedComparison } from './runner.js';
+import { combineComparisons, compareLatency, controlId, controlRatio, measureInterleaved, withControls, type LatencyStats, type MeasureOptions, type RepeatedComparison } from './runner.js';
 
 /** Seed of the bootstrap CIs; run k of a measurement uses BOOTSTRAP_SEED + k. */
 export const BOOTSTRAP_SEED = 20261127;
@@ -82,12 +82,10 @@ export function comparePair(runs: MeasureRuns, baselineId: string, candidateId: 
     // The control ran next to the baseline (in the first group, when there were several).
     const a = stats.get(controlId(baselineId));
     const first = stats.get(baselineId);
-    const seed = BOOTSTRAP_SEED + k;
-    const control: LatencyComparison | undefined = a && first ? compareLatency(first, a, threshold, seed) : undefined;
-    return [{ b, c, cmp: compareLatency(b, c, threshold, seed), control }];
+    return [{ b, c, cmp: compareLatency(b, c, threshold, BOOTSTRAP_SEED + k), control: a && first ? controlRatio(first, a) : undefined }];
   });
   if (each.length === 0) return undefined;
-  const controls = each.every((e) => e.control) ? each.map((e) => e.control!.ratio) : undefined;
+  const controls = each.every((e) => e.control !== undefined) ? each.map((e) => e.control!) : undefined;
   const comparison = combineComparisons(each.map((e) => e.cmp), threshold, controls);
   const central = each[comparison.central]!;
   return { baseline: central.b, candidate: central.c, comparison };

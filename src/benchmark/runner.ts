@@ -336,6 +336,14 @@ export function withControls<M extends { id: string }>(models: readonly M[], con
   return models.flatMap((m) => (controlled.has(m.id) ? [m, { ...m, id: controlId(m.id) }] : [m]));
 }
 
+/**
+ * The A/A control's reading: the baseline's second worker against its first, p50 over p50 (the ratio
+ * compareLatency reports; only its value is used, so no bootstrap is drawn for it).
+ */
+export function controlRatio(first: Pick<LatencyStats, 'p50_ms'>, second: Pick<LatencyStats, 'p50_ms'>): number {
+  return second.p50_ms / first.p50_ms;
+}
+
 export interface LatencyComparison {
   /** median(candidate) / median(reference). */
   ratio: number;
@@ -368,7 +376,7 @@ export interface RepeatedComparison extends LatencyComparison {
   /**
    * The A/A control, when each measurement timed the baseline in a second worker: that worker against
    * the first, per measurement (what two copies of one model read apart), and the worker-to-worker
-   * spread σ estimated from them and from the measurements' scatter (see workerSpread).
+   * spread σ estimated from them (see workerSpread).
    */
   control?: { ratios: number[]; worker_sigma: number };
 }

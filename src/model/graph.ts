@@ -46,6 +46,11 @@ export function outerScopeInputs(graph: IGraph): string[] {
   return used;
 }
 
+/** The If/Loop/Scan bodies a node holds in its graph attributes (none for other nodes). */
+export function nodeBodies(node: INode): IGraph[] {
+  return (node.attribute ?? []).flatMap((a) => (a.g ? [a.g] : a.graphs ?? []));
+}
+
 /** A node's non-empty inputs, plus the outer-scope names its subgraph attributes read. */
 export function nodeInputs(node: INode): string[] {
   const names = (node.input ?? []).filter((n) => n !== '');

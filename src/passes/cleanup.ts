@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { DataType, bytesPerElement, cloneModel, dimsOf, encodeModel, onnx, type Model } from '../model/onnx.js';
 import { makeTensor, tensorBytes, tensorToFloat32 } from '../model/tensor.js';
 import {
-  NameAllocator, checkModel, consumerMap, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, nodeInputs, producerMap,
+  NameAllocator, checkModel, consumerMap, dropInitializerInputs, getFloatAttr, getIntAttr, initializerMap, nodeBodies, nodeInputs, producerMap,
   opsetVersion, removeUnusedInitializers, setInitializer, sortGraph,
 } from '../model/graph.js';
 import { OrtSession } from '../runtime/session.js';
@@ -492,23 +492,19 @@ const SHARE_MIN_BYTES = 1024;
  * scopes), so the bodies' reads are renamed to the shared name without any shadowing.
  */
 export function shareIdenticalConstants(main: IGraph): number {
+  // Only tensors whose type and dims some body's initializer has are hashed (a main graph's weights mostly are not).
+  const kindOf = (t: onnx.ITensorProto): string => `${t.dataType}:${dimsOf(t).join('x')}`;
+  const bodyKinds = new Set<string>();
   // A weight a body's kernel reads directly stays in the body: read from the main graph it reaches the kernel
   // as an implicit input on every run instead of being packed at load (an LSTM so fed ran ~2% slower,
   // src/runtime/kernels.ts), so sharing it trades speed for size.
   const kernelWeights = new Set<string>();
-  const mark = (graph: IGraph, isBody: boolean): void => {
-    for (const node of graph.node ?? []) {
-      if (isBody && WEIGHT_KERNELS.has(node.opType ?? '')) for (const i of (node.input ?? []).slice(1)) if (i) kernelWeights.add(i);
-      for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) mark(body, true);
-    }
-  };
-  mark(main, false);
-  // Only tensors whose type and dims some body's initializer has are hashed (a main graph's weights mostly are not).
-  const kindOf = (t: onnx.ITensorProto): string => `${t.dataType}:${dimsOf(t).join('x')}`;
-  const bodyKinds = new Set<string>();
   const collect = (graph: IGraph, isBody: boolean): void => {
     if (isBody) for (const t of graph.initializer ?? []) bodyKinds.add(kindOf(t));
-    for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) collect(body, true);
+    for (const node of graph.node ?? []) {
+      if (isBody && WEIGHT_KERNELS.has(node.opType ?? '')) for (const i of (node.input ?? []).slice(1)) if (i) kernelWeights.add(i);
+      for (const body of nodeBodies(node)) collect(body, true);
+    }
   };
   collect(main, false);
   const groups = new Map<string, Array<{ graph: IGraph; tensor: onnx.ITensorProto }>>();
@@ -522,7 +518,7 @@ export function shareIdenticalConstants(main: IGraph): number {
       if (list) list.push({ graph, tensor });
       else groups.set(key, [{ graph, tensor }]);
     }
-    for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) visit(body);
+    for (const node of graph.node ?? []) for (const body of nodeBodies(node)) visit(body);
   };
   visit(main);
   const names = new NameAllocator(main);

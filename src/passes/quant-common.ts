@@ -4,7 +4,7 @@
  */
 import { DataType, dimsOf, onnx, type Model } from '../model/onnx.js';
 import { makeTensor, tensorToFloat32 } from '../model/tensor.js';
-import { describeNode, getIntAttr, opsetVersion } from '../model/graph.js';
+import { describeNode, getIntAttr, nodeBodies, opsetVersion } from '../model/graph.js';
 import { ModelGateError, errorMessage } from '../errors.js';
 import type { PassContext } from './pass.js';
 import { cleanupModel } from './cleanup.js';
@@ -284,7 +284,7 @@ export function selectNodes(
 /** The graph and every If/Loop/Scan body inside it, outermost first. */
 export function* allGraphs(graph: onnx.IGraphProto): Generator<onnx.IGraphProto> {
   yield graph;
-  for (const node of graph.node ?? []) for (const a of node.attribute ?? []) for (const g of a.g ? [a.g] : a.graphs ?? []) yield* allGraphs(g);
+  for (const node of graph.node ?? []) for (const g of nodeBodies(node)) yield* allGraphs(g);
 }
 
 /** Ops of a weight's dequantizing chain that may move into the bodies that read it (no compute worth sharing). */
@@ -311,21 +311,16 @@ export function sinkConstantChains(graph: onnx.IGraphProto, outer: ReadonlySet<s
   const constNode = new Set<onnx.INodeProto>();
   const constValue = new Set(constants);
   for (const n of nodes) {
-    if ((n.domain ?? '') !== '' || !SINKABLE.has(n.opType ?? '') || (n.attribute ?? []).some((a) => a.g || (a.graphs ?? []).length > 0)) continue;
+    if ((n.domain ?? '') !== '' || !SINKABLE.has(n.opType ?? '') || nodeBodies(n).length > 0) continue;
     if ((n.input ?? []).every((i) => !i || constValue.has(i))) {
       constNode.add(n);
       for (const o of n.output ?? []) constValue.add(o);
     }
   }
+  const bodies = nodes.flatMap(nodeBodies);
   const readHere = new Set([...nodes.flatMap((n) => n.input ?? []), ...(graph.output ?? []).map((o) => o.name!)]);
-  const bodies = nodes.flatMap((n) => (n.attribute ?? []).flatMap((a) => (a.g ? [a.g] : a.graphs ?? [])));
-  const readBy = (body: onnx.IGraphProto): Set<string> => {
-    const out = new Set<string>();
-    for (const g of allGraphs(body)) for (const n of g.node ?? []) for (const i of n.input ?? []) out.add(i);
-    return out;
-  };
   // A chain ends at a constant node whose outputs only bodies read; its producers come along when only it reads them.
-  const sinks = [...constNode].filter((n) => (n.output ?? []).every((o) => !readHere.has(o)) && bodies.length > 0);
+  const sinks = bodies.length > 0 ? [...constNode].filter((n) => (n.output ?? []).every((o) => !readHere.has(o))) : [];
   if (sinks.length > 0) {
     const producer = new Map<string, onnx.INodeProto>();
     for (const n of constNode) for (const o of n.output ?? []) producer.set(o, n);
@@ -343,25 +338,27 @@ export function sinkConstantChains(graph: onnx.IGraphProto, outer: ReadonlySet<s
       walk(end);
       return chain;
     };
-    const reads = bodies.map((b) => ({ body: b, reads: readBy(b) }));
+    const chains = new Map(sinks.map((end) => [end, chainOf(end)] as const));
+    const reads = bodies.map((body) => {
+      const names = new Set<string>();
+      for (const g of allGraphs(body)) for (const n of g.node ?? []) for (const i of n.input ?? []) names.add(i);
+      return { body, names };
+    });
     const remove = new Set<onnx.INodeProto>();
-    for (const end of sinks) {
-      const chain = chainOf(end);
-      const outs = end.output ?? [];
-      const readers = reads.filter((r) => outs.some((o) => r.reads.has(o)));
-      if (readers.length === 0) continue;
-      // Moved only when no other sink's chain needs the same producers (they stay shared then).
-      if (chain.some((c) => c !== end && sinks.some((s) => s !== end && chainOf(s).includes(c)))) continue;
+    for (const [end, chain] of chains) {
       // One reading body takes the chain and the initializers only it reads: the weight is then the body's own,
       // as if it had been stored there (onnxruntime's QDQ fusions look for a DequantizeLinear's weight in the
       // DequantizeLinear's own graph). A chain several bodies read stays shared.
+      const readers = reads.filter((r) => (end.output ?? []).some((o) => r.names.has(o)));
       if (readers.length !== 1) continue;
+      // Moved only when no other sink's chain needs the same producers (they stay shared then).
+      if (chain.some((c) => c !== end && [...chains].some(([other, otherChain]) => other !== end && otherChain.includes(c)))) continue;
       const body = readers[0]!.body;
       const chainReads = new Set(chain.flatMap((c) => c.input ?? []));
       const otherReads = new Set([
         ...nodes.filter((m) => !chain.includes(m)).flatMap((m) => m.input ?? []),
         ...(graph.output ?? []).map((o) => o.name!),
-        ...reads.filter((r) => r.body !== body).flatMap((r) => [...r.reads]),
+        ...reads.filter((r) => r.body !== body).flatMap((r) => [...r.names]),
       ]);
       const own = (graph.initializer ?? []).filter((t) => chainReads.has(t.name!) && !otherReads.has(t.name!));
       graph.initializer = (graph.initializer ?? []).filter((t) => !own.includes(t));
@@ -374,7 +371,7 @@ export function sinkConstantChains(graph: onnx.IGraphProto, outer: ReadonlySet<s
   }
   // The bodies see this graph's constants, and the constant chains that stayed, as their outer scope.
   const visible = new Set([...constants, ...(graph.node ?? []).filter((n) => constNode.has(n)).flatMap((n) => n.output ?? [])]);
-  for (const n of graph.node ?? []) for (const a of n.attribute ?? []) for (const b of a.g ? [a.g] : a.graphs ?? []) moved += sinkConstantChains(b, visible);
+  for (const b of (graph.node ?? []).flatMap(nodeBodies)) moved += sinkConstantChains(b, visible);
   return moved;
 }
 

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeModel, dimsOf, onnx, type Model } from '../model/onnx.js';
+import { nodeBodies } from '../model/graph.js';
 import { OrtSession, type RuntimeOptions } from './session.js';
 
 /**
@@ -53,7 +54,7 @@ export async function kernelSignature(model: string | Uint8Array, options: Runti
       const attrs = (node.attribute ?? []).map((a) => [a.name, a.type, a.i, a.f, a.ints, a.floats, a.s ? Buffer.from(a.s).toString('base64') : null, a.t ? `${a.t.dataType}[${dimsOf(a.t).join('x')}]` : null]);
       const inputs = (node.input ?? []).map((i) => (i === '' ? '-' : constants.get(i) ?? '*'));
       hash.update(JSON.stringify([node.domain ?? '', node.opType, attrs, inputs, (node.output ?? []).length]));
-      for (const a of node.attribute ?? []) for (const body of a.g ? [a.g] : a.graphs ?? []) visit(body, visible, depth + 1);
+      for (const body of nodeBodies(node)) visit(body, visible, depth + 1);
     }
   };
   visit(graph, new Map(), 0);

@@ -3,7 +3,7 @@
  * widened by the spread between measurements that the control shows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineComparisons, controlId, type LatencyComparison } from '../../src/benchmark/runner.js';
+import { combineComparisons, compareLatency, controlId, type LatencyComparison } from '../../src/benchmark/runner.js';
 import { widenByWorkerSpread, workerSpread } from '../../src/benchmark/stats.js';
 import { comparePair, measureRuns } from '../../src/benchmark/measure.js';
 import { matMulFeeds, tempDir, writeMatMul } from './fixtures.js';
@@ -86,7 +86,10 @@ describe('measureRuns with controls (real workers)', () => {
     const pair = comparePair(runs, 'reference', 'cand', 1.05)!;
     expect(pair.comparison.measurements).toBe(2);
     expect(pair.comparison.control!.ratios).toHaveLength(2);
-    for (const r of pair.comparison.control!.ratios) expect(r).toBeGreaterThan(0);
+    // Each control reads what compareLatency would: the second worker's p50 over the first's.
+    runs.forEach((r, k) => {
+      expect(pair.comparison.control!.ratios[k]).toBe(compareLatency(r.get('reference')!, r.get(controlId('reference'))!, 1.05, 1).ratio);
+    });
     expect(pair.comparison.ci95[0]).toBeLessThanOrEqual(pair.comparison.ratio);
     expect(pair.comparison.ci95[1]).toBeGreaterThanOrEqual(pair.comparison.ratio);
   }, 60_000);
